@@ -1,0 +1,168 @@
+"""The storage contracts: what every engine implements, with parameter objects.
+
+Every engine passes the one storage test suite in ``tests/store/``. What an engine cannot do
+it names in ``Capabilities`` and raises ``Unsupported`` for, so callers can fall back.
+
+All times are ns since the Unix epoch (UTC); all ids lowercase hex (``model.normalize_*``
+has already run: nothing here re-checks them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.model import SpanBatch, SpanKind
+
+
+class Unsupported(BreadcrumbsError):
+    """The engine cannot do this operation; see its ``Capabilities``."""
+
+    http_status = 501
+
+
+TagScope = Literal["span", "resource", "any"]
+
+
+@dataclass(frozen=True, slots=True)
+class TagFilter:
+    """``key = value`` on the value text (see ``model``), on one span.
+
+    ``any`` matches span attributes, resource attributes or an event's attributes, as the
+    Jaeger API does for its ``tags`` parameter.
+    """
+
+    key: str
+    value: str
+    scope: TagScope = "any"
+
+
+@dataclass(frozen=True, slots=True)
+class TraceQuery:
+    """Find traces containing at least one span that matches every given condition.
+
+    Results are trace ids ordered by their matching span's start time, newest first, at most
+    ``limit`` of them. ``start_ns``/``end_ns`` bound the matching span's start time.
+    """
+
+    start_ns: int
+    end_ns: int
+    service: str | None = None
+    operation: str | None = None
+    span_kind: SpanKind | None = None
+    tags: tuple[TagFilter, ...] = ()
+    min_duration_ns: int | None = None
+    max_duration_ns: int | None = None
+    limit: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class GetTraceParams:
+    """One trace; the optional time hints let an engine prune (a span outside them may
+    still be returned)."""
+
+    trace_id: str
+    start_ns: int | None = None
+    end_ns: int | None = None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Operation:
+    name: str
+    span_kind: SpanKind
+
+
+@dataclass(frozen=True, slots=True)
+class DependencyLink:
+    """Calls from ``parent`` to ``child`` service: a span whose parent span is in another
+    service, or a client span with ``peer.service`` naming an uninstrumented service."""
+
+    parent: str
+    child: str
+    call_count: int
+    error_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    spans: int
+    bytes_on_disk: int
+    oldest_ns: int | None = None
+    newest_ns: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What an engine cannot do, each with the reason (shown by the storage test suite)."""
+
+    missing: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class SpanWriter(Protocol):
+    async def write(self, batch: SpanBatch, *, wal_sequence: int | None = None) -> None:
+        """Persist a batch. Returns only once the batch is durable in the store.
+
+        ``wal_sequence`` is the highest WAL record sequence contained in the batch; an engine
+        that can commits it atomically with the batch, so ``last_wal_sequence`` lets a WAL
+        replay skip what the store already holds (no duplicates after a crash).
+        """
+        ...
+
+    async def last_wal_sequence(self) -> int:
+        """The highest ``wal_sequence`` committed with a batch, 0 when none."""
+        ...
+
+
+@runtime_checkable
+class SpanReader(Protocol):
+    async def get_trace(self, params: GetTraceParams) -> SpanBatch:
+        """Every span of one trace (an empty batch when unknown), in no particular order."""
+        ...
+
+    async def get_traces(self, trace_ids: list[str]) -> SpanBatch:
+        """Every span of each given trace, mixed in one batch."""
+        ...
+
+    async def find_trace_ids(self, query: TraceQuery) -> list[str]: ...
+
+    async def services(self) -> list[str]:
+        """Every ServiceName seen in retained data, sorted."""
+        ...
+
+    async def operations(self, service: str, span_kind: SpanKind | None = None) -> list[Operation]:
+        """Distinct (SpanName, SpanKind) of a service, sorted."""
+        ...
+
+    async def remote_services(self, service: str) -> list[str]:
+        """Services a service's client/producer spans call (``peer.service`` or, failing that,
+        ``server.address``/``net.peer.name``), sorted. The Zipkin ``remoteServices`` API."""
+        ...
+
+    async def dependencies(self, end_ns: int, lookback_ns: int) -> list[DependencyLink]:
+        """Service-to-service call counts for spans starting in (end - lookback, end]."""
+        ...
+
+    async def tag_keys(self) -> list[str]:
+        """Span attribute keys seen recently, sorted (Zipkin autocomplete)."""
+        ...
+
+    async def tag_values(self, key: str) -> list[str]:
+        """Distinct value texts of one span attribute key, sorted (Zipkin autocomplete)."""
+        ...
+
+    async def stats(self) -> StoreStats: ...
+
+
+@runtime_checkable
+class Store(SpanWriter, SpanReader, Protocol):
+    """An engine: writer and reader over one set of data, plus its life cycle."""
+
+    capabilities: Capabilities
+
+    async def delete_before(self, cutoff_ns: int) -> int:
+        """Retention: delete spans that started before ``cutoff_ns``; returns how many."""
+        ...
+
+    async def close(self) -> None: ...
