@@ -1,0 +1,77 @@
+"""The DuckDB file's tables and their migrations.
+
+Physical layout (chosen by measurement, see ``bench/README.md``):
+
+- ``spans``: ids as integers (``TraceId`` UHUGEINT, ``SpanId``/``ParentSpanId`` UBIGINT, a root's
+  parent NULL); each flushed batch is inserted sorted by ``TraceId``, so a trace's spans sit
+  together and the per-segment min/max statistics prune a trace-id lookup to a few vectors
+  without an index (an ART index costs more bytes on disk than the rest of a span).
+- ``resources``: resource attributes deduplicated (they repeat for every span of a process);
+  a span keeps a small ``ResourceId``. ``ResourceHash`` finds an existing row on insert.
+- ``operations``: (service, span name, kind) with the newest start seen, so ``services`` and
+  ``operations`` read a tiny table and retention can drop entries exactly.
+- ``meta``: ``schema_version`` and the WAL sequence committed with the last batch.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+SCHEMA_VERSION_KEY: Final = "schema_version"
+WAL_SEQUENCE_KEY: Final = "wal_sequence"
+
+META_DDL: Final = "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value BIGINT NOT NULL)"
+
+_ATTRS: Final = "MAP(VARCHAR, VARCHAR)"
+
+_V1: Final[tuple[str, ...]] = (
+    f"""
+    CREATE TABLE resources (
+        ResourceId INTEGER PRIMARY KEY,
+        ResourceHash UBIGINT NOT NULL,
+        ResourceAttributes {_ATTRS} NOT NULL,
+        ResourceAttributeTypes VARCHAR NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE operations (
+        ServiceName VARCHAR NOT NULL,
+        SpanName VARCHAR NOT NULL,
+        SpanKind TINYINT NOT NULL,
+        LastSeen BIGINT NOT NULL,
+        PRIMARY KEY (ServiceName, SpanName, SpanKind)
+    )
+    """,
+    f"""
+    CREATE TABLE spans (
+        Timestamp BIGINT NOT NULL,
+        TraceId UHUGEINT NOT NULL,
+        SpanId UBIGINT NOT NULL,
+        ParentSpanId UBIGINT,
+        TraceState VARCHAR NOT NULL,
+        SpanName VARCHAR NOT NULL,
+        SpanKind TINYINT NOT NULL,
+        ServiceName VARCHAR NOT NULL,
+        ResourceId INTEGER NOT NULL,
+        ScopeName VARCHAR NOT NULL,
+        ScopeVersion VARCHAR NOT NULL,
+        SpanAttributes {_ATTRS} NOT NULL,
+        SpanAttributeTypes VARCHAR NOT NULL,
+        Duration BIGINT NOT NULL,
+        StatusCode TINYINT NOT NULL,
+        StatusMessage VARCHAR NOT NULL,
+        Events STRUCT(
+            Timestamp BIGINT, Name VARCHAR, Attributes {_ATTRS}, AttributeTypes VARCHAR
+        )[] NOT NULL,
+        Links STRUCT(
+            TraceId VARCHAR, SpanId VARCHAR, TraceState VARCHAR,
+            Attributes {_ATTRS}, AttributeTypes VARCHAR
+        )[] NOT NULL
+    )
+    """,
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1,)
+"""``MIGRATIONS[i]`` takes the file from version ``i`` to ``i + 1``; append, never edit."""
+
+SCHEMA_VERSION: Final = len(MIGRATIONS)

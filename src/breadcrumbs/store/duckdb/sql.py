@@ -1,0 +1,225 @@
+"""SQL text for the DuckDB store. User values are always bound parameters, never formatted in."""
+
+# S608: only this module's constant fragments are composed into statements; values are bound.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from breadcrumbs.store.base import TagFilter, TraceQuery
+
+# --- write ------------------------------------------------------------------------------------
+# ``batch_in`` is the incoming Arrow table, registered on the writing cursor.
+
+RESOURCE_HASH: Final = "hash(ResourceAttributes, ResourceAttributeTypes)"
+
+INSERT_RESOURCES: Final = f"""
+INSERT INTO resources
+SELECT (SELECT coalesce(max(ResourceId), 0) FROM resources) + row_number() OVER (),
+       h, ResourceAttributes, ResourceAttributeTypes
+FROM (
+    SELECT DISTINCT ON (h) {RESOURCE_HASH} AS h, ResourceAttributes, ResourceAttributeTypes
+    FROM batch_in
+) AS n
+WHERE h NOT IN (SELECT ResourceHash FROM resources)
+"""
+
+UPSERT_OPERATIONS: Final = """
+INSERT INTO operations
+SELECT ServiceName, SpanName, SpanKind, max(Timestamp) FROM batch_in GROUP BY ALL
+ON CONFLICT (ServiceName, SpanName, SpanKind)
+DO UPDATE SET LastSeen = greatest(LastSeen, excluded.LastSeen)
+"""
+
+# ids arrive as lowercase hex (model.normalize_* has run); integers halve their size.
+INSERT_SPANS: Final = f"""
+INSERT INTO spans
+SELECT b.Timestamp,
+       ('0x' || b.TraceId)::UHUGEINT AS TraceId,
+       ('0x' || b.SpanId)::UBIGINT,
+       CASE WHEN b.ParentSpanId = '' THEN NULL ELSE ('0x' || b.ParentSpanId)::UBIGINT END,
+       b.TraceState, b.SpanName, b.SpanKind, b.ServiceName, r.ResourceId,
+       b.ScopeName, b.ScopeVersion, b.SpanAttributes, b.SpanAttributeTypes,
+       b.Duration, b.StatusCode, b.StatusMessage, b.Events, b.Links
+FROM batch_in AS b
+JOIN resources AS r ON r.ResourceHash = {RESOURCE_HASH.replace("Resource", "b.Resource")}
+ORDER BY {{order}}
+"""
+
+SORT_ORDERS: Final[dict[str, str]] = {
+    "trace": "TraceId",
+    "service_trace": "b.ServiceName, TraceId",
+    "time": "b.Timestamp",
+}
+
+SET_WAL_SEQUENCE: Final = "UPDATE meta SET value = greatest(value, ?) WHERE key = ?"
+
+# --- read -------------------------------------------------------------------------------------
+# Columns in SPAN_SCHEMA order, converted back to their canonical form.
+
+SPAN_COLUMNS: Final = """
+s.Timestamp AS Timestamp,
+lpad(lower(hex(s.TraceId)), 32, '0') AS TraceId,
+lpad(lower(hex(s.SpanId)), 16, '0') AS SpanId,
+coalesce(lpad(lower(hex(s.ParentSpanId)), 16, '0'), '') AS ParentSpanId,
+s.TraceState AS TraceState,
+s.SpanName AS SpanName,
+s.SpanKind AS SpanKind,
+s.ServiceName AS ServiceName,
+coalesce(r.ResourceAttributes, MAP {}::MAP(VARCHAR, VARCHAR)) AS ResourceAttributes,
+coalesce(r.ResourceAttributeTypes, '') AS ResourceAttributeTypes,
+s.ScopeName AS ScopeName,
+s.ScopeVersion AS ScopeVersion,
+s.SpanAttributes AS SpanAttributes,
+s.SpanAttributeTypes AS SpanAttributeTypes,
+s.Duration AS Duration,
+s.StatusCode AS StatusCode,
+s.StatusMessage AS StatusMessage,
+s.Events AS Events,
+s.Links AS Links
+"""
+
+SELECT_SPANS: Final = f"""
+SELECT {SPAN_COLUMNS}
+FROM spans AS s LEFT JOIN resources AS r ON r.ResourceId = s.ResourceId
+"""
+
+
+def trace_id_param(trace_id: str) -> int:
+    return int(trace_id, 16)
+
+
+def get_trace(trace_id: str, start_ns: int | None, end_ns: int | None) -> tuple[str, list[Any]]:
+    where = ["s.TraceId = ?::UHUGEINT"]
+    params: list[Any] = [trace_id_param(trace_id)]
+    if start_ns is not None:
+        where.append("s.Timestamp >= ?")
+        params.append(start_ns)
+    if end_ns is not None:
+        where.append("s.Timestamp <= ?")
+        params.append(end_ns)
+    return f"{SELECT_SPANS} WHERE {' AND '.join(where)}", params
+
+
+def get_traces(trace_ids: list[str]) -> tuple[str, list[Any]]:
+    # An IN list of constants becomes a filter the scan prunes segments with; a join would not.
+    marks = ", ".join("?::UHUGEINT" for _ in trace_ids)
+    return f"{SELECT_SPANS} WHERE s.TraceId IN ({marks})", [trace_id_param(t) for t in trace_ids]
+
+
+_SPAN_TAG: Final = "map_extract_value(s.SpanAttributes, ?) = ?"
+_RESOURCE_TAG: Final = (
+    "s.ResourceId IN (SELECT ResourceId FROM resources "
+    "WHERE map_extract_value(ResourceAttributes, ?) = ?)"
+)
+_EVENT_TAG: Final = (
+    "coalesce(list_bool_or(list_transform(s.Events, "
+    "lambda e: map_extract_value(e.Attributes, ?) = ?)), false)"
+)
+
+
+def _tag_condition(tag: TagFilter) -> tuple[str, list[Any]]:
+    pair = [tag.key, tag.value]
+    if tag.scope == "span":
+        return _SPAN_TAG, pair
+    if tag.scope == "resource":
+        return _RESOURCE_TAG, pair
+    return f"({_SPAN_TAG} OR {_RESOURCE_TAG} OR {_EVENT_TAG})", pair * 3
+
+
+def find_trace_ids(query: TraceQuery) -> tuple[str, list[Any]]:
+    """Every condition holds on one span; traces ordered by their newest matching span."""
+    where = ["s.Timestamp >= ?", "s.Timestamp <= ?"]
+    params: list[Any] = [query.start_ns, query.end_ns]
+    if query.service is not None:
+        where.append("s.ServiceName = ?")
+        params.append(query.service)
+    if query.operation is not None:
+        where.append("s.SpanName = ?")
+        params.append(query.operation)
+    if query.span_kind is not None:
+        where.append("s.SpanKind = ?")
+        params.append(int(query.span_kind))
+    if query.min_duration_ns is not None:
+        where.append("s.Duration >= ?")
+        params.append(query.min_duration_ns)
+    if query.max_duration_ns is not None:
+        where.append("s.Duration <= ?")
+        params.append(query.max_duration_ns)
+    for tag in query.tags:
+        condition, values = _tag_condition(tag)
+        where.append(condition)
+        params.extend(values)
+    params.append(query.limit)
+    sql = f"""
+    SELECT lpad(lower(hex(s.TraceId)), 32, '0') AS t
+    FROM spans AS s
+    WHERE {" AND ".join(where)}
+    GROUP BY s.TraceId
+    ORDER BY max(s.Timestamp) DESC, s.TraceId
+    LIMIT ?
+    """
+    return sql, params
+
+
+# The peer a client or producer span calls, by the OpenTelemetry conventions' precedence.
+PEER: Final = (
+    "coalesce(map_extract_value(SpanAttributes, 'peer.service'), "
+    "map_extract_value(SpanAttributes, 'server.address'), "
+    "map_extract_value(SpanAttributes, 'net.peer.name'))"
+)
+
+REMOTE_SERVICES: Final = f"""
+SELECT DISTINCT {PEER} AS peer FROM spans
+WHERE ServiceName = ? AND SpanKind IN (3, 4) AND peer IS NOT NULL AND peer <> ''
+ORDER BY peer
+"""
+
+# Parent/child pairs across services, plus client/producer spans naming a peer.service that
+# no span in the window answered (an uninstrumented callee). Window: (end - lookback, end].
+DEPENDENCIES: Final = """
+WITH w AS (
+    SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanKind, StatusCode,
+           map_extract_value(SpanAttributes, 'peer.service') AS peer
+    FROM spans WHERE Timestamp > ? AND Timestamp <= ?
+),
+edges AS (
+    SELECT p.ServiceName AS parent, c.ServiceName AS child, c.StatusCode = 2 AS err
+    FROM w AS c JOIN w AS p ON c.TraceId = p.TraceId AND c.ParentSpanId = p.SpanId
+    WHERE p.ServiceName <> c.ServiceName
+    UNION ALL
+    SELECT c.ServiceName, c.peer, c.StatusCode = 2
+    FROM w AS c
+    WHERE c.SpanKind IN (3, 4) AND c.peer IS NOT NULL AND c.peer <> ''
+      AND c.peer <> c.ServiceName
+      AND NOT EXISTS (
+          SELECT 1 FROM w AS k WHERE k.TraceId = c.TraceId AND k.ParentSpanId = c.SpanId
+      )
+)
+SELECT parent, child, count(*) AS calls, count_if(err) AS errors
+FROM edges GROUP BY ALL ORDER BY parent, child
+"""
+
+# Autocomplete reads the newest data only: an hour before the newest span.
+RECENT_WINDOW_NS: Final = 3600 * 10**9
+
+TAG_KEYS: Final = """
+SELECT DISTINCT unnest(map_keys(SpanAttributes)) AS k FROM spans
+WHERE Timestamp >= (SELECT max(Timestamp) FROM spans) - ?
+ORDER BY k
+"""
+
+TAG_VALUES: Final = """
+SELECT DISTINCT map_extract_value(SpanAttributes, ?) AS v FROM spans
+WHERE Timestamp >= (SELECT max(Timestamp) FROM spans) - ? AND v IS NOT NULL
+ORDER BY v
+"""
+
+STATS: Final = "SELECT count(*), min(Timestamp), max(Timestamp) FROM spans"
+
+DELETE_SPANS: Final = "DELETE FROM spans WHERE Timestamp < ?"
+DELETE_OPERATIONS: Final = "DELETE FROM operations WHERE LastSeen < ?"
+DELETE_RESOURCES: Final = (
+    "DELETE FROM resources WHERE ResourceId NOT IN (SELECT DISTINCT ResourceId FROM spans)"
+)

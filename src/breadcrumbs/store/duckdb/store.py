@@ -1,0 +1,264 @@
+"""``DuckDBStore``: the embedded engine, one DuckDB file, one process.
+
+Every public method is async and runs its DuckDB work in a worker thread with its own cursor
+(a DuckDB connection is not shared between threads), fetching each result fully before the
+next statement. Writes (and retention's bookkeeping) are serialised by one lock: they touch
+the small ``resources``/``operations``/``meta`` tables, where concurrent transactions would
+conflict. Reads never take it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+import pyarrow as pa
+
+from breadcrumbs.model import SPAN_SCHEMA, SpanBatch, SpanKind, empty_batch
+from breadcrumbs.selfmetrics import SelfMetrics
+from breadcrumbs.store.base import (
+    Capabilities,
+    DependencyLink,
+    GetTraceParams,
+    Operation,
+    StoreStats,
+    TraceQuery,
+)
+from breadcrumbs.store.duckdb import schema, sql
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# get_traces binds one parameter per id; chunks keep statements small.
+_IDS_PER_STATEMENT = 200
+
+
+class DuckDBStore:
+    """The embedded store in the database file ``path`` (created or migrated on open)."""
+
+    capabilities = Capabilities()
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        metrics: SelfMetrics | None = None,
+        threads: int | None = None,
+        sort_order: str = "trace",
+    ) -> None:
+        # sort_order: how each flushed batch is ordered on disk (a benchmark knob, see
+        # sql.SORT_ORDERS); the default is the measured best.
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._metrics = metrics
+        config: dict[str, Any] = {}
+        if threads is not None:
+            config["threads"] = threads
+        self._conn = duckdb.connect(str(self.path), config=config)
+        self._write_lock = threading.Lock()
+        self._insert_spans = sql.INSERT_SPANS.format(order=sql.SORT_ORDERS[sort_order])
+        self._closed = False
+        self._migrate()
+
+    # --- life cycle -------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        cur = self._conn.cursor()
+        try:
+            cur.execute(schema.META_DDL)
+            row = cur.execute(
+                "SELECT value FROM meta WHERE key = ?", [schema.SCHEMA_VERSION_KEY]
+            ).fetchone()
+            version = int(row[0]) if row else 0
+            if version > schema.SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.path} has schema version {version}, newer than this "
+                    f"breadcrumbs ({schema.SCHEMA_VERSION}); upgrade breadcrumbs"
+                )
+            for target in range(version + 1, schema.SCHEMA_VERSION + 1):
+                cur.begin()
+                for statement in schema.MIGRATIONS[target - 1]:
+                    cur.execute(statement)
+                cur.execute(
+                    "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                    [schema.SCHEMA_VERSION_KEY, target],
+                )
+                cur.execute("INSERT OR IGNORE INTO meta VALUES (?, 0)", [schema.WAL_SEQUENCE_KEY])
+                cur.commit()
+                log.info("migrated %s to schema version %d", self.path, target)
+        finally:
+            cur.close()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        with self._write_lock:
+            self._conn.execute("CHECKPOINT")
+            self._conn.close()
+
+    async def _run(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        def in_thread() -> T:
+            cur = self._conn.cursor()
+            try:
+                return work(cur)
+            finally:
+                cur.close()
+
+        return await asyncio.to_thread(in_thread)
+
+    # --- write ------------------------------------------------------------------------------
+
+    async def write(self, batch: SpanBatch, *, wal_sequence: int | None = None) -> None:
+        if batch.num_rows == 0 and wal_sequence is None:
+            return
+        await self._run(lambda cur: self._write(cur, batch, wal_sequence))
+
+    def _write(
+        self, cur: duckdb.DuckDBPyConnection, batch: SpanBatch, wal_sequence: int | None
+    ) -> None:
+        with self._write_lock:
+            cur.begin()
+            try:
+                if batch.num_rows:
+                    cur.register("batch_in", batch)
+                    cur.execute(sql.INSERT_RESOURCES)
+                    cur.execute(sql.UPSERT_OPERATIONS)
+                    cur.execute(self._insert_spans)
+                if wal_sequence is not None:
+                    cur.execute(sql.SET_WAL_SEQUENCE, [wal_sequence, schema.WAL_SEQUENCE_KEY])
+                cur.commit()
+            except BaseException:
+                cur.rollback()
+                raise
+            finally:
+                if batch.num_rows:
+                    cur.unregister("batch_in")
+
+    async def last_wal_sequence(self) -> int:
+        def work(cur: duckdb.DuckDBPyConnection) -> int:
+            row = cur.execute(
+                "SELECT value FROM meta WHERE key = ?", [schema.WAL_SEQUENCE_KEY]
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+        return await self._run(work)
+
+    # --- read -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _spans(cur: duckdb.DuckDBPyConnection, text: str, params: list[Any]) -> SpanBatch:
+        relation = cur.sql(text, params=params)
+        table: pa.Table = relation.to_arrow_table()
+        return table.cast(SPAN_SCHEMA)
+
+    async def get_trace(self, params: GetTraceParams) -> SpanBatch:
+        text, values = sql.get_trace(params.trace_id, params.start_ns, params.end_ns)
+        return await self._run(lambda cur: self._spans(cur, text, values))
+
+    async def get_traces(self, trace_ids: list[str]) -> SpanBatch:
+        unique = list(dict.fromkeys(trace_ids))
+        if not unique:
+            return empty_batch()
+
+        def work(cur: duckdb.DuckDBPyConnection) -> SpanBatch:
+            parts = []
+            for i in range(0, len(unique), _IDS_PER_STATEMENT):
+                text, values = sql.get_traces(unique[i : i + _IDS_PER_STATEMENT])
+                parts.append(self._spans(cur, text, values))
+            return pa.concat_tables(parts)
+
+        return await self._run(work)
+
+    async def find_trace_ids(self, query: TraceQuery) -> list[str]:
+        if query.limit <= 0:
+            return []
+        text, values = sql.find_trace_ids(query)
+        return await self._run(lambda cur: [row[0] for row in cur.execute(text, values).fetchall()])
+
+    async def _column(self, text: str, params: list[Any] | None = None) -> list[Any]:
+        return await self._run(
+            lambda cur: [row[0] for row in cur.execute(text, params or []).fetchall()]
+        )
+
+    async def services(self) -> list[str]:
+        return await self._column("SELECT DISTINCT ServiceName FROM operations ORDER BY 1")
+
+    async def operations(self, service: str, span_kind: SpanKind | None = None) -> list[Operation]:
+        text = "SELECT SpanName, SpanKind FROM operations WHERE ServiceName = ?"
+        params: list[Any] = [service]
+        if span_kind is not None:
+            text += " AND SpanKind = ?"
+            params.append(int(span_kind))
+        rows = await self._run(lambda cur: cur.execute(text, params).fetchall())
+        return sorted(Operation(name, SpanKind(kind)) for name, kind in rows)
+
+    async def remote_services(self, service: str) -> list[str]:
+        return await self._column(sql.REMOTE_SERVICES, [service])
+
+    async def dependencies(self, end_ns: int, lookback_ns: int) -> list[DependencyLink]:
+        rows = await self._run(
+            lambda cur: cur.execute(sql.DEPENDENCIES, [end_ns - lookback_ns, end_ns]).fetchall()
+        )
+        return [DependencyLink(p, c, int(n), int(e)) for p, c, n, e in rows]
+
+    async def tag_keys(self) -> list[str]:
+        return await self._column(sql.TAG_KEYS, [sql.RECENT_WINDOW_NS])
+
+    async def tag_values(self, key: str) -> list[str]:
+        return await self._column(sql.TAG_VALUES, [key, sql.RECENT_WINDOW_NS])
+
+    def bytes_on_disk(self) -> int:
+        total = 0
+        for file in (self.path, self.path.with_name(self.path.name + ".wal")):
+            with contextlib.suppress(FileNotFoundError):
+                total += file.stat().st_size
+        return total
+
+    async def stats(self) -> StoreStats:
+        row = await self._run(lambda cur: cur.execute(sql.STATS).fetchone())
+        spans, oldest, newest = row if row else (0, None, None)
+        result = StoreStats(
+            spans=int(spans),
+            bytes_on_disk=self.bytes_on_disk(),
+            oldest_ns=None if oldest is None else int(oldest),
+            newest_ns=None if newest is None else int(newest),
+        )
+        if self._metrics is not None:
+            self._metrics.store_spans.set(result.spans)
+            self._metrics.store_bytes.set(result.bytes_on_disk)
+        return result
+
+    # --- retention --------------------------------------------------------------------------
+
+    async def delete_before(self, cutoff_ns: int) -> int:
+        deleted = await self._run(lambda cur: self._delete_before(cur, cutoff_ns))
+        if self._metrics is not None and deleted:
+            self._metrics.retention_deleted.inc(deleted)
+        return deleted
+
+    def _delete_before(self, cur: duckdb.DuckDBPyConnection, cutoff_ns: int) -> int:
+        # The big delete runs outside the write lock: appends and deletes of other rows do
+        # not conflict in DuckDB, so ingest goes on meanwhile.
+        row = cur.execute(sql.DELETE_SPANS, [cutoff_ns]).fetchone()
+        deleted = int(row[0]) if row else 0
+        with self._write_lock:
+            cur.begin()
+            try:
+                cur.execute(sql.DELETE_OPERATIONS, [cutoff_ns])
+                cur.execute(sql.DELETE_RESOURCES)
+                cur.commit()
+            except BaseException:
+                cur.rollback()
+                raise
+        return deleted
