@@ -1,0 +1,223 @@
+"""Every setting of ``breadcrumbs serve`` and its default, in one place.
+
+Precedence, highest first: command-line flag > environment variable ``BREADCRUMBS_<NAME>``
+(``BREADCRUMBS_OTLP_GRPC_PORT``) > TOML file (``--config FILE``, flat keys named like the
+fields, dashes or underscores) > the defaults below. Defaults run with zero configuration.
+
+``host`` defaults to ``127.0.0.1``: breadcrumbs has no authentication yet, so it only listens
+on the loopback interface unless told otherwise (``--host 0.0.0.0`` to accept spans from other
+machines or containers), as the OpenTelemetry Collector does since v0.104.
+
+Durations accept ``100ms``, ``30s``, ``15m``, ``12h``, ``7d`` (bare numbers are seconds);
+sizes accept ``512``, ``64KiB``, ``16MiB``, ``1GiB`` (bare numbers are bytes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from breadcrumbs.codec.base import DecodeLimits
+
+ENV_PREFIX: Final = "BREADCRUMBS_"
+_DEFAULT_LIMITS: Final = DecodeLimits()
+
+
+class ConfigError(ValueError):
+    """A setting could not be read; the message names the setting and its source."""
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_SIZE = re.compile(r"^\s*(\d+)\s*(b|kib|kb|mib|mb|gib|gb)?\s*$", re.IGNORECASE)
+_SIZE_UNITS: Final = {
+    "b": 1,
+    "kib": 1024,
+    "kb": 1000,
+    "mib": 1024**2,
+    "mb": 1000**2,
+    "gib": 1024**3,
+    "gb": 1000**3,
+}
+_LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+
+
+def parse_duration(text: str | float) -> float:
+    """Seconds from ``7d``, ``12h``, ``15m``, ``30s``, ``100ms`` or a bare number of seconds."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        if text < 0:
+            raise ConfigError(f"negative duration {text!r}")
+        return float(text)
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ConfigError(f"not a duration: {text!r} (try 7d, 12h, 30s, 100ms)")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes from ``16MiB``, ``64KiB``, ``1GiB`` or a bare number of bytes."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        if text < 0:
+            raise ConfigError(f"negative size {text!r}")
+        return text
+    match = _SIZE.match(str(text))
+    if not match:
+        raise ConfigError(f"not a size: {text!r} (try 16MiB, 512KiB, 1000)")
+    return int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()]
+
+
+def _parse_int(text: str | int) -> int:
+    if isinstance(text, bool):
+        raise ConfigError(f"not an integer: {text!r}")
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise ConfigError(f"negative value {text!r}")
+    return value
+
+
+def _parse_port(text: str | int) -> int:
+    value = _parse_int(text)
+    if value > 65535:
+        raise ConfigError(f"not a port: {text!r}")
+    return value
+
+
+def _parse_str(text: str) -> str:
+    return str(text)
+
+
+def _parse_path(text: str | Path) -> Path:
+    return Path(text).expanduser()
+
+
+def _parse_log_level(text: str) -> str:
+    level = str(text).strip().lower()
+    if level not in _LOG_LEVELS:
+        raise ConfigError(f"log level {text!r} is not one of {', '.join(_LOG_LEVELS)}")
+    return level
+
+
+def _setting(default: Any, parse: Callable[[Any], Any], help: str) -> Any:
+    return field(default=default, metadata={"parse": parse, "help": help})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The whole configuration of one server. Ports set to 0 are disabled."""
+
+    data_dir: Path = _setting(  # noqa: RUF009 (returns a dataclasses.field)
+        Path("./breadcrumbs-data"), _parse_path, "Directory for the WAL and the store."
+    )
+    host: str = _setting("127.0.0.1", _parse_str, "Interface every port listens on.")
+    otlp_grpc_port: int = _setting(4317, _parse_port, "OTLP gRPC receiver port (0: off).")
+    otlp_http_port: int = _setting(4318, _parse_port, "OTLP HTTP receiver port (0: off).")
+    zipkin_port: int = _setting(9411, _parse_port, "Zipkin receiver and API port (0: off).")
+    http_port: int = _setting(
+        16686, _parse_port, "UI, Jaeger API, /metrics, /healthz, /readyz port (0: off)."
+    )
+    retention: float = _setting(
+        7 * 86400.0, parse_duration, "How long spans are kept (e.g. 7d, 12h; 0: forever)."
+    )
+    max_request_bytes: int = _setting(
+        16 * 1024**2, parse_size, "Largest request body on the wire (413 beyond)."
+    )
+    max_decompressed_bytes: int = _setting(
+        64 * 1024**2, parse_size, "Largest request body after gzip (413 beyond)."
+    )
+    max_spans: int = _setting(
+        _DEFAULT_LIMITS.max_spans, _parse_int, "Spans per request (400 beyond)."
+    )
+    max_attributes: int = _setting(
+        _DEFAULT_LIMITS.max_attributes, _parse_int, "Attributes per span; the rest are dropped."
+    )
+    max_value_length: int = _setting(
+        _DEFAULT_LIMITS.max_value_length, _parse_int, "Characters per attribute value; cut beyond."
+    )
+    max_events: int = _setting(_DEFAULT_LIMITS.max_events, _parse_int, "Events per span.")
+    max_links: int = _setting(_DEFAULT_LIMITS.max_links, _parse_int, "Links per span.")
+    flush_interval: float = _setting(
+        1.0, parse_duration, "Longest time a span waits in the WAL before the store flush."
+    )
+    max_unflushed_spans: int = _setting(
+        1_000_000, _parse_int, "Spans in the WAL not yet in the store before 429s."
+    )
+    log_level: str = _setting("info", _parse_log_level, "debug, info, warning or error.")
+
+    @property
+    def decode_limits(self) -> DecodeLimits:
+        return DecodeLimits(
+            max_spans=self.max_spans,
+            max_attributes=self.max_attributes,
+            max_value_length=self.max_value_length,
+            max_events=self.max_events,
+            max_links=self.max_links,
+        )
+
+
+SETTING_NAMES: Final[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(Settings))
+
+
+def setting_help(name: str) -> str:
+    """The one-line help of a setting (used for the CLI flags)."""
+    return str(_FIELDS[name].metadata["help"])
+
+
+_FIELDS: Final = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _apply(values: dict[str, Any], raw: Mapping[str, Any], source: str) -> None:
+    for key, value in raw.items():
+        name = key.replace("-", "_").lower()
+        if name not in _FIELDS:
+            raise ConfigError(f"{source}: unknown setting {key!r}")
+        try:
+            values[name] = _FIELDS[name].metadata["parse"](value)
+        except (ConfigError, TypeError, ValueError) as error:
+            raise ConfigError(f"{source}: {key}: {error}") from None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Merge defaults < TOML file < environment < flags. ``None`` flag values are unset.
+
+    ``env`` defaults to ``os.environ``; pass ``{}`` to ignore the environment.
+    """
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    if config_file is None and env.get(ENV_PREFIX + "CONFIG"):
+        config_file = Path(env[ENV_PREFIX + "CONFIG"])
+    if config_file is not None:
+        _apply(values, read_toml(config_file), str(config_file))
+    _apply(
+        values,
+        {
+            name: env[ENV_PREFIX + name.upper()]
+            for name in SETTING_NAMES
+            if ENV_PREFIX + name.upper() in env
+        },
+        "environment",
+    )
+    _apply(values, {k: v for k, v in (flags or {}).items() if v is not None}, "flag")
+    return Settings(**values)

@@ -1,0 +1,121 @@
+import contextlib
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from breadcrumbs.config import (
+    SETTING_NAMES,
+    ConfigError,
+    Settings,
+    load_settings,
+    parse_duration,
+    parse_size,
+)
+
+
+def test_defaults_run_with_zero_configuration() -> None:
+    s = load_settings(env={})
+    assert s == Settings()
+    assert (s.otlp_grpc_port, s.otlp_http_port, s.zipkin_port, s.http_port) == (
+        4317,
+        4318,
+        9411,
+        16686,
+    )
+    assert s.data_dir == Path("breadcrumbs-data")
+    assert s.host == "127.0.0.1"
+    assert s.retention == 7 * 86400
+    assert s.decode_limits.max_spans == s.max_spans
+
+
+def test_precedence_flag_over_env_over_file_over_default(tmp_path: Path) -> None:
+    config = tmp_path / "breadcrumbs.toml"
+    config.write_text(
+        'otlp-grpc-port = 1111\nzipkin_port = 2222\nhttp_port = 3333\nretention = "2d"\n'
+    )
+    env = {"BREADCRUMBS_OTLP_GRPC_PORT": "4444", "BREADCRUMBS_ZIPKIN_PORT": "5555"}
+    s = load_settings({"otlp_grpc_port": "6666", "http_port": None}, env=env, config_file=config)
+    assert s.otlp_grpc_port == 6666  # flag beats env and file
+    assert s.zipkin_port == 5555  # env beats file
+    assert s.http_port == 3333  # file beats default; an unset (None) flag does not count
+    assert s.retention == 2 * 86400
+    assert s.otlp_http_port == 4318  # default
+
+
+def test_config_file_from_environment(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('data_dir = "/tmp/x"\nmax_request_bytes = "1MiB"\n')
+    s = load_settings(env={"BREADCRUMBS_CONFIG": str(config)})
+    assert s.data_dir == Path("/tmp/x")
+    assert s.max_request_bytes == 1024**2
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"otlp_grpc_port": "70000"}, "otlp_grpc_port"),
+        ({"http_port": "abc"}, "not an integer"),
+        ({"retention": "7 weeks"}, "not a duration"),
+        ({"max_request_bytes": "16 parsecs"}, "not a size"),
+        ({"log_level": "chatty"}, "log level"),
+        ({"no_such_thing": "1"}, "unknown setting"),
+    ],
+)
+def test_bad_values_name_the_setting(flags: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(flags, env={})
+
+
+def test_bad_toml_and_unknown_keys(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("this is = = not toml")
+    with pytest.raises(ConfigError, match=r"bad\.toml"):
+        load_settings(env={}, config_file=bad)
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("colour = 1\n")
+    with pytest.raises(ConfigError, match="unknown setting 'colour'"):
+        load_settings(env={}, config_file=unknown)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings(env={}, config_file=tmp_path / "missing.toml")
+
+
+def test_every_setting_has_an_environment_variable() -> None:
+    env = {"BREADCRUMBS_" + name.upper(): "7" for name in SETTING_NAMES}
+    env["BREADCRUMBS_LOG_LEVEL"] = "debug"
+    env["BREADCRUMBS_HOST"] = "::1"
+    env["BREADCRUMBS_DATA_DIR"] = "/d"
+    s = load_settings(env=env)
+    assert s.otlp_grpc_port == 7
+    assert s.retention == 7.0
+    assert s.max_links == 7
+    assert s.host == "::1"
+    assert s.log_level == "debug"
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("7d", 604800.0), ("12h", 43200.0), ("15m", 900.0), ("30s", 30.0), ("100ms", 0.1), ("5", 5.0)],
+)
+def test_parse_duration(text: str, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@given(st.integers(min_value=0, max_value=10**6), st.sampled_from(["ms", "s", "m", "h", "d"]))
+def test_parse_duration_property(value: int, unit: str) -> None:
+    factor = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+    assert parse_duration(f"{value}{unit}") == pytest.approx(value * factor)
+
+
+@given(st.integers(min_value=0, max_value=2**40), st.sampled_from(["", "KiB", "MiB", "GiB"]))
+def test_parse_size_property(value: int, unit: str) -> None:
+    factor = {"": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}[unit]
+    assert parse_size(f"{value}{unit}") == value * factor
+
+
+@given(st.text(max_size=12))
+def test_parsers_accept_or_raise_config_error(text: str) -> None:
+    for parse in (parse_duration, parse_size):
+        with contextlib.suppress(ConfigError):
+            assert parse(text) >= 0
