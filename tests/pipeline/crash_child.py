@@ -1,0 +1,71 @@
+"""Run by the durability tests as a separate process, which they SIGKILL mid-stream.
+
+Run from ``tests/`` as ``python -m pipeline.crash_child MODE DIR``. ``wal``: appends tagged
+batches to a WriteAheadLog in DIR. ``duckdb``: consumes them through an IngestPipeline on a
+DuckDBStore. Prints ``ack <tag> <sequence or 0>`` per acknowledged batch; 4 producers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+from breadcrumbs.pipeline.ingest import IngestPipeline, PipelineSettings
+from breadcrumbs.pipeline.wal import WriteAheadLog
+from breadcrumbs.selfmetrics import SelfMetrics
+from breadcrumbs.store.duckdb import DuckDBStore
+
+from .support import make_batch
+
+PRODUCERS = 4
+MAX_BATCHES = 5_000  # per producer; the test kills the process long before
+MAX_SECONDS = 60.0
+
+
+def ack(tag: int, sequence: int) -> None:
+    sys.stdout.write(f"ack {tag} {sequence}\n")
+    sys.stdout.flush()
+
+
+async def produce_wal(directory: Path) -> None:
+    wal = WriteAheadLog(directory, segment_bytes=256 << 10)
+    for _ in wal.replay():
+        pass
+    deadline = time.monotonic() + MAX_SECONDS
+
+    async def producer(p: int) -> None:
+        for i in range(MAX_BATCHES):
+            if time.monotonic() > deadline:
+                return
+            tag = p * MAX_BATCHES + i
+            ack(tag, await wal.append(make_batch(tag, spans=1 + tag % 7)))
+
+    await asyncio.gather(*(producer(p) for p in range(PRODUCERS)))
+    await wal.close()
+
+
+async def produce_pipeline(directory: Path) -> None:
+    store = DuckDBStore(directory / "spans.duckdb")
+    settings = PipelineSettings(flush_spans=200, flush_interval_s=0.05, segment_bytes=128 << 10)
+    pipeline = IngestPipeline(directory, store, settings, SelfMetrics())
+    await pipeline.start()
+    deadline = time.monotonic() + MAX_SECONDS
+
+    async def producer(p: int) -> None:
+        for i in range(MAX_BATCHES):
+            if time.monotonic() > deadline:
+                return
+            tag = p * MAX_BATCHES + i
+            await pipeline.consume(make_batch(tag, spans=1 + tag % 7))
+            ack(tag, 0)
+
+    await asyncio.gather(*(producer(p) for p in range(PRODUCERS)))
+    await pipeline.stop()
+    await store.close()
+
+
+if __name__ == "__main__":
+    mode, directory = sys.argv[1], Path(sys.argv[2])
+    asyncio.run(produce_wal(directory) if mode == "wal" else produce_pipeline(directory))

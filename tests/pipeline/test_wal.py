@@ -1,0 +1,224 @@
+"""The write-ahead log: group commit, replay, torn tails, a real SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from breadcrumbs.model import SpanBatch
+from breadcrumbs.pipeline.wal import (
+    MAGIC,
+    RECORD_HEADER,
+    SEGMENT_HEADER,
+    WalFormatError,
+    WriteAheadLog,
+)
+from breadcrumbs.selfmetrics import SelfMetrics
+
+from .support import make_batch
+
+
+def start_child(mode: str, directory: Path) -> subprocess.Popen[str]:
+    """``crash_child`` in its own process, printing one line per acknowledged batch."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipeline.crash_child", mode, str(directory)],
+        cwd=Path(__file__).parent.parent,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def replay_all(directory: Path, after: int = 0) -> list[tuple[int, SpanBatch]]:
+    return list(WriteAheadLog(directory).replay(after))
+
+
+async def write_records(
+    directory: Path, count: int, segment_bytes: int = 64 << 20
+) -> list[SpanBatch]:
+    """``count`` records, one group commit each, then closed."""
+    wal = WriteAheadLog(directory, segment_bytes=segment_bytes)
+    batches = [make_batch(tag) for tag in range(count)]
+    for batch in batches:
+        await wal.append(batch)
+    await wal.close()
+    return batches
+
+
+def segments(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.wal"))
+
+
+async def test_concurrent_appends_share_fsyncs(tmp_path: Path) -> None:
+    metrics = SelfMetrics()
+    wal = WriteAheadLog(tmp_path, metrics=metrics)
+    for _ in wal.replay():
+        pass
+    batches = [make_batch(tag) for tag in range(50)]
+    sequences = await asyncio.gather(*(wal.append(batch) for batch in batches))
+    await wal.close()
+
+    assert sorted(sequences) == list(range(1, 51))
+    assert wal.fsyncs <= 5
+    assert metrics.registry.get_sample_value("breadcrumbs_wal_group_commit_records_sum") == 50
+    assert metrics.registry.get_sample_value("breadcrumbs_wal_group_commit_records_count") == (
+        wal.fsyncs
+    )
+    replayed = dict(replay_all(tmp_path))
+    for sequence, batch in zip(sequences, batches, strict=True):
+        assert replayed[sequence].equals(batch)
+
+
+async def test_segments_rotate_release_and_sequences_continue(tmp_path: Path) -> None:
+    batches = await write_records(tmp_path, 6, segment_bytes=1)  # a segment per record
+    assert len(segments(tmp_path)) == 6
+
+    wal = WriteAheadLog(tmp_path, segment_bytes=1)
+    assert [s for s, _ in wal.replay(after=2)] == [3, 4, 5, 6]
+    wal.release_through(4)
+    assert [p.name for p in segments(tmp_path)] == [
+        "00000000000000000005.wal",
+        "00000000000000000006.wal",
+    ]
+    wal.release_through(100)  # the last segment stays: it carries the next sequence
+    assert len(segments(tmp_path)) == 1
+    assert await wal.append(make_batch(99)) == 7
+    await wal.close()
+
+    replayed = replay_all(tmp_path)
+    assert [s for s, _ in replayed] == [6, 7]
+    assert replayed[0][1].equals(batches[5])
+
+
+async def test_store_ahead_of_the_log_moves_sequences_on(tmp_path: Path) -> None:
+    await write_records(tmp_path, 3)
+    wal = WriteAheadLog(tmp_path)
+    assert list(wal.replay(after=10)) == []
+    assert await wal.append(make_batch(1)) == 11
+    await wal.close()
+    assert [s for s, _ in replay_all(tmp_path)] == [1, 2, 3, 11]
+
+
+def record_offsets(path: Path) -> list[int]:
+    """Where each record of a segment starts, and the file's end."""
+    data = path.read_bytes()
+    offsets = [SEGMENT_HEADER.size]
+    while offsets[-1] < len(data):
+        length = RECORD_HEADER.unpack_from(data, offsets[-1])[0]
+        offsets.append(offsets[-1] + RECORD_HEADER.size + length)
+    return offsets
+
+
+@pytest.mark.parametrize(
+    ("cut", "garbage"),
+    [
+        (1, b""),  # one byte of the last record's header
+        (RECORD_HEADER.size, b""),  # the whole header, no payload
+        (RECORD_HEADER.size + 100, b""),  # part of the payload
+        (-1, b""),  # all but the last byte
+        (0, b"\x00" * 64),  # a zero-filled tail
+        (0, b"\xff" * 5),  # a few garbage bytes
+        (-7, os.urandom(300)),  # a short record followed by noise
+    ],
+)
+async def test_torn_tail_is_cut_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, cut: int, garbage: bytes
+) -> None:
+    batches = await write_records(tmp_path, 5)
+    [path] = segments(tmp_path)
+    offsets = record_offsets(path)
+    if garbage and cut == 0:
+        keep = offsets[-1]  # all five records intact, then garbage
+    else:
+        keep = offsets[-2] + cut if cut > 0 else offsets[-1] + cut
+    with path.open("r+b") as f:
+        f.truncate(keep)
+        f.seek(keep)
+        f.write(garbage)
+    intact = 5 if keep == offsets[-1] else 4
+
+    with caplog.at_level(logging.WARNING, logger="breadcrumbs.pipeline.wal"):
+        wal = WriteAheadLog(tmp_path)
+        replayed = list(wal.replay())
+    assert [s for s, _ in replayed] == list(range(1, intact + 1))
+    assert all(b.equals(batches[s - 1]) for s, b in replayed)
+    assert "cutting the log off" in caplog.text
+
+    assert await wal.append(make_batch(42)) == intact + 1
+    await wal.close()
+    after = replay_all(tmp_path)
+    assert [s for s, _ in after] == list(range(1, intact + 2))
+    assert after[-1][1].equals(make_batch(42))
+
+
+async def test_corrupt_record_in_the_middle_stops_replay_there(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    await write_records(tmp_path, 4, segment_bytes=3 * 8192)  # records 1-4 in one segment...
+    wal = WriteAheadLog(tmp_path, segment_bytes=1)
+    for _ in wal.replay():
+        pass
+    await wal.append(make_batch(5))  # ...and 5 in the next
+    await wal.close()
+    first, second = segments(tmp_path)
+    offsets = record_offsets(first)
+    data = bytearray(first.read_bytes())
+    data[offsets[2] + RECORD_HEADER.size + 50] ^= 0xFF  # a payload byte of record 3
+    first.write_bytes(bytes(data))
+
+    with caplog.at_level(logging.WARNING, logger="breadcrumbs.pipeline.wal"):
+        wal = WriteAheadLog(tmp_path)
+        assert [s for s, _ in wal.replay()] == [1, 2]
+    assert "checksum mismatch" in caplog.text
+    assert not second.exists()
+    assert second.with_name(second.name + ".corrupt").exists()  # kept for inspection
+    assert await wal.append(make_batch(6)) == 3
+    await wal.close()
+
+
+async def test_torn_segment_header_is_dropped(tmp_path: Path) -> None:
+    await write_records(tmp_path, 2)
+    (tmp_path / "00000000000000000003.wal").write_bytes(MAGIC[:5])  # crash while rotating
+    wal = WriteAheadLog(tmp_path)
+    assert [s for s, _ in wal.replay()] == [1, 2]
+    assert await wal.append(make_batch(3)) == 3
+    await wal.close()
+
+
+async def test_a_newer_format_refuses_to_start(tmp_path: Path) -> None:
+    await write_records(tmp_path, 1)
+    [path] = segments(tmp_path)
+    data = bytearray(path.read_bytes())
+    data[len(MAGIC)] = 99  # the version field
+    path.write_bytes(bytes(data))
+    with pytest.raises(WalFormatError, match="version 99"):
+        replay_all(tmp_path)
+    assert path.read_bytes() == bytes(data)  # untouched
+
+
+def test_sigkill_after_ack_loses_nothing(tmp_path: Path) -> None:
+    child = start_child("wal", tmp_path)
+    assert child.stdout is not None
+    acked: dict[int, int] = {}
+    try:
+        for line in child.stdout:
+            tag, sequence = (int(word) for word in line.split()[1:])
+            acked[sequence] = tag
+            if len(acked) == 400:
+                break
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+    assert len(acked) == 400
+    assert len(segments(tmp_path)) > 1
+
+    replayed = dict(replay_all(tmp_path))
+    for sequence, tag in acked.items():
+        assert replayed[sequence].equals(make_batch(tag, spans=1 + tag % 7))
