@@ -1,0 +1,277 @@
+"""The ``breadcrumbs`` command: ``serve``, and small clients of a running server's HTTP API.
+
+The store file cannot be opened by a second process while the server runs, so ``services``,
+``traces`` and ``trace`` talk to the server's Jaeger API (``--server``, default
+http://127.0.0.1:16686) and render its answers with rich tables.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import httpx
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from breadcrumbs import __version__
+from breadcrumbs.config import SETTING_NAMES, ConfigError, load_settings, setting_help
+
+app = typer.Typer(
+    name="breadcrumbs",
+    help="A self-hosted distributed tracing system.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+
+DEFAULT_SERVER = "http://127.0.0.1:16686"
+ServerOption = Annotated[
+    str, typer.Option("--server", envvar="BREADCRUMBS_SERVER", help="A running server's HTTP API.")
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"breadcrumbs {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """breadcrumbs: follow a request through every service it touched."""
+
+
+# --- serve: one flag per Settings field ---------------------------------------------------
+
+
+def _serve(**flags: Any) -> None:
+    config_file: Path | None = flags.pop("config")
+    try:
+        settings = load_settings(flags, config_file=config_file)
+    except ConfigError as error:
+        raise typer.BadParameter(str(error)) from None
+    from breadcrumbs.server import serve  # imports every component; only `serve` needs them
+
+    try:
+        serve(settings)
+    except OSError as error:
+        Console(stderr=True).print(f"[red]breadcrumbs: {error}[/red]")
+        raise typer.Exit(1) from None
+
+
+def _serve_signature() -> inspect.Signature:
+    params = [
+        inspect.Parameter(
+            "config",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(None, "--config", help="TOML file of settings."),
+            annotation=Optional[Path],  # noqa: UP045 (typer reads the annotation at runtime)
+        )
+    ]
+    for name in SETTING_NAMES:
+        flag = "--" + name.replace("_", "-")
+        params.append(
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=typer.Option(
+                    None, flag, help=f"{setting_help(name)} [env: BREADCRUMBS_{name.upper()}]"
+                ),
+                annotation=Optional[str],  # noqa: UP045 (parsed by config, with its units)
+            )
+        )
+    return inspect.Signature(params)
+
+
+_serve.__signature__ = _serve_signature()  # type: ignore[attr-defined]
+_serve.__doc__ = (
+    "Run the server: OTLP gRPC/HTTP and Zipkin in, Jaeger and Zipkin APIs out.\n\n"
+    "Every flag also reads BREADCRUMBS_<FLAG> and the --config TOML file "
+    "(flag > environment > file > default)."
+)
+app.command("serve")(_serve)
+
+
+# --- clients of a running server -----------------------------------------------------------
+
+
+def _get(server: str, path: str, params: dict[str, str] | None = None) -> Any:
+    url = server.rstrip("/") + path
+    try:
+        response = httpx.get(url, params=params, timeout=30.0)
+    except httpx.HTTPError as error:
+        Console(stderr=True).print(f"[red]cannot reach {server}: {error}[/red]")
+        raise typer.Exit(2) from None
+    if response.status_code >= 400:
+        Console(stderr=True).print(
+            f"[red]{response.status_code} from {url}: {response.text.strip()[:500]}[/red]"
+        )
+        raise typer.Exit(1)
+    return orjson.loads(response.content)
+
+
+@app.command()
+def services(server: ServerOption = DEFAULT_SERVER) -> None:
+    """List the services seen by the server."""
+    data = _get(server, "/api/services").get("data") or []
+    table = Table("service")
+    for name in sorted(data):
+        table.add_row(name)
+    console.print(table)
+
+
+def _parse_tag(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise typer.BadParameter(f"--tag wants key=value, got {text!r}")
+    return key, value
+
+
+def _root(trace: dict[str, Any]) -> dict[str, Any]:
+    spans: list[dict[str, Any]] = trace.get("spans") or []
+    ids = {span["spanID"] for span in spans}
+    roots = [
+        span
+        for span in spans
+        if not any(ref.get("spanID") in ids for ref in span.get("references") or [])
+    ]
+    return min(roots or spans, key=lambda span: span.get("startTime", 0))
+
+
+def _service(trace: dict[str, Any], span: dict[str, Any]) -> str:
+    process = (trace.get("processes") or {}).get(span.get("processID"), {})
+    return str(process.get("serviceName", "?"))
+
+
+def _is_error(span: dict[str, Any]) -> bool:
+    return any(
+        tag.get("key") == "error" and tag.get("value") in (True, "true")
+        for tag in span.get("tags") or []
+    )
+
+
+def format_duration(us: float) -> str:
+    """Microseconds as Jaeger shows them: 850µs, 12.3ms, 1.52s."""
+    if us < 1000:
+        return f"{us:.0f}µs"
+    if us < 1_000_000:
+        return f"{us / 1000:.3g}ms"
+    return f"{us / 1_000_000:.3g}s"
+
+
+@app.command()
+def traces(
+    service: Annotated[str, typer.Option("--service", "-s", help="Service name.")],
+    tag: Annotated[
+        Optional[list[str]],  # noqa: UP045 (typer reads the annotation at runtime)
+        typer.Option("--tag", "-t", help="key=value; repeat for several."),
+    ] = None,
+    operation: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--operation", "-o", help="Operation (span name)."),
+    ] = None,
+    min_duration: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--min-duration", help="e.g. 100ms, 1.5s."),
+    ] = None,
+    lookback: Annotated[str, typer.Option("--lookback", help="e.g. 1h, 2d.")] = "1h",
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
+    server: ServerOption = DEFAULT_SERVER,
+) -> None:
+    """Find traces of a service, newest first."""
+    params = {"service": service, "limit": str(limit), "lookback": lookback}
+    if tag:
+        params["tags"] = orjson.dumps(dict(_parse_tag(t) for t in tag)).decode()
+    if operation:
+        params["operation"] = operation
+    if min_duration:
+        params["minDuration"] = min_duration
+    found: list[dict[str, Any]] = _get(server, "/api/traces", params).get("data") or []
+    table = Table("trace id", "root", "start (UTC)", "duration", "spans", "errors")
+    for trace in sorted(found, key=lambda t: -_root(t).get("startTime", 0)):
+        root = _root(trace)
+        errors = sum(_is_error(span) for span in trace.get("spans") or [])
+        table.add_row(
+            str(trace.get("traceID", "")),
+            f"{_service(trace, root)}: {root.get('operationName', '')}",
+            _utc(root.get("startTime", 0)),
+            format_duration(float(root.get("duration", 0))),
+            str(len(trace.get("spans") or [])),
+            Text(str(errors), style="red") if errors else "0",
+        )
+    console.print(table)
+
+
+def _utc(us: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(us / 1e6, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def waterfall(trace: dict[str, Any], width: int = 30) -> Table:
+    """A compact indented waterfall: one row per span, children under their parent."""
+    spans: list[dict[str, Any]] = trace.get("spans") or []
+    by_id = {span["spanID"]: span for span in spans}
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    for span in spans:
+        parent = next(
+            (
+                ref["spanID"]
+                for ref in span.get("references") or []
+                if ref.get("refType") == "CHILD_OF" and ref.get("spanID") in by_id
+            ),
+            None,
+        )
+        children.setdefault(parent, []).append(span)
+    start = min((span["startTime"] for span in spans), default=0)
+    end = max((span["startTime"] + span["duration"] for span in spans), default=1)
+    total = max(end - start, 1)
+    table = Table("span", "service", "offset", "duration", "timeline", box=None)
+    seen: set[str] = set()
+    stack = [(span, 0) for span in sorted(children.get(None, []), key=_start, reverse=True)]
+    while stack:  # depth-first, iterative: traces can be deep
+        span, depth = stack.pop()
+        if span["spanID"] in seen:
+            continue
+        seen.add(span["spanID"])
+        left = int((span["startTime"] - start) / total * width)
+        bar = max(1, int(span["duration"] / total * width))
+        style = "red" if _is_error(span) else "green"
+        table.add_row(
+            Text("  " * depth + str(span.get("operationName", "")), style=style),
+            _service(trace, span),
+            format_duration(span["startTime"] - start),
+            format_duration(span["duration"]),
+            Text(" " * left + "█" * min(bar, width - left or 1), style=style),
+        )
+        kids = sorted(children.get(span["spanID"], []), key=_start, reverse=True)
+        stack.extend((kid, depth + 1) for kid in kids)
+    return table
+
+
+def _start(span: dict[str, Any]) -> int:
+    return int(span.get("startTime", 0))
+
+
+@app.command()
+def trace(
+    trace_id: Annotated[str, typer.Argument(help="Trace id (hex).")],
+    server: ServerOption = DEFAULT_SERVER,
+) -> None:
+    """Show one trace as an indented waterfall."""
+    data: list[dict[str, Any]] = _get(server, f"/api/traces/{trace_id}").get("data") or []
+    if not data:
+        Console(stderr=True).print(f"[red]trace {trace_id} not found[/red]")
+        raise typer.Exit(1)
+    console.print(f"trace [bold]{data[0].get('traceID', trace_id)}[/bold]")
+    console.print(waterfall(data[0]))

@@ -1,0 +1,376 @@
+"""The wiring of one breadcrumbs process: every component, in one table, in one asyncio loop.
+
+``MODULES`` below is the whole server (like Tempo's module map). Modules start top to bottom
+and stop bottom to top:
+
+- ``store`` first and last: everything reads or writes it.
+- ``http`` (UI, Jaeger API, /healthz, /readyz, /metrics) starts before the WAL replay so
+  ``/readyz`` can answer 503 "replaying WAL" meanwhile, and stops after the pipeline flushed
+  so health checks keep answering during the drain.
+- ``pipeline`` start replays the WAL; its stop drains and flushes it into the store.
+- the receivers start only once the pipeline accepts, and stop first on shutdown: they stop
+  accepting, finish in-flight requests (whose acks need the pipeline), then close.
+- ``retention`` last: a background task deleting aged-out spans.
+
+SIGTERM/SIGINT run the stops in order and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from breadcrumbs import __version__
+from breadcrumbs.api import jaeger as jaeger_api
+from breadcrumbs.api import ops as ops_api
+from breadcrumbs.api import zipkin as zipkin_api
+from breadcrumbs.config import Settings
+from breadcrumbs.pipeline.ingest import IngestPipeline, PipelineSettings
+from breadcrumbs.pipeline.retention import Retention
+from breadcrumbs.query.service import QueryService
+from breadcrumbs.receivers import otlp_grpc, otlp_http
+from breadcrumbs.receivers import zipkin as zipkin_receiver
+from breadcrumbs.receivers.common import ReceiverContext, ReceiverLimits
+from breadcrumbs.selfmetrics import SelfMetrics
+from breadcrumbs.store.duckdb import DuckDBStore
+
+log = logging.getLogger("breadcrumbs.server")
+
+DRAIN_TIMEOUT_S = 10.0  # longest wait for in-flight requests on shutdown
+STORE_FILE = "spans.duckdb"
+
+
+class _HttpServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: this process has several servers and one
+    shutdown sequence."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+@dataclass
+class Listener:
+    """One listening port, for the banner and readiness."""
+
+    name: str
+    port: int
+    url: str
+    listening: bool = False
+
+
+@dataclass
+class Server:
+    """One breadcrumbs process. ``await Server(settings).run()`` serves until ``stop()``."""
+
+    settings: Settings
+    metrics: SelfMetrics = field(default_factory=SelfMetrics)
+    store: DuckDBStore | None = None
+    pipeline: IngestPipeline | None = None
+    query: QueryService | None = None
+    retention: Retention | None = None
+    listeners: dict[str, Listener] = field(default_factory=dict)
+    _http: dict[str, tuple[_HttpServer, asyncio.Task[None]]] = field(default_factory=dict)
+    _grpc: grpc.aio.Server | None = None
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    # --- the table ---------------------------------------------------------------------------
+
+    @property
+    def modules(
+        self,
+    ) -> list[tuple[str, Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]]:
+        """(name, start, stop) in start order; see the module docstring for why this order."""
+        s = self.settings
+        table: list[
+            tuple[str, Callable[[], Awaitable[None]], Callable[[], Awaitable[None]], bool]
+        ] = [
+            ("store", self._start_store, self._stop_store, True),
+            ("http", self._start_main_http, self._stop("http"), s.http_port != 0),
+            ("pipeline", self._start_pipeline, self._stop_pipeline, True),
+            ("otlp-grpc", self._start_otlp_grpc, self._stop_otlp_grpc, s.otlp_grpc_port != 0),
+            ("otlp-http", self._start_otlp_http, self._stop("otlp-http"), s.otlp_http_port != 0),
+            ("zipkin", self._start_zipkin, self._stop("zipkin"), s.zipkin_port != 0),
+            ("retention", self._start_retention, self._stop_retention, s.retention > 0),
+        ]
+        return [(name, start, stop) for name, start, stop, enabled in table if enabled]
+
+    # --- life cycle --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Start every module, serve until ``stop()`` (or SIGTERM/SIGINT), then stop them."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop)
+        started: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        try:
+            for name, start, stop in self.modules:
+                if self._stopping.is_set():
+                    break
+                log.debug("starting %s", name)
+                await start()
+                started.append((name, stop))
+            if not self._stopping.is_set():
+                print_banner(self)
+                await self._stopping.wait()
+            log.info("shutting down")
+        finally:
+            for name, stop in reversed(started):
+                try:
+                    await stop()
+                except Exception:
+                    log.exception("stopping %s failed", name)
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(sig)
+        log.info("stopped")
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def not_ready(self) -> str | None:
+        """None once the WAL is replayed and every enabled port listens, else why not."""
+        if self.pipeline is None or not self.pipeline.ready:
+            return "replaying WAL"
+        for listener in self.listeners.values():
+            if not listener.listening:
+                return f"{listener.name} not listening yet"
+        return None
+
+    # --- modules -----------------------------------------------------------------------------
+
+    async def _start_store(self) -> None:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = DuckDBStore(self.settings.data_dir / STORE_FILE, metrics=self.metrics)
+        self.query = QueryService(self.store)
+
+    async def _stop_store(self) -> None:
+        if self.store is not None:
+            await self.store.close()
+
+    async def _start_pipeline(self) -> None:
+        assert self.store is not None
+        s = self.settings
+        self.pipeline = IngestPipeline(
+            s.data_dir,
+            self.store,
+            PipelineSettings(
+                flush_interval_s=s.flush_interval, max_unflushed_spans=s.max_unflushed_spans
+            ),
+            self.metrics,
+        )
+        await self.pipeline.start()
+
+    async def _stop_pipeline(self) -> None:
+        if self.pipeline is not None:
+            await self.pipeline.stop()
+
+    async def _start_retention(self) -> None:
+        assert self.store is not None
+        self.retention = Retention(self.store, self.metrics, retention_s=self.settings.retention)
+        self.retention.start()
+
+    async def _stop_retention(self) -> None:
+        if self.retention is not None:
+            await self.retention.stop()
+
+    def _receiver_context(self) -> ReceiverContext:
+        assert self.pipeline is not None
+        s = self.settings
+        return ReceiverContext(
+            consumer=self.pipeline,
+            limits=ReceiverLimits(
+                request_bytes=s.max_request_bytes,
+                decompressed_bytes=s.max_decompressed_bytes,
+                decode=s.decode_limits,
+            ),
+            metrics=self.metrics,
+        )
+
+    async def _start_main_http(self) -> None:
+        assert self.query is not None
+        routes: list[BaseRoute] = [
+            *ops_api.routes(self.not_ready, self.metrics, self._refresh_store_gauges),
+            *jaeger_api.routes(self.query),
+            Route("/", self._home, methods=["GET"]),
+        ]
+        await self._serve_http(
+            "http", "UI, Jaeger API", self.settings.http_port, Starlette(routes=routes)
+        )
+
+    async def _start_otlp_http(self) -> None:
+        app = otlp_http.app(self._receiver_context())
+        await self._serve_http(
+            "otlp-http", "OTLP HTTP", self.settings.otlp_http_port, app, "/v1/traces"
+        )
+
+    async def _start_zipkin(self) -> None:
+        assert self.query is not None
+        routes = [*zipkin_receiver.routes(self._receiver_context()), *zipkin_api.routes(self.query)]
+        await self._serve_http(
+            "zipkin", "Zipkin", self.settings.zipkin_port, Starlette(routes=routes)
+        )
+
+    async def _start_otlp_grpc(self) -> None:
+        s = self.settings
+        server, port = otlp_grpc.server(self._receiver_context(), s.host, s.otlp_grpc_port)
+        await server.start()
+        self._grpc = server
+        self.listeners["otlp-grpc"] = Listener(
+            "OTLP gRPC", port, f"{_display_host(s.host)}:{port}", True
+        )
+
+    async def _stop_otlp_grpc(self) -> None:
+        if self._grpc is not None:
+            await self._grpc.stop(grace=DRAIN_TIMEOUT_S)
+
+    async def _serve_http(self, key: str, name: str, port: int, app: Any, path: str = "") -> None:
+        host = self.settings.host
+        sock = _bind(host, port)
+        bound = sock.getsockname()[1]
+        config = uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=int(DRAIN_TIMEOUT_S),
+            server_header=False,
+        )
+        server = _HttpServer(config)
+        listener = Listener(name, bound, f"http://{_display_host(host)}:{bound}{path}")
+        self.listeners[key] = listener
+        task = asyncio.create_task(server.serve(sockets=[sock]), name=f"uvicorn-{key}")
+        self._http[key] = (server, task)
+        while not server.started:  # bounded: the task ends on a startup failure
+            if task.done():
+                task.result()
+                raise OSError(f"{name} server on port {bound} did not start")
+            await asyncio.sleep(0.01)
+        listener.listening = True
+
+    def _stop(self, key: str) -> Callable[[], Awaitable[None]]:
+        async def stop() -> None:
+            entry = self._http.pop(key, None)
+            if entry is None:
+                return
+            server, task = entry
+            server.should_exit = True
+            await task
+
+        return stop
+
+    # --- small endpoints ---------------------------------------------------------------------
+
+    async def _refresh_store_gauges(self) -> None:
+        assert self.store is not None
+        stats = await self.store.stats()
+        self.metrics.store_spans.set(stats.spans)
+        self.metrics.store_bytes.set(stats.bytes_on_disk)
+
+    async def _home(self, request: Request) -> Response:
+        links = "".join(
+            f'<li><a href="{href}">{label}</a></li>'
+            for href, label in (
+                ("/api/services", "Jaeger API: services"),
+                ("/api/traces?service=", "Jaeger API: traces"),
+                ("/metrics", "Prometheus metrics"),
+                ("/healthz", "health"),
+                ("/readyz", "readiness"),
+            )
+        )
+        return HTMLResponse(
+            "<!doctype html><html><head><title>breadcrumbs</title></head><body>"
+            f"<h1>breadcrumbs {__version__}</h1><p>The web UI is coming. Meanwhile:</p>"
+            f"<ul>{links}</ul></body></html>"
+        )
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket, so a busy port fails here with a clear error (uvicorn would
+    ``sys.exit`` from inside its task)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def _display_host(host: str) -> str:
+    return "localhost" if host in ("0.0.0.0", "::", "127.0.0.1") else host
+
+
+def print_banner(server: Server) -> None:
+    """One screen of where everything listens: a rich table on a TTY, plain lines otherwise."""
+    s = server.settings
+    rows = [(listener.name, listener.url) for listener in server.listeners.values()]
+    if "http" in server.listeners:
+        rows.append(("Metrics", server.listeners["http"].url + "/metrics"))
+    rows.append(("Data dir", str(s.data_dir.resolve())))
+    rows.append(("Retention", _human_duration(s.retention)))
+    console = Console(stderr=True)
+    if console.is_terminal:
+        table = Table(title=f"breadcrumbs {__version__}", show_header=False, box=None)
+        table.add_column(style="bold cyan")
+        table.add_column()
+        for name, value in rows:
+            table.add_row(name, value)
+        console.print(table)
+    else:
+        lines = [f"breadcrumbs {__version__} ready"] + [f"  {n:<10} {v}" for n, v in rows]
+        print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def _human_duration(seconds: float) -> str:
+    if seconds <= 0:
+        return "forever"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def configure_logging(level: str) -> None:
+    console = Console(stderr=True)
+    handler: logging.Handler
+    if console.is_terminal:
+        from rich.logging import RichHandler
+
+        handler = RichHandler(console=console, show_path=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # uvicorn's own startup chatter repeats what the banner says.
+    logging.getLogger("uvicorn.error").setLevel(max(logging.WARNING, root.level))
+
+
+def serve(settings: Settings) -> None:
+    """Run a server in this process until SIGTERM/SIGINT."""
+    configure_logging(settings.log_level)
+    asyncio.run(Server(settings).run())
