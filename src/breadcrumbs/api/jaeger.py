@@ -19,10 +19,11 @@ from breadcrumbs.query.params import NS_PER_US, first, parse_int, scaled
 from breadcrumbs.query.service import QueryService
 
 
-def envelope(data: Any, total: int | None = None) -> Response:
-    if total is None:
-        total = len(data) if isinstance(data, list) else 0
-    return json_response({"data": data, "total": total, "limit": 0, "offset": 0, "errors": None})
+def envelope(data: Any, total: int = 0, errors: list[dict[str, Any]] | None = None) -> Response:
+    """Jaeger's structuredResponse; like Jaeger, only the list endpoints set ``total``."""
+    return json_response(
+        {"data": data, "total": total, "limit": 0, "offset": 0, "errors": errors or None}
+    )
 
 
 def error_envelope(status: int, message: str) -> Response:
@@ -50,26 +51,36 @@ def routes(query: QueryService) -> list[BaseRoute]:
 
     @guard
     async def services(request: Request) -> Response:
-        return envelope(await query.services())
+        found = await query.services()
+        return envelope(found, len(found))
 
     @guard
     async def service_operations(request: Request) -> Response:
-        return envelope(await query.operation_names(request.path_params["service"]))
+        names = await query.operation_names(request.path_params["service"])
+        return envelope(names, len(names))
 
     @guard
     async def operations(request: Request) -> Response:
         service, kind = jaeger_params.parse_operations(query_pairs(request))
         found = await query.operations(service, kind)
-        return envelope([{"name": op.name, "spanKind": _kind_label(op.span_kind)} for op in found])
+        data = [{"name": op.name, "spanKind": _kind_label(op.span_kind)} for op in found]
+        return envelope(data, len(data))
 
     @guard
     async def search(request: Request) -> Response:
         parsed = jaeger_params.parse_trace_search(query_pairs(request), now_ns())
-        if parsed.trace_ids:
-            traces = await query.get_traces(parsed.trace_ids)
-        else:
+        if not parsed.trace_ids:
             traces = await query.find_traces(parsed.query)
-        return envelope([_render(trace) for trace in traces])
+            return envelope([_render(trace) for trace in traces])
+        traces = await query.get_traces(parsed.trace_ids)
+        # Jaeger lists each requested id it could not find as an error beside the data.
+        found = {trace.trace_id for trace in traces}
+        missing = [
+            {"msg": "trace not found", "traceID": trace_id}
+            for trace_id in parsed.trace_ids
+            if trace_id not in found
+        ]
+        return envelope([_render(trace) for trace in traces], errors=missing)
 
     @guard
     async def trace(request: Request) -> Response:
@@ -78,17 +89,24 @@ def routes(query: QueryService) -> list[BaseRoute]:
         start, end = first(params, "start"), first(params, "end")
         start_ns = scaled(parse_int(start, "start"), NS_PER_US, "start") if start else None
         end_ns = scaled(parse_int(end, "end"), NS_PER_US, "end") if end else None
-        found = await query.get_trace(trace_id, start_ns, end_ns)
+        raw = first(params, "raw").lower() in ("1", "t", "true")  # Go's ParseBool
+        found = await query.get_trace(trace_id, start_ns, end_ns, raw=raw)
         return envelope([_render(found)])
 
     @guard
     async def dependencies(request: Request) -> Response:
-        end_ns, lookback_ns = jaeger_params.parse_dependencies(query_pairs(request), now_ns())
-        links = await query.dependencies(end_ns, lookback_ns)
+        params = query_pairs(request)
+        end_ns, lookback_ns = jaeger_params.parse_dependencies(params, now_ns())
+        service = first(params, "service")  # optional: links touching this service
+        counts: dict[tuple[str, str], int] = {}
+        for link in await query.dependencies(end_ns, lookback_ns):
+            if not service or service in (link.parent, link.child):
+                key = (link.parent, link.child)
+                counts[key] = counts.get(key, 0) + link.call_count
         return envelope(
             [
-                {"parent": link.parent, "child": link.child, "callCount": link.call_count}
-                for link in links
+                {"parent": parent, "child": child, "callCount": count}
+                for (parent, child), count in counts.items()
             ]
         )
 

@@ -77,13 +77,18 @@ class QueryService:
         return adjust(spans, self.adjusters)
 
     async def get_trace(
-        self, trace_id: str, start_ns: int | None = None, end_ns: int | None = None
+        self,
+        trace_id: str,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        *,
+        raw: bool = False,
     ) -> AdjustedTrace:
-        """One adjusted trace; ``NotFound`` when the store holds no span of it."""
+        """One adjusted trace (as stored when ``raw``); ``NotFound`` when no span is stored."""
         spans = await self.reader.get_trace(GetTraceParams(trace_id, start_ns, end_ns))
         if spans.num_rows == 0:
-            raise NotFound(f"trace not found: {trace_id}")
-        return self._adjust(spans)
+            raise NotFound("trace not found")
+        return AdjustedTrace.of(spans) if raw else self._adjust(spans)
 
     async def get_traces(self, trace_ids: Sequence[str]) -> list[AdjustedTrace]:
         """The traces that exist, in the order asked."""
