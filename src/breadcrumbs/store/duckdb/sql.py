@@ -14,15 +14,22 @@ from breadcrumbs.store.base import TagFilter, TraceQuery
 
 RESOURCE_HASH: Final = "hash(ResourceAttributes, ResourceAttributeTypes)"
 
+# Resources are new only when a process starts: find their hashes first (cheap), and copy the
+# attribute lists of new ones only.
+NEW_RESOURCE_HASHES: Final = f"""
+SELECT DISTINCT {RESOURCE_HASH} AS h FROM batch_in
+EXCEPT SELECT ResourceHash FROM resources
+"""
+
 INSERT_RESOURCES: Final = f"""
 INSERT INTO resources
 SELECT (SELECT coalesce(max(ResourceId), 0) FROM resources) + row_number() OVER (),
        h, ResourceAttributes, ResourceAttributeTypes
 FROM (
-    SELECT DISTINCT ON (h) {RESOURCE_HASH} AS h, ResourceAttributes, ResourceAttributeTypes
-    FROM batch_in
+    SELECT {RESOURCE_HASH} AS h, ResourceAttributes, ResourceAttributeTypes FROM batch_in
+    WHERE h IN (SELECT unnest(?::UBIGINT[]))
+    QUALIFY row_number() OVER (PARTITION BY h) = 1
 ) AS n
-WHERE h NOT IN (SELECT ResourceHash FROM resources)
 """
 
 UPSERT_OPERATIONS: Final = """
@@ -67,7 +74,7 @@ s.TraceState AS TraceState,
 s.SpanName AS SpanName,
 s.SpanKind AS SpanKind,
 s.ServiceName AS ServiceName,
-coalesce(r.ResourceAttributes, MAP {}::MAP(VARCHAR, VARCHAR)) AS ResourceAttributes,
+coalesce(r.ResourceAttributes, []::STRUCT(key VARCHAR, value VARCHAR)[]) AS ResourceAttributes,
 coalesce(r.ResourceAttributeTypes, '') AS ResourceAttributeTypes,
 s.ScopeName AS ScopeName,
 s.ScopeVersion AS ScopeVersion,
@@ -108,28 +115,40 @@ def get_traces(trace_ids: list[str]) -> tuple[str, list[Any]]:
     return f"{SELECT_SPANS} WHERE s.TraceId IN ({marks})", [trace_id_param(t) for t in trace_ids]
 
 
-_SPAN_TAG: Final = "map_extract_value(s.SpanAttributes, ?) = ?"
-_RESOURCE_TAG: Final = (
-    "s.ResourceId IN (SELECT ResourceId FROM resources "
-    "WHERE map_extract_value(ResourceAttributes, ?) = ?)"
+# Attribute lists: a lambda over the entries measured ~2x faster than list_contains(struct).
+_SPAN_TAG: Final = (
+    "coalesce(list_bool_or(list_transform(s.SpanAttributes, lambda a: a.key = ? AND a.value = ?)),"
+    " false)"
 )
 _EVENT_TAG: Final = (
     "coalesce(list_bool_or(list_transform(s.Events, "
     "lambda e: map_extract_value(e.Attributes, ?) = ?)), false)"
 )
 
+# Resource scope is resolved first against the small resources table (``RESOURCES_WITH``),
+# so the span scan compares a small integer.
+RESOURCES_WITH: Final = """
+SELECT coalesce(list(ResourceId), []) FROM resources
+WHERE list_bool_or(list_transform(ResourceAttributes, lambda a: a.key = ? AND a.value = ?))
+"""
 
-def _tag_condition(tag: TagFilter) -> tuple[str, list[Any]]:
+
+def _tag_condition(tag: TagFilter, resource_ids: list[int]) -> tuple[str, list[Any]]:
     pair = [tag.key, tag.value]
     if tag.scope == "span":
         return _SPAN_TAG, pair
+    resource = "list_contains(?::INTEGER[], s.ResourceId)"
     if tag.scope == "resource":
-        return _RESOURCE_TAG, pair
-    return f"({_SPAN_TAG} OR {_RESOURCE_TAG} OR {_EVENT_TAG})", pair * 3
+        return resource, [resource_ids]
+    # DuckDB evaluates OR terms left to right on the rows still undecided: cheapest first.
+    return f"({resource} OR {_SPAN_TAG} OR {_EVENT_TAG})", [resource_ids, *pair, *pair]
 
 
-def find_trace_ids(query: TraceQuery) -> tuple[str, list[Any]]:
-    """Every condition holds on one span; traces ordered by their newest matching span."""
+def find_trace_ids(query: TraceQuery, resource_ids: list[list[int]]) -> tuple[str, list[Any]]:
+    """Every condition holds on one span; traces ordered by their newest matching span.
+
+    ``resource_ids[i]``: the resources matching ``query.tags[i]`` (``RESOURCES_WITH``).
+    """
     where = ["s.Timestamp >= ?", "s.Timestamp <= ?"]
     params: list[Any] = [query.start_ns, query.end_ns]
     if query.service is not None:
@@ -147,8 +166,8 @@ def find_trace_ids(query: TraceQuery) -> tuple[str, list[Any]]:
     if query.max_duration_ns is not None:
         where.append("s.Duration <= ?")
         params.append(query.max_duration_ns)
-    for tag in query.tags:
-        condition, values = _tag_condition(tag)
+    for tag, ids in zip(query.tags, resource_ids, strict=True):
+        condition, values = _tag_condition(tag, ids)
         where.append(condition)
         params.extend(values)
     params.append(query.limit)
@@ -164,10 +183,15 @@ def find_trace_ids(query: TraceQuery) -> tuple[str, list[Any]]:
 
 
 # The peer a client or producer span calls, by the OpenTelemetry conventions' precedence.
+def attribute(column: str, key: str) -> str:
+    """The value of a constant ``key`` in an attribute list column (NULL when absent)."""
+    return f"list_filter({column}, lambda a: a.key = '{key}')[1].value"
+
+
 PEER: Final = (
-    "coalesce(map_extract_value(SpanAttributes, 'peer.service'), "
-    "map_extract_value(SpanAttributes, 'server.address'), "
-    "map_extract_value(SpanAttributes, 'net.peer.name'))"
+    f"coalesce({attribute('SpanAttributes', 'peer.service')}, "
+    f"{attribute('SpanAttributes', 'server.address')}, "
+    f"{attribute('SpanAttributes', 'net.peer.name')})"
 )
 
 REMOTE_SERVICES: Final = f"""
@@ -181,7 +205,7 @@ ORDER BY peer
 DEPENDENCIES: Final = """
 WITH w AS (
     SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanKind, StatusCode,
-           map_extract_value(SpanAttributes, 'peer.service') AS peer
+           CASE WHEN SpanKind IN (3, 4) THEN {peer} END AS peer
     FROM spans WHERE Timestamp > ? AND Timestamp <= ?
 ),
 edges AS (
@@ -199,19 +223,19 @@ edges AS (
 )
 SELECT parent, child, count(*) AS calls, count_if(err) AS errors
 FROM edges GROUP BY ALL ORDER BY parent, child
-"""
+""".format(peer=attribute("SpanAttributes", "peer.service"))
 
 # Autocomplete reads the newest data only: an hour before the newest span.
 RECENT_WINDOW_NS: Final = 3600 * 10**9
 
 TAG_KEYS: Final = """
-SELECT DISTINCT unnest(map_keys(SpanAttributes)) AS k FROM spans
+SELECT DISTINCT unnest(list_transform(SpanAttributes, lambda a: a.key)) AS k FROM spans
 WHERE Timestamp >= (SELECT max(Timestamp) FROM spans) - ?
 ORDER BY k
 """
 
 TAG_VALUES: Final = """
-SELECT DISTINCT map_extract_value(SpanAttributes, ?) AS v FROM spans
+SELECT DISTINCT list_filter(SpanAttributes, lambda a: a.key = ?)[1].value AS v FROM spans
 WHERE Timestamp >= (SELECT max(Timestamp) FROM spans) - ? AND v IS NOT NULL
 ORDER BY v
 """

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import duckdb
 import pyarrow as pa
 
-from breadcrumbs.model import SPAN_SCHEMA, SpanBatch, SpanKind, empty_batch
+from breadcrumbs.model import ATTRIBUTES_TYPE, SPAN_SCHEMA, SpanBatch, SpanKind, empty_batch
 from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import (
     Capabilities,
@@ -35,6 +35,34 @@ from breadcrumbs.store.duckdb import schema, sql
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# Span and resource attributes cross into DuckDB as lists of entries (see schema._ENTRIES).
+_ENTRIES_TYPE = pa.list_(
+    pa.struct([pa.field("key", pa.string(), nullable=False), pa.field("value", pa.string())])
+)
+_LIST_COLUMNS = ("ResourceAttributes", "SpanAttributes")
+
+
+def _as_entries(batch: SpanBatch) -> pa.Table:
+    """Map columns as lists of entries: the same buffers, no copy."""
+    for name in _LIST_COLUMNS:
+        i = batch.schema.get_field_index(name)
+        batch = batch.set_column(i, name, batch.column(i).cast(_ENTRIES_TYPE))
+    return batch
+
+
+def _entries_to_map(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Lists of (key, value) entries back into map arrays, reusing the buffers."""
+    chunks = []
+    for chunk in column.chunks:
+        entries = chunk.values
+        chunks.append(
+            pa.MapArray.from_arrays(
+                chunk.offsets, entries.field("key"), entries.field("value"), ATTRIBUTES_TYPE
+            )
+        )
+    return pa.chunked_array(chunks, ATTRIBUTES_TYPE)
+
 
 # get_traces binds one parameter per id; chunks keep statements small.
 _IDS_PER_STATEMENT = 200
@@ -131,8 +159,10 @@ class DuckDBStore:
             cur.begin()
             try:
                 if batch.num_rows:
-                    cur.register("batch_in", batch)
-                    cur.execute(sql.INSERT_RESOURCES)
+                    cur.register("batch_in", _as_entries(batch))
+                    new = [r[0] for r in cur.execute(sql.NEW_RESOURCE_HASHES).fetchall()]
+                    if new:
+                        cur.execute(sql.INSERT_RESOURCES, [new])
                     cur.execute(sql.UPSERT_OPERATIONS)
                     cur.execute(self._insert_spans)
                 if wal_sequence is not None:
@@ -160,6 +190,9 @@ class DuckDBStore:
     def _spans(cur: duckdb.DuckDBPyConnection, text: str, params: list[Any]) -> SpanBatch:
         relation = cur.sql(text, params=params)
         table: pa.Table = relation.to_arrow_table()
+        for name in _LIST_COLUMNS:
+            i = table.schema.get_field_index(name)
+            table = table.set_column(i, name, _entries_to_map(table.column(i)))
         return table.cast(SPAN_SCHEMA)
 
     async def get_trace(self, params: GetTraceParams) -> SpanBatch:
@@ -183,8 +216,21 @@ class DuckDBStore:
     async def find_trace_ids(self, query: TraceQuery) -> list[str]:
         if query.limit <= 0:
             return []
-        text, values = sql.find_trace_ids(query)
-        return await self._run(lambda cur: [row[0] for row in cur.execute(text, values).fetchall()])
+
+        def work(cur: duckdb.DuckDBPyConnection) -> list[str]:
+            resource_ids: list[list[int]] = []
+            for tag in query.tags:
+                ids: list[int] = []
+                if tag.scope != "span":
+                    row = cur.execute(sql.RESOURCES_WITH, [tag.key, tag.value]).fetchone()
+                    ids = list(row[0]) if row else []
+                    if tag.scope == "resource" and not ids:
+                        return []
+                resource_ids.append(ids)
+            text, values = sql.find_trace_ids(query, resource_ids)
+            return [row[0] for row in cur.execute(text, values).fetchall()]
+
+        return await self._run(work)
 
     async def _column(self, text: str, params: list[Any] | None = None) -> list[Any]:
         return await self._run(
