@@ -32,7 +32,7 @@ class PipelineSettings:
     max_unflushed_spans: int = 1_000_000  # bounded memory: refuse beyond it
     max_wal_bytes: int = 2 << 30  # bounded disk while the store lags
     segment_bytes: int = 64 << 20
-    wal_compression: str | None = None  # Arrow IPC codec ("lz4", "zstd") for WAL records
+    wal_compression: str | None = "lz4"  # Arrow IPC codec: 2.5x smaller (bench/wal.py)
 
 
 def _take(records: Iterator[tuple[int, SpanBatch]], spans: int) -> list[tuple[int, SpanBatch]]:
