@@ -2,7 +2,7 @@ import contextlib
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from breadcrumbs.config import (
@@ -102,18 +102,21 @@ def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
 
 
+@settings(deadline=None)  # no timed assertions: the machine is shared
 @given(st.integers(min_value=0, max_value=10**6), st.sampled_from(["ms", "s", "m", "h", "d"]))
 def test_parse_duration_property(value: int, unit: str) -> None:
     factor = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
     assert parse_duration(f"{value}{unit}") == pytest.approx(value * factor)
 
 
+@settings(deadline=None)  # no timed assertions: the machine is shared
 @given(st.integers(min_value=0, max_value=2**40), st.sampled_from(["", "KiB", "MiB", "GiB"]))
 def test_parse_size_property(value: int, unit: str) -> None:
     factor = {"": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}[unit]
     assert parse_size(f"{value}{unit}") == value * factor
 
 
+@settings(deadline=None)  # no timed assertions: the machine is shared
 @given(st.text(max_size=12))
 def test_parsers_accept_or_raise_config_error(text: str) -> None:
     for parse in (parse_duration, parse_size):

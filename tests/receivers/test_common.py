@@ -5,13 +5,14 @@ import gzip
 from collections.abc import AsyncIterator
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from breadcrumbs.errors import BadInput, PayloadTooLarge, UnsupportedMediaType
 from breadcrumbs.receivers.common import decompress, gunzip_bounded, media_type, read_body
 
 
+@settings(deadline=None)  # no timed assertions: the machine is shared
 @given(st.binary(max_size=4096), st.integers(min_value=0, max_value=5000))
 def test_gunzip_bounded_round_trips_or_refuses_beyond_the_limit(data: bytes, limit: int) -> None:
     packed = gzip.compress(data)
@@ -22,6 +23,7 @@ def test_gunzip_bounded_round_trips_or_refuses_beyond_the_limit(data: bytes, lim
             gunzip_bounded(packed, limit)
 
 
+@settings(deadline=None)  # no timed assertions: the machine is shared
 @given(st.binary(max_size=512))
 def test_gunzip_of_garbage_is_bad_input_never_a_crash(data: bytes) -> None:
     with contextlib.suppress(BadInput):
