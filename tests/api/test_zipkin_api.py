@@ -30,7 +30,7 @@ async def ok(client: httpx.AsyncClient, path: str, **params: Any) -> Any:
     return response.json()
 
 
-async def bad(client: httpx.AsyncClient, path: str, status: int = 400, **params: Any) -> str:
+async def bad(client: httpx.AsyncClient, path: str, status: int = 400, /, **params: Any) -> str:
     response = await client.get(path, params=params)
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("text/plain")
