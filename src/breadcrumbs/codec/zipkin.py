@@ -750,8 +750,8 @@ def _remote_endpoint(kind: int, tags: dict[str, str]) -> dict[str, Any] | None:
             break
     else:
         port = _port(tags.get(_PEER_PORT))
-    if not service and not ip:
-        return None
+    if not service and not ip and not port:
+        return None  # (the translator also drops a port-only endpoint; we keep its port)
     if port and _PEER_PORT in tags and _port(tags[_PEER_PORT]) == port:
         folded.append(_PEER_PORT)
     for key in folded:
