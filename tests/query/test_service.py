@@ -1,0 +1,78 @@
+"""QueryService on a real DuckDB store: not-found, per-trace splitting, adjusting and the
+bare-key conditions it checks itself."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from breadcrumbs.errors import NotFound
+from breadcrumbs.model import Event, Span, batch_from_spans
+from breadcrumbs.query.service import QueryService, split_traces
+from breadcrumbs.store.base import TraceQuery
+from breadcrumbs.store.duckdb import DuckDBStore
+
+MS = 1_000_000
+T0 = 1_700_000_000_000 * MS
+
+
+def trace_id(n: int) -> str:
+    return f"{n:032x}"
+
+
+def spans_of(n: int) -> list[Span]:
+    """Trace n: a root and a child; trace 7's child carries a "cache.miss" event."""
+    events = (Event(T0 + n * MS + 1, "cache.miss", {}),) if n == 7 else ()
+    root = Span(trace_id(n), f"{n:015x}1", "root", "api", T0 + n * MS, 5 * MS)
+    child = Span(
+        trace_id(n), f"{n:015x}2", "child", "api", T0 + n * MS + 1, MS, f"{n:015x}1", events=events
+    )
+    return [root, child]
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[QueryService]:
+    store = DuckDBStore(tmp_path / "spans.duckdb")
+    batch = batch_from_spans([span for n in range(1, 11) for span in spans_of(n)])
+    await store.write(batch)
+    await store.write(batch_from_spans(spans_of(3)))  # delivered twice
+    yield QueryService(store)
+    await store.close()
+
+
+async def test_get_trace_dedupes_and_sorts(service: QueryService) -> None:
+    trace = await service.get_trace(trace_id(3))
+    assert trace.spans["SpanName"].to_pylist() == ["root", "child"]
+    assert trace.trace_id == trace_id(3)
+    raw = await service.get_trace(trace_id(3), raw=True)
+    assert raw.spans.num_rows == 4
+
+
+async def test_unknown_trace_is_not_found(service: QueryService) -> None:
+    with pytest.raises(NotFound):
+        await service.get_trace(trace_id(99))
+
+
+async def test_get_traces_keeps_the_asked_order_and_skips_unknown(service: QueryService) -> None:
+    traces = await service.get_traces([trace_id(5), trace_id(99), trace_id(2)])
+    assert [t.trace_id for t in traces] == [trace_id(5), trace_id(2)]
+    assert [t.spans.num_rows for t in traces] == [2, 2]
+
+
+async def test_find_traces_newest_first(service: QueryService) -> None:
+    query = TraceQuery(start_ns=T0, end_ns=T0 + 60 * 1000 * MS, service="api", limit=3)
+    traces = await service.find_traces(query)
+    assert [t.trace_id for t in traces] == [trace_id(10), trace_id(9), trace_id(8)]
+
+
+async def test_required_keys_are_checked_on_fetched_traces(service: QueryService) -> None:
+    query = TraceQuery(start_ns=T0, end_ns=T0 + 60 * 1000 * MS, service="api", limit=1)
+    traces = await service.find_traces(query, required_keys=["cache.miss"])
+    assert [t.trace_id for t in traces] == [trace_id(7)]
+    assert await service.find_traces(query, required_keys=["cache.miss", "other"]) == []
+
+
+def test_split_traces_of_an_empty_batch() -> None:
+    assert split_traces(batch_from_spans([]), [trace_id(1)]) == []
