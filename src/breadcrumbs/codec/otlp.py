@@ -1,0 +1,1054 @@
+"""OTLP traces (protobuf and JSON) to ``SpanBatch`` and back.
+
+The protobuf path is the ingest hot path, so it is built for speed in pure Python:
+
+* upb parses the body with a *shadow* copy of the OTLP schema in which every ``attributes``
+  field is ``repeated bytes`` and ``Span.status`` is ``bytes``. This is wire-compatible (a
+  sub-message is a length-delimited field), so upb hands each attribute back as its raw
+  ``KeyValue`` bytes in one C call per span instead of one Python wrapper per attribute.
+* Raw ``KeyValue`` bytes repeat a lot (``http.method=GET``, ``db.system=postgresql`` ...), so
+  their decoded (key, text, type code) live in a process-wide cache keyed by the raw bytes;
+  a miss is decoded once with the real ``KeyValue`` class (upb again).
+* Columns are Python lists filled in one walk and turned into Arrow arrays once per request;
+  ids are hex-encoded in one ``hexlify`` per column, checks on ids, timestamps and enums are
+  vectorised, and rejected spans are removed with one ``Table.filter``.
+* Resource and scope columns are decoded once per ``ResourceSpans``/``ScopeSpans`` and
+  repeated per span with ``take``.
+
+Rules (see also ``codec/base.py``):
+
+* A span is rejected (OTLP partial success) for a trace id that is not 16 bytes or all zero, a
+  span id that is not 8 bytes or all zero, a parent id that is neither empty nor a valid span
+  id, a start time of 0, before 2000-01-01 or more than a day ahead, an end time before the
+  start (rejected rather than clamped: the client sent a broken span and should hear so) or
+  more than a day ahead.
+* Duplicate attribute keys: the last one wins, at the position of the first.
+* Unknown span kinds and status codes (proto3 enums are open) read as 0 (unspecified/unset).
+* A truncated value keeps its first ``max_value_length`` characters and becomes a string
+  (``s``): a cut JSON array or base64 text would no longer decode as its type.
+* A link with an invalid trace or span id is dropped and counted in
+  ``breadcrumbs.dropped_links``; it does not reject its span.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from itertools import pairwise, repeat
+from typing import Any, Final, TypeAlias
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.proto.resource.v1 import resource_pb2
+from opentelemetry.proto.trace.v1 import trace_pb2
+
+from breadcrumbs.codec.base import (
+    DROPPED_ATTRIBUTES_KEY,
+    DROPPED_EVENTS_KEY,
+    DROPPED_LINKS_KEY,
+    TRUNCATED_KEY,
+    DecodeLimits,
+    DecodeResult,
+)
+from breadcrumbs.errors import BadInput
+from breadcrumbs.model import (
+    ATTRIBUTES_TYPE,
+    EVENT_TYPE,
+    LINK_TYPE,
+    SPAN_SCHEMA,
+    UNKNOWN_SERVICE,
+    SpanBatch,
+    encode_value,
+)
+
+__all__ = ["DEFAULT_LIMITS", "decode_json", "decode_proto", "decode_request", "encode_proto"]
+
+_MIN_START_NS: Final = 946_684_800 * 10**9  # 2000-01-01T00:00:00Z
+_FUTURE_SLACK_NS: Final = 86_400 * 10**9  # clocks may run ahead, but not by a day
+_INT64_MAX: Final = 2**63 - 1
+_ZERO16: Final = bytes(16)
+_ZERO8: Final = bytes(8)
+_CACHE_MAX_ENTRIES: Final = 200_000
+
+DEFAULT_LIMITS: Final = DecodeLimits()
+
+_EVENTS_TYPE: Final = SPAN_SCHEMA.field("Events").type
+_LINKS_TYPE: Final = SPAN_SCHEMA.field("Links").type
+
+
+# --- the shadow schema ---------------------------------------------------------------------
+
+
+def _shadow_request_class() -> Any:
+    """``ExportTraceServiceRequest`` with attributes and status left as raw bytes."""
+    protos = []
+    for module in (common_pb2, resource_pb2, trace_pb2, trace_service_pb2):
+        proto = descriptor_pb2.FileDescriptorProto()
+        module.DESCRIPTOR.CopyToProto(proto)
+        protos.append(proto)
+    raw = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
+
+    def rawify(message: descriptor_pb2.DescriptorProto, names: Iterable[str]) -> None:
+        for field in message.field:
+            if field.name in names:
+                field.type = raw
+                field.ClearField("type_name")
+
+    for proto in protos:
+        for message in proto.message_type:
+            if message.name == "Resource":
+                rawify(message, ["attributes"])
+            elif message.name == "Span":
+                rawify(message, ["attributes", "status"])
+                for nested in message.nested_type:
+                    if nested.name in ("Event", "Link"):
+                        rawify(nested, ["attributes"])
+    pool = descriptor_pool.DescriptorPool()
+    for proto in protos:
+        pool.Add(proto)
+    name = ExportTraceServiceRequest.DESCRIPTOR.full_name
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(name))
+
+
+_ShadowRequest: Final = _shadow_request_class()
+
+
+# --- attribute values ----------------------------------------------------------------------
+
+
+def _any_python(value: Any) -> Any:
+    """An ``AnyValue`` as a plain Python value (None when empty), for JSON texts."""
+    which = value.WhichOneof("value")
+    if which == "array_value":
+        return [_any_python(v) for v in value.array_value.values]
+    if which == "kvlist_value":
+        return {kv.key: _any_python(kv.value) for kv in value.kvlist_value.values}
+    if which is None or which == "string_value_strindex":  # strindex: profiles only
+        return None
+    return getattr(value, which)
+
+
+def _any_text(value: Any) -> tuple[str, str]:
+    """An ``AnyValue`` as (value text, type code), per ``model.encode_value``."""
+    which = value.WhichOneof("value")
+    if which == "string_value":
+        return value.string_value, "s"
+    if which == "int_value":
+        return str(value.int_value), "i"
+    if which == "double_value":
+        return repr(value.double_value), "d"
+    if which == "bool_value":
+        return ("true" if value.bool_value else "false"), "b"
+    if which == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode("ascii"), "y"
+    if which == "array_value" or which == "kvlist_value":
+        return encode_value(_any_python(value))
+    return "", "s"  # an empty value (OTLP's null) reads as an empty string
+
+
+_Raw: TypeAlias = bytes | tuple[str, str, str]
+"""One attribute as it arrives: raw ``KeyValue`` bytes (protobuf) or (key, text, code) (JSON)."""
+
+
+class _AttributeCache:
+    """Every distinct raw attribute seen: its key, value text, type code, as Arrow columns.
+
+    Decoding a request's attributes is then one dict lookup per attribute (raw -> entry
+    number) and a few vectorised ``take``s. One cache per value-length limit, shared by
+    threads: entries are only appended (under a lock), and a full cache is replaced by a new
+    one rather than cleared, so a request never sees an entry vanish.
+    """
+
+    def __init__(self, max_length: int) -> None:
+        self.max_length = max_length
+        self.ids: dict[_Raw, int] = {}
+        self.any_truncated = False
+        self._keys: list[str] = []
+        self._texts: list[str] = []
+        self._codes: list[str] = []
+        self._key_numbers: list[int] = []  # the same number for the same key: spots duplicates
+        self._truncated: list[bool] = []
+        self._numbers: dict[str, int] = {}
+        self._chunks: list[tuple[pa.Array, ...]] = []
+        self._converted = 0
+        self._lock = threading.Lock()
+
+    def lookup(self, raws: list[_Raw]) -> list[int]:
+        """The entry number of every raw attribute, adding the ones never seen."""
+        ids: list[int | None] = list(map(self.ids.get, raws))
+        if None in ids:
+            with self._lock:
+                i = -1
+                try:
+                    while True:
+                        i = ids.index(None, i + 1)
+                        ids[i] = self._add(raws[i])
+                except ValueError:
+                    pass
+        return ids  # type: ignore[return-value]  # no None is left
+
+    def _add(self, raw: _Raw) -> int:
+        found = self.ids.get(raw)
+        if found is not None:
+            return found
+        if isinstance(raw, tuple):
+            key, text, code = raw
+        else:
+            try:
+                kv = common_pb2.KeyValue.FromString(raw)
+            except DecodeError as exc:
+                raise BadInput(f"malformed OTLP attribute: {exc}") from None
+            key = kv.key
+            text, code = _any_text(kv.value)
+        truncated = len(text) > self.max_length
+        if truncated:
+            text, code = text[: self.max_length], "s"
+            self.any_truncated = True
+        number = self._numbers.setdefault(key, len(self._numbers))
+        index = len(self._keys)
+        self._keys.append(key)
+        self._texts.append(text)
+        self._codes.append(code)
+        self._key_numbers.append(number)
+        self._truncated.append(truncated)
+        self.ids[raw] = index  # last: other threads take presence here as "complete"
+        return index
+
+    def columns(self) -> list[pa.ChunkedArray]:
+        """keys, texts, codes (uint8), key numbers, truncated: every entry so far."""
+        with self._lock:
+            start, end = self._converted, len(self._keys)
+            if start < end:
+                codes = pa.py_buffer("".join(self._codes[start:end]).encode("ascii"))
+                self._chunks.append(
+                    (
+                        pa.array(self._keys[start:end], pa.string()),
+                        pa.array(self._texts[start:end], pa.string()),
+                        pa.Array.from_buffers(pa.uint8(), end - start, [None, codes]),
+                        pa.array(self._key_numbers[start:end], pa.int32()),
+                        pa.array(self._truncated[start:end], pa.bool_()),
+                    )
+                )
+                self._converted = end
+                if len(self._chunks) > 16:  # keep takes cheap: one chunk now and then
+                    self._chunks = [
+                        tuple(
+                            pa.concat_arrays(list(column))
+                            for column in zip(*self._chunks, strict=False)
+                        )
+                    ]
+            chunks = list(self._chunks)
+        return [pa.chunked_array(column) for column in zip(*chunks, strict=False)]
+
+
+_caches: dict[int, _AttributeCache] = {}
+
+
+def _cache_for(max_length: int) -> _AttributeCache:
+    cache = _caches.get(max_length)
+    if cache is None or len(cache.ids) > _CACHE_MAX_ENTRIES:
+        cache = _caches[max_length] = _AttributeCache(max_length)
+    return cache
+
+
+@lru_cache(maxsize=4096)
+def _marker(key: str, count: int) -> bytes:
+    """The raw ``KeyValue`` of one of our ``breadcrumbs.*`` int markers."""
+    return common_pb2.KeyValue(
+        key=key, value=common_pb2.AnyValue(int_value=count)
+    ).SerializeToString()
+
+
+def _take(column: pa.ChunkedArray, indices: pa.Array) -> pa.Array:
+    taken = column.take(indices)
+    return taken.chunk(0) if taken.num_chunks == 1 else taken.combine_chunks()
+
+
+class _Attributes:
+    """One attribute-map column under construction: raw attributes per row."""
+
+    __slots__ = ("offsets", "raws", "total")
+
+    def __init__(self) -> None:
+        self.raws: list[_Raw] = []
+        self.offsets: list[int] = [0]
+        self.total = 0
+
+    def add_row(
+        self, raws: Sequence[_Raw], max_attributes: int, extra: Sequence[_Raw] = ()
+    ) -> None:
+        """Slow-path row: applies the attribute limit and appends marker attributes."""
+        if len(raws) > max_attributes:
+            dropped = len(raws) - max_attributes
+            raws = [*raws[:max_attributes], _marker(DROPPED_ATTRIBUTES_KEY, dropped)]
+        self.raws.extend(raws)
+        self.raws.extend(extra)
+        self.total += len(raws) + len(extra)
+        self.offsets.append(self.total)
+
+    def finish(self, limits: DecodeLimits) -> tuple[pa.Array, pa.Array]:
+        """(map column, type-code column)."""
+        raws, offsets = self.raws, self.offsets
+        offsets_array = pa.array(offsets, pa.int32())
+        if not raws:
+            empty = pa.array([], pa.string())
+            maps = pa.MapArray.from_arrays(offsets_array, empty, empty, type=ATTRIBUTES_TYPE)
+            return maps, pa.array([""] * (len(offsets) - 1), pa.string())
+        cache = _cache_for(limits.max_value_length)
+        ids = pa.array(cache.lookup(raws), pa.int32())
+        keys, texts, codes, numbers, truncated = cache.columns()
+        if cache.any_truncated:
+            cut = _take(truncated, ids)
+            if pc.any(cut).as_py():
+                self.raws, self.offsets = _mark_truncated(raws, offsets, cut.to_pylist())
+                return self.finish(limits)
+        key_column = _take(keys, ids)
+        text_column = _take(texts, ids)
+        code_data = _take(codes, ids).buffers()[1]
+        if _has_duplicate_keys(_take(numbers, ids), offsets_array):
+            return _dedupe(key_column, text_column, code_data, offsets)
+        maps = pa.MapArray.from_arrays(offsets_array, key_column, text_column, type=ATTRIBUTES_TYPE)
+        types = pa.StringArray.from_buffers(len(offsets) - 1, offsets_array.buffers()[1], code_data)
+        return maps, types
+
+
+def _mark_truncated(
+    raws: list[_Raw], offsets: list[int], cut: list[bool]
+) -> tuple[list[_Raw], list[int]]:
+    """Rows with cut values get a ``breadcrumbs.truncated`` count (rare path)."""
+    new_raws: list[_Raw] = []
+    new_offsets = [0]
+    for start, end in pairwise(offsets):
+        new_raws.extend(raws[start:end])
+        count = sum(cut[start:end])
+        if count:
+            new_raws.append(_marker(TRUNCATED_KEY, count))
+        new_offsets.append(len(new_raws))
+    return new_raws, new_offsets
+
+
+def _has_duplicate_keys(numbers: pa.Array, offsets: pa.Array) -> bool:
+    rows = pc.list_parent_indices(pa.ListArray.from_arrays(offsets, numbers))
+    combined = pc.add(pc.multiply(rows.cast(pa.int64()), _i64(1 << 32)), numbers.cast(pa.int64()))
+    return len(pc.unique(combined)) != len(numbers)
+
+
+def _dedupe(
+    keys: pa.Array, texts: pa.Array, code_data: pa.Buffer, offsets: list[int]
+) -> tuple[pa.Array, pa.Array]:
+    """Last value wins for a repeated key, at the first key's position (rare path)."""
+    all_keys, all_texts = keys.to_pylist(), texts.to_pylist()
+    all_codes = code_data.to_pybytes().decode("ascii")
+    rows: list[list[tuple[str, str]]] = []
+    types: list[str] = []
+    for start, end in pairwise(offsets):
+        row: dict[str, tuple[str, str]] = {}
+        for i in range(start, end):
+            row[all_keys[i]] = (all_texts[i], all_codes[i])
+        rows.append([(key, text) for key, (text, _) in row.items()])
+        types.append("".join(code for _, code in row.values()))
+    return pa.array(rows, ATTRIBUTES_TYPE), pa.array(types, pa.string())
+
+
+# --- ids and timestamps --------------------------------------------------------------------
+
+
+# Scalars always get an explicit type: pyarrow's type inference for a bare Python int tries
+# optional imports (pandas, dateutil) on every call, which costs ~0.2 ms each when absent.
+def _i32(value: int) -> pa.Scalar:
+    return pa.scalar(value, pa.int32())
+
+
+def _i64(value: int) -> pa.Scalar:
+    return pa.scalar(value, pa.int64())
+
+
+def _u64(value: int) -> pa.Scalar:
+    return pa.scalar(value, pa.uint64())
+
+
+def _hex_column(ids: list[bytes]) -> pa.Array:
+    """Lowercase hex strings of byte ids, in one hexlify for the whole column."""
+    lengths = pc.binary_length(pa.array(ids, pa.binary()))
+    ends = pc.cumulative_sum(pc.multiply(lengths, _i32(2)))
+    offsets = pa.concat_arrays([pa.array([0], pa.int32()), ends.cast(pa.int32())])
+    data = pa.py_buffer(binascii.hexlify(b"".join(ids)))
+    return pa.StringArray.from_buffers(len(ids), offsets.buffers()[1], data)
+
+
+def _bad_id(ids: pa.Array, size: int, optional: bool) -> pa.Array:
+    """True where an id is the wrong length or all zeros (an empty optional id is fine)."""
+    lengths = pc.binary_length(ids)
+    bad = pc.or_(
+        pc.not_equal(lengths, _i32(size)), pc.equal(ids, pa.scalar(bytes(size), pa.binary()))
+    )
+    if optional:
+        bad = pc.and_(bad, pc.not_equal(lengths, _i32(0)))
+    return bad
+
+
+class _Spans:
+    """The span columns of one request, filled by a proto or a JSON walk."""
+
+    def __init__(self) -> None:
+        self.trace_ids: list[bytes] = []
+        self.span_ids: list[bytes] = []
+        self.parent_ids: list[bytes] = []
+        self.trace_states: list[str] = []
+        self.names: list[str] = []
+        self.kinds: list[int] = []
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.status_codes: list[int] = []
+        self.status_messages: list[str] = []
+        self.attributes = _Attributes()
+        self.resource_index: list[int] = []  # per span
+        self.scope_index: list[int] = []  # per span
+        # per resource / scope
+        self.resources = _Attributes()
+        self.scope_names: list[str] = []
+        self.scope_versions: list[str] = []
+        # events and links: per span offsets, per event/link values
+        self.event_offsets: list[int] = [0]
+        self.event_times: list[int] = []
+        self.event_names: list[str] = []
+        self.event_attributes = _Attributes()
+        self.link_offsets: list[int] = [0]
+        self.link_trace_ids: list[bytes] = []
+        self.link_span_ids: list[bytes] = []
+        self.link_states: list[str] = []
+        self.link_attributes = _Attributes()
+
+    def finish(self, limits: DecodeLimits) -> DecodeResult:
+        count = len(self.trace_ids)
+        if count == 0:
+            return DecodeResult(SPAN_SCHEMA.empty_table())
+        trace_ids = pa.array(self.trace_ids, pa.binary())
+        span_ids = pa.array(self.span_ids, pa.binary())
+        parent_ids = pa.array(self.parent_ids, pa.binary())
+        starts = pa.array(self.starts, pa.uint64())
+        ends = pa.array(self.ends, pa.uint64())
+        latest = time.time_ns() + _FUTURE_SLACK_NS
+        checks = [
+            ("invalid trace id (must be 16 bytes, not all zero)", _bad_id(trace_ids, 16, False)),
+            ("invalid span id (must be 8 bytes, not all zero)", _bad_id(span_ids, 8, False)),
+            (
+                "invalid parent span id (must be empty or 8 bytes, not all zero)",
+                _bad_id(parent_ids, 8, True),
+            ),
+            ("start time is 0 or before the year 2000", pc.less(starts, _u64(_MIN_START_NS))),
+            ("start time is more than a day in the future", pc.greater(starts, _u64(latest))),
+            ("end time is before start time", pc.less(ends, starts)),
+            ("end time is more than a day in the future", pc.greater(ends, _u64(latest))),
+        ]
+        bad = checks[0][1]
+        for _, check in checks[1:]:
+            bad = pc.or_(bad, check)
+        rejected: int = pc.sum(bad.cast(pa.int64())).as_py()
+
+        resource_maps, resource_types = self.resources.finish(limits)
+        services = _service_names(resource_maps, resource_types)
+        resource_index = pa.array(self.resource_index, pa.int32())
+        scope_index = pa.array(self.scope_index, pa.int32())
+        span_maps, span_types = self.attributes.finish(limits)
+        columns = [
+            starts.cast(pa.int64(), safe=False),  # bad rows may overflow; they are filtered out
+            _hex_column(self.trace_ids),
+            _hex_column(self.span_ids),
+            _hex_column(self.parent_ids),
+            pa.array(self.trace_states, pa.string()),
+            pa.array(self.names, pa.string()),
+            _enum_column(self.kinds, 5),
+            services.take(resource_index),
+            resource_maps.take(resource_index),
+            resource_types.take(resource_index),
+            pa.array(self.scope_names, pa.string()).take(scope_index),
+            pa.array(self.scope_versions, pa.string()).take(scope_index),
+            span_maps,
+            span_types,
+            pc.subtract_checked(pc.max_element_wise(ends, starts), starts).cast(
+                pa.int64(), safe=False
+            ),
+            _enum_column(self.status_codes, 2),
+            pa.array(self.status_messages, pa.string()),
+            self._events(limits),
+            self._links(limits),
+        ]
+        table = pa.Table.from_arrays(columns, schema=SPAN_SCHEMA)
+        if not rejected:
+            return DecodeResult(table)
+        reasons = [
+            f"{reason} ({n})"
+            for reason, check in checks
+            if (n := pc.sum(check.cast(pa.int64())).as_py())
+        ]
+        error = f"rejected {rejected} of {count} spans: " + "; ".join(reasons)
+        return DecodeResult(table.filter(pc.invert(bad)), rejected=rejected, error=error)
+
+    def _events(self, limits: DecodeLimits) -> pa.Array:
+        maps, types = self.event_attributes.finish(limits)
+        times = pa.array(self.event_times, pa.uint64())
+        times = pc.if_else(pc.greater(times, _u64(_INT64_MAX)), _u64(0), times).cast(pa.int64())
+        names = pa.array(self.event_names, pa.string())
+        events = pa.StructArray.from_arrays([times, names, maps, types], fields=list(EVENT_TYPE))
+        return pa.ListArray.from_arrays(
+            pa.array(self.event_offsets, pa.int32()), events, type=_EVENTS_TYPE
+        )
+
+    def _links(self, limits: DecodeLimits) -> pa.Array:
+        maps, types = self.link_attributes.finish(limits)
+        links = pa.StructArray.from_arrays(
+            [
+                _hex_column(self.link_trace_ids),
+                _hex_column(self.link_span_ids),
+                pa.array(self.link_states, pa.string()),
+                maps,
+                types,
+            ],
+            fields=list(LINK_TYPE),
+        )
+        return pa.ListArray.from_arrays(
+            pa.array(self.link_offsets, pa.int32()), links, type=_LINKS_TYPE
+        )
+
+
+def _enum_column(values: list[int], highest: int) -> pa.Array:
+    """An int8 enum column; values outside 0..highest read as 0."""
+    column = pa.array(values, pa.int64())
+    out_of_range = pc.or_(pc.less(column, _i64(0)), pc.greater(column, _i64(highest)))
+    return pc.if_else(out_of_range, _i64(0), column).cast(pa.int8())
+
+
+def _service_names(maps: pa.Array, types: pa.Array) -> pa.Array:
+    """``service.name`` of each resource (few rows: plain Python is fine here)."""
+    names = []
+    for entries, codes in zip(maps.to_pylist(), types.to_pylist(), strict=True):
+        name = UNKNOWN_SERVICE
+        for (key, text), code in zip(entries, codes, strict=True):
+            if key == "service.name" and code == "s" and text:
+                name = text
+        names.append(name)
+    return pa.array(names, pa.string())
+
+
+# --- protobuf in ---------------------------------------------------------------------------
+
+
+def decode_proto(body: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodeResult:
+    """A serialized ``ExportTraceServiceRequest`` as a ``SpanBatch``."""
+    request = _ShadowRequest()
+    try:
+        request.ParseFromString(body)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise BadInput(f"malformed OTLP protobuf request: {exc}") from None
+    return _decode(request, limits)
+
+
+def decode_request(
+    request: ExportTraceServiceRequest, limits: DecodeLimits = DEFAULT_LIMITS
+) -> DecodeResult:
+    """For the gRPC receiver. Re-serialising (upb, fast) beats walking the real message's
+    attribute wrappers; a receiver that registers a raw-bytes deserializer can call
+    ``decode_proto`` directly and skip both."""
+    return decode_proto(request.SerializeToString(), limits)
+
+
+def _decode(request: Any, limits: DecodeLimits) -> DecodeResult:
+    total = sum(
+        len(scope_spans.spans) for rs in request.resource_spans for scope_spans in rs.scope_spans
+    )
+    if total > limits.max_spans:
+        raise BadInput(f"too many spans in one request: {total} > {limits.max_spans}")
+    out = _Spans()
+    max_attributes = limits.max_attributes
+    trace_ids = out.trace_ids.append
+    span_ids = out.span_ids.append
+    parent_ids = out.parent_ids.append
+    trace_states = out.trace_states.append
+    names = out.names.append
+    kinds = out.kinds.append
+    starts = out.starts.append
+    ends = out.ends.append
+    statuses: list[bytes] = []
+    status = statuses.append
+    attributes = out.attributes
+    raws = attributes.raws.extend
+    offsets = attributes.offsets.append
+    event_offsets = out.event_offsets.append
+    link_offsets = out.link_offsets.append
+    resource_index = out.resource_index.extend
+    scope_index = out.scope_index.extend
+    for r, resource_spans in enumerate(request.resource_spans):
+        out.resources.add_row(resource_spans.resource.attributes, max_attributes)
+        for scope_spans in resource_spans.scope_spans:
+            scope = scope_spans.scope
+            s = len(out.scope_names)
+            out.scope_names.append(scope.name)
+            out.scope_versions.append(scope.version)
+            spans = scope_spans.spans
+            resource_index(repeat(r, len(spans)))
+            scope_index(repeat(s, len(spans)))
+            n_attributes = attributes.total
+            n_events = len(out.event_times)
+            n_links = len(out.link_trace_ids)
+            for span in spans:
+                trace_ids(span.trace_id)
+                span_ids(span.span_id)
+                parent_ids(span.parent_span_id)
+                trace_states(span.trace_state)
+                names(span.name)
+                kinds(span.kind)
+                starts(span.start_time_unix_nano)
+                ends(span.end_time_unix_nano)
+                status(span.status)
+                span_attributes = span.attributes
+                events = span.events
+                links = span.links
+                if events or links or len(span_attributes) > max_attributes:
+                    attributes.total = n_attributes
+                    extra = _proto_events_links(out, events, links, limits)
+                    attributes.add_row(span_attributes, max_attributes, extra)
+                    n_attributes = attributes.total
+                    n_events = len(out.event_times)
+                    n_links = len(out.link_trace_ids)
+                    continue
+                raws(span_attributes)
+                n_attributes += len(span_attributes)
+                offsets(n_attributes)
+                event_offsets(n_events)
+                link_offsets(n_links)
+            attributes.total = n_attributes
+    out.status_codes, out.status_messages = _statuses(statuses)
+    return out.finish(limits)
+
+
+_status_codes: dict[bytes, int] = {}
+_status_messages: dict[bytes, str] = {}
+
+
+def _statuses(raws: list[bytes]) -> tuple[list[int], list[str]]:
+    """Raw ``Status`` bytes (nearly always one of a handful) as codes and messages."""
+    global _status_codes, _status_messages
+    codes, messages = _status_codes, _status_messages
+    if len(codes) > _CACHE_MAX_ENTRIES:  # replaced, never cleared: other threads may read
+        codes, messages = _status_codes, _status_messages = {}, {}
+    for raw in set(raws).difference(codes):
+        try:
+            parsed = trace_pb2.Status.FromString(raw)
+        except DecodeError as exc:
+            raise BadInput(f"malformed OTLP span status: {exc}") from None
+        messages[raw] = parsed.message
+        codes[raw] = parsed.code
+    return list(map(codes.__getitem__, raws)), list(map(messages.__getitem__, raws))
+
+
+_Event: TypeAlias = tuple[int, str, Sequence[_Raw]]  # time, name, attributes
+_Link: TypeAlias = tuple[bytes, bytes, str, Sequence[_Raw]]  # trace id, span id, state, attrs
+
+
+def _proto_events_links(out: _Spans, events: Any, links: Any, limits: DecodeLimits) -> list[_Raw]:
+    return _add_events_links(
+        out,
+        [(e.time_unix_nano, e.name, e.attributes) for e in events[: limits.max_events]],
+        len(events),
+        [(k.trace_id, k.span_id, k.trace_state, k.attributes) for k in links[: limits.max_links]],
+        len(links),
+        limits,
+    )
+
+
+def _add_events_links(
+    out: _Spans,
+    events: list[_Event],
+    event_count: int,
+    links: list[_Link],
+    link_count: int,
+    limits: DecodeLimits,
+) -> list[_Raw]:
+    """Adds a span's events and links (already cut to the limits; the counts are before
+    cutting); returns marker attributes for what was dropped."""
+    extra: list[_Raw] = []
+    max_attributes = limits.max_attributes
+    if event_count > len(events):
+        extra.append(_marker(DROPPED_EVENTS_KEY, event_count - len(events)))
+    for time_ns, name, raws in events:
+        out.event_times.append(time_ns)
+        out.event_names.append(name)
+        out.event_attributes.add_row(raws, max_attributes)
+    out.event_offsets.append(len(out.event_times))
+    dropped_links = link_count - len(links)
+    for trace_id, span_id, state, raws in links:
+        if len(trace_id) != 16 or trace_id == _ZERO16 or len(span_id) != 8 or span_id == _ZERO8:
+            dropped_links += 1
+            continue
+        out.link_trace_ids.append(trace_id)
+        out.link_span_ids.append(span_id)
+        out.link_states.append(state)
+        out.link_attributes.add_row(raws, max_attributes)
+    if dropped_links:
+        extra.append(_marker(DROPPED_LINKS_KEY, dropped_links))
+    out.link_offsets.append(len(out.link_trace_ids))
+    return extra
+
+
+# --- JSON in -------------------------------------------------------------------------------
+
+
+def decode_json(body: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodeResult:
+    """An OTLP/JSON ``ExportTraceServiceRequest`` as a ``SpanBatch``.
+
+    As the OTLP spec has it: lowerCamelCase field names (snake_case accepted too), hex trace
+    and span ids (any case), enums as ints (names accepted too), 64-bit ints as strings or
+    numbers, bytes as base64, unknown fields ignored. A malformed id only rejects its span
+    (or drops its link); a document of the wrong shape is a ``BadInput``.
+    """
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadInput(f"malformed OTLP/JSON request: {exc}") from None
+    try:
+        return _decode_json(document, limits)
+    except BadInput:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError, OverflowError, RecursionError) as exc:
+        raise BadInput(f"malformed OTLP/JSON request: {exc!r}") from None
+
+
+def _field(item: Any, camel: str, snake: str, kind: type, default: Any) -> Any:
+    """A JSON object's field by either name; ``default`` when absent or null."""
+    if not isinstance(item, dict):
+        raise BadInput(f"malformed OTLP/JSON request: expected an object, got {item!r:.80}")
+    value = item.get(camel)
+    if value is None:
+        value = item.get(snake)
+        if value is None:
+            return default
+    if kind is int:
+        return _json_int(value, camel)
+    if not isinstance(value, kind):
+        raise BadInput(f"malformed OTLP/JSON request: {camel} must be a {kind.__name__}")
+    return value
+
+
+def _json_int(value: Any, name: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    raise BadInput(f"malformed OTLP/JSON request: {name} must be an integer, got {value!r:.40}")
+
+
+def _json_uint64(value: int) -> int:
+    """Out-of-range times read as 0, which the time checks then reject with a reason."""
+    return value if 0 <= value < 2**64 else 0
+
+
+def _json_enum(item: Any, camel: str, names: dict[str, int]) -> int:
+    value = item.get(camel, item.get(_snake(camel))) if isinstance(item, dict) else None
+    if value is None:
+        return 0
+    if isinstance(value, str) and value in names:
+        return names[value]
+    number = _json_int(value, camel)
+    return number if 0 <= number <= 127 else 0  # unknown values read as 0 anyway
+
+
+def _snake(camel: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
+
+
+def _json_id(value: Any) -> bytes:
+    """Hex id bytes; anything malformed is b"" (rejected later with the span's reason)."""
+    if not isinstance(value, str):
+        return b""
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        return b""
+
+
+_KIND_NAMES: Final = {name: int(v) for name, v in trace_pb2.Span.SpanKind.items()}
+_STATUS_NAMES: Final = {name: int(v) for name, v in trace_pb2.Status.StatusCode.items()}
+
+
+def _json_attributes(items: Any) -> list[_Raw]:
+    if not isinstance(items, list):
+        raise BadInput("malformed OTLP/JSON request: attributes must be a list")
+    raws: list[_Raw] = []
+    for kv in items:
+        key = _field(kv, "key", "key", str, "")
+        text, code = _json_value_text(_field(kv, "value", "value", dict, {}))
+        raws.append((key, text, code))
+    return raws
+
+
+def _json_value_text(value: dict[str, Any]) -> tuple[str, str]:
+    """An OTLP/JSON AnyValue as (value text, type code), exactly as the protobuf path."""
+    python = _json_python(value)
+    return ("", "s") if python is None else encode_value(python)
+
+
+def _json_python(value: Any) -> Any:
+    """An OTLP/JSON AnyValue as a plain Python value (None when empty)."""
+    if not isinstance(value, dict):
+        raise BadInput("malformed OTLP/JSON request: an attribute value must be an object")
+    for name, inner in value.items():
+        if name in ("stringValue", "string_value"):
+            if not isinstance(inner, str):
+                raise BadInput("malformed OTLP/JSON request: stringValue must be a string")
+            return inner
+        if name in ("boolValue", "bool_value"):
+            if not isinstance(inner, bool):
+                raise BadInput("malformed OTLP/JSON request: boolValue must be true or false")
+            return inner
+        if name in ("intValue", "int_value"):
+            number = _json_int(inner, "intValue")
+            if not -(2**63) <= number < 2**63:
+                raise BadInput("malformed OTLP/JSON request: intValue out of the int64 range")
+            return number
+        if name in ("doubleValue", "double_value"):
+            return _json_double(inner)
+        if name in ("bytesValue", "bytes_value"):
+            if not isinstance(inner, str):
+                raise BadInput("malformed OTLP/JSON request: bytesValue must be base64 text")
+            try:
+                return base64.b64decode(inner, validate=True)
+            except binascii.Error:
+                try:  # protobuf's JSON mapping also accepts URL-safe base64
+                    return base64.urlsafe_b64decode(inner)
+                except binascii.Error as exc:
+                    raise BadInput(f"malformed OTLP/JSON request: bytesValue: {exc}") from None
+        if name in ("arrayValue", "array_value"):
+            values = _field(inner, "values", "values", list, [])
+            return [_json_python(v) for v in values]
+        if name in ("kvlistValue", "kvlist_value"):
+            values = _field(inner, "values", "values", list, [])
+            return {
+                _field(kv, "key", "key", str, ""): _json_python(
+                    _field(kv, "value", "value", dict, {})
+                )
+                for kv in values
+            }
+    return None  # empty, or only unknown fields
+
+
+_DOUBLE_WORDS: Final = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _json_double(value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        if value in _DOUBLE_WORDS:
+            return _DOUBLE_WORDS[value]
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise BadInput(f"malformed OTLP/JSON request: doubleValue must be a number, got {value!r:.40}")
+
+
+def _decode_json(document: Any, limits: DecodeLimits) -> DecodeResult:
+    resource_spans_list = _field(document, "resourceSpans", "resource_spans", list, [])
+    total = 0
+    for resource_spans in resource_spans_list:
+        for scope_spans in _field(resource_spans, "scopeSpans", "scope_spans", list, []):
+            total += len(_field(scope_spans, "spans", "spans", list, []))
+    if total > limits.max_spans:
+        raise BadInput(f"too many spans in one request: {total} > {limits.max_spans}")
+    out = _Spans()
+    max_attributes = limits.max_attributes
+    status_codes: list[int] = []
+    status_messages: list[str] = []
+    for r, resource_spans in enumerate(resource_spans_list):
+        resource = _field(resource_spans, "resource", "resource", dict, {})
+        raws = _json_attributes(_field(resource, "attributes", "attributes", list, []))
+        out.resources.add_row(raws, max_attributes)
+        for scope_spans in _field(resource_spans, "scopeSpans", "scope_spans", list, []):
+            scope = _field(scope_spans, "scope", "scope", dict, {})
+            s = len(out.scope_names)
+            out.scope_names.append(_field(scope, "name", "name", str, ""))
+            out.scope_versions.append(_field(scope, "version", "version", str, ""))
+            for span in _field(scope_spans, "spans", "spans", list, []):
+                if not isinstance(span, dict):
+                    raise BadInput("malformed OTLP/JSON request: a span must be an object")
+                out.resource_index.append(r)
+                out.scope_index.append(s)
+                out.trace_ids.append(_json_id(span.get("traceId", span.get("trace_id"))))
+                out.span_ids.append(_json_id(span.get("spanId", span.get("span_id"))))
+                out.parent_ids.append(
+                    _json_id(span.get("parentSpanId", span.get("parent_span_id", "")))
+                )
+                out.trace_states.append(_field(span, "traceState", "trace_state", str, ""))
+                out.names.append(_field(span, "name", "name", str, ""))
+                out.kinds.append(_json_enum(span, "kind", _KIND_NAMES))
+                start = _field(span, "startTimeUnixNano", "start_time_unix_nano", int, 0)
+                end = _field(span, "endTimeUnixNano", "end_time_unix_nano", int, 0)
+                out.starts.append(_json_uint64(start))
+                out.ends.append(_json_uint64(end))
+                status = _field(span, "status", "status", dict, {})
+                status_codes.append(_json_enum(status, "code", _STATUS_NAMES))
+                status_messages.append(_field(status, "message", "message", str, ""))
+                events = _field(span, "events", "events", list, [])
+                links = _field(span, "links", "links", list, [])
+                extra = _add_events_links(
+                    out,
+                    [
+                        (
+                            _json_uint64(_field(e, "timeUnixNano", "time_unix_nano", int, 0)),
+                            _field(e, "name", "name", str, ""),
+                            _json_attributes(_field(e, "attributes", "attributes", list, [])),
+                        )
+                        for e in events[: limits.max_events]
+                    ],
+                    len(events),
+                    [
+                        (
+                            _json_id(_field(k, "traceId", "trace_id", str, "")),
+                            _json_id(_field(k, "spanId", "span_id", str, "")),
+                            _field(k, "traceState", "trace_state", str, ""),
+                            _json_attributes(_field(k, "attributes", "attributes", list, [])),
+                        )
+                        for k in links[: limits.max_links]
+                    ],
+                    len(links),
+                    limits,
+                )
+                raws = _json_attributes(_field(span, "attributes", "attributes", list, []))
+                out.attributes.add_row(raws, max_attributes, extra)
+    out.status_codes, out.status_messages = status_codes, status_messages
+    return out.finish(limits)
+
+
+# --- protobuf out --------------------------------------------------------------------------
+
+
+def encode_proto(batch: SpanBatch) -> bytes:
+    """A ``SpanBatch`` as a serialized ``ExportTraceServiceRequest``, one ``ResourceSpans``
+    per distinct resource and one ``ScopeSpans`` per scope in it (first-seen order).
+
+    A resource without ``service.name`` gets it from ``ServiceName`` (unless that is the
+    unknown-service default), so the service survives the trip.
+    """
+    columns = batch.to_pydict()
+    resources: dict[tuple[Any, ...], dict[tuple[str, str], list[Any]]] = defaultdict(dict)
+    resource_messages: dict[tuple[Any, ...], Any] = {}
+    for i in range(batch.num_rows):
+        entries = columns["ResourceAttributes"][i]
+        codes = columns["ResourceAttributeTypes"][i]
+        service = columns["ServiceName"][i]
+        key = (tuple(entries), codes, service)
+        if key not in resource_messages:
+            attributes = _key_values(entries, codes)
+            if service != UNKNOWN_SERVICE and all(k != "service.name" for k, _ in entries):
+                attributes.append(
+                    common_pb2.KeyValue(
+                        key="service.name", value=common_pb2.AnyValue(string_value=service)
+                    )
+                )
+            resource_messages[key] = resource_pb2.Resource(attributes=attributes)
+        scope = (columns["ScopeName"][i], columns["ScopeVersion"][i])
+        resources[key].setdefault(scope, []).append(_span_message(columns, i))
+    request = ExportTraceServiceRequest()
+    for key, scopes in resources.items():
+        resource_spans = request.resource_spans.add(resource=resource_messages[key])
+        for (name, version), spans in scopes.items():
+            resource_spans.scope_spans.add(
+                scope=common_pb2.InstrumentationScope(name=name, version=version), spans=spans
+            )
+    data: bytes = request.SerializeToString()
+    return data
+
+
+def _span_message(columns: dict[str, list[Any]], i: int) -> Any:
+    start = columns["Timestamp"][i]
+    return trace_pb2.Span(
+        trace_id=bytes.fromhex(columns["TraceId"][i]),
+        span_id=bytes.fromhex(columns["SpanId"][i]),
+        parent_span_id=bytes.fromhex(columns["ParentSpanId"][i]),
+        trace_state=columns["TraceState"][i],
+        name=columns["SpanName"][i],
+        kind=columns["SpanKind"][i],
+        start_time_unix_nano=start,
+        end_time_unix_nano=start + columns["Duration"][i],
+        attributes=_key_values(columns["SpanAttributes"][i], columns["SpanAttributeTypes"][i]),
+        events=[
+            trace_pb2.Span.Event(
+                time_unix_nano=event["Timestamp"],
+                name=event["Name"],
+                attributes=_key_values(event["Attributes"], event["AttributeTypes"]),
+            )
+            for event in columns["Events"][i]
+        ],
+        links=[
+            trace_pb2.Span.Link(
+                trace_id=bytes.fromhex(link["TraceId"]),
+                span_id=bytes.fromhex(link["SpanId"]),
+                trace_state=link["TraceState"],
+                attributes=_key_values(link["Attributes"], link["AttributeTypes"]),
+            )
+            for link in columns["Links"][i]
+        ],
+        status=trace_pb2.Status(code=columns["StatusCode"][i], message=columns["StatusMessage"][i]),
+    )
+
+
+def _key_values(entries: Sequence[tuple[str, str]], codes: str) -> list[Any]:
+    return [
+        common_pb2.KeyValue(key=key, value=_any_value(text, codes[i] if i < len(codes) else "s"))
+        for i, (key, text) in enumerate(entries)
+    ]
+
+
+def _any_value(text: str, code: str) -> Any:
+    """An attribute's value text and type code as an ``AnyValue``."""
+    if code == "a" or code == "m":
+        return _any_from_python(orjson.loads(text))
+    if code == "i":
+        return common_pb2.AnyValue(int_value=int(text))
+    if code == "d":
+        return common_pb2.AnyValue(double_value=float(text))
+    if code == "b":
+        return common_pb2.AnyValue(bool_value=text == "true")
+    if code == "y":
+        return common_pb2.AnyValue(bytes_value=base64.b64decode(text))
+    return common_pb2.AnyValue(string_value=text)
+
+
+def _any_from_python(value: Any) -> Any:
+    if value is None:
+        return common_pb2.AnyValue()
+    if isinstance(value, bool):
+        return common_pb2.AnyValue(bool_value=value)
+    if isinstance(value, int):
+        if -(2**63) <= value <= _INT64_MAX:
+            return common_pb2.AnyValue(int_value=value)
+        return common_pb2.AnyValue(double_value=float(value))
+    if isinstance(value, float):
+        return common_pb2.AnyValue(double_value=value)
+    if isinstance(value, str):
+        return common_pb2.AnyValue(string_value=value)
+    if isinstance(value, list):
+        return common_pb2.AnyValue(
+            array_value=common_pb2.ArrayValue(values=[_any_from_python(v) for v in value])
+        )
+    return common_pb2.AnyValue(
+        kvlist_value=common_pb2.KeyValueList(
+            values=[common_pb2.KeyValue(key=k, value=_any_from_python(v)) for k, v in value.items()]
+        )
+    )
