@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from py_zipkin.encoding import Encoding, Kind
+from py_zipkin.encoding._types import Encoding, Kind
 from py_zipkin.transport import SimpleHTTPTransport
 from py_zipkin.zipkin import zipkin_span
 
