@@ -204,3 +204,22 @@ def test_random_dependency_and_operation_params(pairs: list[tuple[str, str]]) ->
 def test_random_durations_parse_or_raise(text: str) -> None:
     with contextlib.suppress(BadInput):
         assert parse_go_duration(text, "d") >= 0
+
+
+def test_empty_form_fields_count_as_absent() -> None:
+    query = parse_trace_search(
+        [
+            ("service", "a"),
+            ("operation", ""),
+            ("tags", ""),
+            ("tag", ""),
+            ("minDuration", ""),
+            ("maxDuration", ""),
+            ("limit", ""),
+            ("traceID", ""),
+        ],
+        NOW,
+    ).query
+    assert query.tags == ()
+    assert query.operation is None
+    assert query.limit == DEFAULT_LIMIT

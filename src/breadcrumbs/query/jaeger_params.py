@@ -144,7 +144,7 @@ class TraceSearch:
 
 
 def parse_trace_search(params: Params, now_ns: int) -> TraceSearch:
-    trace_ids = tuple(normalize_trace_id(text) for text in values(params, "traceID"))
+    trace_ids = tuple(normalize_trace_id(text) for text in values(params, "traceID") if text)
     service = first(params, "service")
     if not service and not trace_ids:
         raise BadInput("parameter 'service' is required")
@@ -173,7 +173,10 @@ def parse_trace_search(params: Params, now_ns: int) -> TraceSearch:
         end_ns=end_ns,
         service=service or None,
         operation=first(params, "operation") or None,
-        tags=parse_tags(values(params, "tag"), values(params, "tags")),
+        # empty values are "not given", as the UIs send every form field
+        tags=parse_tags(
+            [v for v in values(params, "tag") if v], [v for v in values(params, "tags") if v]
+        ),
         min_duration_ns=min_ns or None,
         max_duration_ns=max_ns or None,
         limit=limit or DEFAULT_LIMIT,
