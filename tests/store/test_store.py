@@ -1,0 +1,335 @@
+"""The one storage test suite: every engine in ``conftest.ENGINES`` runs every case.
+
+Cases name the capability they need (``require``); keys an engine may list as missing:
+``find_trace_ids``, ``event_tags``, ``remote_services``, ``dependencies``, ``tag_keys``,
+``tag_values``, ``atomic_write``, ``delete_before``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from breadcrumbs.model import (
+    SPAN_SCHEMA,
+    SpanBatch,
+    SpanKind,
+    batch_from_spans,
+    decode_attributes,
+)
+from breadcrumbs.store.base import (
+    DependencyLink,
+    GetTraceParams,
+    Operation,
+    Store,
+    TagFilter,
+    TraceQuery,
+)
+
+from . import world
+from .conftest import Engine, require
+
+QUERIES: list[dict[str, Any]] = json.loads(
+    (Path(__file__).parent / "fixtures" / "queries.json").read_text()
+)
+
+
+async def load(store: Store, wal_sequence: int | None = None) -> None:
+    await store.write(world.world_batch(), wal_sequence=wal_sequence)
+
+
+def by_span_id(batch: SpanBatch) -> list[dict[str, Any]]:
+    return sorted(batch.to_pylist(), key=lambda row: row["SpanId"])
+
+
+def expected(*traces: str) -> SpanBatch:
+    return batch_from_spans(world.spans_of(*traces))
+
+
+def trace_query(spec: dict[str, Any]) -> TraceQuery:
+    def ms(name: str) -> int | None:
+        return None if name not in spec else world.T0 + spec[name] * world.MS
+
+    kind = spec.get("span_kind")
+    tags = tuple(
+        TagFilter(t["key"], t["value"], t.get("scope", "any")) for t in spec.get("tags", [])
+    )
+    min_d, max_d = spec.get("min_duration_ms"), spec.get("max_duration_ms")
+    return TraceQuery(
+        start_ns=ms("start_ms") or world.WINDOW_START,
+        end_ns=ms("end_ms") or world.WINDOW_END,
+        service=spec.get("service"),
+        operation=spec.get("operation"),
+        span_kind=None if kind is None else SpanKind.parse(kind),
+        tags=tags,
+        min_duration_ns=None if min_d is None else min_d * world.MS,
+        max_duration_ns=None if max_d is None else max_d * world.MS,
+        limit=spec.get("limit", 20),
+    )
+
+
+# --- get_trace --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("trace", sorted(world.TRACES))
+async def test_get_trace_round_trips_every_column(loaded: Store, trace: str) -> None:
+    got = await loaded.get_trace(GetTraceParams(world.TRACES[trace]))
+    assert got.schema == SPAN_SCHEMA
+    assert by_span_id(got) == by_span_id(expected(trace))
+
+
+async def test_get_trace_keeps_attribute_types(loaded: Store) -> None:
+    got = await loaded.get_trace(GetTraceParams(world.TRACES["B"]))
+    row = next(r for r in got.to_pylist() if r["SpanId"] == "b100000000000003")
+    attrs = decode_attributes(row["SpanAttributes"], row["SpanAttributeTypes"])
+    assert attrs == {
+        "http.response.status_code": 402,
+        "payment.amount": 19.99,
+        "cards": ["visa", "amex"],
+        "limits": {"daily": 100, "currency": "EUR"},
+        "token": b"\x00\x01\xfe",
+    }
+    (event,) = row["Events"]
+    assert event["Name"] == "exception"
+    resource = decode_attributes(row["ResourceAttributes"], row["ResourceAttributeTypes"])
+    assert resource == world.PAYMENT
+
+
+async def test_get_trace_root_has_empty_parent_and_link_survives(loaded: Store) -> None:
+    got = by_span_id(await loaded.get_trace(GetTraceParams(world.TRACES["A"])))
+    assert [r["ParentSpanId"] for r in got] == ["", *[r["SpanId"] for r in got[:-1]]]
+    (link,) = got[-1]["Links"]
+    assert (link["TraceId"], link["SpanId"], link["TraceState"]) == (
+        world.TRACES["B"],
+        "b100000000000001",
+        "ts=1",
+    )
+
+
+async def test_get_trace_unknown_is_empty(loaded: Store) -> None:
+    got = await loaded.get_trace(GetTraceParams(world.UNKNOWN_TRACE))
+    assert got.num_rows == 0
+    assert got.schema == SPAN_SCHEMA
+
+
+async def test_get_trace_on_an_empty_store(store: Store) -> None:
+    assert (await store.get_trace(GetTraceParams(world.TRACES["A"]))).num_rows == 0
+
+
+async def test_get_trace_with_time_hints(loaded: Store) -> None:
+    hinted = GetTraceParams(world.TRACES["B"], start_ns=world.T0, end_ns=world.WINDOW_END)
+    assert by_span_id(await loaded.get_trace(hinted)) == by_span_id(expected("B"))
+
+
+async def test_get_traces_mixes_several(loaded: Store) -> None:
+    ids = [world.TRACES["A"], world.TRACES["G"], world.UNKNOWN_TRACE, world.TRACES["A"]]
+    got = await loaded.get_traces(ids)
+    assert got.schema == SPAN_SCHEMA
+    assert by_span_id(got) == by_span_id(expected("A", "G"))
+    assert (await loaded.get_traces([])).num_rows == 0
+
+
+async def test_spans_of_one_trace_written_in_several_batches(store: Store) -> None:
+    spans = world.spans_of("B")
+    for span in spans:
+        await store.write(batch_from_spans([span]))
+    got = await store.get_trace(GetTraceParams(world.TRACES["B"]))
+    assert by_span_id(got) == by_span_id(batch_from_spans(spans))
+
+
+# --- find_trace_ids ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", QUERIES, ids=[q["name"] for q in QUERIES])
+async def test_find_trace_ids(loaded: Store, case: dict[str, Any]) -> None:
+    require(loaded, "find_trace_ids")
+    if any(t["key"].startswith(("exception.", "attempt")) for t in case["query"].get("tags", [])):
+        require(loaded, "event_tags")
+    got = await loaded.find_trace_ids(trace_query(case["query"]))
+    assert got == [world.TRACES[name] for name in case["expected"]]
+
+
+# --- services, operations, peers --------------------------------------------------------------
+
+
+async def test_services(store: Store) -> None:
+    assert await store.services() == []
+    await load(store)
+    assert await store.services() == ["cart", "frontend", "payment"]
+
+
+async def test_operations_of_a_service(loaded: Store) -> None:
+    assert await loaded.operations("frontend") == [
+        Operation("GET /cart", SpanKind.SERVER),
+        Operation("GET /old", SpanKind.SERVER),
+        Operation("GET cart", SpanKind.CLIENT),
+        Operation("POST /checkout", SpanKind.SERVER),
+        Operation("POST payment", SpanKind.CLIENT),
+        Operation("publish orders", SpanKind.PRODUCER),
+    ]
+    assert await loaded.operations("nope") == []
+
+
+async def test_operations_per_kind(loaded: Store) -> None:
+    assert await loaded.operations("cart", SpanKind.SERVER) == [
+        Operation("GET /items", SpanKind.SERVER)
+    ]
+    assert await loaded.operations("cart", SpanKind.CLIENT) == [
+        Operation("SELECT items", SpanKind.CLIENT)
+    ]
+    assert await loaded.operations("payment", SpanKind.PRODUCER) == []
+
+
+async def test_remote_services(loaded: Store) -> None:
+    require(loaded, "remote_services")
+    # peer.service first; the producer names only its server.address.
+    assert await loaded.remote_services("frontend") == ["cart", "kafka.svc", "payment"]
+    assert await loaded.remote_services("cart") == ["postgres"]
+    assert await loaded.remote_services("payment") == ["stripe"]
+    assert await loaded.remote_services("nope") == []
+
+
+# --- dependencies -----------------------------------------------------------------------------
+
+
+async def test_dependencies_in_window(loaded: Store) -> None:
+    require(loaded, "dependencies")
+    got = await loaded.dependencies(world.WINDOW_END, world.WINDOW_END - world.WINDOW_START + 1)
+    assert sorted(got, key=lambda d: (d.parent, d.child)) == [
+        DependencyLink("cart", "postgres", 1, 0),  # uninstrumented peer
+        # A: client -> server; D: the callee never reported; F: producer -> consumer
+        DependencyLink("frontend", "cart", 3, 0),
+        DependencyLink("frontend", "payment", 1, 1),
+        DependencyLink("payment", "stripe", 1, 1),
+    ]
+
+
+async def test_dependencies_window_is_half_open(loaded: Store) -> None:
+    require(loaded, "dependencies")
+    # (end - lookback, end]: E's two spans start at -2 days and -2 days + 1 ms.
+    e_start = world.T0 - 2 * world.DAY_NS
+    got = await loaded.dependencies(e_start + world.MS, world.MS)
+    # The parent (E1, at e_start) falls outside (e_start, ...]: no link without it.
+    assert got == []
+    got = await loaded.dependencies(e_start + world.MS, world.MS + 1)
+    assert got == [DependencyLink("frontend", "cart", 1, 0)]
+
+
+async def test_dependencies_empty_window(loaded: Store) -> None:
+    require(loaded, "dependencies")
+    assert await loaded.dependencies(world.T0 - world.DAY_NS, world.MS) == []
+
+
+# --- autocomplete -----------------------------------------------------------------------------
+
+
+async def test_tag_keys(loaded: Store) -> None:
+    require(loaded, "tag_keys")
+    keys = {k for span in world.SPANS for k in (span.attributes or {})}
+    assert await loaded.tag_keys() == sorted(keys)
+
+
+async def test_tag_values(loaded: Store) -> None:
+    require(loaded, "tag_values")
+    assert await loaded.tag_values("http.response.status_code") == ["200", "304", "402", "500"]
+    assert await loaded.tag_values("http.route") == ["/cart", "/checkout", "/items"]
+    assert await loaded.tag_values("nope") == []
+
+
+# --- writing: WAL sequence, durability --------------------------------------------------------
+
+
+async def test_wal_sequence_committed_with_batches(store: Store) -> None:
+    assert await store.last_wal_sequence() == 0
+    await store.write(batch_from_spans(world.spans_of("A")), wal_sequence=5)
+    assert await store.last_wal_sequence() == 5
+    await store.write(batch_from_spans(world.spans_of("B")))
+    assert await store.last_wal_sequence() == 5
+    await store.write(SPAN_SCHEMA.empty_table(), wal_sequence=9)
+    assert await store.last_wal_sequence() == 9
+
+
+async def test_failed_write_commits_neither_spans_nor_sequence(store: Store) -> None:
+    require(store, "atomic_write")
+    await store.write(batch_from_spans(world.spans_of("A")), wal_sequence=3)
+    good = world.spans_of("C")[0]
+    bad = dataclasses.replace(good, span_id="not-hex-at-all!")
+    with pytest.raises(Exception):  # noqa: B017, PT011 - any engine error will do
+        await store.write(batch_from_spans([good, bad]), wal_sequence=4)
+    assert await store.last_wal_sequence() == 3
+    assert (await store.get_trace(GetTraceParams(world.TRACES["C"]))).num_rows == 0
+    assert (await store.stats()).spans == len(world.spans_of("A"))
+
+
+async def test_data_and_sequence_survive_reopen(engine: Engine, tmp_path: Path) -> None:
+    first = engine.open(tmp_path)
+    await first.write(world.world_batch(), wal_sequence=42)
+    await first.close()
+    again = engine.open(tmp_path)
+    try:
+        assert await again.last_wal_sequence() == 42
+        got = await again.get_trace(GetTraceParams(world.TRACES["B"]))
+        assert by_span_id(got) == by_span_id(expected("B"))
+        assert await again.services() == ["cart", "frontend", "payment"]
+        await again.write(batch_from_spans(world.spans_of("A")), wal_sequence=43)
+        assert await again.last_wal_sequence() == 43
+    finally:
+        await again.close()
+
+
+# --- retention and stats ----------------------------------------------------------------------
+
+
+async def test_delete_before_removes_exactly_the_old_spans(store: Store) -> None:
+    require(store, "delete_before")
+    await load(store)
+    assert await store.delete_before(world.T0) == len(world.spans_of("E"))
+    assert (await store.get_trace(GetTraceParams(world.TRACES["E"]))).num_rows == 0
+    assert by_span_id(await store.get_trace(GetTraceParams(world.TRACES["A"]))) == by_span_id(
+        expected("A")
+    )
+    stats = await store.stats()
+    assert stats.spans == len(world.SPANS) - len(world.spans_of("E"))
+    assert stats.oldest_ns == world.T0 + 1000 * world.MS
+    assert Operation("GET /old", SpanKind.SERVER) not in await store.operations("frontend")
+    assert await store.delete_before(world.T0) == 0
+
+
+async def test_delete_before_keeps_a_span_starting_at_the_cutoff(store: Store) -> None:
+    require(store, "delete_before")
+    await load(store)
+    a_start = world.T0 + 1000 * world.MS
+    assert await store.delete_before(a_start) == len(world.spans_of("E"))
+    assert (await store.get_trace(GetTraceParams(world.TRACES["A"]))).num_rows == 4
+    assert await store.delete_before(a_start + 1) == 1
+
+
+async def test_delete_everything_then_write_again(store: Store) -> None:
+    require(store, "delete_before")
+    await load(store)
+    assert await store.delete_before(world.WINDOW_END) == len(world.SPANS)
+    assert await store.services() == []
+    assert (await store.stats()).spans == 0
+    await store.write(batch_from_spans(world.spans_of("B")))
+    got = await store.get_trace(GetTraceParams(world.TRACES["B"]))
+    assert by_span_id(got) == by_span_id(expected("B"))
+    assert await store.services() == ["frontend", "payment"]
+
+
+async def test_stats(store: Store) -> None:
+    empty = await store.stats()
+    assert (empty.spans, empty.oldest_ns, empty.newest_ns) == (0, None, None)
+    await load(store)
+    stats = await store.stats()
+    assert stats.spans == len(world.SPANS)
+    assert stats.bytes_on_disk > 0
+    assert stats.oldest_ns == min(s.start_ns for s in world.SPANS)
+    assert stats.newest_ns == max(s.start_ns for s in world.SPANS)
+
+
+async def test_every_engine_is_a_store(store: Store) -> None:
+    assert isinstance(store, Store)
