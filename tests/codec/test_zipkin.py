@@ -860,3 +860,52 @@ def test_valid_spans_keep_ids_times_and_tags(spans: list[dict[str, Any]]) -> Non
 def test_float_microseconds_are_accepted_and_truncated() -> None:
     row = one({**BASE, "timestamp": 1700000000000000.7, "duration": 12.9})
     assert (row["Timestamp"], row["Duration"]) == (1700000000000000000, 12000)
+
+
+def test_export_falls_back_on_the_spec_ranking_for_the_remote_endpoint() -> None:
+    common: dict[str, Any] = {"trace_id": TRACE, "service": "web", "start_ns": T0}
+    client, server, internal = to_zipkin_spans(
+        batch_from_spans(
+            [
+                Span(
+                    span_id="2000000000000001",
+                    name="query",
+                    duration_ns=1_500,
+                    kind=SpanKind.CLIENT,
+                    attributes={"server.address": "db.internal", "db.name": "orders"},
+                    **common,
+                ),
+                Span(
+                    span_id="2000000000000002",
+                    name="serve",
+                    duration_ns=999,
+                    kind=SpanKind.SERVER,
+                    attributes={
+                        "server.address": "ignored-for-servers",
+                        "network.peer.address": "::ffff:10.1.1.1",
+                        "network.peer.port": 51000,
+                    },
+                    **common,
+                ),
+                Span(
+                    span_id="2000000000000003",
+                    name="blob",
+                    duration_ns=0,
+                    events=[Event(T0, "payload", {"raw": b"\x00\x01"})],
+                    **common,
+                ),
+            ]
+        )
+    )
+    assert client["remoteEndpoint"] == {"serviceName": "db.internal"}
+    assert client["tags"]["server.address"] == "db.internal"  # not one of the folded keys
+    assert client["duration"] == 1
+    assert server["remoteEndpoint"] == {"ipv4": "10.1.1.1", "port": 51000}
+    assert server["duration"] == 1  # sub-microsecond, not absent
+    assert "remoteEndpoint" not in internal
+    assert "duration" not in internal
+    assert internal["tags"] == {"span.kind": "internal"}
+    assert internal["annotations"] == [
+        {"timestamp": T0 // 1000, "value": 'payload|{"raw":"AAE="}|0'}
+    ]
+    assert to_zipkin_spans(batch_from_spans([])) == []

@@ -56,6 +56,7 @@ canonical → Zipkin (``to_zipkin_spans``, for the Zipkin query API)
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -204,6 +205,7 @@ class _Endpoint:
 Attrs = dict[str, tuple[str, str]]  # key -> (value text, type code), as model.encode_value
 
 
+@functools.lru_cache(maxsize=4096)  # a fleet has few addresses; ipaddress parsing is slow
 def _ip_text(value: str | bytes) -> str:
     """Normalised IP text, or "" for anything that is not an address (Zipkin ignores those)."""
     try:
@@ -323,6 +325,12 @@ class _Columns:
     def _cap(self, attrs: Attrs, counts: list[int]) -> tuple[list[tuple[str, str]], str]:
         """Applies the attribute-count and value-length limits; counts = [truncated, dropped]."""
         limits = self.limits
+        if len(attrs) <= limits.max_attributes and all(
+            len(text) <= limits.max_value_length for text, _ in attrs.values()
+        ):  # the common case: nothing to cut
+            return [(key, text) for key, (text, _) in attrs.items()], "".join(
+                code for _, code in attrs.values()
+            )
         items = list(attrs.items())
         if len(items) > limits.max_attributes:
             counts[1] += len(items) - limits.max_attributes
