@@ -31,7 +31,10 @@ Zipkin → canonical (``decode_json`` / ``decode_proto``)
     - ``shared: true`` (a server half that reuses the client's span id) is kept as its own
       span, marked with the bool attribute ``zipkin.shared`` (``SHARED_KEY``). The query
       side must therefore treat (TraceId, SpanId) as unique only together with that mark:
-      dedupe on (TraceId, SpanId, SpanKind, zipkin.shared), never on the id alone.
+      dedupe on (TraceId, SpanId, SpanKind, zipkin.shared), never on the id alone (or give
+      the shared half a fresh id at query time, as Jaeger's ZipkinSpanIDUniquifier does).
+    - service and span names are kept as sent (Zipkin's server lowercases them; the
+      translator does not), so the Zipkin query API should match them case-insensitively.
     - ``debug: true`` → the bool attribute ``zipkin.debug`` (``DEBUG_KEY``).
 
     A span with a bad or missing id, a wrong JSON type in a known field, or an absurd time
@@ -50,7 +53,9 @@ canonical → Zipkin (``to_zipkin_spans``, for the Zipkin query API)
     ``true``/``false``, arrays as JSON), status as ``otel.status_code`` plus ``error`` (the
     description, per the spec) and ``otel.status_description`` (for the translator), scope
     as ``otel.scope.name`` / ``otel.scope.version``, events as annotations, links as
-    ``otlp.link.N`` tags, and ``shared`` / ``debug`` from their marks.
+    ``otlp.link.N`` tags, and ``shared`` / ``debug`` from their marks. A remote endpoint
+    known only by its port is kept (the translator drops it) so output decodes back to the
+    same spans.
 """
 
 from __future__ import annotations
