@@ -16,7 +16,8 @@ Sequences start at 1 and increase by one per record, across segments. Replay che
 record's length, crc and sequence; the first bad record and everything after it is cut off
 with a warning (a torn tail after a crash), never a crash. Later segments after a bad record
 are renamed ``*.corrupt`` and kept for inspection. A segment with an unknown version stops
-start-up: it is a newer format, not damage.
+start-up: it is a newer format, not damage. Magic and version are the stable prefix of every
+future format.
 """
 
 from __future__ import annotations
@@ -219,7 +220,9 @@ class WriteAheadLog:
             magic, version, _flags, first = SEGMENT_HEADER.unpack(raw)
             if magic != MAGIC:
                 problem = "a bad segment magic"
-            elif version != VERSION:
+            elif version == 0:
+                problem = "a zeroed segment version"
+            elif version > VERSION:
                 raise WalFormatError(
                     f"WAL segment {path} has format version {version}; this build reads "
                     f"version {VERSION}. Run a newer breadcrumbs or move the WAL away."
@@ -333,7 +336,14 @@ class WriteAheadLog:
             self._wake.clear()
             while self._queue:
                 group, self._queue = self._queue, []
-                await self._commit(group)
+                try:
+                    await self._commit(group)
+                except Exception as error:  # our bug: fail loudly, never leave acks hanging
+                    log.exception("WAL: group commit crashed; refusing further writes")
+                    self._broken = f"internal error: {error!r}"
+                    for pending in group:
+                        if not pending.future.done():
+                            pending.future.set_exception(Unavailable(self._broken))
             if self._closing:
                 return
 
