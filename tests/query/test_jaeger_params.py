@@ -18,7 +18,10 @@ from breadcrumbs.query.jaeger_params import (
     parse_go_duration,
     parse_lookback,
     parse_operations,
+    parse_rfc3339,
     parse_trace_search,
+    parse_v3_operations,
+    parse_v3_search,
 )
 from breadcrumbs.store.base import TagFilter
 
@@ -223,3 +226,60 @@ def test_empty_form_fields_count_as_absent() -> None:
     assert query.tags == ()
     assert query.operation is None
     assert query.limit == DEFAULT_LIMIT
+
+
+def test_rfc3339_times() -> None:
+    base = 1_704_067_200 * S  # 2024-01-01T00:00:00Z
+    assert parse_rfc3339("2024-01-01T00:00:00Z", "t") == base
+    assert parse_rfc3339("2024-01-01T00:00:00.000000123Z", "t") == base + 123
+    assert parse_rfc3339("2024-01-01T01:00:00.5+01:00", "t") == base + 500 * MS
+    assert parse_rfc3339("2023-12-31t23:00:00-01:00", "t") == base
+    for bad in ("2024-01-01", "2024-13-01T00:00:00Z", "2024-01-01T00:00:00", "x"):
+        with pytest.raises(BadInput, match="t"):
+            parse_rfc3339(bad, "t")
+
+
+def test_v3_search() -> None:
+    query = parse_v3_search(
+        [
+            ("query.service_name", "shop"),
+            ("query.operation_name", "GET /cart"),
+            ("query.start_time_min", "2024-01-01T00:00:00Z"),
+            ("query.start_time_max", "2024-01-01T01:00:00Z"),
+            ("query.duration_min", "1ms"),
+            ("query.num_traces", "7"),
+        ]
+    )
+    assert (query.service, query.operation, query.limit) == ("shop", "GET /cart", 7)
+    assert query.end_ns - query.start_ns == 3600 * S
+    assert query.min_duration_ns == MS
+    with pytest.raises(BadInput, match="required"):
+        parse_v3_search([("query.service_name", "shop")])
+    assert parse_v3_operations([("service", "a"), ("span_kind", "client")]) == (
+        "a",
+        SpanKind.CLIENT,
+    )
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    "query.service_name",
+                    "query.start_time_min",
+                    "query.start_time_max",
+                    "query.num_traces",
+                    "query.duration_min",
+                    "query.duration_max",
+                ]
+            ),
+            st.text(max_size=30) | st.datetimes().map(lambda d: d.isoformat() + "Z"),
+        ),
+        max_size=6,
+    )
+)
+def test_random_v3_params_parse_or_raise_bad_input(pairs: list[tuple[str, str]]) -> None:
+    with contextlib.suppress(BadInput):
+        query = parse_v3_search(pairs)
+        assert 0 <= query.start_ns <= query.end_ns

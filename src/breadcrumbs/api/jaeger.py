@@ -1,5 +1,7 @@
 """The Jaeger query HTTP API (``/api/...``) that the Jaeger UI and Grafana's Jaeger data source
-use, in Jaeger's envelope ``{"data", "total", "limit", "offset", "errors"}`` (``http_handler.go``).
+use, in Jaeger's envelope ``{"data", "total", "limit", "offset", "errors"}`` (``http_handler.go``),
+and the Jaeger API v3 HTTP gateway (``/api/v3/...``, ``apiv3/http_gateway.go``) answering OTLP/JSON
+as ``{"result": TracesData}`` and errors as ``{"error": {"httpCode", "message"}}``.
 Parameters are parsed by ``query.jaeger_params``, traces rendered by ``codec.jaeger``."""
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from breadcrumbs.api.common import handle_errors, json_response, now_ns, query_pairs
-from breadcrumbs.codec.jaeger import to_jaeger_trace
-from breadcrumbs.model import SpanKind, normalize_trace_id
+from breadcrumbs.codec.jaeger import to_jaeger_trace, to_otlp_json
+from breadcrumbs.errors import NotFound
+from breadcrumbs.model import SpanKind, concat_batches, normalize_trace_id
 from breadcrumbs.query import jaeger_params
 from breadcrumbs.query.adjusters import AdjustedTrace
 from breadcrumbs.query.params import NS_PER_US, first, parse_int, scaled
@@ -35,6 +38,16 @@ def error_envelope(status: int, message: str) -> Response:
         "errors": [{"code": status, "msg": message}],
     }
     return json_response(body, status)
+
+
+def v3_error(status: int, message: str) -> Response:
+    return json_response({"error": {"httpCode": status, "message": message}}, status)
+
+
+def _v3_traces(traces: list[AdjustedTrace]) -> Response:
+    if not traces:
+        raise NotFound("No traces found")
+    return json_response({"result": to_otlp_json(concat_batches([t.spans for t in traces]))})
 
 
 def _render(trace: AdjustedTrace) -> dict[str, Any]:
@@ -110,7 +123,40 @@ def routes(query: QueryService) -> list[BaseRoute]:
             ]
         )
 
+    v3_guard = handle_errors(v3_error)
+
+    @v3_guard
+    async def v3_services(request: Request) -> Response:
+        return json_response({"services": await query.services()})
+
+    @v3_guard
+    async def v3_operations(request: Request) -> Response:
+        service, kind = jaeger_params.parse_v3_operations(query_pairs(request))
+        found = await query.operations(service, kind)
+        return json_response(
+            {
+                "operations": [
+                    {"name": op.name, "spanKind": _kind_label(op.span_kind)} for op in found
+                ]
+            }
+        )
+
+    @v3_guard
+    async def v3_trace(request: Request) -> Response:
+        trace_id = normalize_trace_id(request.path_params["trace_id"])
+        return _v3_traces([await query.get_trace(trace_id)])
+
+    @v3_guard
+    async def v3_search(request: Request) -> Response:
+        return _v3_traces(
+            await query.find_traces(jaeger_params.parse_v3_search(query_pairs(request)))
+        )
+
     return [
+        Route("/api/v3/services", v3_services, methods=["GET"]),
+        Route("/api/v3/operations", v3_operations, methods=["GET"]),
+        Route("/api/v3/traces", v3_search, methods=["GET"]),
+        Route("/api/v3/traces/{trace_id}", v3_trace, methods=["GET"]),
         Route("/api/services", services, methods=["GET"]),
         Route("/api/services/{service:path}/operations", service_operations, methods=["GET"]),
         Route("/api/operations", operations, methods=["GET"]),

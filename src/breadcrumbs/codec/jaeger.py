@@ -14,14 +14,22 @@ follows ``pkg/translator/jaeger/traces_to_jaegerproto.go`` of the Collector cont
 - processes ``p1``, ``p2`` ... in first-seen order, one per distinct (service name, resource
   attributes minus ``service.name``).
 Times are µs since the epoch, durations µs (truncated, as Jaeger does).
+
+``to_otlp_json`` renders the Jaeger API v3 body instead: OTLP ``TracesData`` in the OTLP/JSON
+encoding (camelCase names, hex ids, enums as integers, 64-bit integers as strings).
 """
 
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import Sequence
 from typing import Any, Final
 
+from google.protobuf import json_format
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from breadcrumbs.codec.otlp import encode_proto
 from breadcrumbs.model import SpanBatch, SpanKind, StatusCode
 
 SAMPLED_FLAG: Final = 1  # every stored span was sampled
@@ -176,3 +184,26 @@ def to_jaeger_trace(
         "processes": process_objects,
         "warnings": None,
     }
+
+
+def _hex(value: str) -> str:
+    return base64.b64decode(value).hex()
+
+
+def to_otlp_json(batch: SpanBatch) -> dict[str, Any]:
+    """OTLP/JSON ``TracesData`` (``{"resourceSpans": [...]}``) for the spans of ``batch``."""
+    request = ExportTraceServiceRequest.FromString(encode_proto(batch))
+    data: dict[str, Any] = json_format.MessageToDict(request, use_integers_for_enums=True)
+    data.setdefault("resourceSpans", [])
+    # Protobuf's JSON mapping writes bytes as base64; OTLP/JSON wants ids as hex.
+    for resource_spans in data["resourceSpans"]:
+        for scope_spans in resource_spans.get("scopeSpans", []):
+            for span in scope_spans.get("spans", []):
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if key in span:
+                        span[key] = _hex(span[key])
+                for link in span.get("links", []):
+                    for key in ("traceId", "spanId"):
+                        if key in link:
+                            link[key] = _hex(link[key])
+    return data

@@ -8,12 +8,15 @@
   ``500us``/``µs``), ``limit`` (traces, default 100 as in Jaeger), ``traceID`` (repeated).
 - ``/api/dependencies``: ``endTs`` and ``lookback`` in ms (default now and 24 h).
 - ``/api/operations``: ``service`` (required) and ``spanKind``.
+- ``/api/v3/traces`` and ``/api/v3/operations``: see ``parse_v3_search``.
 """
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final
 
 import orjson
@@ -209,3 +212,74 @@ def parse_operations(params: Params) -> tuple[str, SpanKind | None]:
             f"unable to parse param 'spanKind': unknown span kind {kind_text[:64]!r}"
         ) from None
     return service, kind
+
+
+# --- API v3 (HTTP gateway) --------------------------------------------------------------------
+
+_RFC3339: Final = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?"
+    r"(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))"
+)
+
+
+def parse_rfc3339(text: str, name: str) -> int:
+    """An RFC 3339 time with up to ns precision (Go's ``time.RFC3339Nano``) as ns."""
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        raise BadInput(f"malformed parameter {name}: not an RFC 3339 time: {text[:64]!r}")
+    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
+    try:
+        moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except ValueError as error:
+        raise BadInput(f"malformed parameter {name}: {error}") from None
+    offset = 0
+    if match.group(9):
+        offset = (int(match.group(10)) * 60 + int(match.group(11))) * 60
+        offset = -offset if match.group(9) == "-" else offset
+    fraction = int((match.group(7) or "0").ljust(9, "0"))
+    ns = (calendar.timegm(moment.timetuple()) - offset) * NS_PER_S + fraction
+    if not 0 <= ns <= MAX_NS:
+        raise BadInput(f"malformed parameter {name}: {text[:64]!r} is out of range")
+    return ns
+
+
+def parse_v3_search(params: Params) -> TraceQuery:
+    """``/api/v3/traces``: ``query.service_name``, ``query.operation_name``,
+    ``query.start_time_min``/``max`` (RFC 3339, required), ``query.num_traces``,
+    ``query.duration_min``/``max`` (Go durations), as Jaeger's ``apiv3/http_gateway.go``."""
+    time_min, time_max = (
+        first(params, "query.start_time_min"),
+        first(params, "query.start_time_max"),
+    )
+    if not time_min or not time_max:
+        raise BadInput("query.start_time_min and query.start_time_max are required")
+    start_ns = parse_rfc3339(time_min, "query.start_time_min")
+    end_ns = parse_rfc3339(time_max, "query.start_time_max")
+    if start_ns > end_ns:
+        raise BadInput("malformed parameter query.start_time_min: after query.start_time_max")
+    limit_text = first(params, "query.num_traces")
+    min_text, max_text = first(params, "query.duration_min"), first(params, "query.duration_max")
+    min_ns = parse_go_duration(min_text, "query.duration_min") if min_text else None
+    max_ns = parse_go_duration(max_text, "query.duration_max") if max_text else None
+    if min_ns and max_ns and max_ns < min_ns:
+        raise BadInput("malformed parameter query.duration_max: less than query.duration_min")
+    return TraceQuery(
+        start_ns=start_ns,
+        end_ns=end_ns,
+        service=first(params, "query.service_name") or None,
+        operation=first(params, "query.operation_name") or None,
+        min_duration_ns=min_ns or None,
+        max_duration_ns=max_ns or None,
+        limit=(
+            parse_int(limit_text, "query.num_traces", minimum=1, maximum=MAX_LIMIT)
+            if limit_text
+            else DEFAULT_LIMIT
+        ),
+    )
+
+
+def parse_v3_operations(params: Params) -> tuple[str, SpanKind | None]:
+    """``/api/v3/operations``: ``service`` and ``span_kind``."""
+    return parse_operations(
+        [("service", first(params, "service")), ("spanKind", first(params, "span_kind"))]
+    )
