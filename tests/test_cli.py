@@ -1,0 +1,154 @@
+"""The ``breadcrumbs`` command: flags, and the client commands against a real server."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.proto.trace.v1 import trace_pb2
+from typer.testing import CliRunner
+
+from breadcrumbs import __version__
+from breadcrumbs.cli import app, format_duration
+from breadcrumbs.config import SETTING_NAMES
+
+if TYPE_CHECKING:
+    from tests.conftest import ServerProcess
+
+runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"})
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert __version__ in result.output
+
+
+def test_serve_has_a_flag_for_every_setting() -> None:
+    result = runner.invoke(app, ["serve", "--help"])
+    assert result.exit_code == 0
+    for name in SETTING_NAMES:
+        assert "--" + name.replace("_", "-") in result.output
+    assert "--config" in result.output
+
+
+def test_serve_refuses_bad_settings_before_starting() -> None:
+    result = runner.invoke(app, ["serve", "--retention", "a fortnight"])
+    assert result.exit_code == 2
+    assert "not a duration" in result.output
+
+
+def test_client_commands_report_an_unreachable_server() -> None:
+    result = runner.invoke(app, ["services", "--server", "http://127.0.0.1:9"])
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize(("us", "text"), [(850, "850µs"), (12_300, "12.3ms"), (1_520_000, "1.52s")])
+def test_format_duration(us: float, text: str) -> None:
+    assert format_duration(us) == text
+
+
+@pytest.fixture(scope="module")
+def trace_id(server: ServerProcess) -> Iterator[str]:
+    """A three-span trace of service ``cli-shop`` with an error in a child."""
+    trace_bytes, root, child = os.urandom(16), os.urandom(8), os.urandom(8)
+    now = time.time_ns()
+    request = trace_service_pb2.ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    resource_spans.resource.attributes.add(
+        key="service.name", value=common_pb2.AnyValue(string_value="cli-shop")
+    )
+    resource_spans.scope_spans.add().spans.extend(
+        [
+            trace_pb2.Span(
+                trace_id=trace_bytes,
+                span_id=root,
+                name="GET /smoothie",
+                kind=trace_pb2.Span.SPAN_KIND_SERVER,
+                start_time_unix_nano=now - 250_000_000,
+                end_time_unix_nano=now,
+                attributes=[
+                    common_pb2.KeyValue(
+                        key="flavour", value=common_pb2.AnyValue(string_value="kale")
+                    )
+                ],
+            ),
+            trace_pb2.Span(
+                trace_id=trace_bytes,
+                span_id=child,
+                parent_span_id=root,
+                name="blend",
+                start_time_unix_nano=now - 200_000_000,
+                end_time_unix_nano=now - 50_000_000,
+                status=trace_pb2.Status(code=trace_pb2.Status.STATUS_CODE_ERROR),
+            ),
+            trace_pb2.Span(
+                trace_id=trace_bytes,
+                span_id=os.urandom(8),
+                parent_span_id=child,
+                name="pour",
+                start_time_unix_nano=now - 100_000_000,
+                end_time_unix_nano=now - 60_000_000,
+            ),
+        ]
+    )
+    response = httpx.post(
+        server.otlp_http_url + "/v1/traces",
+        content=request.SerializeToString(),
+        headers={"Content-Type": "application/x-protobuf"},
+    )
+    assert response.status_code == 200
+    server.wait_for_spans(trace_bytes.hex(), 3)
+    yield trace_bytes.hex()
+
+
+@pytest.mark.e2e
+def test_services_traces_and_trace(server: ServerProcess, trace_id: str) -> None:
+    services = runner.invoke(app, ["services", "--server", server.http_url])
+    assert services.exit_code == 0, services.output
+    assert "cli-shop" in services.output
+
+    found = runner.invoke(
+        app,
+        [
+            "traces",
+            "--service=cli-shop",
+            "--tag=flavour=kale",
+            "--min-duration=100ms",
+            "--limit=5",
+            f"--server={server.http_url}",
+        ],
+    )
+    assert found.exit_code == 0, found.output
+    assert trace_id in found.output
+    assert "cli-shop: GET /smoothie" in found.output
+    assert "250ms" in found.output
+
+    nothing = runner.invoke(
+        app, ["traces", "-s", "cli-shop", "-t", "flavour=mango", "--server", server.http_url]
+    )
+    assert nothing.exit_code == 0
+    assert trace_id not in nothing.output
+
+    shown = runner.invoke(app, ["trace", trace_id, "--server", server.http_url])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    root = next(line for line in lines if "GET /smoothie" in line)
+    blend = next(line for line in lines if "blend" in line)
+    pour = next(line for line in lines if "pour" in line)
+    indent = [len(line) - len(line.lstrip()) for line in (root, blend, pour)]
+    assert indent[0] < indent[1] < indent[2]  # the waterfall nests children under parents
+    assert lines.index(root) < lines.index(blend) < lines.index(pour)
+
+    missing = runner.invoke(app, ["trace", "ab" * 16, "--server", server.http_url])
+    assert missing.exit_code == 1
+    bad_tag = runner.invoke(
+        app, ["traces", "-s", "x", "-t", "novalue", "--server", server.http_url]
+    )
+    assert bad_tag.exit_code == 2
