@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import httpx
@@ -55,7 +54,7 @@ def test_format_duration(us: float, text: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def trace_id(server: ServerProcess) -> Iterator[str]:
+def trace_id(server: ServerProcess) -> str:
     """A three-span trace of service ``cli-shop`` with an error in a child."""
     trace_bytes, root, child = os.urandom(16), os.urandom(8), os.urandom(8)
     now = time.time_ns()
@@ -105,7 +104,7 @@ def trace_id(server: ServerProcess) -> Iterator[str]:
     )
     assert response.status_code == 200
     server.wait_for_spans(trace_bytes.hex(), 3)
-    yield trace_bytes.hex()
+    return trace_bytes.hex()
 
 
 @pytest.mark.e2e
