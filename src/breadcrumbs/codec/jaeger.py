@@ -60,9 +60,10 @@ def typed_tag(key: str, text: str, code: str) -> dict[str, Any]:
 
 
 def typed_tags(entries: Sequence[tuple[str, str]], codes: str) -> list[dict[str, Any]]:
+    # Strings are most tags: build those inline, without a call per tag.
     return [
-        typed_tag(key, text, codes[i] if i < len(codes) else "s")
-        for i, (key, text) in enumerate(entries)
+        {"key": key, "type": "string", "value": text} if code == "s" else typed_tag(key, text, code)
+        for (key, text), code in zip(entries, codes.ljust(len(entries), "s"), strict=False)
     ]
 
 
@@ -125,24 +126,28 @@ def to_jaeger_trace(
     col = {name: spans[name].to_pylist() for name in spans.column_names}
     processes: dict[tuple[str, tuple[tuple[str, str, str], ...]], str] = {}
     process_objects: dict[str, dict[str, Any]] = {}
+    # Spans of one process share their resource: convert each distinct one once.
+    seen_resources: dict[tuple[str, tuple[tuple[str, str], ...], str], str] = {}
     out_spans: list[dict[str, Any]] = []
     trace_id = col["TraceId"][0] if spans.num_rows else ""
     for i in range(spans.num_rows):
-        resource = [(k, v) for k, v in col["ResourceAttributes"][i]]
-        resource_codes = col["ResourceAttributeTypes"][i]
-        process_tags = [
-            tag for tag in typed_tags(resource, resource_codes) if tag["key"] != "service.name"
-        ]
         service = col["ServiceName"][i]
-        process_key = (
-            service,
-            tuple(sorted((t["key"], t["type"], str(t["value"])) for t in process_tags)),
-        )
-        process_id = processes.get(process_key)
+        raw_key = (service, tuple(col["ResourceAttributes"][i]), col["ResourceAttributeTypes"][i])
+        process_id = seen_resources.get(raw_key)
         if process_id is None:
-            process_id = f"p{len(processes) + 1}"
-            processes[process_key] = process_id
-            process_objects[process_id] = {"serviceName": service, "tags": process_tags}
+            process_tags = [
+                tag for tag in typed_tags(raw_key[1], raw_key[2]) if tag["key"] != "service.name"
+            ]
+            process_key = (
+                service,
+                tuple(sorted((t["key"], t["type"], str(t["value"])) for t in process_tags)),
+            )
+            process_id = processes.get(process_key)
+            if process_id is None:
+                process_id = f"p{len(processes) + 1}"
+                processes[process_key] = process_id
+                process_objects[process_id] = {"serviceName": service, "tags": process_tags}
+            seen_resources[raw_key] = process_id
 
         references = []
         if col["ParentSpanId"][i]:
