@@ -8,13 +8,22 @@ example (zipkin2 ``TestObjects``) plus the backend's ``shared`` server half of t
 from __future__ import annotations
 
 import ipaddress
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from opentelemetry.exporter.zipkin.json import ZipkinExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import SpanKind as OtelSpanKind
+from opentelemetry.trace import Status
+from opentelemetry.trace import StatusCode as OtelStatusCode
 from py_zipkin.encoding._encoders import get_encoder
 from py_zipkin.encoding._helpers import Endpoint
 from py_zipkin.encoding._helpers import Span as PyZipkinSpan
@@ -277,6 +286,84 @@ def test_py_zipkin_payloads_decode(encoding: Encoding, decode: Any) -> None:
     ]
 
 
+# --- real client payloads: the OpenTelemetry SDK's Zipkin exporter ------------------------------
+
+
+class _Collector(BaseHTTPRequestHandler):
+    bodies: ClassVar[list[bytes]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        self.bodies.append(self.rfile.read(length))
+        self.send_response(202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _otel_sdk_zipkin_payload() -> tuple[bytes, str, str]:
+    """What ``opentelemetry-exporter-zipkin-json`` POSTs, caught by a loopback HTTP server."""
+    _Collector.bodies.clear()
+    with ThreadingHTTPServer(("127.0.0.1", 0), _Collector) as collector:
+        thread = threading.Thread(target=collector.serve_forever, daemon=True)
+        thread.start()
+        exporter = ZipkinExporter(
+            endpoint=f"http://127.0.0.1:{collector.server_address[1]}/api/v2/spans",
+            local_node_ipv4="10.0.0.1",
+            local_node_port=8443,
+            timeout=10,
+        )
+        provider = TracerProvider(resource=Resource.create({"service.name": "cart"}))
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        tracer = provider.get_tracer("shop.cart", "3.1")
+        span = tracer.start_span(
+            "checkout", kind=OtelSpanKind.SERVER, start_time=1700000000000000000
+        )
+        span.set_attributes({"http.response.status_code": 500, "retry": True})
+        span.add_event("exception", {"exception.type": "ValueError", "n": 2}, 1700000000001000000)
+        span.set_status(Status(OtelStatusCode.ERROR, "bad cart"))
+        span.end(end_time=1700000000002000000)
+        context = span.get_span_context()
+        provider.shutdown()
+        collector.shutdown()
+        thread.join(timeout=10)
+    [body] = _Collector.bodies
+    return body, f"{context.trace_id:032x}", f"{context.span_id:016x}"
+
+
+def test_opentelemetry_sdk_zipkin_exporter_payload_decodes() -> None:
+    body, trace_id, span_id = _otel_sdk_zipkin_payload()
+    result = decode_json(body)
+    assert (result.rejected, result.error) == (0, "")
+    [row] = rows(result)
+    assert (row["TraceId"], row["SpanId"]) == (trace_id, span_id)
+    assert row["ParentSpanId"] == ""
+    assert row["SpanName"] == "checkout"
+    assert row["SpanKind"] == SpanKind.SERVER
+    assert (row["Timestamp"], row["Duration"]) == (1700000000000000000, 2000000)
+    assert row["ServiceName"] == "cart"
+    assert (row["ScopeName"], row["ScopeVersion"]) == ("shop.cart", "3.1")
+    assert (row["StatusCode"], row["StatusMessage"]) == (StatusCode.ERROR, "bad cart")
+    resource = resource_attrs(row)
+    assert resource["service.name"] == ("cart", "s")
+    assert resource["telemetry.sdk.name"] == ("opentelemetry", "s")
+    assert span_attrs(row) == {
+        "http.response.status_code": ("500", "s"),  # Zipkin tags are text
+        "retry": ("true", "s"),
+        "net.host.ip": ("10.0.0.1", "s"),
+        "net.host.port": ("8443", "i"),
+        DEBUG_KEY: ("true", "b"),  # this exporter writes "debug": sampled
+    }
+    [event] = row["Events"]  # the spec's {"name": {attributes}} spelling
+    assert (event["Timestamp"], event["Name"]) == (1700000000001000000, "exception")
+    assert typed(event["Attributes"], event["AttributeTypes"]) == {
+        "exception.type": ("ValueError", "s"),
+        "n": ("2", "i"),
+    }
+
+
 def _encoded(encoding: Encoding, spans: list[PyZipkinSpan]) -> bytes:
     encoder = get_encoder(encoding)
     payload = encoder.encode_queue([encoder.encode_span(span) for span in spans])
@@ -427,7 +514,7 @@ def test_special_tags_become_span_fields() -> None:
     }
 
 
-def test_annotation_pipe_format_only_when_it_parses() -> None:
+def test_annotation_attribute_formats_only_when_they_parse() -> None:
     row = one(
         {
             **BASE,
@@ -436,10 +523,18 @@ def test_annotation_pipe_format_only_when_it_parses() -> None:
                 {"timestamp": 2, "value": 'exception|{"exception.type":"IOError","n":3}|0'},
                 {"timestamp": 3, "value": "a|b"},
                 {"timestamp": 4, "value": "a|not json|0"},
+                {"timestamp": 5, "value": '{"cache miss": {"keys": ["a", "b"], "ratio": 0.5}}'},
+                {"timestamp": 6, "value": '{"a": 1}'},
             ],
         }
     )
-    first, second, third = row["Events"]
+    first, second, third, fourth, fifth = row["Events"]
+    assert fourth["Name"] == "cache miss"
+    assert typed(fourth["Attributes"], fourth["AttributeTypes"]) == {
+        "keys": ('["a","b"]', "a"),
+        "ratio": ("0.5", "d"),
+    }
+    assert (fifth["Name"], fifth["Attributes"]) == ('{"a": 1}', [])
     assert first["Name"] == "exception"
     assert typed(first["Attributes"], first["AttributeTypes"]) == {
         "exception.type": ("IOError", "s"),

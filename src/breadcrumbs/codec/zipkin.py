@@ -22,7 +22,8 @@ Zipkin → canonical (``decode_json`` / ``decode_proto``)
       ``otel.scope.version`` (or the older ``otel.library.*``) → scope; ``w3c.tracestate`` →
       ``TraceState``; ``otlp.link.N`` (``trace|span|state|json|dropped``) → ``Links``.
     - annotations → ``Events``: the value is the event name, or ``name|{json}|dropped`` as the
-      translator writes events with attributes (only when it parses as exactly that).
+      translator writes events with attributes, or ``{"name": {json}}`` as the spec and the
+      OpenTelemetry SDK exporters write them (only when it parses as exactly that).
     - ``timestamp`` / ``duration`` µs → ns. No timestamp: start 0 and the bool attribute
       ``otel.zipkin.absentField.startTime`` (the translator's convention).
     - ids: lowercase hex, 64-bit trace ids left-padded to 32 hex; ids shorter than 16 (or
@@ -191,7 +192,9 @@ _NAME_BY_KIND: Final = {kind: name for name, kind in _KIND_BY_NAME.items()}
 _STATUS_BY_NAME: Final = {"UNSET": StatusCode.UNSET, "OK": StatusCode.OK, "ERROR": StatusCode.ERROR}
 
 _DEFAULT_LIMITS: Final = DecodeLimits()
-_MAX_TIME_US: Final = (2**63 - 1) // 1000  # larger µs values overflow int64 nanoseconds
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
+_MAX_TIME_US: Final = _INT64_MAX // 1000  # larger µs values overflow int64 nanoseconds
 
 
 class _SpanError(Exception):
@@ -259,14 +262,16 @@ def _check_time(value: int, field: str) -> int:
     return value
 
 
-def _json_object_attrs(text: str) -> Attrs | None:
-    """A JSON object's scalar entries as typed attributes (translator jsonMapToAttributeMap)."""
+def _json_load(text: str) -> Any:
     try:
-        value = orjson.loads(text)
+        return orjson.loads(text)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(value, dict):
-        return None
+
+
+def _json_attrs(value: Mapping[str, Any]) -> Attrs:
+    """JSON object entries as typed attributes, as the translator's jsonMapToAttributeMap reads
+    them (integral numbers are ints); arrays and objects, which it skips, are kept as JSON."""
     attrs: Attrs = {}
     for key, item in value.items():
         if isinstance(item, str):
@@ -274,19 +279,33 @@ def _json_object_attrs(text: str) -> Attrs | None:
         elif isinstance(item, bool):
             attrs[key] = ("true" if item else "false", "b")
         elif isinstance(item, int):
-            attrs[key] = (str(item), "i")
-        elif isinstance(item, float) and math.isfinite(item):
-            attrs[key] = (str(int(item)), "i") if item.is_integer() else (repr(item), "d")
+            attrs[key] = (str(item), "i" if _INT64_MIN <= item <= _INT64_MAX else "s")
+        elif isinstance(item, float):
+            integral = item.is_integer() and _INT64_MIN <= item <= _INT64_MAX
+            attrs[key] = (str(int(item)), "i") if integral else (repr(item), "d")
+        elif isinstance(item, list):
+            attrs[key] = (orjson.dumps(item).decode(), "a")
+        elif isinstance(item, dict):
+            attrs[key] = (orjson.dumps(item).decode(), "m")
     return attrs
 
 
 def _parse_annotation(value: str) -> tuple[str, Attrs]:
-    """``name`` or the translator's ``name|{json attributes}|dropped``."""
+    """An annotation as (event name, attributes). Three spellings: a plain ``name``; the
+    translator's ``name|{json attributes}|dropped``; the spec's ``{"name": {attributes}}``
+    (the OpenTelemetry SDK exporters). Anything that does not parse as exactly one of the
+    last two is a plain name."""
+    if value.startswith("{") and value.endswith("}"):
+        parsed = _json_load(value)
+        if isinstance(parsed, dict) and len(parsed) == 1:
+            [(name, attrs)] = parsed.items()
+            if isinstance(attrs, dict):
+                return name, _json_attrs(attrs)
     parts = value.split("|")
     if len(parts) >= 3 and parts[-1].isdigit():
-        attrs = _json_object_attrs("|".join(parts[1:-1]))
-        if attrs is not None:
-            return parts[0], attrs
+        attrs = _json_load("|".join(parts[1:-1]))
+        if isinstance(attrs, dict):
+            return parts[0], _json_attrs(attrs)
     return value, {}
 
 
@@ -300,10 +319,10 @@ def _parse_link(value: str) -> tuple[str, str, str, Attrs] | None:
         span_id = normalize_span_id(parts[1])
     except BadInput:
         return None
-    attrs = _json_object_attrs("|".join(parts[3:-1]))
-    if attrs is None:
+    attrs = _json_load("|".join(parts[3:-1]))
+    if not isinstance(attrs, dict):
         return None
-    return trace_id, span_id, parts[2], attrs
+    return trace_id, span_id, parts[2], _json_attrs(attrs)
 
 
 class _Columns:
@@ -373,7 +392,7 @@ class _Columns:
         _check_time(duration_us, "duration")
         for annotation_ts, _ in annotations:
             _check_time(annotation_ts, "annotation timestamp")
-        if timestamp_us * 1000 + duration_us * 1000 > 2**63 - 1:
+        if timestamp_us * 1000 + duration_us * 1000 > _INT64_MAX:
             raise _SpanError("timestamp + duration overflows")
 
         trace_state = tags.pop(_TRACE_STATE_KEY, "")
