@@ -11,7 +11,7 @@ import pytest
 from breadcrumbs.errors import NotFound
 from breadcrumbs.model import Event, Span, batch_from_spans
 from breadcrumbs.query.service import QueryService, split_traces
-from breadcrumbs.store.base import TraceQuery
+from breadcrumbs.store.base import TagFilter, TraceQuery
 from breadcrumbs.store.duckdb import DuckDBStore
 
 MS = 1_000_000
@@ -76,3 +76,34 @@ async def test_required_keys_are_checked_on_fetched_traces(service: QueryService
 
 def test_split_traces_of_an_empty_batch() -> None:
     assert split_traces(batch_from_spans([]), [trace_id(1)]) == []
+
+
+async def test_required_keys_and_tags_must_hold_on_one_span(tmp_path: Path) -> None:
+    # Zipkin: every annotationQuery term on the same span
+    store = DuckDBStore(tmp_path / "one-span.duckdb")
+    split = [
+        Span(trace_id(1), "1" * 16, "a", "api", T0, MS, attributes={"http.method": "GET"}),
+        Span(trace_id(1), "2" * 16, "b", "api", T0, MS, "1" * 16, attributes={"error": "x"}),
+    ]
+    together = [
+        Span(
+            trace_id(2),
+            "3" * 16,
+            "a",
+            "api",
+            T0,
+            MS,
+            attributes={"http.method": "GET", "error": "x"},
+        )
+    ]
+    await store.write(batch_from_spans(split + together))
+    service = QueryService(store)
+    query = TraceQuery(
+        start_ns=T0 - MS,
+        end_ns=T0 + MS,
+        service="api",
+        tags=(TagFilter("http.method", "GET", "span"),),
+    )
+    traces = await service.find_traces(query, required_keys=["error"])
+    assert [t.trace_id for t in traces] == [trace_id(2)]
+    await store.close()

@@ -45,16 +45,33 @@ def split_traces(batch: SpanBatch, order: Sequence[str]) -> list[SpanBatch]:
     ]
 
 
-def _has_keys(spans: SpanBatch, keys: Sequence[str], service: str | None) -> bool:
-    """Some span (of ``service`` when given) has every key as a span attribute key, a
-    resource attribute key or an event name (Zipkin: a tag key or an annotation value)."""
-    if service is not None:
-        spans = spans.filter(pc.equal(spans["ServiceName"], service))
+def _has_keys(spans: SpanBatch, keys: Sequence[str], query: TraceQuery) -> bool:
+    """Some span that meets the query's own conditions also has every key as a span attribute
+    key, a resource attribute key or an event name (Zipkin: a tag key or an annotation value):
+    all of a Zipkin ``annotationQuery`` must hold on one span."""
+    if query.service is not None:
+        spans = spans.filter(pc.equal(spans["ServiceName"], query.service))
+    if query.operation is not None:
+        spans = spans.filter(pc.equal(spans["SpanName"], query.operation))
+    if query.min_duration_ns is not None:
+        spans = spans.filter(pc.greater_equal(spans["Duration"], query.min_duration_ns))
+    if query.max_duration_ns is not None:
+        spans = spans.filter(pc.less_equal(spans["Duration"], query.max_duration_ns))
+    # Per-span Python over the few spans left: key presence across three maps and a list.
     attributes = spans["SpanAttributes"].to_pylist()
     resources = spans["ResourceAttributes"].to_pylist()
     events = spans["Events"].to_pylist()
     for attrs, resource, evs in zip(attributes, resources, events, strict=True):
-        present = {k for k, _ in attrs} | {k for k, _ in resource} | {e["Name"] for e in evs}
+        span_attrs = dict(attrs)
+        everything = {**dict(resource), **span_attrs}
+        for event in evs:
+            everything.update(event["Attributes"])
+        if any(
+            (span_attrs if tag.scope == "span" else everything).get(tag.key) != tag.value
+            for tag in query.tags
+        ):
+            continue
+        present = everything.keys() | {event["Name"] for event in evs}
         if all(key in present for key in keys):
             return True
     return False
@@ -117,7 +134,7 @@ class QueryService:
             limit=min(_MAX_FETCH, max(wanted, wanted * _OVERFETCH)),
         )
         traces = await self.get_traces(await self.reader.find_trace_ids(widened))
-        kept = [t for t in traces if _has_keys(t.spans, required_keys, query.service)]
+        kept = [t for t in traces if _has_keys(t.spans, required_keys, query)]
         return kept[:wanted]
 
     async def services(self) -> list[str]:
