@@ -14,6 +14,7 @@ from typing import Annotated, Any, Optional
 import httpx
 import orjson
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -197,7 +198,12 @@ def traces(
     if min_duration:
         params["minDuration"] = min_duration
     found: list[dict[str, Any]] = _get(server, "/api/traces", params).get("data") or []
-    table = Table("trace id", "root", "start (UTC)", "duration", "spans", "errors")
+    table = Table(box=box.SIMPLE)
+    table.add_column("trace id", no_wrap=True, min_width=32)  # ids must stay copyable
+    table.add_column("root", min_width=12, overflow="fold")
+    table.add_column("start", no_wrap=True)
+    for name in ("duration", "spans"):
+        table.add_column(name, justify="right", no_wrap=True)
     for trace in sorted(found, key=lambda t: -_root(t).get("startTime", 0)):
         root = _root(trace)
         errors = sum(_is_error(span) for span in trace.get("spans") or [])
@@ -206,16 +212,18 @@ def traces(
             f"{_service(trace, root)}: {root.get('operationName', '')}",
             _utc(root.get("startTime", 0)),
             format_duration(float(root.get("duration", 0))),
-            str(len(trace.get("spans") or [])),
-            Text(str(errors), style="red") if errors else "0",
+            Text(f"{len(trace.get('spans') or [])} ({errors} err)", style="red")
+            if errors
+            else str(len(trace.get("spans") or [])),
         )
     console.print(table)
 
 
 def _utc(us: int) -> str:
+    """Wall-clock time of day in UTC: searches look back hours, not days, by default."""
     from datetime import UTC, datetime
 
-    return datetime.fromtimestamp(us / 1e6, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    return datetime.fromtimestamp(us / 1e6, tz=UTC).strftime("%H:%M:%S")
 
 
 def waterfall(trace: dict[str, Any], width: int = 30) -> Table:
