@@ -616,7 +616,8 @@ def test_bad_proto_spans_are_rejected() -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [b"", b"{}", b'{"spans": []}', b"[1,", b"\xff", b'"x"', b"null", b"[" * 5000]
+    "body",
+    [b"", b"{}", b'{"spans": []}', b"[1,", b"\xff", b'"x"', b"null", b"[" * 5000, b'["\\ud800"]'],
 )
 def test_json_body_that_is_not_a_list_is_bad_input(body: bytes) -> None:
     with pytest.raises(BadInput):
