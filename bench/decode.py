@@ -68,7 +68,7 @@ def make_request(spans: int, rng: random.Random) -> ExportTraceServiceRequest:
                     span_id=rng.randbytes(8),
                     parent_span_id=rng.randbytes(8) if rng.random() < 0.8 else b"",
                     name=f"GET {route}",
-                    kind=rng.choice([1, 2, 3]),
+                    kind=rng.choice([1, 2, 3]),  # type: ignore[arg-type]
                     start_time_unix_nano=start,
                     end_time_unix_nano=start + rng.randrange(10**5, 10**9),
                 )

@@ -298,8 +298,8 @@ class _Attributes:
         self.total += len(raws) + len(extra)
         self.offsets.append(self.total)
 
-    def finish(self, limits: DecodeLimits) -> tuple[pa.Array, pa.Array]:
-        """(map column, type-code column)."""
+    def finish(self, limits: DecodeLimits, marked: bool = False) -> tuple[pa.Array, pa.Array]:
+        """(map column, type-code column); ``marked``: truncation markers are in already."""
         raws, offsets = self.raws, self.offsets
         offsets_array = pa.array(offsets, pa.int32())
         if not raws:
@@ -309,11 +309,11 @@ class _Attributes:
         cache = _cache_for(limits.max_value_length)
         ids = pa.array(cache.lookup(raws), pa.int32())
         keys, texts, codes, numbers, truncated = cache.columns()
-        if cache.any_truncated:
+        if cache.any_truncated and not marked:
             cut = _take(truncated, ids)
             if pc.any(cut).as_py():
                 self.raws, self.offsets = _mark_truncated(raws, offsets, cut.to_pylist())
-                return self.finish(limits)
+                return self.finish(limits, marked=True)
         key_column = _take(keys, ids)
         text_column = _take(texts, ids)
         code_data = _take(codes, ids).buffers()[1]
