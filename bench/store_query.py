@@ -59,7 +59,9 @@ async def run(args: argparse.Namespace) -> None:
     for stale in (db, db.with_name(db.name + ".wal")):
         stale.unlink(missing_ok=True)
     gen = Generator(spans_per_second=args.spans / (args.hours * 3600))
-    store = DuckDBStore(db, threads=args.threads, sort_order=args.sort_order)
+    store = DuckDBStore(
+        db, threads=args.threads, sort_order=args.sort_order, trace_index=args.trace_index
+    )
     rng = random.Random(7)
     sample_ids: list[str] = []
     insert_s = 0.0
@@ -74,7 +76,10 @@ async def run(args: argparse.Namespace) -> None:
         insert_s += took
         batch_ms.append(took * 1000)
         total += batch.num_rows
-    print(f"machine: {os.cpu_count()} cores; duckdb store sort_order={args.sort_order}")
+    print(
+        f"machine: {os.cpu_count()} cores; duckdb store sort_order={args.sort_order}"
+        f" trace_index={args.trace_index}"
+    )
     print(
         f"insert: {total} spans in {insert_s:.1f} s = {total / insert_s:,.0f} spans/s "
         f"(batches of {args.batch}: p50 {pct(batch_ms, 0.5):.0f} ms, max {max(batch_ms):.0f} ms)"
@@ -82,7 +87,9 @@ async def run(args: argparse.Namespace) -> None:
     began = time.perf_counter()
     await store.close()
     print(f"close (checkpoint): {time.perf_counter() - began:.2f} s")
-    store = DuckDBStore(db, threads=args.threads, sort_order=args.sort_order)
+    store = DuckDBStore(
+        db, threads=args.threads, sort_order=args.sort_order, trace_index=args.trace_index
+    )
     stats = await store.stats()
     size = stats.bytes_on_disk
     print(f"on disk: {size / 1e6:.1f} MB = {size / total:.1f} bytes/span")
@@ -205,6 +212,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--sort-order", default="trace")
+    parser.add_argument("--trace-index", action="store_true", help="add an ART index on TraceId")
     parser.add_argument("--keep", default=None, help="directory to keep the database in")
     asyncio.run(run(parser.parse_args()))
 

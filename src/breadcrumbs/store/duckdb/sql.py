@@ -120,9 +120,10 @@ _SPAN_TAG: Final = (
     "coalesce(list_bool_or(list_transform(s.SpanAttributes, lambda a: a.key = ? AND a.value = ?)),"
     " false)"
 )
+# Most spans have no events: the length test spares them the lambda.
 _EVENT_TAG: Final = (
-    "coalesce(list_bool_or(list_transform(s.Events, "
-    "lambda e: map_extract_value(e.Attributes, ?) = ?)), false)"
+    "(len(s.Events) > 0 AND coalesce(list_bool_or(list_transform(s.Events, "
+    "lambda e: map_extract_value(e.Attributes, ?) = ?)), false))"
 )
 
 # Resource scope is resolved first against the small resources table (``RESOURCES_WITH``),
