@@ -277,3 +277,50 @@ async def close_after(wal: WriteAheadLog, append: Coroutine[Any, Any, int]) -> i
     sequence = await append
     await wal.close()
     return sequence
+
+
+FULL_DISK_CHILD = """
+import asyncio, resource, signal, sys
+from pathlib import Path
+from breadcrumbs.errors import Unavailable
+from breadcrumbs.pipeline.wal import WriteAheadLog
+from pipeline.support import make_batch
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, resource.RLIM_INFINITY))
+
+async def main() -> None:
+    wal = WriteAheadLog(Path(sys.argv[1]))
+    for tag in range(30):
+        try:
+            print("ack", tag, await wal.append(make_batch(tag)), flush=True)
+        except Unavailable:
+            print("refused", tag, flush=True)
+    await wal.close()
+
+asyncio.run(main())
+"""
+
+
+def test_a_failed_write_refuses_and_leaves_no_partial_record(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK_CHILD, str(tmp_path)],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    lines = [line.split() for line in done.stdout.splitlines()]
+    acked = {int(words[2]): int(words[1]) for words in lines if words[0] == "ack"}
+    refused = [words for words in lines if words[0] == "refused"]
+    assert acked  # the file limit was reached part way
+    assert refused
+    assert "group commit of 1 records failed" in done.stderr
+
+    [path] = segments(tmp_path)
+    assert path.stat().st_size <= 60_000  # cut back to the last whole record
+    replayed = replay_all(tmp_path)
+    assert [s for s, _ in replayed] == sorted(acked)
+    for sequence, batch in replayed:
+        assert batch.equals(make_batch(acked[sequence]))
