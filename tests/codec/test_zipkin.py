@@ -653,6 +653,12 @@ def test_limits_truncate_and_drop_with_marks() -> None:
     assert attrs[DROPPED_EVENTS_KEY] == ("1", "i")
     assert DROPPED_LINKS_KEY not in attrs
     assert [event["Name"] for event in row["Events"]] == ["e1"]
+    tags = {"a": "1", "b": "2", "c": "3", "d": "4"}
+    shared = span_attrs(one({**BASE, "shared": True, "tags": tags}, limits))
+    assert shared[SHARED_KEY] == ("true", "b")  # our marks survive the cap
+    assert shared[START_TIME_ABSENT_KEY] == ("true", "b")
+    assert shared[DROPPED_ATTRIBUTES_KEY] == ("1", "i")
+    assert "d" not in shared
     with pytest.raises(BadInput, match="limit is 2"):
         decode_json(orjson.dumps([BASE, BASE, BASE]), limits)
     proto = zipkin_pb2.ListOfSpans()

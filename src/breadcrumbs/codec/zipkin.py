@@ -325,6 +325,84 @@ def _parse_link(value: str) -> tuple[str, str, str, Attrs] | None:
     return trace_id, span_id, parts[2], _json_attrs(attrs)
 
 
+def _kind_from_tags(tags: dict[str, str]) -> SpanKind:
+    """A span without a Zipkin kind: the kind a ``span.kind`` tag names, else UNSPECIFIED."""
+    kind_tag = tags.get(_SPAN_KIND_KEY)
+    if kind_tag is None:
+        return SpanKind.UNSPECIFIED
+    try:
+        kind = SpanKind.parse(kind_tag)
+    except BadInput:
+        return SpanKind.UNSPECIFIED  # and the tag stays an attribute
+    del tags[_SPAN_KIND_KEY]
+    return kind
+
+
+def _status_from_tags(tags: dict[str, str]) -> tuple[StatusCode, str]:
+    """Status and message from ``otel.status_code`` / ``otel.status_description`` / ``error``;
+    the tags used are consumed."""
+    status, message = StatusCode.UNSET, ""
+    code_tag = tags.get(_STATUS_CODE_KEY)
+    if code_tag is not None:
+        parsed = _STATUS_BY_NAME.get(code_tag.strip().upper().removeprefix("STATUS_CODE_"))
+        if parsed is not None:
+            status = parsed
+            del tags[_STATUS_CODE_KEY]
+            message = tags.pop(_STATUS_DESCRIPTION_KEY, "")
+    error_tag = tags.get(_ERROR_KEY)
+    if error_tag is not None and error_tag.strip().lower() != "false":
+        del tags[_ERROR_KEY]
+        status = StatusCode.ERROR
+        if not message:
+            message = tags.pop(_STATUS_DESCRIPTION_KEY, "")
+        if not message and error_tag.strip().lower() not in ("", "true"):
+            message = error_tag  # Brave and the spec put the description in "error"
+    return status, message
+
+
+def _links_from_tags(tags: dict[str, str]) -> list[tuple[str, str, str, Attrs]]:
+    links = []
+    for index in range(_MAX_LINK_TAGS):
+        key = f"{_LINK_KEY_PREFIX}{index}"
+        link_tag = tags.get(key)
+        if link_tag is None:
+            break
+        link = _parse_link(link_tag)
+        if link is not None:  # an unparseable one stays a plain tag
+            del tags[key]
+            links.append(link)
+    return links
+
+
+def _resource_from_tags(tags: dict[str, str], service: str) -> Attrs:
+    resource: Attrs = {}
+    source_key = tags.pop(_SERVICE_NAME_SOURCE_KEY, "") or "service.name"
+    if service:
+        resource[source_key] = (service, "s")
+    for key in [key for key in tags if key in _RESOURCE_KEYS]:
+        value = tags.pop(key)
+        resource.setdefault(key, (value, "s"))
+    return resource
+
+
+def _span_attrs(tags: dict[str, str], local: _Endpoint | None, remote: _Endpoint | None) -> Attrs:
+    """The remaining tags as strings plus the endpoint attributes; a tag of the same name wins."""
+    attrs: Attrs = {key: (value, "s") for key, value in tags.items()}
+    if local is not None:
+        if local.ip:
+            attrs.setdefault(_HOST_IP, (local.ip, "s"))
+        if local.port:
+            attrs.setdefault(_HOST_PORT, (str(local.port), "i"))
+    if remote is not None:
+        if remote.service_name:
+            attrs.setdefault(_PEER_SERVICE, (remote.service_name, "s"))
+        if remote.ip:
+            attrs.setdefault(_PEER_IP, (remote.ip, "s"))
+        if remote.port:
+            attrs.setdefault(_PEER_PORT, (str(remote.port), "i"))
+    return attrs
+
+
 class _Columns:
     """Column lists for one decoded request; one ``append`` per accepted span."""
 
@@ -396,77 +474,23 @@ class _Columns:
             raise _SpanError("timestamp + duration overflows")
 
         trace_state = tags.pop(_TRACE_STATE_KEY, "")
-
         if kind is None:
-            kind = SpanKind.UNSPECIFIED
-            kind_tag = tags.get(_SPAN_KIND_KEY)
-            if kind_tag is not None:
-                try:
-                    kind = SpanKind.parse(kind_tag)
-                    del tags[_SPAN_KIND_KEY]
-                except BadInput:
-                    pass
-
-        status, message = StatusCode.UNSET, ""
-        code_tag = tags.get(_STATUS_CODE_KEY)
-        if code_tag is not None:
-            parsed = _STATUS_BY_NAME.get(code_tag.strip().upper().removeprefix("STATUS_CODE_"))
-            if parsed is not None:
-                status = parsed
-                del tags[_STATUS_CODE_KEY]
-                message = tags.pop(_STATUS_DESCRIPTION_KEY, "")
-        error_tag = tags.get(_ERROR_KEY)
-        if error_tag is not None and error_tag.strip().lower() != "false":
-            del tags[_ERROR_KEY]
-            status = StatusCode.ERROR
-            if not message:
-                message = tags.pop(_STATUS_DESCRIPTION_KEY, "")
-            if not message and error_tag.strip().lower() not in ("", "true"):
-                message = error_tag
-
+            kind = _kind_from_tags(tags)
+        status, message = _status_from_tags(tags)
         # otel.scope.* wins over the older otel.library.*; both are consumed.
         scope_name = next((v for v in [tags.pop(k, "") for k in _SCOPE_NAME_KEYS] if v), "")
         scope_version = next((v for v in [tags.pop(k, "") for k in _SCOPE_VERSION_KEYS] if v), "")
-
-        links: list[tuple[str, str, str, Attrs]] = []
-        for index in range(_MAX_LINK_TAGS):
-            key = f"{_LINK_KEY_PREFIX}{index}"
-            link_tag = tags.get(key)
-            if link_tag is None:
-                break
-            link = _parse_link(link_tag)
-            if link is not None:  # an unparseable one stays a plain tag
-                del tags[key]
-                links.append(link)
-
+        links = _links_from_tags(tags)
         service = local.service_name if local is not None else ""
-        resource: Attrs = {}
-        source_key = tags.pop(_SERVICE_NAME_SOURCE_KEY, "") or "service.name"
-        if service:
-            resource[source_key] = (service, "s")
-        for key in [key for key in tags if key in _RESOURCE_KEYS]:
-            value = tags.pop(key)
-            resource.setdefault(key, (value, "s"))
-
-        attrs: Attrs = {key: (value, "s") for key, value in tags.items()}
-        if local is not None:
-            if local.ip:
-                attrs.setdefault(_HOST_IP, (local.ip, "s"))
-            if local.port:
-                attrs.setdefault(_HOST_PORT, (str(local.port), "i"))
-        if remote is not None:
-            if remote.service_name:
-                attrs.setdefault(_PEER_SERVICE, (remote.service_name, "s"))
-            if remote.ip:
-                attrs.setdefault(_PEER_IP, (remote.ip, "s"))
-            if remote.port:
-                attrs.setdefault(_PEER_PORT, (str(remote.port), "i"))
+        resource = _resource_from_tags(tags, service)
+        attrs = _span_attrs(tags, local, remote)
+        marks: list[tuple[str, str]] = []  # ours: added after the cap so they always survive
         if timestamp_us == 0:
-            attrs[START_TIME_ABSENT_KEY] = ("true", "b")
+            marks.append((START_TIME_ABSENT_KEY, "true"))
         if shared:
-            attrs[SHARED_KEY] = ("true", "b")
+            marks.append((SHARED_KEY, "true"))
         if debug:
-            attrs[DEBUG_KEY] = ("true", "b")
+            marks.append((DEBUG_KEY, "true"))
 
         limits = self.limits
         counts = [0, 0]  # truncated values, dropped attributes
@@ -496,13 +520,16 @@ class _Columns:
             )
         resource_entries, resource_codes = self._cap(resource, counts)
         span_entries, span_codes = self._cap(attrs, counts)
-        markers = (
+        for key, text in marks:
+            span_entries.append((key, text))
+            span_codes += "b"
+        counted = (
             (TRUNCATED_KEY, counts[0]),
             (DROPPED_ATTRIBUTES_KEY, counts[1]),
             (DROPPED_EVENTS_KEY, max(0, len(annotations) - limits.max_events)),
             (DROPPED_LINKS_KEY, max(0, len(links) - limits.max_links)),
         )
-        for key, count in markers:
+        for key, count in counted:
             if count:
                 span_entries.append((key, str(count)))
                 span_codes += "i"
