@@ -223,14 +223,15 @@ async def floor_server(http_port: int, grpc_port: int) -> None:
     async def ready(request: Request) -> Response:
         return Response("ready")
 
-    class Servicer(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
+    class Servicer(trace_service_pb2_grpc.TraceServiceServicer):
         async def Export(
             self, request: object, context: object
         ) -> trace_service_pb2.ExportTraceServiceResponse:
             return trace_service_pb2.ExportTraceServiceResponse()
 
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 << 20)])
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Servicer(), server)
+    add_servicer = trace_service_pb2_grpc.add_TraceServiceServicer_to_server
+    add_servicer(Servicer(), server)  # type: ignore[no-untyped-call]
     server.add_insecure_port(f"127.0.0.1:{grpc_port}")
     await server.start()
     app = Starlette(routes=[Route("/v1/traces", traces, methods=["POST"]), Route("/readyz", ready)])
