@@ -181,3 +181,10 @@ async def test_autocomplete(client: httpx.AsyncClient) -> None:
     assert await ok(client, "/api/v2/autocompleteValues", key="http.request.method") == ["GET"]
     assert await ok(client, "/api/v2/autocompleteValues", key="no.such.key") == []
     assert "key" in await bad(client, "/api/v2/autocompleteValues")
+
+
+async def test_names_match_case_insensitively(client: httpx.AsyncClient) -> None:
+    # Zipkin lowercases names; we keep them as sent and fold case on the way in
+    assert await trace_ids(client, serviceName="FRONTEND", spanName="select CART") == [SHOP_TRACE]
+    assert await ok(client, "/api/v2/spans", serviceName="Cart") == ["GetCart", "refresh"]
+    assert await ok(client, "/api/v2/remoteServices", serviceName="FrontEnd") == ["cartdb"]

@@ -7,9 +7,11 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from breadcrumbs.model import Event, Span, batch_from_spans, concat_batches
+from breadcrumbs.codec.zipkin import SHARED_KEY
+from breadcrumbs.model import Event, Span, SpanKind, batch_from_spans, concat_batches
 from breadcrumbs.query.adjusters import (
     WARNING_DUPLICATE_SPAN_ID,
+    ZIPKIN_SHARED_KEY,
     AdjustedTrace,
     adjust,
     dedupe,
@@ -158,3 +160,24 @@ def test_empty_trace() -> None:
 )
 def test_go_duration_format(ns: int, text: str) -> None:
     assert format_go_duration(ns) == text
+
+
+def test_zipkin_shared_server_half_gets_its_own_id() -> None:
+    shared = {ZIPKIN_SHARED_KEY: True}
+    spans = [
+        span(A, 0, 100),
+        span(B, 10, 50, A, kind=SpanKind.CLIENT),
+        span(B, 12, 40, A, service="cart", kind=SpanKind.SERVER, attributes=shared),
+        span(C, 15, 10, B, service="cart"),  # the server half's child
+    ]
+    trace = adjust(batch_from_spans(spans), standard_adjusters())
+    ids = rows(trace, "SpanId")
+    assert len(set(ids)) == 4
+    server = ids[2]
+    assert server not in (A, B, C)
+    assert rows(trace, "ParentSpanId") == ["", A, B, server]
+    assert all(WARNING_DUPLICATE_SPAN_ID not in w for w in trace.warnings)
+
+
+def test_shared_key_is_the_zipkin_codecs() -> None:
+    assert ZIPKIN_SHARED_KEY == SHARED_KEY

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from breadcrumbs.errors import NotFound
-from breadcrumbs.model import Event, Span, batch_from_spans
+from breadcrumbs.model import Event, Span, SpanKind, batch_from_spans
+from breadcrumbs.query.adjusters import ZIPKIN_SHARED_KEY
 from breadcrumbs.query.service import QueryService, split_traces
 from breadcrumbs.store.base import TagFilter, TraceQuery
 from breadcrumbs.store.duckdb import DuckDBStore
@@ -106,4 +107,29 @@ async def test_required_keys_and_tags_must_hold_on_one_span(tmp_path: Path) -> N
     )
     traces = await service.find_traces(query, required_keys=["error"])
     assert [t.trace_id for t in traces] == [trace_id(2)]
+    await store.close()
+
+
+async def test_shared_zipkin_ids_kept_only_when_asked(tmp_path: Path) -> None:
+    store = DuckDBStore(tmp_path / "shared.duckdb")
+    rpc = [
+        Span(trace_id(1), "1" * 16, "call", "web", T0, 10 * MS, kind=SpanKind.CLIENT),
+        Span(
+            trace_id(1),
+            "1" * 16,
+            "call",
+            "api",
+            T0 + MS,
+            8 * MS,
+            kind=SpanKind.SERVER,
+            attributes={ZIPKIN_SHARED_KEY: True},
+        ),
+    ]
+    await store.write(batch_from_spans(rpc))
+    service = QueryService(store)
+    zipkin = await service.get_trace(trace_id(1), shared_ids=True)
+    assert zipkin.spans["SpanId"].to_pylist() == ["1" * 16, "1" * 16]
+    jaeger = await service.get_trace(trace_id(1))
+    assert jaeger.spans["ParentSpanId"].to_pylist() == ["", "1" * 16]
+    assert len(set(jaeger.spans["SpanId"].to_pylist())) == 2
     await store.close()

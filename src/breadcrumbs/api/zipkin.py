@@ -38,28 +38,31 @@ def routes(query: QueryService) -> list[BaseRoute]:
     @guard
     async def span_names(request: Request) -> Response:
         service = zipkin_params.required(query_pairs(request), "serviceName")
-        return json_response(await query.operation_names(service))
+        return json_response(await query.operation_names(await query.resolve_service(service)))
 
     @guard
     async def remote_services(request: Request) -> Response:
         service = zipkin_params.required(query_pairs(request), "serviceName")
-        return json_response(await query.remote_services(service))
+        return json_response(await query.remote_services(await query.resolve_service(service)))
 
     @guard
     async def traces(request: Request) -> Response:
         search = zipkin_params.parse_traces(query_pairs(request), now_ns())
-        found = await query.find_traces(search.query, required_keys=search.required_keys)
+        found = await query.find_traces(
+            search.query, required_keys=search.required_keys, shared_ids=True, fold_case=True
+        )
         return json_response([_render(trace) for trace in found])
 
     @guard
     async def trace(request: Request) -> Response:
         trace_id = normalize_trace_id(request.path_params["trace_id"])
-        return json_response(_render(await query.get_trace(trace_id)))
+        return json_response(_render(await query.get_trace(trace_id, shared_ids=True)))
 
     @guard
     async def trace_many(request: Request) -> Response:
         trace_ids = zipkin_params.parse_trace_ids(query_pairs(request))
-        return json_response([_render(t) for t in await query.get_traces(trace_ids)])
+        found = await query.get_traces(trace_ids, shared_ids=True)
+        return json_response([_render(trace) for trace in found])
 
     @guard
     async def dependencies(request: Request) -> Response:

@@ -3,9 +3,13 @@
 
 1. ``dedupe``: drop spans identical in every column to an earlier one (a batch delivered
    twice, a WAL replay). Spans sharing an id but differing elsewhere are both kept.
-2. ``sort_by_start``: ascending start time, then span id, so every later step and every
+2. ``uniquify_shared``: a Zipkin ``shared`` server half that reuses its client's span id
+   (marked ``zipkin.shared=true`` by ``codec.zipkin``) gets a fresh id and becomes the client
+   half's child; spans that named the shared id as parent now hang under the server half (as
+   Jaeger's ``ZipkinSpanIDUniquifier``), so every later step sees unique ids.
+3. ``sort_by_start``: ascending start time, then span id, so every later step and every
    renderer sees one order.
-3. ``clock_skew``: a child span whose clocks are another host's (another service, or another
+4. ``clock_skew``: a child span whose clocks are another host's (another service, or another
    instance of it) and that does not fit inside its parent is shifted into the parent, assuming
    network latency splits evenly before and after; the shift carries to its descendants on the
    same host. The span gets a warning saying by how much. A span whose parent is absent gets
@@ -36,6 +40,8 @@ WARNING_MAX_DELTA: Final = (
     "max clock skew adjustment delta of {} exceeded; not applying calculated delta of {}"
 )
 DEFAULT_MAX_DELTA_NS: Final = 10 * 60 * 1_000_000_000  # 10 minutes
+# codec.zipkin.SHARED_KEY (query does not import codecs): the shared half of a Zipkin RPC span.
+ZIPKIN_SHARED_KEY: Final = "zipkin.shared"
 
 # Resource attributes that tell two processes of one service apart (their clocks may differ).
 _HOST_KEYS: Final = ("service.instance.id", "host.id", "host.name")
@@ -84,6 +90,50 @@ def dedupe(trace: AdjustedTrace) -> AdjustedTrace:
             seen.add(key)
         keep.append(index)
     return _take(trace, keep)
+
+
+def _fresh_id(old: str, taken: set[str]) -> str:
+    number = int(old, 16)
+    while True:
+        number = (number + 1) % 2**64 or 1
+        candidate = f"{number:016x}"
+        if candidate not in taken:
+            return candidate
+
+
+def uniquify_shared(trace: AdjustedTrace) -> AdjustedTrace:
+    span_ids = trace.spans["SpanId"].to_pylist()
+    repeated = {span_id for span_id, count in Counter(span_ids).items() if count > 1}
+    if not repeated:
+        return trace
+    attributes = trace.spans["SpanAttributes"].to_pylist()
+    parents = trace.spans["ParentSpanId"].to_pylist()
+    taken = set(span_ids)
+    renamed: dict[str, str] = {}
+    new_ids, new_parents = list(span_ids), list(parents)
+    # Per-row Python only on traces with repeated ids (Zipkin shared RPC spans).
+    for index, span_id in enumerate(span_ids):
+        if span_id in repeated and (ZIPKIN_SHARED_KEY, "true") in attributes[index]:
+            fresh = _fresh_id(span_id, taken)
+            taken.add(fresh)
+            renamed.setdefault(span_id, fresh)
+            new_ids[index], new_parents[index] = fresh, span_id
+    if not renamed:
+        return trace
+    for index, parent in enumerate(parents):
+        if parent in renamed and new_parents[index] == parent and new_ids[index] != parent:
+            new_parents[index] = renamed[parent]
+    spans = trace.spans.set_column(
+        trace.spans.schema.get_field_index("SpanId"),
+        SPAN_SCHEMA.field("SpanId"),
+        pa.array(new_ids, type=pa.string()),
+    )
+    spans = spans.set_column(
+        spans.schema.get_field_index("ParentSpanId"),
+        SPAN_SCHEMA.field("ParentSpanId"),
+        pa.array(new_parents, type=pa.string()),
+    )
+    return AdjustedTrace(spans, trace.warnings)
 
 
 def sort_by_start(trace: AdjustedTrace) -> AdjustedTrace:
@@ -222,9 +272,14 @@ def make_clock_skew(max_delta_ns: int = DEFAULT_MAX_DELTA_NS) -> Adjuster:
     return clock_skew
 
 
-def standard_adjusters(max_delta_ns: int = DEFAULT_MAX_DELTA_NS) -> tuple[Adjuster, ...]:
-    """The order every trace read goes through; see the module docstring."""
-    return (dedupe, sort_by_start, make_clock_skew(max_delta_ns))
+def standard_adjusters(
+    max_delta_ns: int = DEFAULT_MAX_DELTA_NS, *, shared_ids: bool = False
+) -> tuple[Adjuster, ...]:
+    """The order every trace read goes through; see the module docstring. ``shared_ids``
+    leaves out ``uniquify_shared``: the Zipkin API shows both halves of an RPC under one id."""
+    if shared_ids:
+        return (dedupe, sort_by_start, make_clock_skew(max_delta_ns))
+    return (dedupe, uniquify_shared, sort_by_start, make_clock_skew(max_delta_ns))
 
 
 def adjust(spans: SpanBatch, adjusters: Sequence[Adjuster]) -> AdjustedTrace:

@@ -4,6 +4,7 @@ results per trace and applies the standard adjusters. Adapters translate; this c
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -89,9 +90,14 @@ class QueryService:
         self.adjusters = (
             tuple(adjusters) if adjusters is not None else standard_adjusters(max_clock_skew_ns)
         )
+        self.shared_id_adjusters = (
+            tuple(adjusters)
+            if adjusters is not None
+            else standard_adjusters(max_clock_skew_ns, shared_ids=True)
+        )
 
-    def _adjust(self, spans: SpanBatch) -> AdjustedTrace:
-        return adjust(spans, self.adjusters)
+    def _adjust(self, spans: SpanBatch, shared_ids: bool = False) -> AdjustedTrace:
+        return adjust(spans, self.shared_id_adjusters if shared_ids else self.adjusters)
 
     async def get_trace(
         self,
@@ -100,42 +106,68 @@ class QueryService:
         end_ns: int | None = None,
         *,
         raw: bool = False,
+        shared_ids: bool = False,
     ) -> AdjustedTrace:
-        """One adjusted trace (as stored when ``raw``); ``NotFound`` when no span is stored."""
+        """One adjusted trace (as stored when ``raw``); ``NotFound`` when no span is stored.
+
+        ``shared_ids`` keeps Zipkin's shared client/server span ids as they are (the Zipkin
+        API); otherwise the server half gets its own id (the Jaeger APIs)."""
         spans = await self.reader.get_trace(GetTraceParams(trace_id, start_ns, end_ns))
         if spans.num_rows == 0:
             raise NotFound("trace not found")
-        return AdjustedTrace.of(spans) if raw else self._adjust(spans)
+        return AdjustedTrace.of(spans) if raw else self._adjust(spans, shared_ids)
 
-    async def get_traces(self, trace_ids: Sequence[str]) -> list[AdjustedTrace]:
+    async def get_traces(
+        self, trace_ids: Sequence[str], *, shared_ids: bool = False
+    ) -> list[AdjustedTrace]:
         """The traces that exist, in the order asked."""
         if not trace_ids:
             return []
         batch = await self.reader.get_traces(list(trace_ids))
-        return [self._adjust(spans) for spans in split_traces(batch, trace_ids)]
+        return [self._adjust(spans, shared_ids) for spans in split_traces(batch, trace_ids)]
 
     async def find_traces(
-        self, query: TraceQuery, *, required_keys: Sequence[str] = ()
+        self,
+        query: TraceQuery,
+        *,
+        required_keys: Sequence[str] = (),
+        shared_ids: bool = False,
+        fold_case: bool = False,
     ) -> list[AdjustedTrace]:
         """Traces matching ``query``, newest first. ``required_keys`` are checked here on the
-        fetched traces (the store contract has no "key exists" condition)."""
+        fetched traces (the store contract has no "key exists" condition). ``fold_case``
+        matches service and operation names case-insensitively (Zipkin lowercases names)."""
+        if fold_case:
+            query = await self._fold_case(query)
         if not required_keys:
-            return await self.get_traces(await self.reader.find_trace_ids(query))
+            ids = await self.reader.find_trace_ids(query)
+            return await self.get_traces(ids, shared_ids=shared_ids)
         wanted = query.limit
-        widened = TraceQuery(
-            start_ns=query.start_ns,
-            end_ns=query.end_ns,
-            service=query.service,
-            operation=query.operation,
-            span_kind=query.span_kind,
-            tags=query.tags,
-            min_duration_ns=query.min_duration_ns,
-            max_duration_ns=query.max_duration_ns,
-            limit=min(_MAX_FETCH, max(wanted, wanted * _OVERFETCH)),
+        widened = replace(query, limit=min(_MAX_FETCH, max(wanted, wanted * _OVERFETCH)))
+        traces = await self.get_traces(
+            await self.reader.find_trace_ids(widened), shared_ids=shared_ids
         )
-        traces = await self.get_traces(await self.reader.find_trace_ids(widened))
         kept = [t for t in traces if _has_keys(t.spans, required_keys, query)]
         return kept[:wanted]
+
+    async def resolve_service(self, name: str) -> str:
+        """The stored spelling of a service name given in any case (itself when unknown)."""
+        services = await self.reader.services()
+        if name in services:
+            return name
+        folded = name.casefold()
+        return next((known for known in services if known.casefold() == folded), name)
+
+    async def _fold_case(self, query: TraceQuery) -> TraceQuery:
+        service, operation = query.service, query.operation
+        if service is not None:
+            service = await self.resolve_service(service)
+            if operation is not None:
+                names = await self.operation_names(service)
+                if operation not in names:
+                    folded = operation.casefold()
+                    operation = next((n for n in names if n.casefold() == folded), operation)
+        return replace(query, service=service, operation=operation)
 
     async def services(self) -> list[str]:
         return await self.reader.services()
