@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import pytest
@@ -94,8 +95,15 @@ def test_span_id_parser_accepts_exactly_hex16(raw: str) -> None:
 def test_span_kind_parses_every_spelling() -> None:
     for text in ("server", "SERVER", "SPAN_KIND_SERVER", "2"):
         assert SpanKind.parse(text) is SpanKind.SERVER
-    with pytest.raises(BadInput):
-        SpanKind.parse("sideways")
+    for text in ("sideways", "²", "7", ""):
+        with pytest.raises(BadInput):
+            SpanKind.parse(text)
+
+
+@given(st.text(max_size=20))
+def test_span_kind_parser_only_raises_bad_input(text: str) -> None:
+    with contextlib.suppress(BadInput):
+        assert isinstance(SpanKind.parse(text), SpanKind)
 
 
 def test_batch_from_spans_keeps_types_in_order() -> None:

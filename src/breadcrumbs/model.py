@@ -112,7 +112,7 @@ class SpanKind(IntEnum):
     def parse(cls, text: str) -> SpanKind:
         """Accepts ``server``, ``SERVER``, ``SPAN_KIND_SERVER`` or ``2``."""
         cleaned = text.strip().upper().removeprefix("SPAN_KIND_")
-        if cleaned.isdigit() and int(cleaned) in cls._value2member_map_:
+        if cleaned.isascii() and cleaned.isdigit() and int(cleaned) in cls._value2member_map_:
             return cls(int(cleaned))
         try:
             return cls[cleaned]
