@@ -1,0 +1,274 @@
+"""The shop supervisor: one process per service, one process group, nothing left behind.
+
+    shop = start_shop(otlp_endpoint="http://127.0.0.1:4318")   # returns once all are healthy
+    shop.start_load(rate=2.0)                                  # background traffic (a thread)
+    ...
+    shop.stop()                                                # SIGTERM the group, then SIGKILL
+
+`run_shop(...)` does the same in the foreground with a live summary until Ctrl-C, SIGTERM
+or ``duration``. Every child also asks the kernel for SIGTERM when its parent dies
+(PR_SET_PDEATHSIG), so even a SIGKILLed supervisor leaves no orphan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.live import Live
+
+from breadcrumbs.demo.loadgen import LoadGenerator, Stats
+from breadcrumbs.demo.runtime import CONFIG_ENV, ShopConfig
+from breadcrumbs.demo.scenarios import ScenarioFile, validate
+from breadcrumbs.demo.services import SERVICES
+
+__all__ = ["DEFAULT_BASE_PORT", "Shop", "ShopError", "run_shop", "start_shop"]
+
+DEFAULT_BASE_PORT = 18080
+DEFAULT_RATE = 2.0
+READY_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 8.0
+
+
+class ShopError(RuntimeError):
+    pass
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _ports(base_port: int) -> dict[str, int]:
+    if base_port == 0:
+        return {name: _free_port() for name in SERVICES}
+    return {name: base_port + i for i, name in enumerate(SERVICES)}
+
+
+@dataclass
+class Shop:
+    ports: dict[str, int]
+    state_dir: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    owns_state_dir: bool = False
+    pgid: int | None = None
+    _load: tuple[threading.Thread, asyncio.AbstractEventLoop, asyncio.Event] | None = None
+    load: LoadGenerator | None = None
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['gateway']}"
+
+    def pids(self) -> dict[str, int]:
+        return {name: proc.pid for name, proc in self.processes.items()}
+
+    def log(self, name: str) -> str:
+        path = self.state_dir / "logs" / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def set_scenarios(self, names: Iterable[str]) -> list[str]:
+        response = httpx.put(
+            self.gateway_url + "/control/scenarios", json={"scenarios": list(names)}, timeout=10
+        )
+        response.raise_for_status()
+        active: list[str] = response.json()["active"]
+        return active
+
+    def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout_s
+        pending = dict(self.ports)
+        with httpx.Client(timeout=1.0) as client:
+            while pending:
+                for name, port in list(pending.items()):
+                    proc = self.processes[name]
+                    if proc.poll() is not None:
+                        raise ShopError(f"{name} exited with {proc.returncode}:\n{self.log(name)}")
+                    with contextlib.suppress(httpx.HTTPError):
+                        if client.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                            del pending[name]
+                if not pending:
+                    return
+                if time.monotonic() > deadline:
+                    raise ShopError(f"not healthy after {timeout_s:.0f} s: {sorted(pending)}")
+                time.sleep(0.1)
+
+    # -- traffic ----------------------------------------------------------------------
+    def start_load(self, rate: float = DEFAULT_RATE, seed: int | None = None) -> LoadGenerator:
+        """Customer traffic from a background thread with its own event loop."""
+        if self._load is not None:
+            raise ShopError("load already running")
+        generator = LoadGenerator(self.gateway_url, rate, seed)
+        loop = asyncio.new_event_loop()
+        stop = asyncio.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(generator.run(stop))
+            loop.close()
+
+        thread = threading.Thread(target=run, name="shop-load", daemon=True)
+        thread.start()
+        self._load = (thread, loop, stop)
+        self.load = generator
+        return generator
+
+    def stop_load(self) -> Stats | None:
+        if self._load is None:
+            return None
+        thread, loop, stop = self._load
+        with contextlib.suppress(RuntimeError):  # the loop may have finished already
+            loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=15)
+        self._load = None
+        return self.load.stats if self.load else None
+
+    # -- shutdown ---------------------------------------------------------------------
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """SIGTERM every service (they flush their spans), SIGKILL what is left."""
+        self.stop_load()
+        self._signal_all(signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for proc in self.processes.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        self._signal_all(signal.SIGKILL)
+        for proc in self.processes.values():
+            proc.wait()
+        if self.owns_state_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def _signal_all(self, sig: signal.Signals) -> None:
+        if self.pgid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pgid, sig)
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(sig)
+
+    def __enter__(self) -> Shop:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_shop(
+    *,
+    otlp_endpoint: str | None = None,
+    protocol: str = "http",
+    base_port: int = DEFAULT_BASE_PORT,
+    scenarios: Iterable[str] = (),
+    state_dir: Path | None = None,
+    wait: bool = True,
+) -> Shop:
+    """Start every service (``base_port`` 0: free ports) and wait until all are healthy.
+
+    ``otlp_endpoint``: breadcrumbs' OTLP base URL (``http://127.0.0.1:4318`` for HTTP,
+    ``http://127.0.0.1:4317`` for gRPC); None leaves it to ``OTEL_*`` or the SDK default.
+    """
+    chosen = validate(scenarios)
+    owns = state_dir is None
+    root = Path(tempfile.mkdtemp(prefix="kale-shop-")) if state_dir is None else state_dir
+    (root / "logs").mkdir(parents=True, exist_ok=True)
+    ScenarioFile(root / "scenarios.json").write(chosen)
+    ports = _ports(base_port)
+    proto = "grpc" if protocol == "grpc" else "http/protobuf"
+    config = ShopConfig(
+        peers={name: f"http://127.0.0.1:{port}" for name, port in ports.items()},
+        state_dir=str(root),
+        otlp_endpoint=otlp_endpoint,
+        protocol=proto,
+    )
+    env = {**os.environ, CONFIG_ENV: config.to_json(), "PYTHONUNBUFFERED": "1"}
+    shop = Shop(ports, root, owns_state_dir=owns)
+    try:
+        for name, port in ports.items():
+            with (root / "logs" / f"{name}.log").open("wb") as log:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "breadcrumbs.demo.service", name, str(port)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    # One group for the whole shop: one killpg reaches every service.
+                    process_group=0 if shop.pgid is None else shop.pgid,
+                )
+            shop.processes[name] = proc
+            if shop.pgid is None:
+                shop.pgid = proc.pid
+        if wait:
+            shop.wait_ready()
+    except BaseException:
+        shop.stop()
+        raise
+    return shop
+
+
+def run_shop(
+    *,
+    rate: float = DEFAULT_RATE,
+    scenarios: Iterable[str] = (),
+    otlp_endpoint: str | None = None,
+    protocol: str = "http",
+    base_port: int = DEFAULT_BASE_PORT,
+    duration: float | None = None,
+    console: Console | None = None,
+) -> Stats:
+    """Start the shop and its traffic in the foreground until Ctrl-C, SIGTERM or ``duration``."""
+    out = console or Console(stderr=True)
+    chosen = validate(scenarios)
+    out.print(f"[bold]kale smoothie shop[/]: starting {len(SERVICES)} services...")
+    shop = start_shop(
+        otlp_endpoint=otlp_endpoint, protocol=protocol, base_port=base_port, scenarios=chosen
+    )
+    out.print(
+        f"gateway {shop.gateway_url}  scenarios: {', '.join(chosen) or 'none'}  "
+        f"rate {rate:g}/s  (Ctrl-C to stop)"
+    )
+    try:
+        return asyncio.run(_drive(shop, rate, duration, out))
+    finally:
+        shop.stop()
+        out.print("shop stopped: every service exited")
+
+
+async def _drive(shop: Shop, rate: float, duration: float | None, out: Console) -> Stats:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if duration is not None:
+        loop.call_later(duration, stop.set)
+    generator = LoadGenerator(shop.gateway_url, rate)
+    shop.load = generator
+    runner = asyncio.create_task(generator.run(stop))
+    try:
+        if out.is_terminal:
+            with Live(generator.stats.table("orders"), console=out, refresh_per_second=2) as live:
+                while not runner.done():
+                    await asyncio.wait({runner}, timeout=0.5)
+                    live.update(generator.stats.table("orders"))
+        else:
+            while not runner.done():
+                await asyncio.wait({runner}, timeout=10.0)
+                out.print(generator.stats.line())
+        return await runner
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
