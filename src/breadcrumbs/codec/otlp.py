@@ -35,12 +35,14 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import operator
 import threading
 import time
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from itertools import pairwise, repeat
+from itertools import accumulate, islice, pairwise, repeat
 from typing import Any, Final, TypeAlias
 
 import orjson
@@ -175,12 +177,14 @@ class _AttributeCache:
         self.max_length = max_length
         self.ids: dict[_Raw, int] = {}
         self.any_truncated = False
-        self._keys: list[str] = []
-        self._texts: list[str] = []
-        self._codes: list[str] = []
-        self._key_numbers: list[int] = []  # the same number for the same key: spots duplicates
-        self._truncated: list[bool] = []
+        # Entry number -> ...; lists are only appended to, so readers need no lock.
+        self.keys: list[str] = []
+        self.texts: list[str] = []
+        self.codes: list[str] = []
+        self.key_numbers: list[int] = []  # the same number for the same key: spots duplicates
+        self.truncated: list[bool] = []
         self._numbers: dict[str, int] = {}
+        self._key_objects: dict[str, str] = {}
         self._chunks: list[tuple[pa.Array, ...]] = []
         self._converted = 0
         self._lock = threading.Lock()
@@ -217,28 +221,27 @@ class _AttributeCache:
             text, code = text[: self.max_length], "s"
             self.any_truncated = True
         number = self._numbers.setdefault(key, len(self._numbers))
-        index = len(self._keys)
-        self._keys.append(key)
-        self._texts.append(text)
-        self._codes.append(code)
-        self._key_numbers.append(number)
-        self._truncated.append(truncated)
+        index = len(self.keys)
+        self.keys.append(self._key_objects.setdefault(key, key))  # one str per distinct key
+        self.texts.append(text)
+        self.codes.append(code)
+        self.key_numbers.append(number)
+        self.truncated.append(truncated)
         self.ids[raw] = index  # last: other threads take presence here as "complete"
         return index
 
     def columns(self) -> list[pa.ChunkedArray]:
-        """keys, texts, codes (uint8), key numbers, truncated: every entry so far."""
+        """keys, texts, codes (uint8), key numbers of every entry so far, as Arrow."""
         with self._lock:
-            start, end = self._converted, len(self._keys)
+            start, end = self._converted, len(self.keys)
             if start < end:
-                codes = pa.py_buffer("".join(self._codes[start:end]).encode("ascii"))
+                codes = pa.py_buffer("".join(self.codes[start:end]).encode("ascii"))
                 self._chunks.append(
                     (
-                        pa.array(self._keys[start:end], pa.string()),
-                        pa.array(self._texts[start:end], pa.string()),
+                        pa.array(self.keys[start:end], pa.string()),
+                        pa.array(self.texts[start:end], pa.string()),
                         pa.Array.from_buffers(pa.uint8(), end - start, [None, codes]),
-                        pa.array(self._key_numbers[start:end], pa.int32()),
-                        pa.array(self._truncated[start:end], pa.bool_()),
+                        pa.array(self.key_numbers[start:end], pa.int32()),
                     )
                 )
                 self._converted = end
@@ -246,11 +249,11 @@ class _AttributeCache:
                     self._chunks = [
                         tuple(
                             pa.concat_arrays(list(column))
-                            for column in zip(*self._chunks, strict=False)
+                            for column in zip(*self._chunks, strict=True)
                         )
                     ]
             chunks = list(self._chunks)
-        return [pa.chunked_array(column) for column in zip(*chunks, strict=False)]
+        return [pa.chunked_array(column) for column in zip(*chunks, strict=True)]
 
 
 _caches: dict[int, _AttributeCache] = {}
@@ -271,72 +274,110 @@ def _marker(key: str, count: int) -> bytes:
     ).SerializeToString()
 
 
+_SMALL: Final = 1024  # attributes in a column below which plain Python lists are faster
+_NO_STRINGS: Final = pa.array([], pa.string())
+_NO_BYTES: Final = pa.py_buffer(b"")
+
+
+def _int32_array(values: list[int]) -> pa.Array:
+    return pa.Array.from_buffers(pa.int32(), len(values), [None, pa.py_buffer(array("i", values))])
+
+
 def _take(column: pa.ChunkedArray, indices: pa.Array) -> pa.Array:
     taken = column.take(indices)
     return taken.chunk(0) if taken.num_chunks == 1 else taken.combine_chunks()
 
 
 class _Attributes:
-    """One attribute-map column under construction: raw attributes per row."""
+    """One attribute-map column under construction: raw attributes per row.
 
-    __slots__ = ("offsets", "raws", "total")
+    Walks append ``raws`` and ``offsets`` directly; limits and our marker attributes are
+    applied in ``finish``, so the walk does no per-row limit work.
+    """
+
+    __slots__ = ("extra", "offsets", "raws")
 
     def __init__(self) -> None:
         self.raws: list[_Raw] = []
         self.offsets: list[int] = [0]
-        self.total = 0
+        self.extra: dict[int, list[_Raw]] = {}  # row -> marker attributes to append
 
-    def add_row(
-        self, raws: Sequence[_Raw], max_attributes: int, extra: Sequence[_Raw] = ()
-    ) -> None:
-        """Slow-path row: applies the attribute limit and appends marker attributes."""
-        if len(raws) > max_attributes:
-            dropped = len(raws) - max_attributes
-            raws = [*raws[:max_attributes], _marker(DROPPED_ATTRIBUTES_KEY, dropped)]
+    def add_row(self, raws: Iterable[_Raw], extra: Sequence[_Raw] = ()) -> None:
         self.raws.extend(raws)
-        self.raws.extend(extra)
-        self.total += len(raws) + len(extra)
-        self.offsets.append(self.total)
+        self.offsets.append(len(self.raws))
+        if extra:
+            self.extra[len(self.offsets) - 2] = list(extra)
 
     def finish(self, limits: DecodeLimits, marked: bool = False) -> tuple[pa.Array, pa.Array]:
-        """(map column, type-code column); ``marked``: truncation markers are in already."""
+        """(map column, type-code column); ``marked``: limits and markers are applied."""
+        offsets = self.offsets
+        if (
+            not marked
+            and self.raws
+            and max(map(operator.sub, islice(offsets, 1, None), offsets)) > limits.max_attributes
+        ):
+            self._cap(limits.max_attributes)
+        if self.extra:
+            self._append_extra()
         raws, offsets = self.raws, self.offsets
-        offsets_array = pa.array(offsets, pa.int32())
+        rows = len(offsets) - 1
+        offsets_array = _int32_array(offsets)
         if not raws:
-            empty = pa.array([], pa.string())
-            maps = pa.MapArray.from_arrays(offsets_array, empty, empty, type=ATTRIBUTES_TYPE)
-            return maps, pa.array([""] * (len(offsets) - 1), pa.string())
+            maps = pa.MapArray.from_arrays(
+                offsets_array, _NO_STRINGS, _NO_STRINGS, type=ATTRIBUTES_TYPE
+            )
+            return maps, pa.StringArray.from_buffers(rows, offsets_array.buffers()[1], _NO_BYTES)
         cache = _cache_for(limits.max_value_length)
-        ids = pa.array(cache.lookup(raws), pa.int32())
-        keys, texts, codes, numbers, truncated = cache.columns()
-        if cache.any_truncated and not marked:
-            cut = _take(truncated, ids)
-            if pc.any(cut).as_py():
-                self.raws, self.offsets = _mark_truncated(raws, offsets, cut.to_pylist())
-                return self.finish(limits, marked=True)
-        key_column = _take(keys, ids)
-        text_column = _take(texts, ids)
-        code_data = _take(codes, ids).buffers()[1]
-        if _has_duplicate_keys(_take(numbers, ids), offsets_array):
+        ids = cache.lookup(raws)
+        if cache.any_truncated and not marked and any(map(cache.truncated.__getitem__, ids)):
+            cut = list(map(cache.truncated.__getitem__, ids))
+            for row, (start, end) in enumerate(pairwise(offsets)):
+                if count := sum(cut[start:end]):
+                    self.extra[row] = [_marker(TRUNCATED_KEY, count)]
+            self._append_extra()
+            return self.finish(limits, marked=True)
+        if len(ids) < _SMALL:  # per-call overhead of Arrow kernels beats their speed here
+            key_column = pa.array(list(map(cache.keys.__getitem__, ids)), pa.string())
+            text_column = pa.array(list(map(cache.texts.__getitem__, ids)), pa.string())
+            code_data = pa.py_buffer("".join(map(cache.codes.__getitem__, ids)).encode("ascii"))
+            numbers = list(map(cache.key_numbers.__getitem__, ids))
+            duplicates = any(
+                len(set(numbers[start:end])) != end - start for start, end in pairwise(offsets)
+            )
+        else:
+            id_array = _int32_array(ids)
+            keys, texts, codes, numbers_column = cache.columns()
+            key_column = _take(keys, id_array)
+            text_column = _take(texts, id_array)
+            code_data = _take(codes, id_array).buffers()[1]
+            duplicates = _has_duplicate_keys(_take(numbers_column, id_array), offsets_array)
+        if duplicates:
             return _dedupe(key_column, text_column, code_data, offsets)
         maps = pa.MapArray.from_arrays(offsets_array, key_column, text_column, type=ATTRIBUTES_TYPE)
-        types = pa.StringArray.from_buffers(len(offsets) - 1, offsets_array.buffers()[1], code_data)
+        types = pa.StringArray.from_buffers(rows, offsets_array.buffers()[1], code_data)
         return maps, types
 
+    def _cap(self, limit: int) -> None:
+        """Keeps the first ``limit`` attributes of each row and marks the rest (rare path)."""
+        raws, offsets = self.raws, self.offsets
+        self.raws, self.offsets = [], [0]
+        for row, (start, end) in enumerate(pairwise(offsets)):
+            if end - start > limit:
+                self.extra.setdefault(row, []).insert(
+                    0, _marker(DROPPED_ATTRIBUTES_KEY, end - start - limit)
+                )
+                end = start + limit
+            self.raws.extend(raws[start:end])
+            self.offsets.append(len(self.raws))
 
-def _mark_truncated(
-    raws: list[_Raw], offsets: list[int], cut: list[bool]
-) -> tuple[list[_Raw], list[int]]:
-    """Rows with cut values get a ``breadcrumbs.truncated`` count (rare path)."""
-    new_raws: list[_Raw] = []
-    new_offsets = [0]
-    for start, end in pairwise(offsets):
-        new_raws.extend(raws[start:end])
-        count = sum(cut[start:end])
-        if count:
-            new_raws.append(_marker(TRUNCATED_KEY, count))
-        new_offsets.append(len(new_raws))
-    return new_raws, new_offsets
+    def _append_extra(self) -> None:
+        """Appends the marker attributes to their rows (rare path)."""
+        raws, offsets, extra = self.raws, self.offsets, self.extra
+        self.raws, self.offsets, self.extra = [], [0], {}
+        for row, (start, end) in enumerate(pairwise(offsets)):
+            self.raws.extend(raws[start:end])
+            self.raws.extend(extra.get(row, ()))
+            self.offsets.append(len(self.raws))
 
 
 def _has_duplicate_keys(numbers: pa.Array, offsets: pa.Array) -> bool:
@@ -381,22 +422,9 @@ def _u64(value: int) -> pa.Scalar:
 
 def _hex_column(ids: list[bytes]) -> pa.Array:
     """Lowercase hex strings of byte ids, in one hexlify for the whole column."""
-    lengths = pc.binary_length(pa.array(ids, pa.binary()))
-    ends = pc.cumulative_sum(pc.multiply(lengths, _i32(2)))
-    offsets = pa.concat_arrays([pa.array([0], pa.int32()), ends.cast(pa.int32())])
-    data = pa.py_buffer(binascii.hexlify(b"".join(ids)))
-    return pa.StringArray.from_buffers(len(ids), offsets.buffers()[1], data)
-
-
-def _bad_id(ids: pa.Array, size: int, optional: bool) -> pa.Array:
-    """True where an id is the wrong length or all zeros (an empty optional id is fine)."""
-    lengths = pc.binary_length(ids)
-    bad = pc.or_(
-        pc.not_equal(lengths, _i32(size)), pc.equal(ids, pa.scalar(bytes(size), pa.binary()))
-    )
-    if optional:
-        bad = pc.and_(bad, pc.not_equal(lengths, _i32(0)))
-    return bad
+    offsets = array("i", map(operator.mul, accumulate(map(len, ids), initial=0), repeat(2)))
+    data = binascii.hexlify(b"".join(ids))
+    return pa.StringArray.from_buffers(len(ids), pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 class _Spans:
@@ -434,37 +462,16 @@ class _Spans:
     def finish(self, limits: DecodeLimits) -> DecodeResult:
         count = len(self.trace_ids)
         if count == 0:
-            return DecodeResult(SPAN_SCHEMA.empty_table())
-        trace_ids = pa.array(self.trace_ids, pa.binary())
-        span_ids = pa.array(self.span_ids, pa.binary())
-        parent_ids = pa.array(self.parent_ids, pa.binary())
-        starts = pa.array(self.starts, pa.uint64())
-        ends = pa.array(self.ends, pa.uint64())
-        latest = time.time_ns() + _FUTURE_SLACK_NS
-        checks = [
-            ("invalid trace id (must be 16 bytes, not all zero)", _bad_id(trace_ids, 16, False)),
-            ("invalid span id (must be 8 bytes, not all zero)", _bad_id(span_ids, 8, False)),
-            (
-                "invalid parent span id (must be empty or 8 bytes, not all zero)",
-                _bad_id(parent_ids, 8, True),
-            ),
-            ("start time is 0 or before the year 2000", pc.less(starts, _u64(_MIN_START_NS))),
-            ("start time is more than a day in the future", pc.greater(starts, _u64(latest))),
-            ("end time is before start time", pc.less(ends, starts)),
-            ("end time is more than a day in the future", pc.greater(ends, _u64(latest))),
-        ]
-        bad = checks[0][1]
-        for _, check in checks[1:]:
-            bad = pc.or_(bad, check)
-        rejected: int = pc.sum(bad.cast(pa.int64())).as_py()
-
+            return DecodeResult(_EMPTY_BATCH)
+        keep, error = self._check()
+        starts, ends = self.starts, self.ends
         resource_maps, resource_types = self.resources.finish(limits)
         services = _service_names(resource_maps, resource_types)
         resource_index = pa.array(self.resource_index, pa.int32())
         scope_index = pa.array(self.scope_index, pa.int32())
         span_maps, span_types = self.attributes.finish(limits)
         columns = [
-            starts.cast(pa.int64(), safe=False),  # bad rows may overflow; they are filtered out
+            pa.array(starts, pa.int64()),
             _hex_column(self.trace_ids),
             _hex_column(self.span_ids),
             _hex_column(self.parent_ids),
@@ -478,36 +485,72 @@ class _Spans:
             pa.array(self.scope_versions, pa.string()).take(scope_index),
             span_maps,
             span_types,
-            pc.subtract_checked(pc.max_element_wise(ends, starts), starts).cast(
-                pa.int64(), safe=False
-            ),
+            pa.array(list(map(operator.sub, ends, starts)), pa.int64()),
             _enum_column(self.status_codes, 2),
             pa.array(self.status_messages, pa.string()),
             self._events(limits),
             self._links(limits),
         ]
         table = pa.Table.from_arrays(columns, schema=SPAN_SCHEMA)
-        if not rejected:
+        if keep is None:
             return DecodeResult(table)
-        reasons = [
-            f"{reason} ({n})"
-            for reason, check in checks
-            if (n := pc.sum(check.cast(pa.int64())).as_py())
-        ]
-        error = f"rejected {rejected} of {count} spans: " + "; ".join(reasons)
-        return DecodeResult(table.filter(pc.invert(bad)), rejected=rejected, error=error)
+        rejected = count - sum(keep)
+        return DecodeResult(table.filter(pa.array(keep, pa.bool_())), rejected, error)
+
+    def _check(self) -> tuple[list[bool] | None, str]:
+        """Which spans to keep (None: all) and why the others were rejected.
+
+        The common all-good case costs a few C-level passes over each column; only a request
+        with bad spans pays for a per-span loop, which also zeroes their times so that they
+        convert to int64 (they are filtered out afterwards).
+        """
+        trace_ids, span_ids, parent_ids = self.trace_ids, self.span_ids, self.parent_ids
+        starts, ends = self.starts, self.ends
+        latest = time.time_ns() + _FUTURE_SLACK_NS
+        if (
+            set(map(len, trace_ids)) == {16}
+            and _ZERO16 not in trace_ids
+            and set(map(len, span_ids)) == {8}
+            and _ZERO8 not in span_ids
+            and set(map(len, parent_ids)) <= {0, 8}
+            and _ZERO8 not in parent_ids
+            and min(starts) >= _MIN_START_NS
+            and max(ends) <= latest
+            and all(map(operator.ge, ends, starts))
+        ):
+            return None, ""
+        keep: list[bool] = []
+        reasons: dict[str, int] = {}
+        for i, (trace_id, span_id, parent_id) in enumerate(
+            zip(trace_ids, span_ids, parent_ids, strict=True)
+        ):
+            reason = _span_problem(trace_id, span_id, parent_id, starts[i], ends[i], latest)
+            keep.append(not reason)
+            if reason:
+                reasons[reason] = reasons.get(reason, 0) + 1
+                starts[i] = ends[i] = 0
+        rejected = len(keep) - sum(keep)
+        details = "; ".join(f"{reason} ({n})" for reason, n in reasons.items())
+        return keep, f"rejected {rejected} of {len(keep)} spans: {details}"
 
     def _events(self, limits: DecodeLimits) -> pa.Array:
+        offsets = pa.array(self.event_offsets, pa.int32())
+        if not self.event_times:
+            return pa.ListArray.from_arrays(offsets, _NO_EVENTS, type=_EVENTS_TYPE)
         maps, types = self.event_attributes.finish(limits)
-        times = pa.array(self.event_times, pa.uint64())
-        times = pc.if_else(pc.greater(times, _u64(_INT64_MAX)), _u64(0), times).cast(pa.int64())
+        times = self.event_times
+        if max(times) > _INT64_MAX:
+            times = [t if t <= _INT64_MAX else 0 for t in times]
         names = pa.array(self.event_names, pa.string())
-        events = pa.StructArray.from_arrays([times, names, maps, types], fields=list(EVENT_TYPE))
-        return pa.ListArray.from_arrays(
-            pa.array(self.event_offsets, pa.int32()), events, type=_EVENTS_TYPE
+        events = pa.StructArray.from_arrays(
+            [pa.array(times, pa.int64()), names, maps, types], fields=list(EVENT_TYPE)
         )
+        return pa.ListArray.from_arrays(offsets, events, type=_EVENTS_TYPE)
 
     def _links(self, limits: DecodeLimits) -> pa.Array:
+        offsets = pa.array(self.link_offsets, pa.int32())
+        if not self.link_trace_ids:
+            return pa.ListArray.from_arrays(offsets, _NO_LINKS, type=_LINKS_TYPE)
         maps, types = self.link_attributes.finish(limits)
         links = pa.StructArray.from_arrays(
             [
@@ -519,16 +562,40 @@ class _Spans:
             ],
             fields=list(LINK_TYPE),
         )
-        return pa.ListArray.from_arrays(
-            pa.array(self.link_offsets, pa.int32()), links, type=_LINKS_TYPE
-        )
+        return pa.ListArray.from_arrays(offsets, links, type=_LINKS_TYPE)
+
+
+_EMPTY_BATCH: Final = SPAN_SCHEMA.empty_table()  # slow to make (~0.5 ms); tables are immutable
+_NO_EVENTS: Final = pa.array([], EVENT_TYPE)
+_NO_LINKS: Final = pa.array([], LINK_TYPE)
+
+
+def _span_problem(
+    trace_id: bytes, span_id: bytes, parent_id: bytes, start: int, end: int, latest: int
+) -> str:
+    """Why a span is rejected, or "" (the slow path of ``_Spans._check``)."""
+    if len(trace_id) != 16 or trace_id == _ZERO16:
+        return "invalid trace id (must be 16 bytes, not all zero)"
+    if len(span_id) != 8 or span_id == _ZERO8:
+        return "invalid span id (must be 8 bytes, not all zero)"
+    if parent_id and (len(parent_id) != 8 or parent_id == _ZERO8):
+        return "invalid parent span id (must be empty or 8 bytes, not all zero)"
+    if start < _MIN_START_NS:
+        return "start time is 0 or before the year 2000"
+    if start > latest:
+        return "start time is more than a day in the future"
+    if end < start:
+        return "end time is before start time"
+    if end > latest:
+        return "end time is more than a day in the future"
+    return ""
 
 
 def _enum_column(values: list[int], highest: int) -> pa.Array:
     """An int8 enum column; values outside 0..highest read as 0."""
-    column = pa.array(values, pa.int64())
-    out_of_range = pc.or_(pc.less(column, _i64(0)), pc.greater(column, _i64(highest)))
-    return pc.if_else(out_of_range, _i64(0), column).cast(pa.int8())
+    if values and (min(values) < 0 or max(values) > highest):
+        values = [v if 0 <= v <= highest else 0 for v in values]
+    return pa.array(values, pa.int8())
 
 
 def _service_names(maps: pa.Array, types: pa.Array) -> pa.Array:
@@ -572,7 +639,9 @@ def _decode(request: Any, limits: DecodeLimits) -> DecodeResult:
     if total > limits.max_spans:
         raise BadInput(f"too many spans in one request: {total} > {limits.max_spans}")
     out = _Spans()
-    max_attributes = limits.max_attributes
+    max_events = limits.max_events
+    # The hot loop: one local-bound append per column, no limit checks (``finish`` applies
+    # them), events inline, links (rare) in a function.
     trace_ids = out.trace_ids.append
     span_ids = out.span_ids.append
     parent_ids = out.parent_ids.append
@@ -583,26 +652,29 @@ def _decode(request: Any, limits: DecodeLimits) -> DecodeResult:
     ends = out.ends.append
     statuses: list[bytes] = []
     status = statuses.append
-    attributes = out.attributes
-    raws = attributes.raws.extend
-    offsets = attributes.offsets.append
+    raw_list = out.attributes.raws
+    raws = raw_list.extend
+    offsets = out.attributes.offsets.append
+    event_times_list = out.event_times
+    event_times = event_times_list.append
+    event_names = out.event_names.append
+    event_raw_list = out.event_attributes.raws
+    event_raws = event_raw_list.extend
+    event_raw_offsets = out.event_attributes.offsets.append
     event_offsets = out.event_offsets.append
+    link_list = out.link_trace_ids
     link_offsets = out.link_offsets.append
-    resource_index = out.resource_index.extend
-    scope_index = out.scope_index.extend
+    span_list = out.trace_ids
     for r, resource_spans in enumerate(request.resource_spans):
-        out.resources.add_row(resource_spans.resource.attributes, max_attributes)
+        out.resources.add_row(resource_spans.resource.attributes)
         for scope_spans in resource_spans.scope_spans:
             scope = scope_spans.scope
             s = len(out.scope_names)
             out.scope_names.append(scope.name)
             out.scope_versions.append(scope.version)
             spans = scope_spans.spans
-            resource_index(repeat(r, len(spans)))
-            scope_index(repeat(s, len(spans)))
-            n_attributes = attributes.total
-            n_events = len(out.event_times)
-            n_links = len(out.link_trace_ids)
+            out.resource_index.extend(repeat(r, len(spans)))
+            out.scope_index.extend(repeat(s, len(spans)))
             for span in spans:
                 trace_ids(span.trace_id)
                 span_ids(span.span_id)
@@ -613,25 +685,35 @@ def _decode(request: Any, limits: DecodeLimits) -> DecodeResult:
                 starts(span.start_time_unix_nano)
                 ends(span.end_time_unix_nano)
                 status(span.status)
-                span_attributes = span.attributes
+                raws(span.attributes)
+                offsets(len(raw_list))
                 events = span.events
+                if events:
+                    if len(events) > max_events:
+                        out.attributes.extra.setdefault(len(span_list) - 1, []).append(
+                            _marker(DROPPED_EVENTS_KEY, len(events) - max_events)
+                        )
+                        events = events[:max_events]
+                    for event in events:
+                        event_times(event.time_unix_nano)
+                        event_names(event.name)
+                        event_raws(event.attributes)
+                        event_raw_offsets(len(event_raw_list))
+                event_offsets(len(event_times_list))
                 links = span.links
-                if events or links or len(span_attributes) > max_attributes:
-                    attributes.total = n_attributes
-                    extra = _proto_events_links(out, events, links, limits)
-                    attributes.add_row(span_attributes, max_attributes, extra)
-                    n_attributes = attributes.total
-                    n_events = len(out.event_times)
-                    n_links = len(out.link_trace_ids)
-                    continue
-                raws(span_attributes)
-                n_attributes += len(span_attributes)
-                offsets(n_attributes)
-                event_offsets(n_events)
-                link_offsets(n_links)
-            attributes.total = n_attributes
+                if links:
+                    _proto_links(out, links, limits)
+                link_offsets(len(link_list))
     out.status_codes, out.status_messages = _statuses(statuses)
     return out.finish(limits)
+
+
+def _proto_links(out: _Spans, links: Any, limits: DecodeLimits) -> None:
+    _add_links(
+        out,
+        [(k.trace_id, k.span_id, k.trace_state, k.attributes) for k in links[: limits.max_links]],
+        len(links),
+    )
 
 
 _status_codes: dict[bytes, int] = {}
@@ -654,53 +736,24 @@ def _statuses(raws: list[bytes]) -> tuple[list[int], list[str]]:
     return list(map(codes.__getitem__, raws)), list(map(messages.__getitem__, raws))
 
 
-_Event: TypeAlias = tuple[int, str, Sequence[_Raw]]  # time, name, attributes
 _Link: TypeAlias = tuple[bytes, bytes, str, Sequence[_Raw]]  # trace id, span id, state, attrs
 
 
-def _proto_events_links(out: _Spans, events: Any, links: Any, limits: DecodeLimits) -> list[_Raw]:
-    return _add_events_links(
-        out,
-        [(e.time_unix_nano, e.name, e.attributes) for e in events[: limits.max_events]],
-        len(events),
-        [(k.trace_id, k.span_id, k.trace_state, k.attributes) for k in links[: limits.max_links]],
-        len(links),
-        limits,
-    )
-
-
-def _add_events_links(
-    out: _Spans,
-    events: list[_Event],
-    event_count: int,
-    links: list[_Link],
-    link_count: int,
-    limits: DecodeLimits,
-) -> list[_Raw]:
-    """Adds a span's events and links (already cut to the limits; the counts are before
-    cutting); returns marker attributes for what was dropped."""
-    extra: list[_Raw] = []
-    max_attributes = limits.max_attributes
-    if event_count > len(events):
-        extra.append(_marker(DROPPED_EVENTS_KEY, event_count - len(events)))
-    for time_ns, name, raws in events:
-        out.event_times.append(time_ns)
-        out.event_names.append(name)
-        out.event_attributes.add_row(raws, max_attributes)
-    out.event_offsets.append(len(out.event_times))
-    dropped_links = link_count - len(links)
+def _add_links(out: _Spans, links: list[_Link], count: int) -> None:
+    """Adds the current span's links, already cut to the limit (``count``: before cutting);
+    invalid ones are dropped, and the dropped are marked on the span."""
+    dropped = count - len(links)
     for trace_id, span_id, state, raws in links:
         if len(trace_id) != 16 or trace_id == _ZERO16 or len(span_id) != 8 or span_id == _ZERO8:
-            dropped_links += 1
+            dropped += 1
             continue
         out.link_trace_ids.append(trace_id)
         out.link_span_ids.append(span_id)
         out.link_states.append(state)
-        out.link_attributes.add_row(raws, max_attributes)
-    if dropped_links:
-        extra.append(_marker(DROPPED_LINKS_KEY, dropped_links))
-    out.link_offsets.append(len(out.link_trace_ids))
-    return extra
+        out.link_attributes.add_row(raws)
+    if dropped:
+        span = len(out.trace_ids) - 1
+        out.attributes.extra.setdefault(span, []).append(_marker(DROPPED_LINKS_KEY, dropped))
 
 
 # --- JSON in -------------------------------------------------------------------------------
@@ -872,13 +925,12 @@ def _decode_json(document: Any, limits: DecodeLimits) -> DecodeResult:
     if total > limits.max_spans:
         raise BadInput(f"too many spans in one request: {total} > {limits.max_spans}")
     out = _Spans()
-    max_attributes = limits.max_attributes
     status_codes: list[int] = []
     status_messages: list[str] = []
     for r, resource_spans in enumerate(resource_spans_list):
         resource = _field(resource_spans, "resource", "resource", dict, {})
         raws = _json_attributes(_field(resource, "attributes", "attributes", list, []))
-        out.resources.add_row(raws, max_attributes)
+        out.resources.add_row(raws)
         for scope_spans in _field(resource_spans, "scopeSpans", "scope_spans", list, []):
             scope = _field(scope_spans, "scope", "scope", dict, {})
             s = len(out.scope_names)
@@ -904,19 +956,23 @@ def _decode_json(document: Any, limits: DecodeLimits) -> DecodeResult:
                 status = _field(span, "status", "status", dict, {})
                 status_codes.append(_json_enum(status, "code", _STATUS_NAMES))
                 status_messages.append(_field(status, "message", "message", str, ""))
+                raws = _json_attributes(_field(span, "attributes", "attributes", list, []))
+                out.attributes.add_row(raws)
                 events = _field(span, "events", "events", list, [])
+                if len(events) > limits.max_events:
+                    out.attributes.extra.setdefault(len(out.trace_ids) - 1, []).append(
+                        _marker(DROPPED_EVENTS_KEY, len(events) - limits.max_events)
+                    )
+                for event in events[: limits.max_events]:
+                    time_ns = _field(event, "timeUnixNano", "time_unix_nano", int, 0)
+                    out.event_times.append(_json_uint64(time_ns))
+                    out.event_names.append(_field(event, "name", "name", str, ""))
+                    raws = _json_attributes(_field(event, "attributes", "attributes", list, []))
+                    out.event_attributes.add_row(raws)
+                out.event_offsets.append(len(out.event_times))
                 links = _field(span, "links", "links", list, [])
-                extra = _add_events_links(
+                _add_links(
                     out,
-                    [
-                        (
-                            _json_uint64(_field(e, "timeUnixNano", "time_unix_nano", int, 0)),
-                            _field(e, "name", "name", str, ""),
-                            _json_attributes(_field(e, "attributes", "attributes", list, [])),
-                        )
-                        for e in events[: limits.max_events]
-                    ],
-                    len(events),
                     [
                         (
                             _json_id(_field(k, "traceId", "trace_id", str, "")),
@@ -927,10 +983,8 @@ def _decode_json(document: Any, limits: DecodeLimits) -> DecodeResult:
                         for k in links[: limits.max_links]
                     ],
                     len(links),
-                    limits,
                 )
-                raws = _json_attributes(_field(span, "attributes", "attributes", list, []))
-                out.attributes.add_row(raws, max_attributes, extra)
+                out.link_offsets.append(len(out.link_trace_ids))
     out.status_codes, out.status_messages = status_codes, status_messages
     return out.finish(limits)
 
