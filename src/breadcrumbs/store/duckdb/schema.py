@@ -11,6 +11,7 @@ Physical layout (chosen by measurement, see ``bench/README.md``):
   a span keeps a small ``ResourceId``. ``ResourceHash`` finds an existing row on insert.
 - ``operations``: (service, span name, kind) with the newest start seen, so ``services`` and
   ``operations`` read a tiny table and retention can drop entries exactly.
+- ``trace_ranges``: per batch, each trace's first and last span start (see ``_V2``).
 - ``meta``: ``schema_version`` and the WAL sequence committed with the last batch.
 """
 
@@ -76,7 +77,24 @@ _V1: Final[tuple[str, ...]] = (
     """,
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1,)
+# v2: trace-id -> time-range lookup. Each batch is time-ordered relative to the others, so a
+# trace's time range lets the span scan skip every row group but one or two (zone maps); the
+# lookup rows are ~1/10 of the spans and, sorted by TraceId per batch, prune by segment.
+_V2: Final[tuple[str, ...]] = (
+    """
+    CREATE TABLE trace_ranges (
+        TraceId UHUGEINT NOT NULL,
+        FirstStart BIGINT NOT NULL,
+        LastStart BIGINT NOT NULL
+    )
+    """,
+    """
+    INSERT INTO trace_ranges
+    SELECT TraceId, min(Timestamp), max(Timestamp) FROM spans GROUP BY TraceId ORDER BY TraceId
+    """,
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2)
 """``MIGRATIONS[i]`` takes the file from version ``i`` to ``i + 1``; append, never edit."""
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

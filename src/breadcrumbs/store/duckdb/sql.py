@@ -60,6 +60,12 @@ SORT_ORDERS: Final[dict[str, str]] = {
     "time": "b.Timestamp",
 }
 
+INSERT_TRACE_RANGES: Final = """
+INSERT INTO trace_ranges
+SELECT ('0x' || TraceId)::UHUGEINT AS t, min(Timestamp), max(Timestamp)
+FROM batch_in GROUP BY TraceId ORDER BY t
+"""
+
 SET_WAL_SEQUENCE: Final = "UPDATE meta SET value = greatest(value, ?) WHERE key = ?"
 
 # --- read -------------------------------------------------------------------------------------
@@ -97,22 +103,23 @@ def trace_id_param(trace_id: str) -> int:
     return int(trace_id, 16)
 
 
-def get_trace(trace_id: str, start_ns: int | None, end_ns: int | None) -> tuple[str, list[Any]]:
-    where = ["s.TraceId = ?::UHUGEINT"]
-    params: list[Any] = [trace_id_param(trace_id)]
-    if start_ns is not None:
-        where.append("s.Timestamp >= ?")
-        params.append(start_ns)
-    if end_ns is not None:
-        where.append("s.Timestamp <= ?")
-        params.append(end_ns)
-    return f"{SELECT_SPANS} WHERE {' AND '.join(where)}", params
-
-
-def get_traces(trace_ids: list[str]) -> tuple[str, list[Any]]:
-    # An IN list of constants becomes a filter the scan prunes segments with; a join would not.
+def trace_ranges(trace_ids: list[str]) -> tuple[str, list[Any]]:
+    """(TraceId as an integer, first start, last start) of each known trace."""
+    # An IN list of constants is a scan filter that segment statistics prune; a join is not.
     marks = ", ".join("?::UHUGEINT" for _ in trace_ids)
-    return f"{SELECT_SPANS} WHERE s.TraceId IN ({marks})", [trace_id_param(t) for t in trace_ids]
+    text = f"""
+    SELECT TraceId, min(FirstStart), max(LastStart) FROM trace_ranges
+    WHERE TraceId IN ({marks}) GROUP BY TraceId ORDER BY 2
+    """
+    return text, [trace_id_param(t) for t in trace_ids]
+
+
+# One trace, within the time range ``TRACE_RANGES`` gave: constant bounds, so row groups are
+# skipped by their Timestamp statistics.
+GET_TRACE: Final = f"""
+{SELECT_SPANS}
+WHERE s.TraceId = ?::UHUGEINT AND s.Timestamp >= ? AND s.Timestamp <= ?
+"""
 
 
 # Attribute lists: a lambda over the entries measured ~2x faster than list_contains(struct).
@@ -244,6 +251,7 @@ ORDER BY v
 STATS: Final = "SELECT count(*), min(Timestamp), max(Timestamp) FROM spans"
 
 DELETE_SPANS: Final = "DELETE FROM spans WHERE Timestamp < ?"
+DELETE_TRACE_RANGES: Final = "DELETE FROM trace_ranges WHERE LastStart < ?"
 DELETE_OPERATIONS: Final = "DELETE FROM operations WHERE LastSeen < ?"
 DELETE_RESOURCES: Final = (
     "DELETE FROM resources WHERE ResourceId NOT IN (SELECT DISTINCT ResourceId FROM spans)"

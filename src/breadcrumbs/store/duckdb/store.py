@@ -168,6 +168,7 @@ class DuckDBStore:
                         cur.execute(sql.INSERT_RESOURCES, [new])
                     cur.execute(sql.UPSERT_OPERATIONS)
                     cur.execute(self._insert_spans)
+                    cur.execute(sql.INSERT_TRACE_RANGES)
                 if wal_sequence is not None:
                     cur.execute(sql.SET_WAL_SEQUENCE, [wal_sequence, schema.WAL_SEQUENCE_KEY])
                 cur.commit()
@@ -198,23 +199,23 @@ class DuckDBStore:
             table = table.set_column(i, name, _entries_to_map(table.column(i)))
         return table.cast(SPAN_SCHEMA)
 
+    def _traces(self, cur: duckdb.DuckDBPyConnection, trace_ids: list[str]) -> SpanBatch:
+        # Two steps: each trace's time range from the small lookup table, then its spans
+        # within that range (row groups outside it are skipped by their statistics).
+        parts = []
+        for i in range(0, len(trace_ids), _IDS_PER_STATEMENT):
+            text, values = sql.trace_ranges(trace_ids[i : i + _IDS_PER_STATEMENT])
+            for trace_id, first, last in cur.execute(text, values).fetchall():
+                parts.append(self._spans(cur, sql.GET_TRACE, [trace_id, first, last]))
+        return pa.concat_tables(parts) if parts else empty_batch()
+
     async def get_trace(self, params: GetTraceParams) -> SpanBatch:
-        text, values = sql.get_trace(params.trace_id, params.start_ns, params.end_ns)
-        return await self._run(lambda cur: self._spans(cur, text, values))
+        # The lookup's range is exact, so the caller's time hints add nothing.
+        return await self._run(lambda cur: self._traces(cur, [params.trace_id]))
 
     async def get_traces(self, trace_ids: list[str]) -> SpanBatch:
         unique = list(dict.fromkeys(trace_ids))
-        if not unique:
-            return empty_batch()
-
-        def work(cur: duckdb.DuckDBPyConnection) -> SpanBatch:
-            parts = []
-            for i in range(0, len(unique), _IDS_PER_STATEMENT):
-                text, values = sql.get_traces(unique[i : i + _IDS_PER_STATEMENT])
-                parts.append(self._spans(cur, text, values))
-            return pa.concat_tables(parts)
-
-        return await self._run(work)
+        return await self._run(lambda cur: self._traces(cur, unique))
 
     async def find_trace_ids(self, query: TraceQuery) -> list[str]:
         if query.limit <= 0:
@@ -304,6 +305,7 @@ class DuckDBStore:
         with self._write_lock:
             cur.begin()
             try:
+                cur.execute(sql.DELETE_TRACE_RANGES, [cutoff_ns])
                 cur.execute(sql.DELETE_OPERATIONS, [cutoff_ns])
                 cur.execute(sql.DELETE_RESOURCES)
                 cur.commit()
