@@ -60,6 +60,7 @@ def test_config_file_from_environment(tmp_path: Path) -> None:
         ({"retention": "7 weeks"}, "not a duration"),
         ({"max_request_bytes": "16 parsecs"}, "not a size"),
         ({"log_level": "chatty"}, "log level"),
+        ({"demo": "maybe"}, "not a boolean"),
         ({"no_such_thing": "1"}, "unknown setting"),
     ],
 )
@@ -86,12 +87,15 @@ def test_every_setting_has_an_environment_variable() -> None:
     env["BREADCRUMBS_LOG_LEVEL"] = "debug"
     env["BREADCRUMBS_HOST"] = "::1"
     env["BREADCRUMBS_DATA_DIR"] = "/d"
+    env["BREADCRUMBS_DEMO"] = "yes"
     s = load_settings(env=env)
     assert s.otlp_grpc_port == 7
     assert s.retention == 7.0
     assert s.max_links == 7
     assert s.host == "::1"
     assert s.log_level == "debug"
+    assert s.demo is True
+    assert load_settings({"demo": False}, env=env).demo is False
 
 
 @pytest.mark.parametrize(

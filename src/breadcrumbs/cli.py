@@ -20,7 +20,13 @@ from rich.table import Table
 from rich.text import Text
 
 from breadcrumbs import __version__
-from breadcrumbs.config import SETTING_NAMES, ConfigError, load_settings, setting_help
+from breadcrumbs.config import (
+    SETTING_NAMES,
+    ConfigError,
+    load_settings,
+    setting_help,
+    setting_type,
+)
 
 app = typer.Typer(
     name="breadcrumbs",
@@ -81,14 +87,18 @@ def _serve_signature() -> inspect.Signature:
     ]
     for name in SETTING_NAMES:
         flag = "--" + name.replace("_", "-")
+        is_bool = setting_type(name) is bool
         params.append(
             inspect.Parameter(
                 name,
                 inspect.Parameter.KEYWORD_ONLY,
                 default=typer.Option(
-                    None, flag, help=f"{setting_help(name)} [env: BREADCRUMBS_{name.upper()}]"
+                    None,
+                    f"{flag}/--no-{flag[2:]}" if is_bool else flag,
+                    help=f"{setting_help(name)} [env: BREADCRUMBS_{name.upper()}]",
                 ),
-                annotation=Optional[str],  # noqa: UP045 (parsed by config, with its units)
+                # strings are parsed by config, with their units
+                annotation=Optional[bool] if is_bool else Optional[str],  # noqa: UP045
             )
         )
     return inspect.Signature(params)

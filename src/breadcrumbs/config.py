@@ -99,6 +99,17 @@ def _parse_path(text: str | Path) -> Path:
     return Path(text).expanduser()
 
 
+def _parse_bool(text: str | bool) -> bool:
+    if isinstance(text, bool):
+        return text
+    value = str(text).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"not a boolean: {text!r} (true or false)")
+
+
 def _parse_log_level(text: str) -> str:
     level = str(text).strip().lower()
     if level not in _LOG_LEVELS:
@@ -151,6 +162,9 @@ class Settings:
         1_000_000, _parse_int, "Spans in the WAL not yet in the store before 429s."
     )
     log_level: str = _setting("info", _parse_log_level, "debug, info, warning or error.")
+    demo: bool = _setting(
+        False, _parse_bool, "Also run the kale smoothie demo shop, with traffic, sending here."
+    )
 
     @property
     def decode_limits(self) -> DecodeLimits:
@@ -169,6 +183,11 @@ SETTING_NAMES: Final[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields
 def setting_help(name: str) -> str:
     """The one-line help of a setting (used for the CLI flags)."""
     return str(_FIELDS[name].metadata["help"])
+
+
+def setting_type(name: str) -> type:
+    """The Python type of a setting's value (``bool`` settings are on/off CLI flags)."""
+    return type(_FIELDS[name].default)
 
 
 _FIELDS: Final = {f.name: f for f in dataclasses.fields(Settings)}

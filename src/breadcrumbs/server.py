@@ -1,6 +1,6 @@
 """The wiring of one breadcrumbs process: every component, in one table, in one asyncio loop.
 
-``MODULES`` below is the whole server (like Tempo's module map). Modules start top to bottom
+``Server.modules`` is the whole server (like Tempo's module map). Modules start top to bottom
 and stop bottom to top:
 
 - ``store`` first and last: everything reads or writes it.
@@ -10,7 +10,8 @@ and stop bottom to top:
 - ``pipeline`` start replays the WAL; its stop drains and flushes it into the store.
 - the receivers start only once the pipeline accepts, and stop first on shutdown: they stop
   accepting, finish in-flight requests (whose acks need the pipeline), then close.
-- ``retention`` last: a background task deleting aged-out spans.
+- ``retention``: a background task deleting aged-out spans.
+- ``demo`` (``--demo``): the kale smoothie shop and its traffic, sending to our OTLP/HTTP port.
 
 SIGTERM/SIGINT run the stops in order and the process exits 0.
 """
@@ -23,6 +24,7 @@ import logging
 import signal
 import socket
 import sys
+import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,6 +90,8 @@ class Server:
     listeners: dict[str, Listener] = field(default_factory=dict)
     _http: dict[str, tuple[_HttpServer, asyncio.Task[None]]] = field(default_factory=dict)
     _grpc: grpc.aio.Server | None = None
+    _shop: Any = None  # breadcrumbs.demo.shop.Shop when --demo
+    _demo_task: asyncio.Task[None] | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     # --- the table ---------------------------------------------------------------------------
@@ -108,6 +112,7 @@ class Server:
             ("otlp-http", self._start_otlp_http, self._stop("otlp-http"), s.otlp_http_port != 0),
             ("zipkin", self._start_zipkin, self._stop("zipkin"), s.zipkin_port != 0),
             ("retention", self._start_retention, self._stop_retention, s.retention > 0),
+            ("demo", self._start_demo, self._stop_demo, s.demo and s.otlp_http_port != 0),
         ]
         return [(name, start, stop) for name, start, stop, enabled in table if enabled]
 
@@ -190,6 +195,41 @@ class Server:
     async def _stop_retention(self) -> None:
         if self.retention is not None:
             await self.retention.stop()
+
+    async def _start_demo(self) -> None:
+        """Spawn the shop now; wait for its health and start traffic in the background, so
+        neither a slow nor a broken demo holds up (or takes down) the server."""
+        from breadcrumbs.demo.shop import start_shop  # optional: the `demo` extra
+
+        endpoint = f"http://127.0.0.1:{self.listeners['otlp-http'].port}"
+        self._shop = start_shop(otlp_endpoint=endpoint, wait=False)
+        self.listeners["demo"] = Listener("Demo shop", 0, self._shop.gateway_url, True)
+        self._demo_task = asyncio.create_task(self._demo_traffic(), name="demo")
+
+    async def _demo_traffic(self) -> None:
+        from breadcrumbs.demo.shop import READY_TIMEOUT_S, ShopError
+
+        shop = self._shop
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not self._stopping.is_set():
+            try:  # in short waits, so a shutdown is never held up for long
+                await asyncio.to_thread(shop.wait_ready, 1.0)
+            except ShopError as error:
+                exited = any(p.poll() is not None for p in shop.processes.values())
+                if exited or time.monotonic() > deadline:
+                    log.error("demo shop failed to start (tracing goes on): %s", error)
+                    return
+            else:
+                shop.start_load()
+                log.info("demo shop serving at %s, with traffic", shop.gateway_url)
+                return
+
+    async def _stop_demo(self) -> None:
+        if self._demo_task is not None:
+            await self._demo_task
+        if self._shop is not None:
+            await asyncio.to_thread(self._shop.stop_load)
+            await asyncio.to_thread(self._shop.stop)
 
     def _receiver_context(self) -> ReceiverContext:
         assert self.pipeline is not None
@@ -368,6 +408,7 @@ def configure_logging(level: str) -> None:
     root.setLevel(level.upper())
     # uvicorn's own startup chatter repeats what the banner says.
     logging.getLogger("uvicorn.error").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))  # a line per request
 
 
 def serve(settings: Settings) -> None:
