@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import threading
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 CONFIG_ENV = "BREADCRUMBS_DEMO_CONFIG"
+_CONVERTER = re.compile(r":[a-z]+}")
 Background = Callable[["ServiceContext"], Coroutine[Any, Any, None]]
 
 
@@ -66,16 +68,26 @@ class Database:
     def __init__(self, path: Path) -> None:
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
-        self.execute_sync("PRAGMA journal_mode=WAL")
-        self.execute_sync("PRAGMA busy_timeout=5000")
-        self.execute_sync("PRAGMA synchronous=NORMAL")  # a demo: speed over durability
+        self.setup("PRAGMA journal_mode=WAL")
+        self.setup("PRAGMA busy_timeout=5000")
+        self.setup("PRAGMA synchronous=NORMAL")  # a demo: speed over durability
 
     def execute_sync(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+            cursor = self._conn.cursor()  # the instrumentation traces cursors, not conn.execute
+            try:
+                cursor.execute(sql, params)
+                return cursor.fetchall()
+            finally:
+                cursor.close()
 
-    def executemany_sync(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        with self._lock:
+    def setup(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Schema and seed statements: not part of any story, so no spans."""
+        with _quiet():
+            return self.execute_sync(sql, params)
+
+    def setup_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with _quiet(), self._lock:
             self._conn.execute("BEGIN")
             self._conn.executemany(sql, rows)
             self._conn.execute("COMMIT")
@@ -151,7 +163,8 @@ def route_namer(app: Starlette) -> Callable[[Scope], tuple[str, dict[str, Any]]]
         for route in app.routes:
             match, _ = route.matches(scope)
             if match is Match.FULL and isinstance(route, Route):
-                return f"{method} {route.path}", {"http.route": route.path}
+                template = _CONVERTER.sub("}", route.path)  # /points/{user_id:int} -> {user_id}
+                return f"{method} {template}", {"http.route": template}
         return method, {}
 
     return details
@@ -237,8 +250,7 @@ def serve(name: str, port: int, build: Callable[[ServiceContext], ServiceSpec]) 
         SQLite3Instrumentor().instrument()
         stop = telemetry.shutdown
     ctx = ServiceContext(name, config, scenarios)
-    with _quiet():  # schema and seed statements are not part of the story
-        spec = build(ctx)
+    spec = build(ctx)
     spec.traced = traced
     app = build_app(ctx, spec, stop)
     uvicorn.run(

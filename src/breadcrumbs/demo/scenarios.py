@@ -19,7 +19,7 @@ SCENARIOS: dict[str, str] = {
     "cache-lock-contention": "a janitor hogs the cache lock: reads wait ~10x longer",
     "slow-db": "delivery-scheduling lost an index: a slow query for orders of 5+ items",
     "third-party-timeout": "the uninstrumented legacy-pricing service times out",
-    "cascade": "inventory fails; the gateway's retries turn it into a failed order",
+    "cascade": "inventory fails for açaí orders; the gateway's retries fail the order",
     "broken-propagation": "courier-matching drops the incoming trace context: traces split",
     "bad-span-names": "loyalty names spans with ids (GET /points/8812) and DoSomething",
 }

@@ -12,8 +12,8 @@ from breadcrumbs.demo.runtime import ServiceContext, ServiceSpec
 
 def build(ctx: ServiceContext) -> ServiceSpec:
     db = ctx.db("auth.db")
-    db.execute_sync("CREATE TABLE IF NOT EXISTS sessions (token TEXT PRIMARY KEY, user_id INT)")
-    db.executemany_sync(
+    db.setup("CREATE TABLE IF NOT EXISTS sessions (token TEXT PRIMARY KEY, user_id INT)")
+    db.setup_many(
         "INSERT OR IGNORE INTO sessions VALUES (?, ?)",
         [(f"tok-{uid}", uid) for uid in range(1000, 1100)],
     )

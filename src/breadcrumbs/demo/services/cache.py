@@ -52,7 +52,7 @@ def build(ctx: ServiceContext) -> ServiceSpec:
             value = store.get(key)
         span.set_attribute("cache.hit", value is not None)
         if value is None:
-            return JSONResponse({"hit": False}, status_code=404)
+            return JSONResponse({"hit": False})  # a miss is no error: no 404
         return JSONResponse({"hit": True, "value": value})
 
     async def put(request: Request) -> Response:

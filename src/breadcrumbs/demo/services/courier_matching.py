@@ -17,11 +17,11 @@ ZONES = ["north", "south", "east", "west", "centre"]
 
 def build(ctx: ServiceContext) -> ServiceSpec:
     db = ctx.db("couriers.db")
-    db.execute_sync(
+    db.setup(
         "CREATE TABLE IF NOT EXISTS couriers (courier_id INTEGER PRIMARY KEY, name TEXT, "
         "zone TEXT, vehicle TEXT, available INT)"
     )
-    db.executemany_sync(
+    db.setup_many(
         "INSERT OR IGNORE INTO couriers VALUES (?, ?, ?, ?, 1)",
         [
             (

@@ -35,14 +35,14 @@ SEED = (
 
 
 def seed(db: Database) -> None:
-    db.execute_sync(
+    db.setup(
         "CREATE TABLE IF NOT EXISTS slots (slot_id INTEGER PRIMARY KEY, zone TEXT, "
         "vehicle TEXT, capacity INT, booked INT, starts_at INT)"
     )
-    if db.execute_sync("SELECT COUNT(*) FROM slots")[0][0] == 0:
-        db.execute_sync(SEED, (SLOTS - 1,))
-    db.execute_sync("CREATE INDEX IF NOT EXISTS slots_zone_idx ON slots (zone, vehicle, starts_at)")
-    db.execute_sync(CARGO_INDEX)
+    if db.setup("SELECT COUNT(*) FROM slots")[0][0] == 0:
+        db.setup(SEED, (SLOTS - 1,))
+    db.setup("CREATE INDEX IF NOT EXISTS slots_zone_idx ON slots (zone, vehicle, starts_at)")
+    db.setup(CARGO_INDEX)
 
 
 def build(ctx: ServiceContext) -> ServiceSpec:

@@ -29,7 +29,7 @@ class OrderFailedError(RuntimeError):
 
 def build(ctx: ServiceContext) -> ServiceSpec:
     outbox = ctx.db("outbox.db")
-    outbox.execute_sync(OUTBOX_SCHEMA)
+    outbox.setup(OUTBOX_SCHEMA)
 
     async def reserve_with_retries(order_id: str, items: list[dict[str, Any]]) -> None:
         with sdk.traced(
@@ -99,7 +99,11 @@ def build(ctx: ServiceContext) -> ServiceSpec:
                 "/schedule",
                 json={"order_id": order_id, "items": count, "zone": random.choice(ZONES)},
             )
-        except (DownstreamError, OrderFailedError) as exc:
+        except DownstreamError as exc:
+            # A refusal (a declined card: 402) goes back as is; a failure is a bad gateway.
+            status = exc.status if exc.status < 500 else 502
+            return JSONResponse({"order_id": order_id, "error": str(exc)}, status_code=status)
+        except OrderFailedError as exc:
             return JSONResponse({"order_id": order_id, "error": str(exc)}, status_code=502)
         await publish(order_id, user_id, count)
         return JSONResponse(

@@ -1,4 +1,5 @@
-"""inventory: reserves stock. Under cascade its stock database is unreachable."""
+"""inventory: reserves stock. Under cascade the replica holding the açaí stock is down, so
+every order with an açaí bowl fails here, and the gateway's retries fail with it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from starlette.routing import Route
 from breadcrumbs import sdk
 from breadcrumbs.demo.menu_data import SKUS
 from breadcrumbs.demo.runtime import ServiceContext, ServiceSpec
+
+FAILING_SKU = "acai-bowl"
 
 
 class StockUnavailableError(RuntimeError):
@@ -23,8 +26,8 @@ def connect_stock_replica(order_id: str) -> None:
 
 def build(ctx: ServiceContext) -> ServiceSpec:
     db = ctx.db("inventory.db")
-    db.execute_sync("CREATE TABLE IF NOT EXISTS stock (sku TEXT PRIMARY KEY, qty INT)")
-    db.executemany_sync("INSERT OR IGNORE INTO stock VALUES (?, ?)", [(s, 10_000) for s in SKUS])
+    db.setup("CREATE TABLE IF NOT EXISTS stock (sku TEXT PRIMARY KEY, qty INT)")
+    db.setup_many("INSERT OR IGNORE INTO stock VALUES (?, ?)", [(s, 10_000) for s in SKUS])
 
     async def reserve(request: Request) -> Response:
         body = await request.json()
@@ -32,7 +35,7 @@ def build(ctx: ServiceContext) -> ServiceSpec:
         span = trace.get_current_span()
         span.set_attribute("order.id", body["order_id"])
         span.set_attribute("order.item_count", sum(int(str(i["qty"])) for i in items))
-        if ctx.active("cascade"):
+        if ctx.active("cascade") and any(i["sku"] == FAILING_SKU for i in items):
             connect_stock_replica(body["order_id"])  # raises: a 500 with the stack trace
         for item in items:
             await db.fetch(

@@ -19,8 +19,8 @@ def balance_for(user_id: int) -> int:
 
 def build(ctx: ServiceContext) -> ServiceSpec:
     db = ctx.db("loyalty.db")
-    db.execute_sync("CREATE TABLE IF NOT EXISTS accounts (user_id INT PRIMARY KEY, points INT)")
-    db.executemany_sync(
+    db.setup("CREATE TABLE IF NOT EXISTS accounts (user_id INT PRIMARY KEY, points INT)")
+    db.setup_many(
         "INSERT OR IGNORE INTO accounts VALUES (?, ?)", [(u, balance_for(u)) for u in USERS]
     )
     tracer = trace.get_tracer(__name__)

@@ -13,16 +13,15 @@ from breadcrumbs.demo.runtime import ServiceContext, ServiceSpec
 
 def build(ctx: ServiceContext) -> ServiceSpec:
     db = ctx.db("menu.db")
-    db.execute_sync(
-        "CREATE TABLE IF NOT EXISTS items (sku TEXT PRIMARY KEY, name TEXT, price_cents INT)"
-    )
-    db.executemany_sync("INSERT OR IGNORE INTO items VALUES (?, ?, ?)", ITEMS)
+    db.setup("CREATE TABLE IF NOT EXISTS items (sku TEXT PRIMARY KEY, name TEXT, price_cents INT)")
+    db.setup_many("INSERT OR IGNORE INTO items VALUES (?, ?, ?)", ITEMS)
 
     async def load_menu() -> list[dict[str, object]]:
         cached = await ctx.http.get(ctx.url("cache", "/cache/menu:v1"))
-        trace.get_current_span().set_attribute("menu.cache_hit", cached.status_code == 200)
-        if cached.status_code == 200:
-            value: list[dict[str, object]] = cached.json()["value"]
+        hit = cached.json()
+        trace.get_current_span().set_attribute("menu.cache_hit", hit["hit"])
+        if hit["hit"]:
+            value: list[dict[str, object]] = hit["value"]
             return value
         rows = await db.fetch("SELECT sku, name, price_cents FROM items ORDER BY sku")
         menu = [{"sku": s, "name": n, "price_cents": p} for s, n, p in rows]

@@ -97,7 +97,7 @@ async def digest_consumer(db: Database) -> None:
 
 def build(ctx: ServiceContext) -> ServiceSpec:
     db = ctx.db("outbox.db")
-    db.execute_sync(OUTBOX_SCHEMA)
+    db.setup(OUTBOX_SCHEMA)
 
     async def email(ctx: ServiceContext) -> None:
         await email_consumer(db)

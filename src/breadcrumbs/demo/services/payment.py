@@ -26,7 +26,7 @@ def per_item_charge(amount_cents: int, items: int, free_items: int) -> float:
 
 def build(ctx: ServiceContext) -> ServiceSpec:
     db = ctx.db("payment.db")
-    db.execute_sync(
+    db.setup(
         "CREATE TABLE IF NOT EXISTS ledger (charge_id TEXT PRIMARY KEY, order_id TEXT, "
         "user_id INT, amount_cents INT, per_item REAL)"
     )

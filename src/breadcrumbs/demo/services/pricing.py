@@ -20,8 +20,8 @@ FALLBACK_TAX = 0.08
 
 def build(ctx: ServiceContext) -> ServiceSpec:
     db = ctx.db("pricing.db")
-    db.execute_sync("CREATE TABLE IF NOT EXISTS prices (sku TEXT PRIMARY KEY, cents INT)")
-    db.executemany_sync("INSERT OR IGNORE INTO prices VALUES (?, ?)", [(s, p) for s, _, p in ITEMS])
+    db.setup("CREATE TABLE IF NOT EXISTS prices (sku TEXT PRIMARY KEY, cents INT)")
+    db.setup_many("INSERT OR IGNORE INTO prices VALUES (?, ?)", [(s, p) for s, _, p in ITEMS])
     legacy_url = urlsplit(ctx.config.peers["legacy-pricing"])
     legacy = sdk.third_party(
         "legacy-pricing",
