@@ -11,7 +11,7 @@ Physical layout (chosen by measurement, see ``bench/README.md``):
   a span keeps a small ``ResourceId``. ``ResourceHash`` finds an existing row on insert.
 - ``operations``: (service, span name, kind) with the newest start seen, so ``services`` and
   ``operations`` read a tiny table and retention can drop entries exactly.
-- ``trace_ranges``: per batch, each trace's first and last span start (see ``_V2``).
+- ``trace_ranges``: per batch, each trace's first and last span start (see ``_V2``, ``_V3``).
 - ``meta``: ``schema_version`` and the WAL sequence committed with the last batch.
 """
 
@@ -94,7 +94,25 @@ _V2: Final[tuple[str, ...]] = (
     """,
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2)
+# v3: the lookup keyed by the trace id's high 64 bits (half the key bytes; a shared prefix
+# only widens the time range, the span scan still matches the whole id).
+_V3: Final[tuple[str, ...]] = (
+    "DROP TABLE trace_ranges",
+    """
+    CREATE TABLE trace_ranges (
+        TracePrefix UBIGINT NOT NULL,
+        FirstStart BIGINT NOT NULL,
+        LastStart BIGINT NOT NULL
+    )
+    """,
+    """
+    INSERT INTO trace_ranges
+    SELECT (TraceId >> 64)::UBIGINT AS p, min(Timestamp), max(Timestamp)
+    FROM spans GROUP BY p ORDER BY p
+    """,
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3)
 """``MIGRATIONS[i]`` takes the file from version ``i`` to ``i + 1``; append, never edit."""
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -62,8 +62,8 @@ SORT_ORDERS: Final[dict[str, str]] = {
 
 INSERT_TRACE_RANGES: Final = """
 INSERT INTO trace_ranges
-SELECT ('0x' || TraceId)::UHUGEINT AS t, min(Timestamp), max(Timestamp)
-FROM batch_in GROUP BY TraceId ORDER BY t
+SELECT ('0x' || left(TraceId, 16))::UBIGINT AS p, min(Timestamp), max(Timestamp)
+FROM batch_in GROUP BY p ORDER BY p
 """
 
 SET_WAL_SEQUENCE: Final = "UPDATE meta SET value = greatest(value, ?) WHERE key = ?"
@@ -104,22 +104,24 @@ def trace_id_param(trace_id: str) -> int:
 
 
 def trace_ranges(trace_ids: list[str]) -> tuple[str, list[Any]]:
-    """(TraceId as an integer, first start, last start) of each known trace."""
+    """(trace id, first start, last start) of each trace whose prefix is known."""
     # An IN list of constants is a scan filter that segment statistics prune; a join is not.
-    marks = ", ".join("?::UHUGEINT" for _ in trace_ids)
+    marks = ", ".join("?::UBIGINT" for _ in trace_ids)
     text = f"""
-    SELECT TraceId, min(FirstStart), max(LastStart) FROM trace_ranges
-    WHERE TraceId IN ({marks}) GROUP BY TraceId ORDER BY 2
+    SELECT TracePrefix, min(FirstStart), max(LastStart) FROM trace_ranges
+    WHERE TracePrefix IN ({marks}) GROUP BY TracePrefix
     """
-    return text, [trace_id_param(t) for t in trace_ids]
+    return text, [int(t[:16], 16) for t in trace_ids]
 
 
-# One trace, within the time range ``TRACE_RANGES`` gave: constant bounds, so row groups are
-# skipped by their Timestamp statistics.
-GET_TRACE: Final = f"""
-{SELECT_SPANS}
-WHERE s.TraceId = ?::UHUGEINT AND s.Timestamp >= ? AND s.Timestamp <= ?
-"""
+def spans_in_ranges(ranges: list[tuple[str, int, int]]) -> tuple[str, list[Any]]:
+    """Spans of each (trace id, first start, last start): one pruned scan per trace, one
+    statement for all."""
+    one = f"{SELECT_SPANS} WHERE s.TraceId = ?::UHUGEINT AND s.Timestamp BETWEEN ? AND ?"
+    params: list[Any] = []
+    for trace_id, first, last in ranges:
+        params.extend((trace_id_param(trace_id), first, last))
+    return "\nUNION ALL\n".join([one] * len(ranges)), params
 
 
 # Attribute lists: a lambda over the entries measured ~2x faster than list_contains(struct).

@@ -65,7 +65,7 @@ def _entries_to_map(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 # get_traces binds one parameter per id; chunks keep statements small.
-_IDS_PER_STATEMENT = 200
+_IDS_PER_STATEMENT = 50
 
 
 class DuckDBStore:
@@ -94,7 +94,11 @@ class DuckDBStore:
         self._write_lock = threading.Lock()
         self._insert_spans = sql.INSERT_SPANS.format(order=sql.SORT_ORDERS[sort_order])
         self._closed = False
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self._conn.close()
+            raise
         if trace_index:
             self._conn.execute("CREATE INDEX IF NOT EXISTS spans_trace_id ON spans (TraceId)")
 
@@ -204,9 +208,15 @@ class DuckDBStore:
         # within that range (row groups outside it are skipped by their statistics).
         parts = []
         for i in range(0, len(trace_ids), _IDS_PER_STATEMENT):
-            text, values = sql.trace_ranges(trace_ids[i : i + _IDS_PER_STATEMENT])
-            for trace_id, first, last in cur.execute(text, values).fetchall():
-                parts.append(self._spans(cur, sql.GET_TRACE, [trace_id, first, last]))
+            chunk = trace_ids[i : i + _IDS_PER_STATEMENT]
+            text, values = sql.trace_ranges(chunk)
+            found = {
+                prefix: (first, last)
+                for prefix, first, last in cur.execute(text, values).fetchall()
+            }
+            ranges = [(t, *found[int(t[:16], 16)]) for t in chunk if int(t[:16], 16) in found]
+            if ranges:
+                parts.append(self._spans(cur, *sql.spans_in_ranges(ranges)))
         return pa.concat_tables(parts) if parts else empty_batch()
 
     async def get_trace(self, params: GetTraceParams) -> SpanBatch:

@@ -1,0 +1,55 @@
+"""DuckDB-only: the file's schema version and its migrations on open."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from breadcrumbs.store.base import GetTraceParams
+from breadcrumbs.store.duckdb import DuckDBStore
+from breadcrumbs.store.duckdb.schema import SCHEMA_VERSION
+
+from . import world
+
+
+def _version(path: Path) -> int:
+    with duckdb.connect(str(path)) as conn:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def test_new_file_gets_the_latest_version(tmp_path: Path) -> None:
+    store = DuckDBStore(tmp_path / "spans.duckdb")
+    await store.close()
+    assert _version(tmp_path / "spans.duckdb") == SCHEMA_VERSION
+
+
+async def test_version_1_file_with_spans_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "spans.duckdb"
+    store = DuckDBStore(path)
+    await store.write(world.world_batch(), wal_sequence=8)
+    await store.close()
+    # Back to what a version 1 file held: no trace-range lookup table.
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("DROP TABLE trace_ranges")
+        conn.execute("UPDATE meta SET value = 1 WHERE key = 'schema_version'")
+    store = DuckDBStore(path)
+    try:
+        got = await store.get_trace(GetTraceParams(world.TRACES["B"]))
+        assert got.num_rows == len(world.spans_of("B"))
+        assert await store.last_wal_sequence() == 8
+    finally:
+        await store.close()
+    assert _version(path) == SCHEMA_VERSION
+
+
+async def test_newer_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "spans.duckdb"
+    await DuckDBStore(path).close()
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'schema_version'")
+    with pytest.raises(RuntimeError, match="newer"):
+        DuckDBStore(path)
