@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,11 +176,13 @@ def start_shop(
     scenarios: Iterable[str] = (),
     state_dir: Path | None = None,
     wait: bool = True,
+    env: Mapping[str, str] | None = None,
 ) -> Shop:
     """Start every service (``base_port`` 0: free ports) and wait until all are healthy.
 
     ``otlp_endpoint``: breadcrumbs' OTLP base URL (``http://127.0.0.1:4318`` for HTTP,
     ``http://127.0.0.1:4317`` for gRPC); None leaves it to ``OTEL_*`` or the SDK default.
+    ``env``: extra environment for the services (e.g. ``OTEL_BSP_SCHEDULE_DELAY``).
     """
     chosen = validate(scenarios)
     owns = state_dir is None
@@ -195,7 +197,7 @@ def start_shop(
         otlp_endpoint=otlp_endpoint,
         protocol=proto,
     )
-    env = {**os.environ, CONFIG_ENV: config.to_json(), "PYTHONUNBUFFERED": "1"}
+    child_env = {**os.environ, **(env or {}), CONFIG_ENV: config.to_json()}
     shop = Shop(ports, root, owns_state_dir=owns)
     try:
         for name, port in ports.items():
@@ -205,7 +207,7 @@ def start_shop(
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    env=env,
+                    env=child_env,
                     # One group for the whole shop: one killpg reaches every service.
                     process_group=0 if shop.pgid is None else shop.pgid,
                 )
