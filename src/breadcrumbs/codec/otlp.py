@@ -160,8 +160,10 @@ def _any_text(value: Any) -> tuple[str, str]:
     return "", "s"  # an empty value (OTLP's null) reads as an empty string
 
 
-_Raw: TypeAlias = bytes | tuple[str, str, str]
-"""One attribute as it arrives: raw ``KeyValue`` bytes (protobuf) or (key, text, code) (JSON)."""
+_Raw: TypeAlias = bytes | tuple[Any, ...]
+"""One attribute as it arrives, hashable so the cache can key on it: raw ``KeyValue`` bytes
+(protobuf); (key, JSON value name, JSON scalar) for OTLP/JSON string, int and bool values;
+(key, "", value text, type code) for any other JSON value."""
 
 
 class _AttributeCache:
@@ -208,7 +210,7 @@ class _AttributeCache:
         if found is not None:
             return found
         if isinstance(raw, tuple):
-            key, text, code = raw
+            key, text, code = raw[0], *_json_scalar_text(raw[1], raw[2], raw[3:])
         else:
             try:
                 kv = common_pb2.KeyValue.FromString(raw)
@@ -779,45 +781,50 @@ def decode_json(body: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodeRes
         raise BadInput(f"malformed OTLP/JSON request: {exc!r}") from None
 
 
-def _field(item: Any, camel: str, snake: str, kind: type, default: Any) -> Any:
-    """A JSON object's field by either name; ``default`` when absent or null."""
-    if not isinstance(item, dict):
-        raise BadInput(f"malformed OTLP/JSON request: expected an object, got {item!r:.80}")
-    value = item.get(camel)
+def _bad(what: str) -> BadInput:
+    return BadInput(f"malformed OTLP/JSON request: {what}")
+
+
+def _field(item: Any, name: str, kind: type, default: Any, snake: str = "") -> Any:
+    """A JSON object's field by its lowerCamelCase (or ``snake``) name; ``default`` when
+    absent or null."""
+    if type(item) is not dict:
+        raise _bad(f"expected an object, got {item!r:.80}")
+    value = item.get(name)
     if value is None:
-        value = item.get(snake)
+        value = item.get(snake) if snake else None
         if value is None:
             return default
-    if kind is int:
-        return _json_int(value, camel)
-    if not isinstance(value, kind):
-        raise BadInput(f"malformed OTLP/JSON request: {camel} must be a {kind.__name__}")
+    if not isinstance(value, kind) or isinstance(value, bool) is not (kind is bool):
+        raise _bad(f"{name} must be a {kind.__name__}, got {value!r:.40}")
     return value
 
 
 def _json_int(value: Any, name: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
+    if type(value) is int:
         return value
-    if isinstance(value, str):
+    if type(value) is str:
         try:
             return int(value)
         except ValueError:
             pass
-    raise BadInput(f"malformed OTLP/JSON request: {name} must be an integer, got {value!r:.40}")
+    raise _bad(f"{name} must be an integer, got {value!r:.40}")
 
 
-def _json_uint64(value: int) -> int:
+def _json_uint64(value: Any, name: str) -> int:
     """Out-of-range times read as 0, which the time checks then reject with a reason."""
-    return value if 0 <= value < 2**64 else 0
-
-
-def _json_enum(item: Any, camel: str, names: dict[str, int]) -> int:
-    value = item.get(camel, item.get(_snake(camel))) if isinstance(item, dict) else None
     if value is None:
         return 0
-    if isinstance(value, str) and value in names:
+    number = _json_int(value, name)
+    return number if 0 <= number < 2**64 else 0
+
+
+def _json_enum(value: Any, names: dict[str, int], name: str) -> int:
+    if value is None:
+        return 0
+    if type(value) is str and value in names:
         return names[value]
-    number = _json_int(value, camel)
+    number = _json_int(value, name)
     return number if 0 <= number <= 127 else 0  # unknown values read as 0 anyway
 
 
@@ -827,7 +834,7 @@ def _snake(camel: str) -> str:
 
 def _json_id(value: Any) -> bytes:
     """Hex id bytes; anything malformed is b"" (rejected later with the span's reason)."""
-    if not isinstance(value, str):
+    if type(value) is not str:
         return b""
     try:
         return bytes.fromhex(value)
@@ -840,153 +847,225 @@ _STATUS_NAMES: Final = {name: int(v) for name, v in trace_pb2.Status.StatusCode.
 
 
 def _json_attributes(items: Any) -> list[_Raw]:
-    if not isinstance(items, list):
-        raise BadInput("malformed OTLP/JSON request: attributes must be a list")
+    """OTLP/JSON KeyValues as raw attributes (see ``_Raw``).
+
+    Strings, ints and bools are passed on as they are: the cache checks and converts them
+    once per distinct value. Only doubles (``-0.0 == 0.0`` and ``nan != nan`` would confuse
+    the cache) and arrays, kvlists and bytes are converted here.
+    """
+    if items is None:
+        return []
+    if type(items) is not list:
+        raise _bad("attributes must be a list")
     raws: list[_Raw] = []
+    append = raws.append
     for kv in items:
-        key = _field(kv, "key", "key", str, "")
-        text, code = _json_value_text(_field(kv, "value", "value", dict, {}))
-        raws.append((key, text, code))
+        if type(kv) is dict:
+            key = kv.get("key")
+            value = kv.get("value")
+            if type(key) is str and type(value) is dict and len(value) == 1:
+                ((name, inner),) = value.items()
+                kind = type(inner)
+                if (kind is str or kind is int or kind is bool) and name in _SCALAR_NAMES:
+                    append((key, name, inner))
+                    continue
+        key = _field(kv, "key", str, "")
+        python = _json_python(_field(kv, "value", dict, {}))
+        text, code = ("", "s") if python is None else encode_value(python)
+        append((key, "", text, code))
     return raws
 
 
-def _json_value_text(value: dict[str, Any]) -> tuple[str, str]:
-    """An OTLP/JSON AnyValue as (value text, type code), exactly as the protobuf path."""
-    python = _json_python(value)
-    return ("", "s") if python is None else encode_value(python)
+_VALUE_NAMES: Final = {
+    spelling: camel
+    for camel in (
+        "stringValue",
+        "intValue",
+        "boolValue",
+        "doubleValue",
+        "bytesValue",
+        "arrayValue",
+        "kvlistValue",
+    )
+    for spelling in (camel, _snake(camel))
+}
+_SCALAR_NAMES: Final = frozenset(
+    n for n, camel in _VALUE_NAMES.items() if camel in ("stringValue", "intValue", "boolValue")
+)
+
+
+def _json_scalar_text(name: str, inner: Any, rest: tuple[Any, ...]) -> tuple[str, str]:
+    """(value text, type code) of a raw JSON attribute's value (see ``_Raw``)."""
+    if not name:
+        text, code = inner, rest[0]
+        return text, code
+    name = _VALUE_NAMES[name]
+    if name == "stringValue" and type(inner) is str:
+        return inner, "s"
+    if name == "boolValue" and type(inner) is bool:
+        return ("true" if inner else "false"), "b"
+    if name == "intValue" and type(inner) is not bool:
+        number = _json_int(inner, "intValue")
+        if -(2**63) <= number < 2**63:
+            return str(number), "i"
+        raise _bad("intValue out of the int64 range")
+    raise _bad(f"{name} of the wrong type: {inner!r:.40}")
 
 
 def _json_python(value: Any) -> Any:
     """An OTLP/JSON AnyValue as a plain Python value (None when empty)."""
-    if not isinstance(value, dict):
-        raise BadInput("malformed OTLP/JSON request: an attribute value must be an object")
-    for name, inner in value.items():
-        if name in ("stringValue", "string_value"):
-            if not isinstance(inner, str):
-                raise BadInput("malformed OTLP/JSON request: stringValue must be a string")
+    if type(value) is not dict:
+        raise _bad("an attribute value must be an object")
+    for spelling, inner in value.items():
+        name = _VALUE_NAMES.get(spelling)
+        if name == "stringValue":
+            if type(inner) is not str:
+                raise _bad("stringValue must be a string")
             return inner
-        if name in ("boolValue", "bool_value"):
-            if not isinstance(inner, bool):
-                raise BadInput("malformed OTLP/JSON request: boolValue must be true or false")
+        if name == "boolValue":
+            if type(inner) is not bool:
+                raise _bad("boolValue must be true or false")
             return inner
-        if name in ("intValue", "int_value"):
+        if name == "intValue":
             number = _json_int(inner, "intValue")
             if not -(2**63) <= number < 2**63:
-                raise BadInput("malformed OTLP/JSON request: intValue out of the int64 range")
+                raise _bad("intValue out of the int64 range")
             return number
-        if name in ("doubleValue", "double_value"):
+        if name == "doubleValue":
             return _json_double(inner)
-        if name in ("bytesValue", "bytes_value"):
-            if not isinstance(inner, str):
-                raise BadInput("malformed OTLP/JSON request: bytesValue must be base64 text")
-            try:
-                return base64.b64decode(inner, validate=True)
-            except binascii.Error:
-                try:  # protobuf's JSON mapping also accepts URL-safe base64
-                    return base64.urlsafe_b64decode(inner)
-                except binascii.Error as exc:
-                    raise BadInput(f"malformed OTLP/JSON request: bytesValue: {exc}") from None
-        if name in ("arrayValue", "array_value"):
-            values = _field(inner, "values", "values", list, [])
-            return [_json_python(v) for v in values]
-        if name in ("kvlistValue", "kvlist_value"):
-            values = _field(inner, "values", "values", list, [])
+        if name == "bytesValue":
+            return _json_bytes(inner)
+        if name == "arrayValue":
+            return [_json_python(v) for v in _field(inner, "values", list, [])]
+        if name == "kvlistValue":
             return {
-                _field(kv, "key", "key", str, ""): _json_python(
-                    _field(kv, "value", "value", dict, {})
-                )
-                for kv in values
+                _field(kv, "key", str, ""): _json_python(_field(kv, "value", dict, {}))
+                for kv in _field(inner, "values", list, [])
             }
     return None  # empty, or only unknown fields
+
+
+def _json_bytes(value: Any) -> bytes:
+    if type(value) is not str:
+        raise _bad("bytesValue must be base64 text")
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error:
+        try:  # protobuf's JSON mapping also accepts URL-safe base64
+            return base64.urlsafe_b64decode(value)
+        except binascii.Error as exc:
+            raise _bad(f"bytesValue: {exc}") from None
 
 
 _DOUBLE_WORDS: Final = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
 def _json_double(value: Any) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if type(value) is float or type(value) is int:
         return float(value)
-    if isinstance(value, str):
+    if type(value) is str:
         if value in _DOUBLE_WORDS:
             return _DOUBLE_WORDS[value]
         try:
             return float(value)
         except ValueError:
             pass
-    raise BadInput(f"malformed OTLP/JSON request: doubleValue must be a number, got {value!r:.40}")
+    raise _bad(f"doubleValue must be a number, got {value!r:.40}")
 
 
 def _decode_json(document: Any, limits: DecodeLimits) -> DecodeResult:
-    resource_spans_list = _field(document, "resourceSpans", "resource_spans", list, [])
-    total = 0
-    for resource_spans in resource_spans_list:
-        for scope_spans in _field(resource_spans, "scopeSpans", "scope_spans", list, []):
-            total += len(_field(scope_spans, "spans", "spans", list, []))
+    resource_spans_list = _field(document, "resourceSpans", list, [], "resource_spans")
+    scope_spans_lists = [
+        _field(rs, "scopeSpans", list, [], "scope_spans") for rs in resource_spans_list
+    ]
+    total = sum(len(_field(ss, "spans", list, [])) for sss in scope_spans_lists for ss in sss)
     if total > limits.max_spans:
         raise BadInput(f"too many spans in one request: {total} > {limits.max_spans}")
     out = _Spans()
     status_codes: list[int] = []
     status_messages: list[str] = []
+    attributes = out.attributes
     for r, resource_spans in enumerate(resource_spans_list):
-        resource = _field(resource_spans, "resource", "resource", dict, {})
-        raws = _json_attributes(_field(resource, "attributes", "attributes", list, []))
-        out.resources.add_row(raws)
-        for scope_spans in _field(resource_spans, "scopeSpans", "scope_spans", list, []):
-            scope = _field(scope_spans, "scope", "scope", dict, {})
+        resource = _field(resource_spans, "resource", dict, {})
+        out.resources.add_row(_json_attributes(resource.get("attributes")))
+        for scope_spans in scope_spans_lists[r]:
+            scope = _field(scope_spans, "scope", dict, {})
             s = len(out.scope_names)
-            out.scope_names.append(_field(scope, "name", "name", str, ""))
-            out.scope_versions.append(_field(scope, "version", "version", str, ""))
-            for span in _field(scope_spans, "spans", "spans", list, []):
-                if not isinstance(span, dict):
-                    raise BadInput("malformed OTLP/JSON request: a span must be an object")
-                out.resource_index.append(r)
-                out.scope_index.append(s)
-                out.trace_ids.append(_json_id(span.get("traceId", span.get("trace_id"))))
-                out.span_ids.append(_json_id(span.get("spanId", span.get("span_id"))))
-                out.parent_ids.append(
-                    _json_id(span.get("parentSpanId", span.get("parent_span_id", "")))
-                )
-                out.trace_states.append(_field(span, "traceState", "trace_state", str, ""))
-                out.names.append(_field(span, "name", "name", str, ""))
-                out.kinds.append(_json_enum(span, "kind", _KIND_NAMES))
-                start = _field(span, "startTimeUnixNano", "start_time_unix_nano", int, 0)
-                end = _field(span, "endTimeUnixNano", "end_time_unix_nano", int, 0)
-                out.starts.append(_json_uint64(start))
-                out.ends.append(_json_uint64(end))
-                status = _field(span, "status", "status", dict, {})
-                status_codes.append(_json_enum(status, "code", _STATUS_NAMES))
-                status_messages.append(_field(status, "message", "message", str, ""))
-                raws = _json_attributes(_field(span, "attributes", "attributes", list, []))
-                out.attributes.add_row(raws)
-                events = _field(span, "events", "events", list, [])
-                if len(events) > limits.max_events:
-                    out.attributes.extra.setdefault(len(out.trace_ids) - 1, []).append(
-                        _marker(DROPPED_EVENTS_KEY, len(events) - limits.max_events)
+            out.scope_names.append(_field(scope, "name", str, ""))
+            out.scope_versions.append(_field(scope, "version", str, ""))
+            spans = _field(scope_spans, "spans", list, [])
+            out.resource_index.extend(repeat(r, len(spans)))
+            out.scope_index.extend(repeat(s, len(spans)))
+            for span in spans:
+                if type(span) is not dict:
+                    raise _bad("a span must be an object")
+                get = span.get
+                # lowerCamelCase first, snake_case when absent (inline: this is per span)
+                value = get("traceId")
+                out.trace_ids.append(_json_id(get("trace_id") if value is None else value))
+                value = get("spanId")
+                out.span_ids.append(_json_id(get("span_id") if value is None else value))
+                value = get("parentSpanId")
+                value = get("parent_span_id") if value is None else value
+                out.parent_ids.append(_json_id(value) if value else b"")
+                out.trace_states.append(_field(span, "traceState", str, "", "trace_state"))
+                out.names.append(_field(span, "name", str, ""))
+                out.kinds.append(_json_enum(get("kind"), _KIND_NAMES, "kind"))
+                value = get("startTimeUnixNano")
+                value = get("start_time_unix_nano") if value is None else value
+                out.starts.append(_json_uint64(value, "startTimeUnixNano"))
+                value = get("endTimeUnixNano")
+                value = get("end_time_unix_nano") if value is None else value
+                out.ends.append(_json_uint64(value, "endTimeUnixNano"))
+                status = get("status")
+                if status:
+                    code = _json_enum(
+                        _field(span, "status", dict, {}).get("code"), _STATUS_NAMES, "code"
                     )
-                for event in events[: limits.max_events]:
-                    time_ns = _field(event, "timeUnixNano", "time_unix_nano", int, 0)
-                    out.event_times.append(_json_uint64(time_ns))
-                    out.event_names.append(_field(event, "name", "name", str, ""))
-                    raws = _json_attributes(_field(event, "attributes", "attributes", list, []))
-                    out.event_attributes.add_row(raws)
+                    status_codes.append(code)
+                    status_messages.append(_field(status, "message", str, ""))
+                else:
+                    status_codes.append(0)
+                    status_messages.append("")
+                attributes.add_row(_json_attributes(get("attributes")))
+                events = get("events")
+                if events:
+                    _json_events(out, _field(span, "events", list, []), limits)
                 out.event_offsets.append(len(out.event_times))
-                links = _field(span, "links", "links", list, [])
-                _add_links(
-                    out,
-                    [
-                        (
-                            _json_id(_field(k, "traceId", "trace_id", str, "")),
-                            _json_id(_field(k, "spanId", "span_id", str, "")),
-                            _field(k, "traceState", "trace_state", str, ""),
-                            _json_attributes(_field(k, "attributes", "attributes", list, [])),
-                        )
-                        for k in links[: limits.max_links]
-                    ],
-                    len(links),
-                )
+                links = get("links")
+                if links:
+                    _json_links(out, _field(span, "links", list, []), limits)
                 out.link_offsets.append(len(out.link_trace_ids))
     out.status_codes, out.status_messages = status_codes, status_messages
     return out.finish(limits)
+
+
+def _json_events(out: _Spans, events: list[Any], limits: DecodeLimits) -> None:
+    if len(events) > limits.max_events:
+        out.attributes.extra.setdefault(len(out.trace_ids) - 1, []).append(
+            _marker(DROPPED_EVENTS_KEY, len(events) - limits.max_events)
+        )
+    for event in events[: limits.max_events]:
+        out.event_names.append(_field(event, "name", str, ""))  # checks it is an object, too
+        time_ns = event.get("timeUnixNano", event.get("time_unix_nano"))
+        out.event_times.append(_json_uint64(time_ns, "timeUnixNano"))
+        out.event_attributes.add_row(_json_attributes(event.get("attributes")))
+
+
+def _json_links(out: _Spans, links: list[Any], limits: DecodeLimits) -> None:
+    _add_links(
+        out,
+        [
+            (
+                _json_id(_field(link, "traceId", str, "", "trace_id")),
+                _json_id(_field(link, "spanId", str, "", "span_id")),
+                _field(link, "traceState", str, "", "trace_state"),
+                _json_attributes(link.get("attributes")),
+            )
+            for link in links[: limits.max_links]
+        ],
+        len(links),
+    )
 
 
 # --- protobuf out --------------------------------------------------------------------------
