@@ -185,8 +185,7 @@ class _AttributeCache:
         self.codes: list[str] = []
         self.key_numbers: list[int] = []  # the same number for the same key: spots duplicates
         self.truncated: list[bool] = []
-        self._numbers: dict[str, int] = {}
-        self._key_objects: dict[str, str] = {}
+        self._numbers: dict[str, tuple[str, int]] = {}
         self._chunks: list[tuple[pa.Array, ...]] = []
         self._converted = 0
         self._lock = threading.Lock()
@@ -196,41 +195,52 @@ class _AttributeCache:
         ids: list[int | None] = list(map(self.ids.get, raws))
         if None in ids:
             with self._lock:
-                i = -1
-                try:
-                    while True:
-                        i = ids.index(None, i + 1)
-                        ids[i] = self._add(raws[i])
-                except ValueError:
-                    pass
+                self._fill(raws, ids)
         return ids  # type: ignore[return-value]  # no None is left
 
-    def _add(self, raw: _Raw) -> int:
-        found = self.ids.get(raw)
-        if found is not None:
-            return found
-        if isinstance(raw, tuple):
-            key, text, code = raw[0], *_json_scalar_text(raw[1], raw[2], raw[3:])
-        else:
+    def _fill(self, raws: list[_Raw], ids: list[int | None]) -> None:
+        """Decodes and adds the raws at the None positions of ``ids`` (one loop with
+        local names: unique values such as URLs miss on every request)."""
+        known = self.ids
+        texts = self.texts
+        add_key, add_text, add_code = self.keys.append, texts.append, self.codes.append
+        add_number, add_truncated = self.key_numbers.append, self.truncated.append
+        numbers = self._numbers
+        max_length = self.max_length
+        from_string = common_pb2.KeyValue.FromString
+        i = -1
+        while True:
             try:
-                kv = common_pb2.KeyValue.FromString(raw)
-            except DecodeError as exc:
-                raise BadInput(f"malformed OTLP attribute: {exc}") from None
-            key = kv.key
-            text, code = _any_text(kv.value)
-        truncated = len(text) > self.max_length
-        if truncated:
-            text, code = text[: self.max_length], "s"
-            self.any_truncated = True
-        number = self._numbers.setdefault(key, len(self._numbers))
-        index = len(self.keys)
-        self.keys.append(self._key_objects.setdefault(key, key))  # one str per distinct key
-        self.texts.append(text)
-        self.codes.append(code)
-        self.key_numbers.append(number)
-        self.truncated.append(truncated)
-        self.ids[raw] = index  # last: other threads take presence here as "complete"
-        return index
+                i = ids.index(None, i + 1)
+            except ValueError:
+                return
+            raw = raws[i]
+            index = known.get(raw)
+            if index is None:
+                if isinstance(raw, bytes):
+                    try:
+                        kv = from_string(raw)
+                    except DecodeError as exc:
+                        raise BadInput(f"malformed OTLP attribute: {exc}") from None
+                    key = kv.key
+                    text, code = _any_text(kv.value)
+                else:
+                    key, text, code = raw[0], *_json_scalar_text(raw[1], raw[2], raw[3:])
+                cut = len(text) > max_length
+                if cut:
+                    text, code = text[:max_length], "s"
+                    self.any_truncated = True
+                seen = numbers.get(key)
+                if seen is None:  # one str object and one number per distinct key
+                    seen = numbers[key] = (key, len(numbers))
+                index = len(texts)
+                add_key(seen[0])
+                add_text(text)
+                add_code(code)
+                add_number(seen[1])
+                add_truncated(cut)
+                known[raw] = index  # last: other threads take presence here as "complete"
+            ids[i] = index
 
     def columns(self) -> list[pa.ChunkedArray]:
         """keys, texts, codes (uint8), key numbers of every entry so far, as Arrow."""
