@@ -33,6 +33,7 @@ app = typer.Typer(
     help="A self-hosted distributed tracing system.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals can hold request bodies or secrets
 )
 console = Console()
 

@@ -163,7 +163,11 @@ class Server:
 
     async def _start_store(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = DuckDBStore(self.settings.data_dir / STORE_FILE, metrics=self.metrics)
+        path = self.settings.data_dir / STORE_FILE
+        try:
+            self.store = DuckDBStore(path, metrics=self.metrics)
+        except Exception as error:  # most often: another server holds the file's lock
+            raise OSError(f"cannot open the store {path}: {error}") from error
         self.query = QueryService(self.store)
 
     async def _stop_store(self) -> None:
@@ -359,7 +363,9 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _display_host(host: str) -> str:
-    return "localhost" if host in ("0.0.0.0", "::", "127.0.0.1") else host
+    if host in ("0.0.0.0", "::", "127.0.0.1"):
+        return "localhost"
+    return f"[{host}]" if ":" in host else host
 
 
 def print_banner(server: Server) -> None:

@@ -81,7 +81,7 @@ def server(context: ReceiverContext, host: str, port: int) -> tuple[grpc.aio.Ser
         ],
     )
     aio_server.add_generic_rpc_handlers((handler(context),))
-    bound = aio_server.add_insecure_port(f"{host}:{port}")
+    bound = aio_server.add_insecure_port(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
     if bound == 0:
         raise OSError(f"cannot listen on {host}:{port} for OTLP gRPC")
     return aio_server, bound
