@@ -15,7 +15,7 @@ from google.protobuf.message import Message
 from google.rpc import status_pb2  # type: ignore[import-untyped]
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -87,6 +87,8 @@ def app(context: ReceiverContext) -> Starlette:
             )
             result = await run_decoder(decoder, body, limits.decode)
             await accept(context, RECEIVER, result)
+        except ClientDisconnect:  # gone before the body arrived: nobody to answer
+            return Response(status_code=400)
         except Exception as error:
             refused(context, RECEIVER, error)
             return _error_response(error, content_type if content_type == JSON else PROTOBUF)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
@@ -68,6 +68,8 @@ def routes(context: ReceiverContext) -> list[BaseRoute]:
             await accept(context, RECEIVER, result)
             if result.rejected and not result.batch.num_rows:
                 raise BadInput(f"all {result.rejected} spans rejected: {result.error}")
+        except ClientDisconnect:  # gone before the body arrived: nobody to answer
+            return Response(status_code=400)
         except Exception as error:
             refused(context, RECEIVER, error)
             headers = {}
