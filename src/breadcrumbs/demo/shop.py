@@ -239,22 +239,25 @@ def run_shop(
     shop = start_shop(
         otlp_endpoint=otlp_endpoint, protocol=protocol, base_port=base_port, scenarios=chosen
     )
-    out.print(
+    banner = (
         f"gateway {shop.gateway_url}  scenarios: {', '.join(chosen) or 'none'}  "
         f"rate {rate:g}/s  (Ctrl-C to stop)"
     )
     try:
-        return asyncio.run(_drive(shop, rate, duration, out))
+        return asyncio.run(_drive(shop, rate, duration, out, banner))
     finally:
         shop.stop()
         out.print("shop stopped: every service exited")
 
 
-async def _drive(shop: Shop, rate: float, duration: float | None, out: Console) -> Stats:
+async def _drive(
+    shop: Shop, rate: float, duration: float | None, out: Console, banner: str
+) -> Stats:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    out.print(banner)  # only now: from here on a signal means a clean stop
     if duration is not None:
         loop.call_later(duration, stop.set)
     generator = LoadGenerator(shop.gateway_url, rate)
