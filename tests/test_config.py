@@ -10,6 +10,7 @@ from breadcrumbs.config import (
     ConfigError,
     Settings,
     load_settings,
+    markdown_table,
     parse_duration,
     parse_size,
 )
@@ -126,3 +127,12 @@ def test_parsers_accept_or_raise_config_error(text: str) -> None:
     for parse in (parse_duration, parse_size):
         with contextlib.suppress(ConfigError):
             assert parse(text) >= 0
+
+
+def test_markdown_table_lists_every_setting_with_its_default() -> None:
+    table = markdown_table()
+    for name in SETTING_NAMES:
+        assert f"`--{name.replace('_', '-')}`" in table
+        assert f"`BREADCRUMBS_{name.upper()}`" in table
+    assert "| `--retention` | `BREADCRUMBS_RETENTION` | `7d` |" in table
+    assert "| `--max-request-bytes` | `BREADCRUMBS_MAX_REQUEST_BYTES` | `16MiB` |" in table

@@ -193,6 +193,33 @@ def setting_type(name: str) -> type:
 _FIELDS: Final = {f.name: f for f in dataclasses.fields(Settings)}
 
 
+def _default_text(name: str) -> str:
+    default = _FIELDS[name].default
+    if name in ("retention", "flush_interval"):
+        seconds = float(default)
+        for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+            if seconds >= size and seconds % size == 0:
+                return f"{int(seconds // size)}{unit}"
+        return f"{seconds * 1000:g}ms"
+    if name.endswith("_bytes"):
+        return f"{int(default) // 1024**2}MiB"
+    if isinstance(default, bool):
+        return str(default).lower()
+    return str(default)
+
+
+def markdown_table() -> str:
+    """Every setting as a Markdown table (flag, environment variable, default, meaning), for
+    the README: ``python -c "from breadcrumbs.config import markdown_table as t; print(t())"``.
+    """
+    rows = ["| flag | environment | default | what |", "|---|---|---|---|"]
+    for name in SETTING_NAMES:
+        flag = "--" + name.replace("_", "-")
+        env = ENV_PREFIX + name.upper()
+        rows.append(f"| `{flag}` | `{env}` | `{_default_text(name)}` | {setting_help(name)} |")
+    return "\n".join(rows)
+
+
 def _apply(values: dict[str, Any], raw: Mapping[str, Any], source: str) -> None:
     for key, value in raw.items():
         name = key.replace("-", "_").lower()
