@@ -194,7 +194,7 @@ _FIELDS: Final = {f.name: f for f in dataclasses.fields(Settings)}
 
 
 def _default_text(name: str) -> str:
-    default = _FIELDS[name].default
+    default: Any = getattr(Settings(), name)
     if name in ("retention", "flush_interval"):
         seconds = float(default)
         for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
