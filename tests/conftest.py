@@ -1,7 +1,9 @@
 """Shared fixtures: a real ``breadcrumbs serve`` process on free ports in a temp dir.
 
 ``server`` is one process per test module (start-up costs a second or two); ``server_factory``
-makes processes a test controls itself (SIGKILL, restart on the same data dir).
+makes processes a test controls itself (SIGKILL, restart on the same data dir). Annotate with
+``if TYPE_CHECKING: from tests.conftest import ServerProcess`` (a type only: ``tests`` is not
+importable at run time under the ``pytest`` script).
 """
 
 from __future__ import annotations
@@ -150,7 +152,14 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path_factory.mktemp("server") / "data").start()
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """One server per test module; a module sets ``SERVER_ARGS = ("--flag", "value")`` for
+    extra ``serve`` flags. After the module, its log must hold no traceback (no crash, no
+    500 of ours)."""
+    extra = tuple(getattr(request.module, "SERVER_ARGS", ()))
+    process = ServerProcess(tmp_path_factory.mktemp("server") / "data", extra).start()
     yield process
     process.kill()
+    assert "Traceback" not in process.log(), process.log()

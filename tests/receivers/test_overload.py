@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import grpc
@@ -23,16 +22,7 @@ pytestmark = pytest.mark.e2e
 
 PROTO = {"Content-Type": "application/x-protobuf"}
 # The store flush waits a minute, so the 10-span budget of unflushed spans stays used up.
-FULL_ARGS = ("--max-unflushed-spans", "10", "--flush-interval", "60s")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    from tests.conftest import ServerProcess
-
-    process = ServerProcess(tmp_path_factory.mktemp("full") / "data", FULL_ARGS).start()
-    yield process
-    process.kill()
+SERVER_ARGS = ("--max-unflushed-spans", "10", "--flush-interval", "60s")
 
 
 def _request(spans: int) -> tuple[str, bytes]:
