@@ -632,3 +632,98 @@ def test_mutated_json_raises_only_bad_input(data: st.DataObject) -> None:
     except BadInput:
         return
     assert result.batch.schema == SPAN_SCHEMA
+
+
+unique_key_values = st.lists(
+    st.builds(kv, st.text(min_size=1, max_size=6), scalar_values),
+    max_size=6,
+    unique_by=lambda k: k.key,
+)
+
+
+@given(
+    st.lists(
+        st.builds(
+            lambda span, attributes, events, links: Span(
+                trace_id=span.trace_id,
+                span_id=span.span_id,
+                name=span.name,
+                start_time_unix_nano=span.start_time_unix_nano,
+                end_time_unix_nano=span.end_time_unix_nano,
+                attributes=attributes,
+                events=[Span.Event(time_unix_nano=NOW, name=str(i)) for i in range(events)],
+                links=[Span.Link(trace_id=b"\x05" * 16, span_id=b"\x05" * 8)] * links,
+            ),
+            spans(),
+            unique_key_values,
+            st.integers(0, 4),
+            st.integers(0, 4),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.builds(
+        DecodeLimits,
+        max_attributes=st.integers(0, 6),
+        max_value_length=st.integers(0, 12),
+        max_events=st.integers(0, 4),
+        max_links=st.integers(0, 4),
+    ),
+)
+@HYPOTHESIS
+def test_limits_are_enforced_and_marked(spans_: list[Span], limits: DecodeLimits) -> None:
+    body = request_of(*spans_).SerializeToString()
+    full = decode_proto(body).batch.to_pylist()
+    limited = decode_proto(body, limits).batch.to_pylist()
+    markers = {TRUNCATED_KEY, DROPPED_ATTRIBUTES_KEY, DROPPED_EVENTS_KEY, DROPPED_LINKS_KEY}
+    for span, whole, row in zip(spans_, full, limited, strict=True):
+        got = dict(
+            zip([k for k, _ in row["SpanAttributes"]], row["SpanAttributeTypes"], strict=True)
+        )
+        texts = dict(row["SpanAttributes"])
+        expected = whole["SpanAttributes"][: limits.max_attributes]
+        assert [k for k, _ in row["SpanAttributes"] if k not in markers] == [k for k, _ in expected]
+        codes = dict(
+            zip([k for k, _ in whole["SpanAttributes"]], whole["SpanAttributeTypes"], strict=True)
+        )
+        cut = 0
+        for key, text in expected:
+            if len(text) > limits.max_value_length and codes[key] in "sy":
+                cut += 1
+                assert (texts[key], got[key]) == (text[: limits.max_value_length], "s")
+            else:
+                assert texts[key] == text
+        dropped = len(span.attributes) - limits.max_attributes
+        assert texts.get(DROPPED_ATTRIBUTES_KEY) == (str(dropped) if dropped > 0 else None)
+        assert texts.get(TRUNCATED_KEY) == (str(cut) if cut else None)
+        assert len(row["Events"]) == min(len(span.events), limits.max_events)
+        extra_events = len(span.events) - limits.max_events
+        assert texts.get(DROPPED_EVENTS_KEY) == (str(extra_events) if extra_events > 0 else None)
+        assert len(row["Links"]) == min(len(span.links), limits.max_links)
+        extra_links = len(span.links) - limits.max_links
+        assert texts.get(DROPPED_LINKS_KEY) == (str(extra_links) if extra_links > 0 else None)
+
+
+def test_threads_share_the_attribute_cache_safely() -> None:
+    """The gRPC receiver decodes on a thread pool; concurrent cache fills must not mix."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    bodies = [
+        request_of(
+            *[
+                good_span(
+                    n,
+                    attributes=[
+                        kv(f"k{t}.{i}", AnyValue(string_value=f"{t}-{n}-{i}")) for i in range(5)
+                    ],
+                )
+                for n in range(1, 60)
+            ]
+        ).SerializeToString()
+        for t in range(8)
+    ]
+    with ThreadPoolExecutor(4) as pool:
+        batches = list(pool.map(lambda b: decode_proto(b).batch, bodies * 3))
+    for t, batch in enumerate(batches):
+        for n, row in enumerate(batch.to_pylist(), start=1):
+            assert attributes(row) == {f"k{t % 8}.{i}": f"{t % 8}-{n}-{i}" for i in range(5)}

@@ -25,7 +25,8 @@ Rules (see also ``codec/base.py``):
 * Duplicate attribute keys: the last one wins, at the position of the first.
 * Unknown span kinds and status codes (proto3 enums are open) read as 0 (unspecified/unset).
 * A truncated value keeps its first ``max_value_length`` characters and becomes a string
-  (``s``): a cut JSON array or base64 text would no longer decode as its type.
+  (``s``): a cut JSON array or base64 text would no longer decode as its type. Only string,
+  bytes, array and kvlist values are cut; numbers and bools (and so our int markers) never.
 * A link with an invalid trace or span id is dropped and counted in
   ``breadcrumbs.dropped_links``; it does not reject its span.
 """
@@ -82,7 +83,7 @@ _FUTURE_SLACK_NS: Final = 86_400 * 10**9  # clocks may run ahead, but not by a d
 _INT64_MAX: Final = 2**63 - 1
 _ZERO16: Final = bytes(16)
 _ZERO8: Final = bytes(8)
-_CACHE_MAX_ENTRIES: Final = 200_000
+_CACHE_MAX_ENTRIES: Final = 65_536  # ~300 bytes each; unique values (URLs) refill it
 
 DEFAULT_LIMITS: Final = DecodeLimits()
 
@@ -226,7 +227,7 @@ class _AttributeCache:
                     text, code = _any_text(kv.value)
                 else:
                     key, text, code = raw[0], *_json_scalar_text(raw[1], raw[2], raw[3:])
-                cut = len(text) > max_length
+                cut = len(text) > max_length and code in "syam"  # numbers are never cut
                 if cut:
                     text, code = text[:max_length], "s"
                     self.any_truncated = True
