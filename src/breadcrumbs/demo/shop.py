@@ -265,14 +265,16 @@ async def _drive(
     runner = asyncio.create_task(generator.run(stop))
     try:
         if out.is_terminal:
-            with Live(generator.stats.table("orders"), console=out, refresh_per_second=2) as live:
+            title = "kale smoothie shop: customers"
+            with Live(generator.stats.table(title), console=out, refresh_per_second=2) as live:
                 while not runner.done():
                     await asyncio.wait({runner}, timeout=0.5)
-                    live.update(generator.stats.table("orders"))
+                    live.update(generator.stats.table(title))
         else:
             while not runner.done():
-                await asyncio.wait({runner}, timeout=10.0)
-                out.print(generator.stats.line())
+                finished, _ = await asyncio.wait({runner}, timeout=10.0)
+                if not finished:
+                    out.print(generator.stats.line())
         return await runner
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
