@@ -727,3 +727,27 @@ def test_threads_share_the_attribute_cache_safely() -> None:
     for t, batch in enumerate(batches):
         for n, row in enumerate(batch.to_pylist(), start=1):
             assert attributes(row) == {f"k{t % 8}.{i}": f"{t % 8}-{n}-{i}" for i in range(5)}
+
+
+def test_large_requests_decode_like_single_spans() -> None:
+    """Big attribute columns take the Arrow path, small ones plain Python: same result."""
+    limits = DecodeLimits(max_value_length=6)
+    spans_ = [
+        good_span(
+            n % 250 + 1,
+            attributes=[
+                kv("route", AnyValue(string_value="/kale" if n % 3 else "/smoothies/long")),
+                kv("n", AnyValue(int_value=n)),
+                kv("dup" if n % 7 == 0 else "x", AnyValue(bool_value=True)),
+                kv("dup", AnyValue(double_value=n / 2)),
+                kv("tags", AnyValue(array_value=ArrayValue(values=[AnyValue(string_value="a")]))),
+            ],
+        )
+        for n in range(300)
+    ]
+    big = decode_proto(request_of(*spans_).SerializeToString(), limits).batch
+    singles = [decode_proto(request_of(s).SerializeToString(), limits).batch for s in spans_]
+    assert big.equals(pa.concat_tables(singles))
+    row = big.slice(7, 1).to_pylist()[0]
+    assert attributes(row)["dup"] == 3.5
+    assert row["SpanAttributeTypes"] == "sida"  # dup deduplicated, nothing cut
