@@ -152,6 +152,19 @@ async def run(args: argparse.Namespace) -> None:
         ),
     )
     await timed(
+        "find: Jaeger UI: service+any tag+min 20ms",
+        n // 2,
+        lambda i: store.find_trace_ids(
+            TraceQuery(
+                start,
+                end,
+                service=rng.choice(services),
+                min_duration_ns=20_000_000,
+                tags=(TagFilter("http.response.status_code", "500"),),
+            )
+        ),
+    )
+    await timed(
         "find: resource tag (host.name)",
         n // 4,
         lambda i: store.find_trace_ids(
@@ -222,7 +235,7 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=1.0)
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--sort-order", default="trace")
+    parser.add_argument("--sort-order", default="service_trace")
     parser.add_argument("--trace-index", action="store_true", help="add an ART index on TraceId")
     parser.add_argument("--keep", default=None, help="directory to keep the database in")
     asyncio.run(run(parser.parse_args()))

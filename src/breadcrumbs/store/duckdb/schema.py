@@ -3,9 +3,10 @@
 Physical layout (chosen by measurement, see ``bench/README.md``):
 
 - ``spans``: ids as integers (``TraceId`` UHUGEINT, ``SpanId``/``ParentSpanId`` UBIGINT, a root's
-  parent NULL); each flushed batch is inserted sorted by ``TraceId``, so a trace's spans sit
-  together and the per-segment min/max statistics prune a trace-id lookup to a few vectors
-  without an index (an ART index costs more bytes on disk than the rest of a span).
+  parent NULL); each flushed batch is inserted sorted by (``ServiceName``, ``TraceId``): a
+  search by service reads only that service's segments (3-5x faster than trace order), and a
+  trace's spans of one service sit together (RLE on TraceId). No ART index: it cost more
+  bytes than the rest of a span and blocked ingest for seconds during retention deletes.
 - attributes as lists of (key, value) structs (see ``_ENTRIES``).
 - ``resources``: resource attributes deduplicated (they repeat for every span of a process);
   a span keeps a small ``ResourceId``. ``ResourceHash`` finds an existing row on insert.

@@ -80,7 +80,7 @@ class DuckDBStore:
         *,
         metrics: SelfMetrics | None = None,
         threads: int | None = None,
-        sort_order: str = "trace",
+        sort_order: str = "service_trace",
         trace_index: bool = False,
     ) -> None:
         # Benchmark knobs, defaults the measured best: sort_order orders each flushed batch on
