@@ -146,9 +146,7 @@ async def test_spans_of_one_trace_written_in_several_batches(store: Store) -> No
 
 @pytest.mark.parametrize("case", QUERIES, ids=[q["name"] for q in QUERIES])
 async def test_find_trace_ids(loaded: Store, case: dict[str, Any]) -> None:
-    require(loaded, "find_trace_ids")
-    if any(t["key"].startswith(("exception.", "attempt")) for t in case["query"].get("tags", [])):
-        require(loaded, "event_tags")
+    require(loaded, "find_trace_ids", *case.get("needs", []))
     got = await loaded.find_trace_ids(trace_query(case["query"]))
     assert got == [world.TRACES[name] for name in case["expected"]]
 
