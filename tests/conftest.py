@@ -9,6 +9,7 @@ importable at run time under the ``pytest`` script).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -25,6 +26,7 @@ import pytest
 PORT_NAMES = ("otlp_grpc_port", "otlp_http_port", "zipkin_port", "http_port")
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
+_BANNER = re.compile(r"^breadcrumbs \S+ ready$", re.MULTILINE)
 
 
 def free_port() -> int:
@@ -85,11 +87,14 @@ class ServerProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                if httpx.get(self.http_url + "/readyz", timeout=2.0).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
+            # The banner proves it is this process that is ready, not another one that
+            # happens to hold the port.
+            if _BANNER.search(self.log()):
+                try:
+                    if httpx.get(self.http_url + "/readyz", timeout=2.0).status_code == 200:
+                        return self
+                except httpx.HTTPError:
+                    pass
             time.sleep(0.05)
         self.kill()
         raise RuntimeError(f"server not ready after {START_TIMEOUT_S} s:\n{self.log()}")
