@@ -196,12 +196,17 @@ def traces(
         Optional[str],  # noqa: UP045
         typer.Option("--min-duration", help="e.g. 100ms, 1.5s."),
     ] = None,
-    lookback: Annotated[str, typer.Option("--lookback", help="e.g. 1h, 2d.")] = "1h",
+    lookback: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--lookback", help="e.g. 1h, 2d [default: the server's, 2d]."),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
     server: ServerOption = DEFAULT_SERVER,
 ) -> None:
     """Find traces of a service, newest first."""
-    params = {"service": service, "limit": str(limit), "lookback": lookback}
+    params = {"service": service, "limit": str(limit)}
+    if lookback:
+        params["lookback"] = lookback
     if tag:
         params["tags"] = orjson.dumps(dict(_parse_tag(t) for t in tag)).decode()
     if operation:
@@ -212,7 +217,7 @@ def traces(
     table = Table(box=box.SIMPLE)
     table.add_column("trace id", no_wrap=True, min_width=32)  # ids must stay copyable
     table.add_column("root", min_width=12, overflow="fold")
-    table.add_column("start", no_wrap=True)
+    table.add_column("start (UTC)", no_wrap=True)
     for name in ("duration", "spans"):
         table.add_column(name, justify="right", no_wrap=True)
     for trace in sorted(found, key=lambda t: -_root(t).get("startTime", 0)):
@@ -231,10 +236,9 @@ def traces(
 
 
 def _utc(us: int) -> str:
-    """Wall-clock time of day in UTC: searches look back hours, not days, by default."""
     from datetime import UTC, datetime
 
-    return datetime.fromtimestamp(us / 1e6, tz=UTC).strftime("%H:%M:%S")
+    return datetime.fromtimestamp(us / 1e6, tz=UTC).strftime("%m-%d %H:%M:%S")
 
 
 def waterfall(trace: dict[str, Any], width: int = 30) -> Table:
