@@ -3,7 +3,7 @@
 Builds realistic ExportTraceServiceRequests (a few resources and scopes, 8-10 attributes of
 mixed types per span, some events and errors) and prints spans per CPU second (process time,
 so other load on a shared machine skews it less) for protobuf parsing alone
-(the floor), ``decode_proto``, its ratio to the floor, and ``decode_json``.
+(the floor), ``decode_proto``, its ratio to the floor, ``decode_json`` and ``encode_proto``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from breadcrumbs.codec.otlp import decode_json, decode_proto
+from breadcrumbs.codec.otlp import decode_json, decode_proto, encode_proto
 
 SERVICES = ["frontend", "checkout", "cart", "payment", "smoothie-blender"]
 ROUTES = ["/", "/api/cart", "/api/checkout", "/api/products/{id}", "/healthz"]
@@ -143,6 +143,8 @@ def main() -> None:
     decoded = _rate("decode_proto", count, args.seconds, proto)
     print(f"{'decode_proto / floor':<32} {decoded / floor:>12.3f}")
     _rate("decode_json", count, args.seconds / 2, json)
+    batch = decode_proto(bodies[0]).batch
+    _rate("encode_proto", count, args.seconds / 2, lambda: encode_proto(batch))
 
 
 def _otlp_json(request: ExportTraceServiceRequest) -> bytes:
