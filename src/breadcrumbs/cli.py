@@ -214,7 +214,7 @@ def traces(
     if min_duration:
         params["minDuration"] = min_duration
     found: list[dict[str, Any]] = _get(server, "/api/traces", params).get("data") or []
-    table = Table(box=box.SIMPLE)
+    table = Table(box=box.SIMPLE, pad_edge=False, collapse_padding=True)
     table.add_column("trace id", no_wrap=True, min_width=32)  # ids must stay copyable
     table.add_column("root", min_width=12, overflow="fold")
     table.add_column("start (UTC)", no_wrap=True)
