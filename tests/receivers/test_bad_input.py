@@ -288,9 +288,37 @@ def test_zipkin_bad_data_is_400_text(server: ServerProcess, client: httpx.Client
     assert proto.status_code == 400
 
 
+def test_grpc_oversize_and_gzip_bomb_messages_are_refused_by_grpc_itself(
+    server: ServerProcess,
+) -> None:
+    """grpc enforces the decompressed limit while inflating (RESOURCE_EXHAUSTED, its own
+    code): a bomb never reaches our decoder nor fills memory."""
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        export = channel.unary_unary(
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            request_serializer=lambda body: body,
+            response_deserializer=lambda body: body,
+        )
+        for body, compression in (
+            (os.urandom(5 << 20), None),
+            (bytes(64 << 20), grpc.Compression.Gzip),
+        ):
+            with pytest.raises(grpc.RpcError) as raised:
+                export(body, timeout=30, compression=compression)
+            assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert httpx.get(server.http_url + "/healthz").status_code == 200
+
+
 def test_after_all_of_it_the_server_still_serves(
     server: ServerProcess, client: httpx.Client, tmp_path: Path
 ) -> None:
+    # (self-contained: one refusal of each kind checked below, even when run alone)
+    client.post(server.otlp_http_url + "/v1/traces", content=b"\0" * (2 << 20), headers=PROTO)
+    client.post(
+        server.otlp_http_url + "/v1/traces",
+        content=_request(_span(bytes(16), bytes(8))),
+        headers=PROTO,
+    )
     assert client.get(server.http_url + "/healthz").status_code == 200
     assert client.get(server.http_url + "/readyz").status_code == 200
     trace_id, span_id = _ids()
