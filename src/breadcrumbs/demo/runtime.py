@@ -37,6 +37,7 @@ __all__ = [
     "ServiceSpec",
     "ShopConfig",
     "serve",
+    "watch_parent",
 ]
 
 CONFIG_ENV = "BREADCRUMBS_DEMO_CONFIG"
@@ -207,7 +208,7 @@ def build_app(ctx: ServiceContext, spec: ServiceSpec, on_stop: Callable[[], None
     return wrapped
 
 
-def _die_with_parent() -> None:
+def watch_parent() -> None:
     """Exit when the supervisor goes away, even by SIGKILL, so no service is orphaned.
 
     A watchdog thread rather than PR_SET_PDEATHSIG: that fires when the *thread* that
@@ -222,14 +223,16 @@ def _die_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
-def serve(name: str, port: int, build: Callable[[ServiceContext], ServiceSpec]) -> None:
+def serve(
+    name: str, port: int, build: Callable[[ServiceContext], ServiceSpec], *, traced: bool = True
+) -> None:
+    """Run one service in this process until SIGTERM/SIGINT (or the parent's death)."""
     import uvicorn
 
-    _die_with_parent()
+    watch_parent()
     config = ShopConfig.from_env()
     scenarios = ScenarioFile(Path(config.state_dir) / "scenarios.json")
     stop: Callable[[], None] = lambda: None  # noqa: E731
-    traced = name != "legacy-pricing"
     if traced:
         # Stable semconv: http.request.method, url.path; db.query.text next to db.statement.
         os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http,database/dup")

@@ -6,14 +6,16 @@
     shop.stop()                                                # SIGTERM the group, then SIGKILL
 
 `run_shop(...)` does the same in the foreground with a live summary until Ctrl-C, SIGTERM
-or ``duration``. Every child also asks the kernel for SIGTERM when its parent dies
-(PR_SET_PDEATHSIG), so even a SIGKILLed supervisor leaves no orphan.
+or ``duration``. The services are forked by `breadcrumbs.demo.zygote`, which leads their
+process group; each of them, and the zygote, exits when its parent dies, so even a SIGKILLed
+supervisor leaves no orphan.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -35,6 +37,7 @@ from breadcrumbs.demo.loadgen import LoadGenerator, Stats
 from breadcrumbs.demo.runtime import CONFIG_ENV, ShopConfig
 from breadcrumbs.demo.scenarios import ScenarioFile, validate
 from breadcrumbs.demo.services import SERVICES
+from breadcrumbs.demo.zygote import PIDS_FILE
 
 __all__ = ["DEFAULT_BASE_PORT", "Shop", "ShopError", "run_shop", "start_shop"]
 
@@ -46,6 +49,14 @@ STOP_TIMEOUT_S = 8.0
 
 class ShopError(RuntimeError):
     pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def _free_port() -> int:
@@ -64,9 +75,9 @@ def _ports(base_port: int) -> dict[str, int]:
 class Shop:
     ports: dict[str, int]
     state_dir: Path
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    zygote: subprocess.Popen[bytes] | None = None
+    services: dict[str, int] = field(default_factory=dict)  # name -> pid, once forked
     owns_state_dir: bool = False
-    pgid: int | None = None
     _load: tuple[threading.Thread, asyncio.AbstractEventLoop, asyncio.Event] | None = None
     load: LoadGenerator | None = None
 
@@ -75,11 +86,16 @@ class Shop:
         return f"http://127.0.0.1:{self.ports['gateway']}"
 
     def pids(self) -> dict[str, int]:
-        return {name: proc.pid for name, proc in self.processes.items()}
+        """Every process of the shop: the zygote and each service."""
+        zygote = {"(zygote)": self.zygote.pid} if self.zygote is not None else {}
+        return {**zygote, **self.services}
 
     def log(self, name: str) -> str:
         path = self.state_dir / "logs" / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+    def _logs(self) -> str:
+        return "\n".join(f"--- {n}\n{self.log(n)}" for n in ["zygote", *SERVICES] if self.log(n))
 
     def set_scenarios(self, names: Iterable[str]) -> list[str]:
         response = httpx.put(
@@ -90,14 +106,22 @@ class Shop:
         return active
 
     def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
+        assert self.zygote is not None
         deadline = time.monotonic() + timeout_s
         pending = dict(self.ports)
+        pids_file = self.state_dir / PIDS_FILE
         with httpx.Client(timeout=1.0) as client:
             while pending:
+                if self.zygote.poll() is not None:
+                    raise ShopError(
+                        f"the shop exited with {self.zygote.returncode}: {self._logs()}"
+                    )
+                if not self.services and pids_file.exists():
+                    self.services = json.loads(pids_file.read_text())
                 for name, port in list(pending.items()):
-                    proc = self.processes[name]
-                    if proc.poll() is not None:
-                        raise ShopError(f"{name} exited with {proc.returncode}:\n{self.log(name)}")
+                    pid = self.services.get(name)
+                    if pid is not None and not _alive(pid):
+                        raise ShopError(f"{name} exited:\n{self.log(name)}")
                     with contextlib.suppress(httpx.HTTPError):
                         if client.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
                             del pending[name]
@@ -139,27 +163,21 @@ class Shop:
 
     # -- shutdown ---------------------------------------------------------------------
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
-        """SIGTERM every service (they flush their spans), SIGKILL what is left."""
+        """SIGTERM the shop's process group (services flush their spans), then SIGKILL it."""
         self.stop_load()
-        self._signal_all(signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        for proc in self.processes.values():
+        if self.zygote is not None:
+            self._signal_group(signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-        self._signal_all(signal.SIGKILL)
-        for proc in self.processes.values():
-            proc.wait()
+                self.zygote.wait(timeout=timeout_s)
+            self._signal_group(signal.SIGKILL)  # anything left, services included
+            self.zygote.wait()
         if self.owns_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
-    def _signal_all(self, sig: signal.Signals) -> None:
-        if self.pgid is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.pgid, sig)
-        for proc in self.processes.values():
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(sig)
+    def _signal_group(self, sig: signal.Signals) -> None:
+        assert self.zygote is not None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.zygote.pid, sig)  # the zygote leads the group
 
     def __enter__(self) -> Shop:
         return self
@@ -200,20 +218,15 @@ def start_shop(
     child_env = {**os.environ, **(env or {}), CONFIG_ENV: config.to_json()}
     shop = Shop(ports, root, owns_state_dir=owns)
     try:
-        for name, port in ports.items():
-            with (root / "logs" / f"{name}.log").open("wb") as log:
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "breadcrumbs.demo.service", name, str(port)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env=child_env,
-                    # One group for the whole shop: one killpg reaches every service.
-                    process_group=0 if shop.pgid is None else shop.pgid,
-                )
-            shop.processes[name] = proc
-            if shop.pgid is None:
-                shop.pgid = proc.pid
+        with (root / "logs" / "zygote.log").open("wb") as log:
+            shop.zygote = subprocess.Popen(
+                [sys.executable, "-m", "breadcrumbs.demo.zygote"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=child_env,
+                process_group=0,  # a group of its own: one killpg reaches every service
+            )
         if wait:
             shop.wait_ready()
     except BaseException:
