@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import grpc
+import httpx
 import orjson
 import pytest
 from opentelemetry import trace
@@ -193,3 +194,12 @@ def test_sdk_trace_round_trips_through_the_jaeger_api(kind: str, server: ServerP
     )["data"]
     assert [t["traceID"] for t in status_search] == [ids["trace"]]
     assert {"frontend", "backend"} <= set(server.get_json("/api/services")["data"])
+
+
+def test_home_page_links_the_apis(server: ServerProcess) -> None:
+    home = httpx.get(server.http_url + "/", timeout=10)
+    assert home.status_code == 200
+    assert home.headers["content-type"].startswith("text/html")
+    for path in ("/api/services", "/metrics", "/healthz", "/readyz"):
+        assert f'href="{path}' in home.text
+        assert httpx.get(server.http_url + path, timeout=10).status_code == 200

@@ -143,5 +143,7 @@ def reason(error: BaseException) -> str:
 
 def refused(context: ReceiverContext, receiver: str, error: BaseException) -> None:
     context.metrics.requests_refused.labels(receiver, reason(error)).inc()
-    if not isinstance(error, BreadcrumbsError):
+    if isinstance(error, BreadcrumbsError):
+        log.debug("%s refused a request: %s", receiver, error.message)
+    else:
         log.error("%s receiver failed", receiver, exc_info=error)
