@@ -203,10 +203,14 @@ class Server:
     async def _start_demo(self) -> None:
         """Spawn the shop now; wait for its health and start traffic in the background, so
         neither a slow nor a broken demo holds up (or takes down) the server."""
-        from breadcrumbs.demo.shop import start_shop  # optional: the `demo` extra
-
         endpoint = f"http://127.0.0.1:{self.listeners['otlp-http'].port}"
-        self._shop = start_shop(otlp_endpoint=endpoint, wait=False)
+        try:
+            from breadcrumbs.demo.shop import start_shop  # optional: the `demo` extra
+
+            self._shop = start_shop(otlp_endpoint=endpoint, wait=False)
+        except Exception:
+            log.exception("demo shop could not start (tracing goes on)")
+            return
         self.listeners["demo"] = Listener("Demo shop", 0, self._shop.gateway_url, True)
         self._demo_task = asyncio.create_task(self._demo_traffic(), name="demo")
 
