@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import grpc
 import uvicorn
@@ -67,6 +67,18 @@ class _HttpServer(uvicorn.Server):
         yield
 
 
+Step = Callable[[], Awaitable[None]]
+
+
+class Module(NamedTuple):
+    """One row of the wiring table."""
+
+    name: str
+    start: Step
+    stop: Step
+    enabled: bool = True
+
+
 @dataclass
 class Listener:
     """One listening port, for the banner and readiness."""
@@ -97,24 +109,22 @@ class Server:
     # --- the table ---------------------------------------------------------------------------
 
     @property
-    def modules(
-        self,
-    ) -> list[tuple[str, Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]]:
-        """(name, start, stop) in start order; see the module docstring for why this order."""
+    def modules(self) -> list[Module]:
+        """The enabled modules in start order; see the module docstring for why this order."""
         s = self.settings
-        table: list[
-            tuple[str, Callable[[], Awaitable[None]], Callable[[], Awaitable[None]], bool]
-        ] = [
-            ("store", self._start_store, self._stop_store, True),
-            ("http", self._start_main_http, self._stop("http"), s.http_port != 0),
-            ("pipeline", self._start_pipeline, self._stop_pipeline, True),
-            ("otlp-grpc", self._start_otlp_grpc, self._stop_otlp_grpc, s.otlp_grpc_port != 0),
-            ("otlp-http", self._start_otlp_http, self._stop("otlp-http"), s.otlp_http_port != 0),
-            ("zipkin", self._start_zipkin, self._stop("zipkin"), s.zipkin_port != 0),
-            ("retention", self._start_retention, self._stop_retention, s.retention > 0),
-            ("demo", self._start_demo, self._stop_demo, s.demo and s.otlp_http_port != 0),
+        table = [
+            Module("store", self._start_store, self._stop_store),
+            Module("http", self._start_main_http, self._stop("http"), s.http_port != 0),
+            Module("pipeline", self._start_pipeline, self._stop_pipeline),
+            Module("otlp-grpc", self._start_otlp_grpc, self._stop_otlp_grpc, s.otlp_grpc_port != 0),
+            Module(
+                "otlp-http", self._start_otlp_http, self._stop("otlp-http"), s.otlp_http_port != 0
+            ),
+            Module("zipkin", self._start_zipkin, self._stop("zipkin"), s.zipkin_port != 0),
+            Module("retention", self._start_retention, self._stop_retention, s.retention > 0),
+            Module("demo", self._start_demo, self._stop_demo, s.demo and s.otlp_http_port != 0),
         ]
-        return [(name, start, stop) for name, start, stop, enabled in table if enabled]
+        return [module for module in table if module.enabled]
 
     # --- life cycle --------------------------------------------------------------------------
 
@@ -124,24 +134,24 @@ class Server:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
-        started: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        started: list[Module] = []
         try:
-            for name, start, stop in self.modules:
+            for module in self.modules:
                 if self._stopping.is_set():
                     break
-                log.debug("starting %s", name)
-                await start()
-                started.append((name, stop))
+                log.debug("starting %s", module.name)
+                await module.start()
+                started.append(module)
             if not self._stopping.is_set():
                 print_banner(self)
                 await self._stopping.wait()
             log.info("shutting down")
         finally:
-            for name, stop in reversed(started):
+            for module in reversed(started):
                 try:
-                    await stop()
+                    await module.stop()
                 except Exception:
-                    log.exception("stopping %s failed", name)
+                    log.exception("stopping %s failed", module.name)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
@@ -313,7 +323,7 @@ class Server:
             await asyncio.sleep(0.01)
         listener.listening = True
 
-    def _stop(self, key: str) -> Callable[[], Awaitable[None]]:
+    def _stop(self, key: str) -> Step:
         async def stop() -> None:
             entry = self._http.pop(key, None)
             if entry is None:
