@@ -1,4 +1,4 @@
-"""The catalogue shared by the menu, inventory, pricing and the load generator."""
+"""Shop data shared by several services and the load generator."""
 
 from __future__ import annotations
 
@@ -13,3 +13,4 @@ ITEMS: list[tuple[str, str, int]] = [
 SKUS = [sku for sku, _, _ in ITEMS]
 OUTFITS = ["linen", "hoodie", "suit", "tracksuit", "pyjamas", "cape"]
 USERS = range(1000, 1100)
+ZONES = ["north", "south", "east", "west", "centre"]

@@ -37,6 +37,7 @@ __all__ = [
     "ServiceSpec",
     "ShopConfig",
     "serve",
+    "untraced",
     "watch_parent",
 ]
 
@@ -84,11 +85,11 @@ class Database:
 
     def setup(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Schema and seed statements: not part of any story, so no spans."""
-        with _quiet():
+        with untraced():
             return self.execute_sync(sql, params)
 
     def setup_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        with _quiet(), self._lock:
+        with untraced(), self._lock:
             self._conn.execute("BEGIN")
             self._conn.executemany(sql, rows)
             self._conn.execute("COMMIT")
@@ -268,7 +269,8 @@ def serve(
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def untraced() -> Iterator[None]:
+    """No spans from the instrumentations inside: setup, polling, other non-stories."""
     from opentelemetry import context
 
     token = context.attach(context.set_value(context._SUPPRESS_INSTRUMENTATION_KEY, True))

@@ -9,10 +9,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from breadcrumbs.demo.menu_data import ZONES
 from breadcrumbs.demo.runtime import ServiceContext, ServiceSpec, StripTraceHeaders
 
 NAMES = ["Ada", "Bruno", "Chiara", "Dev", "Eun-ji", "Femi", "Goran", "Hana"]
-ZONES = ["north", "south", "east", "west", "centre"]
 
 
 def build(ctx: ServiceContext) -> ServiceSpec:

@@ -15,12 +15,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from breadcrumbs import sdk
+from breadcrumbs.demo.menu_data import ZONES
 from breadcrumbs.demo.runtime import DownstreamError, ServiceContext, ServiceSpec
 from breadcrumbs.demo.scenarios import SCENARIOS
 from breadcrumbs.demo.services.notifications import OUTBOX_SCHEMA, SYSTEM, TOPIC
 
 RESERVE_ATTEMPTS = 3
-ZONES = ["north", "south", "east", "west", "centre"]
 
 
 class OrderFailedError(RuntimeError):

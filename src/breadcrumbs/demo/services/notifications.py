@@ -5,17 +5,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
-from collections.abc import Iterator
 
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 from starlette.routing import Route
 
 from breadcrumbs import sdk
-from breadcrumbs.demo.runtime import Database, ServiceContext, ServiceSpec
+from breadcrumbs.demo.runtime import Database, ServiceContext, ServiceSpec, untraced
 
 TOPIC = "order-events"
 SYSTEM = "sqlite-outbox"
@@ -25,18 +22,6 @@ OUTBOX_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT, "
     "order_id TEXT, body TEXT, headers TEXT, created_at REAL, sent_at REAL, digested_at REAL)"
 )
-
-
-@contextlib.contextmanager
-def untraced() -> Iterator[None]:
-    """Polling is not part of any story: no spans for the empty-queue queries."""
-    token = otel_context.attach(
-        otel_context.set_value(otel_context._SUPPRESS_INSTRUMENTATION_KEY, True)
-    )
-    try:
-        yield
-    finally:
-        otel_context.detach(token)
 
 
 @sdk.traced
