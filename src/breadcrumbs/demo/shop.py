@@ -85,6 +85,17 @@ class Shop:
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['gateway']}"
 
+    @property
+    def processes(self) -> dict[str, subprocess.Popen[bytes]]:
+        """This supervisor's own children: the zygote (which forked the services)."""
+        return {"zygote": self.zygote} if self.zygote is not None else {}
+
+    def exited(self) -> bool:
+        """True once the shop is gone: the zygote, or any service, has exited."""
+        if self.zygote is None or self.zygote.poll() is not None:
+            return True
+        return any(not _alive(pid) for pid in self.services.values())
+
     def pids(self) -> dict[str, int]:
         """Every process of the shop: the zygote and each service."""
         zygote = {"(zygote)": self.zygote.pid} if self.zygote is not None else {}
