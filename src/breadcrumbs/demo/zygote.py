@@ -64,6 +64,8 @@ def _child(name: str, port: int, log_dir: Path) -> None:
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        with contextlib.suppress(OSError):  # `ps -o comm` and top show the service's name
+            Path("/proc/self/comm").write_text(name[:15])
         fd = os.open(log_dir / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
@@ -84,6 +86,8 @@ def _child(name: str, port: int, log_dir: Path) -> None:
 def main() -> None:
     config = ShopConfig.from_env()
     state_dir = Path(config.state_dir)
+    with contextlib.suppress(OSError):
+        Path("/proc/self/comm").write_text("kale-zygote")
     ports = {name: int(url.rsplit(":", 1)[1]) for name, url in config.peers.items()}
     _preload()
     signal.signal(signal.SIGTERM, _raise_stop)
