@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import re
 import signal
@@ -209,6 +210,12 @@ def build_app(ctx: ServiceContext, spec: ServiceSpec, on_stop: Callable[[], None
     return wrapped
 
 
+def _drop_request_tracebacks(record: logging.LogRecord) -> bool:
+    """The injected faults fail requests all day; their stack traces are in the spans, so
+    the service logs stay small. Start-up and other errors still get through."""
+    return not record.getMessage().startswith("Exception in ASGI application")
+
+
 def watch_parent() -> None:
     """Exit when the supervisor goes away, even by SIGKILL, so no service is orphaned.
 
@@ -257,10 +264,13 @@ def serve(
     spec = build(ctx)
     spec.traced = traced
     app = build_app(ctx, spec, stop)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("uvicorn.error").addFilter(_drop_request_tracebacks)
     uvicorn.run(
         app,
         host="127.0.0.1",
         port=port,
+        log_config=None,
         log_level="warning",
         access_log=False,
         lifespan="on",
