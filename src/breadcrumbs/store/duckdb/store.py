@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable
@@ -64,6 +65,9 @@ def _entries_to_map(column: pa.ChunkedArray) -> pa.ChunkedArray:
         )
     return pa.chunked_array(chunks, ATTRIBUTES_TYPE)
 
+
+# find_trace_ids widens its window in these steps (fractions of the asked window).
+_SEARCH_FRACTIONS = (64, 8, 1)
 
 # get_traces binds one parameter per id; chunks keep statements small.
 _IDS_PER_STATEMENT = 50
@@ -275,8 +279,19 @@ class DuckDBStore:
                     if tag.scope == "resource" and not ids:
                         return []
                 resource_ids.append(ids)
-            text, values = sql.find_trace_ids(query, resource_ids)
-            return [row[0] for row in cur.execute(text, values).fetchall()]
+            # Newest first: search the last 1/64 of the window, then 1/8, then all of it.
+            # When a sub-window [end - w, end] already holds `limit` traces, they are the
+            # answer: any other trace's newest matching span starts before end - w. Row
+            # groups are in time order, so a short window reads few of them.
+            span = query.end_ns - query.start_ns
+            for fraction in _SEARCH_FRACTIONS:
+                start = max(query.start_ns, query.end_ns - span // fraction)
+                narrowed = dataclasses.replace(query, start_ns=start)
+                text, values = sql.find_trace_ids(narrowed, resource_ids)
+                found = [row[0] for row in cur.execute(text, values).fetchall()]
+                if len(found) >= query.limit or start == query.start_ns:
+                    return found
+            return found
 
         return await self._run(work)
 
