@@ -4,6 +4,8 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -64,3 +66,17 @@ def test_stats_percentiles() -> None:
     assert stats.percentile(0.5) == pytest.approx(51)
     assert stats.percentile(0.95) == pytest.approx(96)
     assert "200=100" in stats.line()
+
+
+@given(st.lists(st.sampled_from(sorted(SCENARIOS))))
+def test_validate_is_dedup_in_order(names: list[str]) -> None:
+    assert validate(names) == list(dict.fromkeys(names))
+
+
+@given(st.lists(st.text(max_size=30)))
+def test_validate_accepts_only_known_names(names: list[str]) -> None:
+    if set(names) <= set(SCENARIOS):
+        assert validate(names) == list(dict.fromkeys(names))
+    else:
+        with pytest.raises(ValueError, match="unknown scenario"):
+            validate(names)

@@ -118,3 +118,21 @@ def test_propagators_by_name(names: list[str] | None, header: str, expected: str
 def test_unknown_propagator_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown propagator"):
         sdk.build_propagator(["xray"])
+
+
+def test_public_api_is_pinned() -> None:
+    assert sdk.__all__ == [
+        "Telemetry",
+        "ThirdParty",
+        "Traced",
+        "batch_consumer_span",
+        "build_propagator",
+        "consumer_span",
+        "extract",
+        "init",
+        "inject",
+        "producer_span",
+        "third_party",
+        "traced",
+    ]
+    assert all(hasattr(sdk, name) for name in sdk.__all__)
