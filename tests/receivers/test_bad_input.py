@@ -15,6 +15,8 @@ import httpx
 import orjson
 import pytest
 from google.rpc import status_pb2  # type: ignore[import-untyped]
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
@@ -307,6 +309,39 @@ def test_grpc_oversize_and_gzip_bomb_messages_are_refused_by_grpc_itself(
                 export(body, timeout=30, compression=compression)
             assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert httpx.get(server.http_url + "/healthz").status_code == 200
+
+
+@settings(
+    max_examples=40,
+    deadline=None,  # no timed assertions on a shared machine
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    body=st.one_of(
+        st.binary(max_size=2048),
+        st.builds(lambda spans: _request(*spans), st.just(())),
+        st.recursive(
+            st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=20),
+            lambda inner: (
+                st.lists(inner, max_size=4)
+                | st.dictionaries(
+                    st.sampled_from(["resourceSpans", "scopeSpans", "spans", "traceId", "x"]),
+                    inner,
+                    max_size=4,
+                )
+            ),
+            max_leaves=20,
+        ).map(orjson.dumps),
+    ),
+    content_type=st.sampled_from(["application/x-protobuf", "application/json"]),
+)
+def test_arbitrary_bodies_never_get_a_5xx(
+    server: ServerProcess, client: httpx.Client, body: bytes, content_type: str
+) -> None:
+    headers = {"Content-Type": content_type}
+    for url in (server.otlp_http_url + "/v1/traces", server.zipkin_url + "/api/v2/spans"):
+        response = client.post(url, content=body, headers=headers)
+        assert response.status_code < 500, (url, response.status_code, response.text)
 
 
 def test_after_all_of_it_the_server_still_serves(
