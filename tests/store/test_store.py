@@ -7,6 +7,7 @@ Cases name the capability they need (``require``); keys an engine may list as mi
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from pathlib import Path
@@ -331,3 +332,25 @@ async def test_stats(store: Store) -> None:
 
 async def test_every_engine_is_a_store(store: Store) -> None:
     assert isinstance(store, Store)
+
+
+async def test_concurrent_writes_and_reads_all_land(store: Store) -> None:
+    traces = sorted(world.TRACES)
+
+    async def write(name: str, sequence: int) -> None:
+        await store.write(batch_from_spans(world.spans_of(name)), wal_sequence=sequence)
+
+    async def read(name: str) -> int:
+        got: SpanBatch = await store.get_trace(GetTraceParams(world.TRACES[name]))
+        return int(got.num_rows)
+
+    await asyncio.gather(
+        *(write(name, i + 1) for i, name in enumerate(traces)),
+        *(read(name) for name in traces),
+        store.find_trace_ids(trace_query({})),
+        store.services(),
+    )
+    assert await store.last_wal_sequence() == len(traces)
+    assert (await store.stats()).spans == len(world.SPANS)
+    for name in traces:
+        assert await read(name) == len(world.spans_of(name))
