@@ -184,6 +184,9 @@ def test_parent_child_links_across_http_and_the_queue(
     assert producer is not None
     assert tag(producer, "span.kind") == "producer"
     assert tag(consumer, "messaging.consumer.group.name") == "email"
+    for span in trace.spans:  # W3C baggage set by the gateway after auth reaches everyone
+        if tag(span, "span.kind") == "server" and trace.service(span) not in ("gateway", "auth"):
+            assert tag(span, "user.id") == "1001", trace.service(span)
     (server_span,) = trace.find("auth", "POST /verify")
     assert tag(server_span, "http.route") == "/verify"
     (query,) = trace.find("auth", "SELECT")

@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from starlette.applications import Starlette
@@ -29,6 +29,9 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from breadcrumbs.demo.scenarios import ScenarioFile
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
 
 __all__ = [
     "CONFIG_ENV",
@@ -173,6 +176,20 @@ def route_namer(app: Starlette) -> Callable[[Scope], tuple[str, dict[str, Any]]]
     return details
 
 
+BAGGAGE_ATTRIBUTES = ("user.id",)
+
+
+def baggage_to_attributes(span: Span, scope: Scope) -> None:
+    """Copy the customer's id, set once by the gateway as W3C baggage, onto every server span."""
+    from opentelemetry import baggage
+
+    if span.is_recording():
+        for key in BAGGAGE_ATTRIBUTES:
+            value = baggage.get_baggage(key)
+            if value is not None:
+                span.set_attribute(key, str(value))
+
+
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -203,6 +220,7 @@ def build_app(ctx: ServiceContext, spec: ServiceSpec, on_stop: Callable[[], None
             app,
             excluded_urls="/healthz,/control/",
             default_span_details=route_namer(app),
+            server_request_hook=baggage_to_attributes,
             exclude_spans=["receive", "send"],
         )
     if spec.wrap is not None:

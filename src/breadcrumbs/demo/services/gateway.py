@@ -9,7 +9,8 @@ import random
 import time
 from typing import Any
 
-from opentelemetry import trace
+from opentelemetry import baggage, trace
+from opentelemetry import context as otel_context
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -74,6 +75,16 @@ def build(ctx: ServiceContext) -> ServiceSpec:
             return JSONResponse({"error": str(exc)}, status_code=401)
         user_id = int(user["user_id"])
         span.set_attribute("user.id", str(user_id))
+        # W3C baggage: every service downstream learns who the customer is.
+        token = otel_context.attach(baggage.set_baggage("user.id", str(user_id)))
+        try:
+            return await fulfil(body, items, count, order_id, user_id)
+        finally:
+            otel_context.detach(token)
+
+    async def fulfil(
+        body: dict[str, Any], items: list[dict[str, Any]], count: int, order_id: str, user_id: int
+    ) -> Response:
         skus = ",".join(str(i["sku"]) for i in items)
         critique, _menu = await asyncio.gather(
             ctx.call("POST", "fashion-critic", "/critique", json={"outfit": body.get("outfit")}),
