@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[sdk]'
+	$(BIN)/pip install --quiet -e '.[demo]'
 
 install-dev: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
