@@ -32,15 +32,17 @@ async def test_version_1_file_with_spans_is_migrated(tmp_path: Path) -> None:
     store = DuckDBStore(path)
     await store.write(world.world_batch(), wal_sequence=8)
     await store.close()
-    # Back to what a version 1 file held: no trace-range lookup table.
+    # Back to what a version 1 file held: no tables of later versions.
     with duckdb.connect(str(path)) as conn:
         conn.execute("DROP TABLE trace_ranges")
+        conn.execute("DROP TABLE attribute_keys")
         conn.execute("UPDATE meta SET value = 1 WHERE key = 'schema_version'")
     store = DuckDBStore(path)
     try:
         got = await store.get_trace(GetTraceParams(world.TRACES["B"]))
         assert got.num_rows == len(world.spans_of("B"))
         assert await store.last_wal_sequence() == 8
+        assert "db.system" in await store.tag_keys()
     finally:
         await store.close()
     assert _version(path) == SCHEMA_VERSION

@@ -354,3 +354,15 @@ async def test_concurrent_writes_and_reads_all_land(store: Store) -> None:
     assert (await store.stats()).spans == len(world.SPANS)
     for name in traces:
         assert await read(name) == len(world.spans_of(name))
+
+
+async def test_tag_keys_follow_retention(store: Store) -> None:
+    require(store, "tag_keys", "delete_before")
+    old = dataclasses.replace(
+        world.spans_of("E")[0], span_id="e1000000000000ff", attributes={"legacy.flag": True}
+    )
+    await store.write(batch_from_spans([old, *world.spans_of("A")]))
+    assert "legacy.flag" in await store.tag_keys()
+    await store.delete_before(world.T0)
+    assert "legacy.flag" not in await store.tag_keys()
+    assert "db.system" in await store.tag_keys()

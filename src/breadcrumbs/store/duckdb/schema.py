@@ -13,6 +13,7 @@ Physical layout (chosen by measurement, see ``bench/README.md``):
 - ``operations``: (service, span name, kind) with the newest start seen, so ``services`` and
   ``operations`` read a tiny table and retention can drop entries exactly.
 - ``trace_ranges``: per batch, each trace's first and last span start (see ``_V2``, ``_V3``).
+- ``attribute_keys``: span attribute keys and when last seen (see ``_V4``).
 - ``meta``: ``schema_version`` and the WAL sequence committed with the last batch.
 """
 
@@ -113,7 +114,20 @@ _V3: Final[tuple[str, ...]] = (
     """,
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3)
+# v4: span attribute keys with the newest start they were seen at (Zipkin autocomplete reads
+# this tiny table instead of unnesting every span's attributes).
+_V4: Final[tuple[str, ...]] = (
+    "CREATE TABLE attribute_keys (Key VARCHAR PRIMARY KEY, LastSeen BIGINT NOT NULL)",
+    """
+    INSERT INTO attribute_keys
+    SELECT k, max(Timestamp) FROM (
+        SELECT unnest(list_transform(SpanAttributes, lambda a: a.key)) AS k, Timestamp
+        FROM spans
+    ) GROUP BY k
+    """,
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4)
 """``MIGRATIONS[i]`` takes the file from version ``i`` to ``i + 1``; append, never edit."""
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -66,6 +66,14 @@ SELECT ('0x' || left(TraceId, 16))::UBIGINT AS p, min(Timestamp), max(Timestamp)
 FROM batch_in GROUP BY p ORDER BY p
 """
 
+UPSERT_ATTRIBUTE_KEYS: Final = """
+INSERT INTO attribute_keys
+SELECT k, max(Timestamp) FROM (
+    SELECT unnest(list_transform(SpanAttributes, lambda a: a.key)) AS k, Timestamp FROM batch_in
+) GROUP BY k
+ON CONFLICT (Key) DO UPDATE SET LastSeen = greatest(LastSeen, excluded.LastSeen)
+"""
+
 SET_WAL_SEQUENCE: Final = "UPDATE meta SET value = greatest(value, ?) WHERE key = ?"
 
 # --- read -------------------------------------------------------------------------------------
@@ -239,14 +247,10 @@ SELECT parent, child, count(*) AS calls, count_if(err) AS errors
 FROM edges GROUP BY ALL ORDER BY parent, child
 """.format(peer=attribute("SpanAttributes", "peer.service"))
 
-# Autocomplete reads the newest data only: an hour before the newest span.
+# Autocomplete values come from the newest data only: an hour before the newest span.
 RECENT_WINDOW_NS: Final = 3600 * 10**9
 
-TAG_KEYS: Final = """
-SELECT DISTINCT unnest(list_transform(SpanAttributes, lambda a: a.key)) AS k FROM spans
-WHERE Timestamp >= (SELECT max(Timestamp) FROM spans) - ?
-ORDER BY k
-"""
+TAG_KEYS: Final = "SELECT Key FROM attribute_keys ORDER BY Key"
 
 TAG_VALUES: Final = """
 SELECT DISTINCT list_filter(SpanAttributes, lambda a: a.key = ?)[1].value AS v FROM spans
@@ -258,6 +262,7 @@ STATS: Final = "SELECT count(*), min(Timestamp), max(Timestamp) FROM spans"
 
 DELETE_SPANS: Final = "DELETE FROM spans WHERE Timestamp < ?"
 DELETE_TRACE_RANGES: Final = "DELETE FROM trace_ranges WHERE LastStart < ?"
+DELETE_ATTRIBUTE_KEYS: Final = "DELETE FROM attribute_keys WHERE LastSeen < ?"
 DELETE_OPERATIONS: Final = "DELETE FROM operations WHERE LastSeen < ?"
 DELETE_RESOURCES: Final = (
     "DELETE FROM resources WHERE ResourceId NOT IN (SELECT DISTINCT ResourceId FROM spans)"

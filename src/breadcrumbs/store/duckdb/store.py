@@ -182,6 +182,7 @@ class DuckDBStore:
                         cur.execute(sql.INSERT_RESOURCES, [new])
                         self._resources_changed()
                     cur.execute(sql.UPSERT_OPERATIONS)
+                    cur.execute(sql.UPSERT_ATTRIBUTE_KEYS)
                     cur.execute(self._insert_spans)
                     cur.execute(sql.INSERT_TRACE_RANGES)
                 if wal_sequence is not None:
@@ -322,7 +323,8 @@ class DuckDBStore:
         return [DependencyLink(p, c, int(n), int(e)) for p, c, n, e in rows]
 
     async def tag_keys(self) -> list[str]:
-        return await self._column(sql.TAG_KEYS, [sql.RECENT_WINDOW_NS])
+        # Every key in retained data (retention drops keys last seen before its cutoff).
+        return await self._column(sql.TAG_KEYS)
 
     async def tag_values(self, key: str) -> list[str]:
         return await self._column(sql.TAG_VALUES, [key, sql.RECENT_WINDOW_NS])
@@ -366,6 +368,7 @@ class DuckDBStore:
             try:
                 cur.execute(sql.DELETE_TRACE_RANGES, [cutoff_ns])
                 cur.execute(sql.DELETE_OPERATIONS, [cutoff_ns])
+                cur.execute(sql.DELETE_ATTRIBUTE_KEYS, [cutoff_ns])
                 cur.execute(sql.DELETE_RESOURCES)
                 cur.commit()
                 self._resources_changed()
