@@ -156,11 +156,11 @@ def routes(query: QueryService) -> list[BaseRoute]:
         Route("/api/v3/services", v3_services, methods=["GET"]),
         Route("/api/v3/operations", v3_operations, methods=["GET"]),
         Route("/api/v3/traces", v3_search, methods=["GET"]),
-        Route("/api/v3/traces/{trace_id}", v3_trace, methods=["GET"]),
+        Route("/api/v3/traces/{trace_id:path}", v3_trace, methods=["GET"]),
         Route("/api/services", services, methods=["GET"]),
         Route("/api/services/{service:path}/operations", service_operations, methods=["GET"]),
         Route("/api/operations", operations, methods=["GET"]),
         Route("/api/traces", search, methods=["GET"]),
-        Route("/api/traces/{trace_id}", trace, methods=["GET"]),
+        Route("/api/traces/{trace_id:path}", trace, methods=["GET"]),
         Route("/api/dependencies", dependencies, methods=["GET"]),
     ]

@@ -93,7 +93,7 @@ def routes(query: QueryService) -> list[BaseRoute]:
         Route("/api/v2/spans", span_names, methods=["GET"]),
         Route("/api/v2/remoteServices", remote_services, methods=["GET"]),
         Route("/api/v2/traces", traces, methods=["GET"]),
-        Route("/api/v2/trace/{trace_id}", trace, methods=["GET"]),
+        Route("/api/v2/trace/{trace_id:path}", trace, methods=["GET"]),
         Route("/api/v2/traceMany", trace_many, methods=["GET"]),
         Route("/api/v2/dependencies", dependencies, methods=["GET"]),
         Route("/api/v2/autocompleteKeys", autocomplete_keys, methods=["GET"]),
