@@ -336,12 +336,34 @@ def test_grpc_oversize_and_gzip_bomb_messages_are_refused_by_grpc_itself(
     content_type=st.sampled_from(["application/x-protobuf", "application/json"]),
 )
 def test_arbitrary_bodies_never_get_a_5xx(
-    server: ServerProcess, client: httpx.Client, body: bytes, content_type: str
+    server: ServerProcess,
+    client: httpx.Client,
+    grpc_export: Any,
+    body: bytes,
+    content_type: str,
 ) -> None:
     headers = {"Content-Type": content_type}
     for url in (server.otlp_http_url + "/v1/traces", server.zipkin_url + "/api/v2/spans"):
         response = client.post(url, content=body, headers=headers)
         assert response.status_code < 500, (url, response.status_code, response.text)
+    if content_type == "application/x-protobuf":
+        code = grpc.StatusCode.OK
+        try:
+            grpc_export(body, timeout=10)
+        except grpc.RpcError as error:
+            code = error.code()
+        assert code in (grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT)
+
+
+@pytest.fixture(scope="module")
+def grpc_export(server: ServerProcess) -> Iterator[Any]:
+    """A raw-bytes ``TraceService/Export`` callable on one channel for the module."""
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        yield channel.unary_unary(
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            request_serializer=lambda body: body,
+            response_deserializer=lambda body: body,
+        )
 
 
 def test_after_all_of_it_the_server_still_serves(
