@@ -43,6 +43,15 @@ def test_serve_refuses_bad_settings_before_starting() -> None:
     assert "not a duration" in result.output
 
 
+def test_demo_commands_are_mounted() -> None:
+    result = runner.invoke(app, ["demo", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "run" in result.output
+    assert "scenario" in result.output
+    listed = runner.invoke(app, ["demo", "scenario", "set", "--help"])
+    assert listed.exit_code == 0, listed.output
+
+
 def test_client_commands_report_an_unreachable_server() -> None:
     result = runner.invoke(app, ["services", "--server", "http://127.0.0.1:9"])
     assert result.exit_code == 2

@@ -298,3 +298,15 @@ def trace(
         raise typer.Exit(1)
     console.print(f"trace [bold]{data[0].get('traceID', trace_id)}[/bold]")
     console.print(waterfall(data[0]))
+
+
+def _mount_demo() -> None:
+    """``breadcrumbs demo ...``, when the ``demo`` extra (its instrumentations) is installed."""
+    try:
+        from breadcrumbs.demo.cli import demo_app
+    except ImportError:  # a server-only install: the command simply is not there
+        return
+    app.add_typer(demo_app, name="demo")
+
+
+_mount_demo()

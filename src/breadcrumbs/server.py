@@ -233,8 +233,7 @@ class Server:
             try:  # in short waits, so a shutdown is never held up for long
                 await asyncio.to_thread(shop.wait_ready, 1.0)
             except ShopError as error:
-                exited = any(p.poll() is not None for p in shop.processes.values())
-                if exited or time.monotonic() > deadline:
+                if shop.exited() or time.monotonic() > deadline:
                     log.error("demo shop failed to start (tracing goes on): %s", error)
                     return
             else:
