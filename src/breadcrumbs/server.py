@@ -34,11 +34,10 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from breadcrumbs import __version__
+from breadcrumbs.api import home as home_api
 from breadcrumbs.api import jaeger as jaeger_api
 from breadcrumbs.api import ops as ops_api
 from breadcrumbs.api import zipkin as zipkin_api
@@ -266,7 +265,7 @@ class Server:
         routes: list[BaseRoute] = [
             *ops_api.routes(self.not_ready, self.metrics, self._refresh_store_gauges),
             *jaeger_api.routes(self.query),
-            Route("/", self._home, methods=["GET"]),
+            *home_api.routes(self.query),
         ]
         await self._serve_http(
             "http", "UI, Jaeger API", self.settings.http_port, Starlette(routes=routes)
@@ -340,23 +339,6 @@ class Server:
         stats = await self.store.stats()
         self.metrics.store_spans.set(stats.spans)
         self.metrics.store_bytes.set(stats.bytes_on_disk)
-
-    async def _home(self, request: Request) -> Response:
-        links = "".join(
-            f'<li><a href="{href}">{label}</a></li>'
-            for href, label in (
-                ("/api/services", "Jaeger API: services"),
-                ("/api/traces?service=", "Jaeger API: traces"),
-                ("/metrics", "Prometheus metrics"),
-                ("/healthz", "health"),
-                ("/readyz", "readiness"),
-            )
-        )
-        return HTMLResponse(
-            "<!doctype html><html><head><title>breadcrumbs</title></head><body>"
-            f"<h1>breadcrumbs {__version__}</h1><p>The web UI is coming. Meanwhile:</p>"
-            f"<ul>{links}</ul></body></html>"
-        )
 
 
 def _bind(host: str, port: int) -> socket.socket:
