@@ -11,6 +11,7 @@ import asyncio
 import logging
 import zlib
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from breadcrumbs.codec.base import DecodeLimits, DecodeResult
@@ -23,6 +24,17 @@ log = logging.getLogger("breadcrumbs.receivers")
 # Decoding a large body takes milliseconds of CPU; off the event loop so /readyz and small
 # requests stay responsive meanwhile.
 _THREAD_DECODE_BYTES = 64 * 1024
+# One decode thread: decoding is mostly GIL-bound Python, so more threads only add GIL
+# hand-offs and cache thrash (bench/ingest.py measured it); requests queue for it in order.
+_DECODE_THREADS = 1
+_decode_executor: ThreadPoolExecutor | None = None
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _decode_executor
+    if _decode_executor is None:
+        _decode_executor = ThreadPoolExecutor(_DECODE_THREADS, thread_name_prefix="decode")
+    return _decode_executor
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +118,8 @@ async def run_decoder(decoder: Decoder, body: bytes, limits: DecodeLimits) -> De
     retrying the same bytes would fail again, which is what a permanent error means."""
     try:
         if len(body) > _THREAD_DECODE_BYTES:
-            return await asyncio.to_thread(decoder, body, limits)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(_executor(), decoder, body, limits)
         return decoder(body, limits)
     except BreadcrumbsError:
         raise
