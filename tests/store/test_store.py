@@ -19,6 +19,7 @@ from breadcrumbs.model import (
     SPAN_SCHEMA,
     SpanBatch,
     SpanKind,
+    StatusCode,
     batch_from_spans,
     decode_attributes,
 )
@@ -70,6 +71,7 @@ def trace_query(spec: dict[str, Any]) -> TraceQuery:
         min_duration_ns=None if min_d is None else min_d * world.MS,
         max_duration_ns=None if max_d is None else max_d * world.MS,
         limit=spec.get("limit", 20),
+        status_codes=tuple(StatusCode[c.upper()] for c in spec.get("status_codes", [])),
     )
 
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from breadcrumbs.errors import NotFound
-from breadcrumbs.model import SpanBatch, SpanKind
+from breadcrumbs.model import SpanBatch, SpanKind, StatusCode
 from breadcrumbs.query.adjusters import (
     DEFAULT_MAX_DELTA_NS,
     AdjustedTrace,
@@ -18,6 +18,7 @@ from breadcrumbs.query.adjusters import (
     adjust,
     standard_adjusters,
 )
+from breadcrumbs.query.derived_tags import lift_derived_tags
 from breadcrumbs.store.base import (
     DependencyLink,
     GetTraceParams,
@@ -54,6 +55,11 @@ def _has_keys(spans: SpanBatch, keys: Sequence[str], query: TraceQuery) -> bool:
         spans = spans.filter(pc.equal(spans["ServiceName"], query.service))
     if query.operation is not None:
         spans = spans.filter(pc.equal(spans["SpanName"], query.operation))
+    if query.span_kind is not None:
+        spans = spans.filter(pc.equal(spans["SpanKind"], pa.scalar(query.span_kind, pa.int8())))
+    if query.status_codes:
+        codes = pa.array([int(c) for c in query.status_codes], pa.int8())
+        spans = spans.filter(pc.is_in(spans["StatusCode"], value_set=codes))
     if query.min_duration_ns is not None:
         spans = spans.filter(pc.greater_equal(spans["Duration"], query.min_duration_ns))
     if query.max_duration_ns is not None:
@@ -62,7 +68,8 @@ def _has_keys(spans: SpanBatch, keys: Sequence[str], query: TraceQuery) -> bool:
     attributes = spans["SpanAttributes"].to_pylist()
     resources = spans["ResourceAttributes"].to_pylist()
     events = spans["Events"].to_pylist()
-    for attrs, resource, evs in zip(attributes, resources, events, strict=True):
+    failed = pc.equal(spans["StatusCode"], pa.scalar(StatusCode.ERROR, pa.int8())).to_pylist()
+    for attrs, resource, evs, error in zip(attributes, resources, events, failed, strict=True):
         span_attrs = dict(attrs)
         everything = {**dict(resource), **span_attrs}
         for event in evs:
@@ -72,7 +79,10 @@ def _has_keys(spans: SpanBatch, keys: Sequence[str], query: TraceQuery) -> bool:
             for tag in query.tags
         ):
             continue
-        present = everything.keys() | {event["Name"] for event in evs}
+        # Zipkin shows an error status as an ``error`` tag.
+        present = (
+            everything.keys() | {event["Name"] for event in evs} | ({"error"} if error else set())
+        )
         if all(key in present for key in keys):
             return True
     return False
@@ -137,6 +147,7 @@ class QueryService:
         """Traces matching ``query``, newest first. ``required_keys`` are checked here on the
         fetched traces (the store contract has no "key exists" condition). ``fold_case``
         matches service and operation names case-insensitively (Zipkin lowercases names)."""
+        query = lift_derived_tags(query)
         if fold_case:
             query = await self._fold_case(query)
         if not required_keys:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 from breadcrumbs.errors import BreadcrumbsError
-from breadcrumbs.model import SpanBatch, SpanKind
+from breadcrumbs.model import SpanBatch, SpanKind, StatusCode
 
 
 class Unsupported(BreadcrumbsError):
@@ -55,6 +55,8 @@ class TraceQuery:
     min_duration_ns: int | None = None
     max_duration_ns: int | None = None
     limit: int = 20
+    status_codes: tuple[StatusCode, ...] = ()
+    """The matching span's status is one of these; any status when empty."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -182,6 +182,9 @@ def find_trace_ids(query: TraceQuery, resource_ids: list[list[int]]) -> tuple[st
     if query.span_kind is not None:
         where.append("s.SpanKind = ?")
         params.append(int(query.span_kind))
+    if query.status_codes:
+        where.append(f"s.StatusCode IN ({', '.join('?' * len(query.status_codes))})")
+        params.extend(int(code) for code in query.status_codes)
     if query.min_duration_ns is not None:
         where.append("s.Duration >= ?")
         params.append(query.min_duration_ns)
