@@ -143,7 +143,7 @@ def main() -> None:
     port = free_port()
     log = (directory / "serve.log").open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "breadcrumbs.cli", "serve", "--data-dir", str(directory),
+        [sys.executable, "-m", "breadcrumbs", "serve", "--data-dir", str(directory),
          "--host", "127.0.0.1", "--http-port", str(port), "--otlp-grpc-port", "0",
          "--otlp-http-port", "0", "--zipkin-port", "0", "--retention", "0"],
         stdout=log, stderr=subprocess.STDOUT,

@@ -43,6 +43,18 @@ def test_serve_refuses_bad_settings_before_starting() -> None:
     assert "not a duration" in result.output
 
 
+@pytest.mark.parametrize("module", ["breadcrumbs", "breadcrumbs.cli"])
+def test_python_dash_m_runs_the_command(module: str) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", module, "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"breadcrumbs {__version__}"
+
+
 def test_demo_commands_are_mounted() -> None:
     result = runner.invoke(app, ["demo", "--help"])
     assert result.exit_code == 0, result.output

@@ -310,3 +310,6 @@ def _mount_demo() -> None:
 
 
 _mount_demo()
+
+if __name__ == "__main__":  # python -m breadcrumbs.cli
+    app()
