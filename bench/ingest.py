@@ -314,11 +314,30 @@ async def run_clients(target: Target, transport: str, pool: list[bytes], seconds
     )
 
 
-def unflushed_spans(http_url: str) -> float:
+def metric(http_url: str, name: str) -> float:
     for line in httpx.get(http_url + "/metrics", timeout=10).text.splitlines():
-        if line.startswith("breadcrumbs_wal_unflushed_spans "):
+        if line.startswith(name + " "):
             return float(line.split()[1])
     return 0.0
+
+
+def unflushed_spans(http_url: str) -> float:
+    return metric(http_url, "breadcrumbs_wal_unflushed_spans")
+
+
+def pipeline_figures(http_url: str) -> str:
+    """Mean WAL group commit and store flush, from the server's own histograms."""
+    parts = []
+    for label, name in (
+        ("WAL fsync", "breadcrumbs_wal_fsync_duration_seconds"),
+        ("group records", "breadcrumbs_wal_group_commit_records"),
+        ("store flush", "breadcrumbs_store_flush_duration_seconds"),
+    ):
+        count = metric(http_url, name + "_count")
+        mean = metric(http_url, name + "_sum") / count if count else float("nan")
+        shown = f"{mean * 1000:.1f} ms" if name.endswith("seconds") else f"{mean:.1f}"
+        parts.append(f"{label} mean {shown} (n={count:.0f})")
+    return ", ".join(parts)
 
 
 def report(name: str, transport: str, result: Result, rss: float) -> str:
@@ -372,6 +391,7 @@ def main() -> None:
                 result = asyncio.run(run_clients(server, transport, pool, args.seconds))
                 rows.append(report("breadcrumbs", transport, result, server.peak_rss_mib()))
                 http_url = server.ready_url.removesuffix("/readyz")
+                figures = pipeline_figures(http_url)
                 drain_began = time.monotonic()
                 while unflushed_spans(http_url) > 0 and time.monotonic() - drain_began < 120:
                     time.sleep(0.2)
@@ -379,6 +399,7 @@ def main() -> None:
             finally:
                 server.stop()
             print(rows[-1], flush=True)
+            print(f"  {figures}", flush=True)
             print(f"  store caught up {drain:.1f} s after the load stopped", flush=True)
             if floor_result is not None:
                 ratios.append((transport, result.rate / floor_result.rate))
