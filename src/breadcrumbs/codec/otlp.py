@@ -47,7 +47,7 @@ from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from itertools import accumulate, islice, pairwise, repeat
+from itertools import accumulate, compress, count, islice, pairwise, repeat
 from typing import Any, Final, TypeAlias
 
 import orjson
@@ -69,6 +69,7 @@ from breadcrumbs.codec.base import (
     DecodeLimits,
     DecodeResult,
 )
+from breadcrumbs.codec.proto_columns import key_value_columns
 from breadcrumbs.errors import BadInput
 from breadcrumbs.model import (
     ATTRIBUTES_TYPE,
@@ -171,6 +172,27 @@ _Raw: TypeAlias = bytes | tuple[Any, ...]
 (key, "", value text, type code) for any other JSON value."""
 
 
+def _decode_one_by_one(raws: list[_Raw]) -> tuple[list[str], list[str], str]:
+    """Keys, value texts and type codes of raw attributes, each decoded on its own."""
+    keys: list[str] = []
+    texts: list[str] = []
+    codes: list[str] = []
+    for raw in raws:
+        if isinstance(raw, bytes):
+            try:
+                kv = common_pb2.KeyValue.FromString(raw)
+            except DecodeError as exc:
+                raise BadInput(f"malformed OTLP attribute: {exc}") from None
+            key = kv.key
+            text, code = _any_text(kv.value)
+        else:
+            key, text, code = raw[0], *_json_scalar_text(raw[1], raw[2], raw[3:])
+        keys.append(key)
+        texts.append(text)
+        codes.append(code)
+    return keys, texts, "".join(codes)
+
+
 class _AttributeCache:
     """Every distinct raw attribute seen: its key, value text, type code, as Arrow columns.
 
@@ -204,48 +226,59 @@ class _AttributeCache:
         return ids  # type: ignore[return-value]  # no None is left
 
     def _fill(self, raws: list[_Raw], ids: list[int | None]) -> None:
-        """Decodes and adds the raws at the None positions of ``ids`` (one loop with
-        local names: unique values such as URLs miss on every request)."""
+        """Decodes and adds the raws at the None positions of ``ids``. Unique values (URLs,
+        user ids) miss on every request, so encoded ones are decoded together in one upb
+        parse (``proto_columns``), one at a time only where that does not apply."""
         known = self.ids
-        texts = self.texts
-        add_key, add_text, add_code = self.keys.append, texts.append, self.codes.append
-        add_number, add_truncated = self.key_numbers.append, self.truncated.append
+        positions = list(compress(count(), map(operator.is_, ids, repeat(None))))
+        # Unique, in order; another thread may have added some since ``lookup``.
+        missing = [
+            raw for raw in dict.fromkeys(map(raws.__getitem__, positions)) if raw not in known
+        ]
+        encoded: list[bytes] = [raw for raw in missing if isinstance(raw, bytes)]
+        decoded = key_value_columns(encoded) if len(encoded) > 1 else None
+        if decoded is not None:
+            self._add(encoded, *decoded)
+            missing = [raw for raw in missing if not isinstance(raw, bytes)]
+        if missing:
+            self._add(missing, *_decode_one_by_one(missing))
+        for i in positions:
+            ids[i] = known[raws[i]]
+
+    def _add(self, raws: Sequence[_Raw], keys: list[str], texts: list[str], codes: str) -> None:
+        """Adds decoded attributes, a column at a time (every miss comes through here)."""
+        if max(map(len, texts)) > self.max_length:
+            texts, codes = self._cut(texts, codes)
+        else:
+            self.truncated.extend(repeat(False, len(texts)))
         numbers = self._numbers
+        if None in map(numbers.get, keys):
+            for key in keys:  # one str object and one number per distinct key
+                if key not in numbers:
+                    numbers[key] = (key, len(numbers))
+        seen = list(map(numbers.__getitem__, keys))
+        start = len(self.texts)
+        self.keys.extend(map(operator.itemgetter(0), seen))
+        self.key_numbers.extend(map(operator.itemgetter(1), seen))
+        self.texts.extend(texts)
+        self.codes.extend(codes)
+        # Last: other threads take presence in ``ids`` as "complete".
+        self.ids.update(zip(raws, count(start)))
+
+    def _cut(self, texts: list[str], codes: str) -> tuple[list[str], str]:
+        """Texts over the length limit cut (numbers never are), marked in ``truncated``."""
         max_length = self.max_length
-        from_string = common_pb2.KeyValue.FromString
-        i = -1
-        while True:
-            try:
-                i = ids.index(None, i + 1)
-            except ValueError:
-                return
-            raw = raws[i]
-            index = known.get(raw)
-            if index is None:
-                if isinstance(raw, bytes):
-                    try:
-                        kv = from_string(raw)
-                    except DecodeError as exc:
-                        raise BadInput(f"malformed OTLP attribute: {exc}") from None
-                    key = kv.key
-                    text, code = _any_text(kv.value)
-                else:
-                    key, text, code = raw[0], *_json_scalar_text(raw[1], raw[2], raw[3:])
-                cut = len(text) > max_length and code in "syam"  # numbers are never cut
-                if cut:
-                    text, code = text[:max_length], "s"
-                    self.any_truncated = True
-                seen = numbers.get(key)
-                if seen is None:  # one str object and one number per distinct key
-                    seen = numbers[key] = (key, len(numbers))
-                index = len(texts)
-                add_key(seen[0])
-                add_text(text)
-                add_code(code)
-                add_number(seen[1])
-                add_truncated(cut)
-                known[raw] = index  # last: other threads take presence here as "complete"
-            ids[i] = index
+        cut_texts: list[str] = []
+        cut_codes: list[str] = []
+        for text, code in zip(texts, codes, strict=True):
+            cut = len(text) > max_length and code in "syam"
+            if cut:
+                text, code = text[:max_length], "s"
+                self.any_truncated = True
+            cut_texts.append(text)
+            cut_codes.append(code)
+            self.truncated.append(cut)
+        return cut_texts, "".join(cut_codes)
 
     def columns(self) -> list[pa.ChunkedArray]:
         """keys, texts, codes (uint8), key numbers of every entry so far, as Arrow."""
