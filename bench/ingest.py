@@ -4,7 +4,8 @@ Starts ``breadcrumbs serve`` on a temp dir, pre-encodes a pool of distinct, real
 ExportTraceServiceRequests (1000 spans, 8-10 attributes each), then runs 4 concurrent clients
 that each send a request and wait for its ack, for ``--seconds`` per transport (OTLP/HTTP with
 httpx, OTLP/gRPC with the grpc stub). Reports sustained spans/s, ack latency p50/p99, server CPU
-seconds per million spans (``/proc/<pid>/stat``) and peak RSS (``VmHWM``).
+seconds per million spans (``/proc/<pid>/stat``) and peak RSS (``VmHWM``), both summed over the
+server's process tree (its decode workers included).
 
 The floor: the same clients against a tiny receiver on the same frameworks (uvicorn, grpc.aio)
 that only parses each request (``ParseFromString``) and acks. The ratio says what breadcrumbs'
@@ -148,15 +149,42 @@ class Target:
     grpc_port: int
     ready_url: str
 
+    def processes(self) -> list[int]:
+        """The server and every process under it (the decode workers are grandchildren,
+        forked by the forkserver)."""
+        parents: dict[int, int] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+        tree = [self.proc.pid]
+        for pid in tree:
+            tree.extend(child for child, parent in parents.items() if parent == pid)
+        return tree
+
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+        total = 0
+        for pid in self.processes():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+        return total / TICK
 
     def peak_rss_mib(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        """Peak RSS summed over the process tree (an upper bound: peaks need not coincide)."""
+        total = 0
+        for pid in self.processes():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1])
+        return total / 1024
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s

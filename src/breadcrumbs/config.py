@@ -117,6 +117,12 @@ def _parse_log_level(text: str) -> str:
     return level
 
 
+def _parse_workers(text: str | int) -> str:
+    if str(text).strip().lower() == "auto":
+        return "auto"
+    return str(_parse_int(text))
+
+
 def _setting(default: Any, parse: Callable[[Any], Any], help: str) -> Any:
     return field(default=default, metadata={"parse": parse, "help": help})
 
@@ -161,10 +167,21 @@ class Settings:
     max_unflushed_spans: int = _setting(
         1_000_000, _parse_int, "Spans in the WAL not yet in the store before 429s."
     )
+    decode_workers: str = _setting(
+        "auto",
+        _parse_workers,
+        "Processes decoding large requests (auto: a core but one, up to 4; 0: in the server).",
+    )
     log_level: str = _setting("info", _parse_log_level, "debug, info, warning or error.")
     demo: bool = _setting(
         False, _parse_bool, "Also run the kale smoothie demo shop, with traffic, sending here."
     )
+
+    @property
+    def decode_worker_count(self) -> int:
+        if self.decode_workers != "auto":
+            return int(self.decode_workers)
+        return min(4, len(os.sched_getaffinity(0)) - 1)
 
     @property
     def decode_limits(self) -> DecodeLimits:

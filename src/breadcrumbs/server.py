@@ -8,6 +8,8 @@ and stop bottom to top:
   ``/readyz`` can answer 503 "replaying WAL" meanwhile, and stops after the pipeline flushed
   so health checks keep answering during the drain.
 - ``pipeline`` start replays the WAL; its stop drains and flushes it into the store.
+- ``decoding``: the decode worker processes (``--decode-workers``), before the receivers that
+  send them bodies and stopped after them.
 - the receivers start only once the pipeline accepts, and stop first on shutdown: they stop
   accepting, finish in-flight requests (whose acks need the pipeline), then close.
 - ``retention``: a background task deleting aged-out spans.
@@ -48,6 +50,7 @@ from breadcrumbs.query.service import QueryService
 from breadcrumbs.receivers import otlp_grpc, otlp_http
 from breadcrumbs.receivers import zipkin as zipkin_receiver
 from breadcrumbs.receivers.common import ReceiverContext, ReceiverLimits
+from breadcrumbs.receivers.decoding import Decoding, InProcessDecoding, decoding
 from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.duckdb import DuckDBStore
 
@@ -98,6 +101,7 @@ class Server:
     pipeline: IngestPipeline | None = None
     query: QueryService | None = None
     retention: Retention | None = None
+    decoding: Decoding = field(default_factory=InProcessDecoding)
     listeners: dict[str, Listener] = field(default_factory=dict)
     _http: dict[str, tuple[_HttpServer, asyncio.Task[None]]] = field(default_factory=dict)
     _grpc: grpc.aio.Server | None = None
@@ -115,6 +119,7 @@ class Server:
             Module("store", self._start_store, self._stop_store),
             Module("http", self._start_main_http, self._stop("http"), s.http_port != 0),
             Module("pipeline", self._start_pipeline, self._stop_pipeline),
+            Module("decoding", self._start_decoding, self._stop_decoding),
             Module("otlp-grpc", self._start_otlp_grpc, self._stop_otlp_grpc, s.otlp_grpc_port != 0),
             Module(
                 "otlp-http", self._start_otlp_http, self._stop("otlp-http"), s.otlp_http_port != 0
@@ -200,6 +205,13 @@ class Server:
         if self.pipeline is not None:
             await self.pipeline.stop()
 
+    async def _start_decoding(self) -> None:
+        # Starting the forkserver blocks for a moment: not on the event loop.
+        self.decoding = await asyncio.to_thread(decoding, self.settings.decode_worker_count)
+
+    async def _stop_decoding(self) -> None:
+        await asyncio.to_thread(self.decoding.close)
+
     async def _start_retention(self) -> None:
         assert self.store is not None
         self.retention = Retention(self.store, self.metrics, retention_s=self.settings.retention)
@@ -258,6 +270,7 @@ class Server:
                 decode=s.decode_limits,
             ),
             metrics=self.metrics,
+            decoding=self.decoding,
         )
 
     async def _start_main_http(self) -> None:

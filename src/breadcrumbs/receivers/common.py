@@ -7,34 +7,18 @@ is refused after ``decompressed_bytes`` of output, never inflated in full.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import zlib
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from breadcrumbs.codec.base import DecodeLimits, DecodeResult
 from breadcrumbs.errors import BadInput, BreadcrumbsError, PayloadTooLarge, UnsupportedMediaType
 from breadcrumbs.pipeline.base import Consumer
+from breadcrumbs.receivers.decoding import Decoding, InProcessDecoding
 from breadcrumbs.selfmetrics import SelfMetrics
 
 log = logging.getLogger("breadcrumbs.receivers")
-
-# Decoding a large body takes milliseconds of CPU; off the event loop so /readyz and small
-# requests stay responsive meanwhile.
-_THREAD_DECODE_BYTES = 64 * 1024
-# One decode thread: decoding is mostly GIL-bound Python, so more threads only add GIL
-# hand-offs and cache thrash (bench/ingest.py measured it); requests queue for it in order.
-_DECODE_THREADS = 1
-_decode_executor: ThreadPoolExecutor | None = None
-
-
-def _executor() -> ThreadPoolExecutor:
-    global _decode_executor
-    if _decode_executor is None:
-        _decode_executor = ThreadPoolExecutor(_DECODE_THREADS, thread_name_prefix="decode")
-    return _decode_executor
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +35,7 @@ class ReceiverContext:
     consumer: Consumer
     limits: ReceiverLimits
     metrics: SelfMetrics
-
-
-Decoder = Callable[[bytes, DecodeLimits], DecodeResult]
+    decoding: Decoding = field(default_factory=InProcessDecoding)
 
 
 def media_type(content_type: str | None) -> str:
@@ -111,21 +93,6 @@ def decompress(body: bytes, content_encoding: str | None, limit: int) -> bytes:
             raise PayloadTooLarge(f"request body exceeds {limit} bytes")
         return body
     raise UnsupportedMediaType(f"unsupported Content-Encoding {content_encoding!r}; use gzip")
-
-
-async def run_decoder(decoder: Decoder, body: bytes, limits: DecodeLimits) -> DecodeResult:
-    """Decode, treating a decoder crash on the client's bytes as bad input (400), not a 500:
-    retrying the same bytes would fail again, which is what a permanent error means."""
-    try:
-        if len(body) > _THREAD_DECODE_BYTES:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(_executor(), decoder, body, limits)
-        return decoder(body, limits)
-    except BreadcrumbsError:
-        raise
-    except Exception as error:
-        log.exception("decoder failed on a %d-byte request", len(body))
-        raise BadInput(f"could not decode request: {type(error).__name__}") from error
 
 
 async def accept(context: ReceiverContext, receiver: str, result: DecodeResult) -> None:

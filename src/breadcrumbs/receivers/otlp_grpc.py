@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from breadcrumbs.codec import otlp
 from breadcrumbs.errors import BreadcrumbsError, grpc_status, retry_after
-from breadcrumbs.receivers.common import ReceiverContext, accept, refused, run_decoder
+from breadcrumbs.receivers.common import ReceiverContext, accept, refused
 
 RECEIVER = "otlp_grpc"
 SERVICE = trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name
@@ -46,7 +46,7 @@ def handler(context: ReceiverContext) -> grpc.GenericRpcHandler:
 
     async def export(body: bytes, rpc: grpc.aio.ServicerContext) -> bytes:
         try:
-            result = await run_decoder(otlp.decode_proto, body, context.limits.decode)
+            result = await context.decoding.decode(otlp.decode_proto, body, context.limits.decode)
             await accept(context, RECEIVER, result)
         except Exception as error:
             refused(context, RECEIVER, error)

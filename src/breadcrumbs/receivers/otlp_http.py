@@ -28,15 +28,14 @@ from breadcrumbs.errors import (
     retry_after,
 )
 from breadcrumbs.receivers.common import (
-    Decoder,
     ReceiverContext,
     accept,
     decompress,
     media_type,
     read_body,
     refused,
-    run_decoder,
 )
+from breadcrumbs.receivers.decoding import Decoder
 
 RECEIVER = "otlp_http"
 PROTOBUF = "application/x-protobuf"
@@ -85,7 +84,7 @@ def app(context: ReceiverContext) -> Starlette:
             body = decompress(
                 body, request.headers.get("content-encoding"), limits.decompressed_bytes
             )
-            result = await run_decoder(decoder, body, limits.decode)
+            result = await context.decoding.decode(decoder, body, limits.decode)
             await accept(context, RECEIVER, result)
         except ClientDisconnect:  # gone before the body arrived: nobody to answer
             return Response(status_code=400)

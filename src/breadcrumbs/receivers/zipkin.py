@@ -25,15 +25,14 @@ from breadcrumbs.errors import (
     retry_after,
 )
 from breadcrumbs.receivers.common import (
-    Decoder,
     ReceiverContext,
     accept,
     decompress,
     media_type,
     read_body,
     refused,
-    run_decoder,
 )
+from breadcrumbs.receivers.decoding import Decoder
 
 log = logging.getLogger("breadcrumbs.receivers.zipkin")
 
@@ -64,7 +63,7 @@ def routes(context: ReceiverContext) -> list[BaseRoute]:
             body = decompress(
                 body, request.headers.get("content-encoding"), limits.decompressed_bytes
             )
-            result = await run_decoder(decoder, body, limits.decode)
+            result = await context.decoding.decode(decoder, body, limits.decode)
             await accept(context, RECEIVER, result)
             if result.rejected and not result.batch.num_rows:
                 raise BadInput(f"all {result.rejected} spans rejected: {result.error}")
