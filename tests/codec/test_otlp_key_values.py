@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 
-from breadcrumbs.codec.proto_columns import key_value_columns
+from breadcrumbs.codec.otlp.key_values import key_value_columns
 from breadcrumbs.model import encode_value
 
 

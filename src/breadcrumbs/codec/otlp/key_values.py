@@ -56,7 +56,7 @@ _TYPE_CODES: Final = bytes.maketrans(_SCALAR_TAGS, b"sbidy")  # model.encode_val
 
 def _column_classes() -> tuple[Any, Any]:
     proto = descriptor_pb2.FileDescriptorProto(
-        name="breadcrumbs/proto_columns.proto", package="breadcrumbs.columns", syntax="proto3"
+        name="breadcrumbs/otlp_key_values.proto", package="breadcrumbs.key_values", syntax="proto3"
     )
     for message, fields in (
         ("KeyValueColumns", _KEY_VALUE_FIELDS),
@@ -68,7 +68,7 @@ def _column_classes() -> tuple[Any, Any]:
     pool = descriptor_pool.DescriptorPool()
     pool.Add(proto)
     return tuple(  # type: ignore[return-value]  # two classes
-        message_factory.GetMessageClass(pool.FindMessageTypeByName(f"breadcrumbs.columns.{m}"))
+        message_factory.GetMessageClass(pool.FindMessageTypeByName(f"breadcrumbs.key_values.{m}"))
         for m in ("KeyValueColumns", "AnyValueColumns")
     )
 

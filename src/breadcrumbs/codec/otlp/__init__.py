@@ -1,0 +1,50 @@
+"""OTLP traces (protobuf and JSON) to ``SpanBatch`` and back.
+
+Modules: ``proto_in`` (protobuf in, the hot path), ``json_in`` (OTLP/JSON in), ``proto_out``
+(protobuf out), ``columns`` (the span columns both decoders fill, with the attribute cache and
+the limits), ``values`` (attribute values of either wire form), ``shadow`` (the raw-attribute
+schema), ``key_values`` (many ``KeyValue``s in one parse).
+
+The protobuf path is the ingest hot path, so it is built for speed in pure Python:
+
+* upb parses the body with a *shadow* copy of the OTLP schema in which every ``attributes``
+  field is ``repeated bytes`` and ``Span.status`` is ``bytes``. This is wire-compatible (a
+  sub-message is a length-delimited field), so upb hands each attribute back as its raw
+  ``KeyValue`` bytes in one C call per span instead of one Python wrapper per attribute.
+* Raw ``KeyValue`` bytes repeat a lot (``http.method=GET``, ``db.system=postgresql`` ...), so
+  their decoded (key, text, type code) live in a process-wide cache keyed by the raw bytes;
+  a request's misses are decoded together in one upb parse (``key_values``).
+* Columns are Python lists filled in one walk (local-bound appends, no per-span limit work)
+  and turned into Arrow arrays once per request; ids are hex-encoded in one ``hexlify`` per
+  column; checks on ids, times and enums are a few C-level passes (``map``, ``min``, ``in``)
+  with a per-span loop only when something is wrong; rejected spans go in one
+  ``Table.filter``. Limits and marker attributes are applied after the walk.
+* Resource and scope columns are decoded once per ``ResourceSpans``/``ScopeSpans`` and
+  repeated per span with ``take``.
+* Per-request fixed costs matter as much (SDKs often send a few spans at a time): small
+  attribute columns skip Arrow kernels, whose call overhead beats their speed there.
+
+Rules (see also ``codec/base.py``):
+
+* A span is rejected (OTLP partial success) for a trace id that is not 16 bytes or all zero, a
+  span id that is not 8 bytes or all zero, a parent id that is neither empty nor a valid span
+  id, a start time of 0, before 2000-01-01 or more than a day ahead, an end time before the
+  start (rejected rather than clamped: the client sent a broken span and should hear so) or
+  more than a day ahead.
+* Duplicate attribute keys: the last one wins, at the position of the first.
+* Unknown span kinds and status codes (proto3 enums are open) read as 0 (unspecified/unset).
+* A truncated value keeps its first ``max_value_length`` characters and becomes a string
+  (``s``): a cut JSON array or base64 text would no longer decode as its type. Only string,
+  bytes, array and kvlist values are cut; numbers and bools (and so our int markers) never.
+* A link with an invalid trace or span id is dropped and counted in
+  ``breadcrumbs.dropped_links``; it does not reject its span.
+"""
+
+from __future__ import annotations
+
+from breadcrumbs.codec.otlp.columns import DEFAULT_LIMITS
+from breadcrumbs.codec.otlp.json_in import decode_json
+from breadcrumbs.codec.otlp.proto_in import decode_proto, decode_request
+from breadcrumbs.codec.otlp.proto_out import encode_proto
+
+__all__ = ["DEFAULT_LIMITS", "decode_json", "decode_proto", "decode_request", "encode_proto"]
