@@ -386,6 +386,13 @@ def print_banner(server: Server) -> None:
         rows.append(("Metrics", server.listeners["http"].url + "/metrics"))
     rows.append(("Data dir", str(s.data_dir.resolve())))
     rows.append(("Retention", _human_duration(s.retention)))
+    workers = s.decode_worker_count
+    rows.append(
+        (
+            "Decoding",
+            f"{workers} worker process{'es' * (workers != 1)}" if workers else "in the server",
+        )
+    )
     console = Console(stderr=True)
     if console.is_terminal:
         table = Table(title=f"breadcrumbs {__version__}", show_header=False, box=None)
