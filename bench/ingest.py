@@ -208,10 +208,11 @@ class Target:
             self.proc.wait()
 
 
-def start_breadcrumbs(data_dir: Path, log: Path) -> Target:
+def start_breadcrumbs(data_dir: Path, log: Path, decode_workers: str) -> Target:
     ports = {name: free_port() for name in ("http", "otlp-http", "otlp-grpc", "zipkin")}
     args = [sys.executable, "-c", "from breadcrumbs.cli import app; app()", "serve"]
     args += ["--data-dir", str(data_dir), "--host", "127.0.0.1", "--log-level", "warning"]
+    args += ["--decode-workers", decode_workers]
     args += [f"--{name}-port={port}" for name, port in ports.items()]
     with log.open("wb") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
@@ -382,6 +383,11 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=32, help="distinct pre-encoded requests")
     parser.add_argument("--transports", default="http,grpc")
     parser.add_argument("--no-floor", action="store_true", help="skip the floor runs")
+    parser.add_argument(
+        "--decode-workers",
+        default="auto",
+        help="the server's --decode-workers; several, comma-separated, run one after another",
+    )
     parser.add_argument("--floor-server", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.floor_server:
@@ -413,24 +419,29 @@ def main() -> None:
                     floor.stop()
                 print(rows[-1], flush=True)
 
-            data = Path(tmp) / f"data-{transport}"
-            server = start_breadcrumbs(data, Path(tmp) / f"{transport}.log")
-            try:
-                result = asyncio.run(run_clients(server, transport, pool, args.seconds))
-                rows.append(report("breadcrumbs", transport, result, server.peak_rss_mib()))
-                http_url = server.ready_url.removesuffix("/readyz")
-                figures = pipeline_figures(http_url)
-                drain_began = time.monotonic()
-                while unflushed_spans(http_url) > 0 and time.monotonic() - drain_began < 120:
-                    time.sleep(0.2)
-                drain = time.monotonic() - drain_began
-            finally:
-                server.stop()
-            print(rows[-1], flush=True)
-            print(f"  {figures}", flush=True)
-            print(f"  store caught up {drain:.1f} s after the load stopped", flush=True)
-            if floor_result is not None:
-                ratios.append((transport, result.rate / floor_result.rate))
+            for workers in args.decode_workers.split(","):
+                data = Path(tmp) / f"data-{transport}-{workers}"
+                log = Path(tmp) / f"{transport}-{workers}.log"
+                server = start_breadcrumbs(data, log, workers)
+                try:
+                    result = asyncio.run(run_clients(server, transport, pool, args.seconds))
+                    name = f"breadcrumbs, decode workers {workers}"
+                    rows.append(report(name, transport, result, server.peak_rss_mib()))
+                    http_url = server.ready_url.removesuffix("/readyz")
+                    figures = pipeline_figures(http_url)
+                    drain_began = time.monotonic()
+                    while unflushed_spans(http_url) > 0 and time.monotonic() - drain_began < 120:
+                        time.sleep(0.2)
+                    drain = time.monotonic() - drain_began
+                finally:
+                    server.stop()
+                print(rows[-1], flush=True)
+                print(f"  {figures}", flush=True)
+                print(f"  store caught up {drain:.1f} s after the load stopped", flush=True)
+                if floor_result is not None:
+                    ratios.append(
+                        (f"{transport}, decode workers {workers}", result.rate / floor_result.rate)
+                    )
 
     cpu = platform.processor() or platform.machine()
     print(f"\nmachine: {os.cpu_count()} cores {cpu}, Python {platform.python_version()}")
@@ -441,8 +452,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(row)
-    for transport, ratio in ratios:
-        print(f"\n{transport}: breadcrumbs sustains {ratio:.0%} of the parse-and-ack floor")
+    for run, ratio in ratios:
+        print(f"\n{run}: breadcrumbs sustains {ratio:.0%} of the parse-and-ack floor")
 
 
 if __name__ == "__main__":
