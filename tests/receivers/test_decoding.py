@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
@@ -138,6 +139,21 @@ async def test_a_dead_worker_fails_one_request_retryably_then_is_replaced() -> N
             await pool.decode(otlp.decode_proto, body, DecodeLimits())
         result = await pool.decode(otlp.decode_proto, body, DecodeLimits())
         assert result.batch.num_rows == 1000
+    finally:
+        pool.close()
+
+
+@pytest.mark.parametrize("kind", ["in-process", "workers"])
+async def test_bodies_waiting_for_a_decode_are_bounded(kind: str) -> None:
+    body = _request(1000)
+    budget = 2 * len(body) + 1  # room for two waiting bodies, not three
+    pool = InProcessDecoding(budget) if kind == "in-process" else WorkerDecoding(1, budget)
+    try:
+        calls = [pool.decode(otlp.decode_proto, body, DecodeLimits()) for _ in range(3)]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        assert [type(r).__name__ for r in results] == ["DecodeResult", "DecodeResult", "Overloaded"]
+        assert pool.queued_bytes == 0
+        assert (await pool.decode(otlp.decode_proto, body, DecodeLimits())).batch.num_rows == 1000
     finally:
         pool.close()
 

@@ -5,7 +5,9 @@ process it competes with everything else that needs the GIL (the event loop, HTT
 the WAL) and one process cannot decode faster than one core. ``WorkerDecoding`` runs the
 codecs in worker processes instead: a worker gets the body, decodes it and sends the batch
 back as Arrow IPC, which the server reads without a copy. Small bodies (SDKs exporting a few
-spans) are decoded in place, where the round trip would cost more than the decode.
+spans) are decoded in place, where the round trip would cost more than the decode. Bodies
+waiting for a decode are bounded in bytes: past the bound a request gets a retryable 429,
+so a burst of clients cannot grow the server's memory without end.
 
 A worker that dies (killed, out of memory) breaks its pool: the requests in flight get a
 retryable 503/UNAVAILABLE and the next request starts a new pool. Workers ignore SIGINT (a
@@ -33,7 +35,7 @@ import pyarrow as pa
 
 from breadcrumbs import errors
 from breadcrumbs.codec.base import DecodeLimits, DecodeResult
-from breadcrumbs.errors import BadInput, BreadcrumbsError, Unavailable
+from breadcrumbs.errors import BadInput, BreadcrumbsError, Overloaded, Unavailable
 
 log = logging.getLogger("breadcrumbs.receivers")
 
@@ -42,6 +44,8 @@ Decoder: TypeAlias = Callable[[bytes, DecodeLimits], DecodeResult]
 # Below this many bytes a body is decoded on the event loop itself: a thread or process hop
 # costs more than the decode.
 _INLINE_DECODE_BYTES = 64 * 1024
+# Request bodies waiting for (or in) a decode, at most: beyond it, 429 (see ``_Queued``).
+MAX_QUEUED_BYTES: Final = 256 * 1024**2
 _ORPHAN_CHECK_S = 0.5
 
 
@@ -65,16 +69,45 @@ def decode_here(decoder: Decoder, body: bytes, limits: DecodeLimits) -> DecodeRe
         raise BadInput(f"could not decode request: {type(error).__name__}") from error
 
 
-class InProcessDecoding:
-    """Large bodies in one decode thread (more threads only fight over the GIL, as
-    bench/ingest.py measured), small ones on the event loop."""
+class _Queued:
+    """What every ``Decoding`` shares: small bodies decoded in place, large ones queued for
+    ``_decode_large`` within a budget of queued bytes. Past it a request is refused with a
+    retryable 429, so memory stays bounded however many clients send at once."""
 
-    def __init__(self) -> None:
-        self._thread: Executor | None = None
+    def __init__(self, max_queued_bytes: int) -> None:
+        self.max_queued_bytes = max_queued_bytes
+        self.queued_bytes = 0  # only touched on the event loop
 
     async def decode(self, decoder: Decoder, body: bytes, limits: DecodeLimits) -> DecodeResult:
         if len(body) <= _INLINE_DECODE_BYTES:
             return decode_here(decoder, body, limits)
+        if self.queued_bytes + len(body) > self.max_queued_bytes:
+            raise Overloaded(
+                f"{self.queued_bytes} bytes of requests are waiting to be decoded; retry later"
+            )
+        self.queued_bytes += len(body)
+        try:
+            return await self._decode_large(decoder, body, limits)
+        finally:
+            self.queued_bytes -= len(body)
+
+    async def _decode_large(
+        self, decoder: Decoder, body: bytes, limits: DecodeLimits
+    ) -> DecodeResult:
+        raise NotImplementedError
+
+
+class InProcessDecoding(_Queued):
+    """Large bodies in one decode thread (more threads only fight over the GIL, as
+    bench/ingest.py measured)."""
+
+    def __init__(self, max_queued_bytes: int = MAX_QUEUED_BYTES) -> None:
+        super().__init__(max_queued_bytes)
+        self._thread: Executor | None = None
+
+    async def _decode_large(
+        self, decoder: Decoder, body: bytes, limits: DecodeLimits
+    ) -> DecodeResult:
         if self._thread is None:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="decode")
         loop = asyncio.get_running_loop()
@@ -149,13 +182,14 @@ def _warm_up() -> None:
     """Starts a worker before the first real request needs one."""
 
 
-class WorkerDecoding:
+class WorkerDecoding(_Queued):
     """Large bodies decoded by ``workers`` processes (forkserver: never a fork of this
-    multi-threaded process), small ones on the event loop."""
+    multi-threaded process)."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, max_queued_bytes: int = MAX_QUEUED_BYTES) -> None:
         if workers < 1:
             raise ValueError(f"need at least one decode worker, not {workers}")
+        super().__init__(max_queued_bytes)
         self.workers = workers
         self._lock = threading.Lock()
         self._pool = self._new_pool()
@@ -173,9 +207,9 @@ class WorkerDecoding:
             pool.submit(_warm_up)
         return pool
 
-    async def decode(self, decoder: Decoder, body: bytes, limits: DecodeLimits) -> DecodeResult:
-        if len(body) <= _INLINE_DECODE_BYTES:
-            return decode_here(decoder, body, limits)
+    async def _decode_large(
+        self, decoder: Decoder, body: bytes, limits: DecodeLimits
+    ) -> DecodeResult:
         pool = self._pool
         try:
             future = pool.submit(_decode_in_worker, decoder, body, limits)
