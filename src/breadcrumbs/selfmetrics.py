@@ -39,6 +39,20 @@ class SelfMetrics:
             ["receiver", "reason"],
             registry=r,
         )
+        self.decode_queued_bytes = Gauge(
+            "breadcrumbs_decode_queued_bytes",
+            "Bytes of request bodies waiting for (or in) a decode; 429s beyond a bound.",
+            registry=r,
+        )
+        self.decode_duration = Histogram(
+            "breadcrumbs_decode_duration_seconds",
+            "Decoding one large request body, its wait for a decoder included.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.decode_workers = Gauge(
+            "breadcrumbs_decode_workers", "Decode worker processes (0: in the server).", registry=r
+        )
         self.wal_bytes = Gauge(
             "breadcrumbs_wal_bytes", "Bytes in WAL segments on disk.", registry=r
         )

@@ -207,7 +207,8 @@ class Server:
 
     async def _start_decoding(self) -> None:
         # Starting the forkserver blocks for a moment: not on the event loop.
-        self.decoding = await asyncio.to_thread(decoding, self.settings.decode_worker_count)
+        workers = self.settings.decode_worker_count
+        self.decoding = await asyncio.to_thread(decoding, workers, self.metrics)
 
     async def _stop_decoding(self) -> None:
         await asyncio.to_thread(self.decoding.close)

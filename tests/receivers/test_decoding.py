@@ -22,6 +22,7 @@ from breadcrumbs.codec import otlp, zipkin
 from breadcrumbs.codec.base import DecodeLimits
 from breadcrumbs.errors import BadInput, Unavailable
 from breadcrumbs.receivers.decoding import InProcessDecoding, WorkerDecoding, decoding
+from breadcrumbs.selfmetrics import SelfMetrics
 
 
 def _request(spans: int, seed: int = 1) -> bytes:
@@ -147,13 +148,22 @@ async def test_a_dead_worker_fails_one_request_retryably_then_is_replaced() -> N
 async def test_bodies_waiting_for_a_decode_are_bounded(kind: str) -> None:
     body = _request(1000)
     budget = 2 * len(body) + 1  # room for two waiting bodies, not three
-    pool = InProcessDecoding(budget) if kind == "in-process" else WorkerDecoding(1, budget)
+    metrics = SelfMetrics()
+    pool: InProcessDecoding | WorkerDecoding = (
+        InProcessDecoding(budget, metrics)
+        if kind == "in-process"
+        else WorkerDecoding(1, budget, metrics)
+    )
     try:
         calls = [pool.decode(otlp.decode_proto, body, DecodeLimits()) for _ in range(3)]
         results = await asyncio.gather(*calls, return_exceptions=True)
         assert [type(r).__name__ for r in results] == ["DecodeResult", "DecodeResult", "Overloaded"]
         assert pool.queued_bytes == 0
         assert (await pool.decode(otlp.decode_proto, body, DecodeLimits())).batch.num_rows == 1000
+        sample = metrics.registry.get_sample_value
+        assert sample("breadcrumbs_decode_queued_bytes") == 0
+        assert sample("breadcrumbs_decode_duration_seconds_count") == 3
+        assert sample("breadcrumbs_decode_workers") == (0 if kind == "in-process" else 1)
     finally:
         pool.close()
 

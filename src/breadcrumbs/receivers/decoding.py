@@ -36,6 +36,7 @@ import pyarrow as pa
 from breadcrumbs import errors
 from breadcrumbs.codec.base import DecodeLimits, DecodeResult
 from breadcrumbs.errors import BadInput, BreadcrumbsError, Overloaded, Unavailable
+from breadcrumbs.selfmetrics import SelfMetrics
 
 log = logging.getLogger("breadcrumbs.receivers")
 
@@ -74,9 +75,10 @@ class _Queued:
     ``_decode_large`` within a budget of queued bytes. Past it a request is refused with a
     retryable 429, so memory stays bounded however many clients send at once."""
 
-    def __init__(self, max_queued_bytes: int) -> None:
+    def __init__(self, max_queued_bytes: int, metrics: SelfMetrics | None) -> None:
         self.max_queued_bytes = max_queued_bytes
         self.queued_bytes = 0  # only touched on the event loop
+        self._metrics = metrics
 
     async def decode(self, decoder: Decoder, body: bytes, limits: DecodeLimits) -> DecodeResult:
         if len(body) <= _INLINE_DECODE_BYTES:
@@ -85,11 +87,19 @@ class _Queued:
             raise Overloaded(
                 f"{self.queued_bytes} bytes of requests are waiting to be decoded; retry later"
             )
-        self.queued_bytes += len(body)
+        self._queue(len(body))
+        began = time.perf_counter()
         try:
             return await self._decode_large(decoder, body, limits)
         finally:
-            self.queued_bytes -= len(body)
+            self._queue(-len(body))
+            if self._metrics is not None:
+                self._metrics.decode_duration.observe(time.perf_counter() - began)
+
+    def _queue(self, size: int) -> None:
+        self.queued_bytes += size
+        if self._metrics is not None:
+            self._metrics.decode_queued_bytes.set(self.queued_bytes)
 
     async def _decode_large(
         self, decoder: Decoder, body: bytes, limits: DecodeLimits
@@ -101,8 +111,10 @@ class InProcessDecoding(_Queued):
     """Large bodies in one decode thread (more threads only fight over the GIL, as
     bench/ingest.py measured)."""
 
-    def __init__(self, max_queued_bytes: int = MAX_QUEUED_BYTES) -> None:
-        super().__init__(max_queued_bytes)
+    def __init__(
+        self, max_queued_bytes: int = MAX_QUEUED_BYTES, metrics: SelfMetrics | None = None
+    ) -> None:
+        super().__init__(max_queued_bytes, metrics)
         self._thread: Executor | None = None
 
     async def _decode_large(
@@ -186,10 +198,17 @@ class WorkerDecoding(_Queued):
     """Large bodies decoded by ``workers`` processes (forkserver: never a fork of this
     multi-threaded process)."""
 
-    def __init__(self, workers: int, max_queued_bytes: int = MAX_QUEUED_BYTES) -> None:
+    def __init__(
+        self,
+        workers: int,
+        max_queued_bytes: int = MAX_QUEUED_BYTES,
+        metrics: SelfMetrics | None = None,
+    ) -> None:
         if workers < 1:
             raise ValueError(f"need at least one decode worker, not {workers}")
-        super().__init__(max_queued_bytes)
+        super().__init__(max_queued_bytes, metrics)
+        if metrics is not None:
+            metrics.decode_workers.set(workers)
         self.workers = workers
         self._lock = threading.Lock()
         self._pool = self._new_pool()
@@ -230,6 +249,8 @@ class WorkerDecoding(_Queued):
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def decoding(workers: int) -> Decoding:
+def decoding(workers: int, metrics: SelfMetrics | None = None) -> Decoding:
     """Worker processes when ``workers`` > 0, else decoding in this process."""
-    return WorkerDecoding(workers) if workers > 0 else InProcessDecoding()
+    if workers > 0:
+        return WorkerDecoding(workers, metrics=metrics)
+    return InProcessDecoding(metrics=metrics)
