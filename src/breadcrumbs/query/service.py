@@ -34,17 +34,36 @@ _MAX_FETCH = 2_000
 
 
 def split_traces(batch: SpanBatch, order: Sequence[str]) -> list[SpanBatch]:
-    """One batch per trace id in ``order`` (ids with no spans are skipped)."""
+    """One batch per trace id in ``order`` (ids with no spans are skipped), each in start
+    order (start time, then span id): one sort and one ``take`` for the whole batch, then
+    zero-copy slices, instead of a ``take`` per trace and another to sort it."""
     if batch.num_rows == 0:
         return []
-    rows: dict[str, list[int]] = {}
-    for index, trace_id in enumerate(batch["TraceId"].to_pylist()):
-        rows.setdefault(trace_id, []).append(index)
-    return [
-        batch.take(pa.array(rows[trace_id], type=pa.int64()))
-        for trace_id in order
-        if trace_id in rows
-    ]
+    wanted = list(dict.fromkeys(order))
+    rank = pc.index_in(batch["TraceId"], value_set=pa.array(wanted, pa.string()))
+    keyed = pa.table({"rank": rank, "start": batch["Timestamp"], "span": batch["SpanId"]}).filter(
+        pc.is_valid(rank)
+    )
+    indices = pc.sort_indices(
+        keyed, [("rank", "ascending"), ("start", "ascending"), ("span", "ascending")]
+    )
+    ranks = keyed["rank"].take(indices).to_pylist()
+    rows = pc.take(pc.indices_nonzero(pc.is_valid(rank)), indices)
+    ordered = batch.take(rows)
+    slices: dict[str, SpanBatch] = {}
+    begin = 0
+    for end in range(1, len(ranks) + 1):
+        if end == len(ranks) or ranks[end] != ranks[begin]:
+            slices[wanted[ranks[begin]]] = ordered.slice(begin, end - begin)
+            begin = end
+    return [slices[trace_id] for trace_id in order if trace_id in slices]
+
+
+def in_start_order(spans: SpanBatch) -> SpanBatch:
+    """The spans sorted by start time, then span id (the order ``sort_by_start`` gives)."""
+    if spans.num_rows < 2:
+        return spans
+    return spans.take(pc.sort_indices(spans, [("Timestamp", "ascending"), ("SpanId", "ascending")]))
 
 
 def _has_keys(spans: SpanBatch, keys: Sequence[str], query: TraceQuery) -> bool:
@@ -125,7 +144,9 @@ class QueryService:
         spans = await self.reader.get_trace(GetTraceParams(trace_id, start_ns, end_ns))
         if spans.num_rows == 0:
             raise NotFound("trace not found")
-        return AdjustedTrace.of(spans) if raw else self._adjust(spans, shared_ids)
+        if raw:
+            return AdjustedTrace.of(spans)
+        return self._adjust(in_start_order(spans), shared_ids)
 
     async def get_traces(
         self, trace_ids: Sequence[str], *, shared_ids: bool = False

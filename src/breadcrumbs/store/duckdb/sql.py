@@ -124,17 +124,35 @@ def trace_ranges(trace_ids: list[str]) -> tuple[str, list[Any]]:
     return text, [int(t[:16], 16) for t in trace_ids]
 
 
-def spans_in_ranges(ranges: list[tuple[str, int, int]]) -> tuple[str, list[Any]]:
-    """Spans of the given traces, each known to start within (first start, last start)."""
-    # One equality-and-range scan per trace, so each reads one row group and, within it,
-    # only the segments whose TraceId statistics match: measured ~2.5x cheaper than a single
-    # scan with an IN list and OR-ed ranges (which reads whole row groups).
-    one = f"{SELECT_SPANS} WHERE s.TraceId = ?::UHUGEINT AND s.Timestamp BETWEEN ? AND ?"
-    params: list[Any] = []
-    for trace_id, first, last in ranges:
-        params.extend((trace_id_param(trace_id), first, last))
-    return "\nUNION ALL\n".join([one] * len(ranges)), params
+def spans_in_ranges(groups: list[list[tuple[str, int, int]]]) -> tuple[str, list[Any]]:
+    """Spans of the given traces, each known to start within (first start, last start).
 
+    ``groups``: traces whose ranges lie close together in time, one scan each. A lone trace
+    is an equality-and-range scan, a pushed-down filter that skips the vectors without it
+    (~4 ms at 10M spans/hour). Several traces share one scan over the union of their ranges
+    with an IN list: DuckDB only prunes row groups with an IN list and materialises every
+    row in range (~10 ms per row group), so it pays only when the traces are close.
+    """
+    branches: list[str] = []
+    params: list[Any] = []
+    for group in groups:
+        if len(group) == 1:
+            ((trace_id, first, last),) = group
+            branches.append(f"{SELECT_SPANS} WHERE s.TraceId = ?::UHUGEINT AND {_IN_RANGE}")
+            params.extend((trace_id_param(trace_id), first, last))
+        else:
+            marks = ", ".join("?::UHUGEINT" for _ in group)
+            branches.append(f"{SELECT_SPANS} WHERE s.TraceId IN ({marks}) AND {_IN_RANGE}")
+            params.extend(trace_id_param(trace_id) for trace_id, _, _ in group)
+            params.extend((min(g[1] for g in group), max(g[2] for g in group)))
+    return "\nUNION ALL\n".join(branches), params
+
+
+_IN_RANGE: Final = "s.Timestamp BETWEEN ? AND ?"
+
+
+# Answered from the row groups' statistics (~0.5 ms at 10M spans), not a scan.
+TIME_EXTENT: Final = "SELECT min(Timestamp), max(Timestamp) FROM spans"
 
 # Attribute lists: a lambda over the entries measured ~2x faster than list_contains(struct).
 _SPAN_TAG: Final = (

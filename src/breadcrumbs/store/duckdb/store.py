@@ -72,6 +72,26 @@ _SEARCH_FRACTIONS = (64, 8, 1)
 # get_traces binds one parameter per id; chunks keep statements small.
 _IDS_PER_STATEMENT = 50
 
+# Traces whose time ranges are at most this far apart are read in one scan (sql.spans_in_ranges):
+# at 10M spans/hour a row group holds ~45 s, and one scan of a row group costs about as much as
+# 2-3 single-trace lookups. Measured on search results (20 traces within ~1 min): 95 ms one scan
+# per trace, 35 ms grouped within 10 s, 25 ms within 30 s.
+_NEAR_NS = 15 * 10**9
+
+
+def _near_in_time(ranges: list[tuple[str, int, int]]) -> list[list[tuple[str, int, int]]]:
+    """(trace id, first, last) sorted by first start, grouped where the gaps are short."""
+    groups: list[list[tuple[str, int, int]]] = []
+    end = 0
+    for trace in ranges:
+        if groups and trace[1] - end <= _NEAR_NS:
+            groups[-1].append(trace)
+            end = max(end, trace[2])
+        else:
+            groups.append([trace])
+            end = trace[2]
+    return groups
+
 
 class DuckDBStore:
     """The embedded store in the database file ``path`` (created or migrated on open)."""
@@ -248,14 +268,20 @@ class DuckDBStore:
     def _traces(self, cur: duckdb.DuckDBPyConnection, trace_ids: list[str]) -> SpanBatch:
         # Two steps: each trace's time range from the small lookup table, then its spans
         # within those ranges (row groups outside them are skipped by their statistics).
-        parts = []
+        ranges: list[tuple[str, int, int]] = []
         for i in range(0, len(trace_ids), _IDS_PER_STATEMENT):
             chunk = trace_ids[i : i + _IDS_PER_STATEMENT]
             text, values = sql.trace_ranges(chunk)
             found = {p: (first, last) for p, first, last in cur.execute(text, values).fetchall()}
-            ranges = [(t, *found[int(t[:16], 16)]) for t in chunk if int(t[:16], 16) in found]
-            if ranges:
-                parts.append(self._spans(cur, *sql.spans_in_ranges(ranges)))
+            ranges.extend((t, *found[int(t[:16], 16)]) for t in chunk if int(t[:16], 16) in found)
+        # Oldest first, so each statement's traces are neighbours in time and share scans.
+        ranges.sort(key=lambda r: r[1])
+        parts = [
+            self._spans(
+                cur, *sql.spans_in_ranges(_near_in_time(ranges[i : i + _IDS_PER_STATEMENT]))
+            )
+            for i in range(0, len(ranges), _IDS_PER_STATEMENT)
+        ]
         return pa.concat_tables(parts) if parts else empty_batch()
 
     async def get_trace(self, params: GetTraceParams) -> SpanBatch:
@@ -283,15 +309,24 @@ class DuckDBStore:
             # Newest first: search the last 1/64 of the window, then 1/8, then all of it.
             # When a sub-window [end - w, end] already holds `limit` traces, they are the
             # answer: any other trace's newest matching span starts before end - w. Row
-            # groups are in time order, so a short window reads few of them.
-            span = query.end_ns - query.start_ns
+            # groups are in time order, so a short window reads few of them. The fractions
+            # are of the part of the window that holds data (a 2-day default lookback over
+            # an hour of spans would otherwise read most of the hour in its first step).
+            ((oldest, newest),) = cur.execute(sql.TIME_EXTENT).fetchall()
+            if oldest is None:
+                return []
+            top = min(query.end_ns, newest)
+            span = max(0, top - max(query.start_ns, oldest))
+            found: list[str] = []
             for fraction in _SEARCH_FRACTIONS:
-                start = max(query.start_ns, query.end_ns - span // fraction)
+                start = (
+                    query.start_ns if fraction == 1 else max(query.start_ns, top - span // fraction)
+                )
                 narrowed = dataclasses.replace(query, start_ns=start)
                 text, values = sql.find_trace_ids(narrowed, resource_ids)
                 found = [row[0] for row in cur.execute(text, values).fetchall()]
                 if len(found) >= query.limit or start == query.start_ns:
-                    return found
+                    break
             return found
 
         return await self._run(work)
