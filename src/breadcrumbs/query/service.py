@@ -19,6 +19,7 @@ from breadcrumbs.query.adjusters import (
     standard_adjusters,
 )
 from breadcrumbs.query.derived_tags import lift_derived_tags
+from breadcrumbs.query.gc_pause import gc_paused
 from breadcrumbs.store.base import (
     DependencyLink,
     GetTraceParams,
@@ -146,7 +147,8 @@ class QueryService:
             raise NotFound("trace not found")
         if raw:
             return AdjustedTrace.of(spans)
-        return self._adjust(in_start_order(spans), shared_ids)
+        with gc_paused():
+            return self._adjust(in_start_order(spans), shared_ids)
 
     async def get_traces(
         self, trace_ids: Sequence[str], *, shared_ids: bool = False
@@ -155,7 +157,8 @@ class QueryService:
         if not trace_ids:
             return []
         batch = await self.reader.get_traces(list(trace_ids))
-        return [self._adjust(spans, shared_ids) for spans in split_traces(batch, trace_ids)]
+        with gc_paused():
+            return [self._adjust(spans, shared_ids) for spans in split_traces(batch, trace_ids)]
 
     async def find_traces(
         self,
