@@ -124,6 +124,23 @@ def trace_ranges(trace_ids: list[str]) -> tuple[str, list[Any]]:
     return text, [int(t[:16], 16) for t in trace_ids]
 
 
+# One trace in one statement: DuckDB pushes the looked-up range into the span scan as a
+# dynamic filter (one row group read), saving a round trip (~1 ms of ~10).
+SPANS_OF_TRACE: Final = f"""
+WITH r AS (
+    SELECT min(FirstStart) AS lo, max(LastStart) AS hi FROM trace_ranges
+    WHERE TracePrefix = ?::UBIGINT
+)
+SELECT {SPAN_COLUMNS} FROM spans AS s, r
+WHERE s.TraceId = ?::UHUGEINT AND s.Timestamp BETWEEN r.lo AND r.hi
+ORDER BY Timestamp, SpanId
+"""
+
+
+def spans_of_trace(trace_id: str) -> tuple[str, list[Any]]:
+    return SPANS_OF_TRACE, [int(trace_id[:16], 16), trace_id_param(trace_id)]
+
+
 def spans_in_ranges(groups: list[list[tuple[str, int, int]]]) -> tuple[str, list[Any]]:
     """Spans of the given traces, each known to start within (first start, last start).
 

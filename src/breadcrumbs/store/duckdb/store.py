@@ -270,6 +270,8 @@ class DuckDBStore:
     def _traces(self, cur: duckdb.DuckDBPyConnection, trace_ids: list[str]) -> SpanBatch:
         # Two steps: each trace's time range from the small lookup table, then its spans
         # within those ranges (row groups outside them are skipped by their statistics).
+        if len(trace_ids) == 1:
+            return self._spans(cur, *sql.spans_of_trace(trace_ids[0]))
         ranges: list[tuple[str, int, int]] = []
         for i in range(0, len(trace_ids), _IDS_PER_STATEMENT):
             chunk = trace_ids[i : i + _IDS_PER_STATEMENT]
