@@ -60,16 +60,6 @@ def split_traces(batch: SpanBatch, order: Sequence[str]) -> list[SpanBatch]:
     return [slices[trace_id] for trace_id in order if trace_id in slices]
 
 
-def in_start_order(spans: SpanBatch) -> SpanBatch:
-    """The spans sorted by start time, then span id (the order ``sort_by_start`` gives)."""
-    if spans.num_rows < 2:
-        return spans
-    order = pc.sort_indices(spans, [("Timestamp", "ascending"), ("SpanId", "ascending")])
-    if order.equals(pa.array(range(spans.num_rows), order.type)):
-        return spans  # stores usually hand spans over in this order already
-    return spans.take(order)
-
-
 def _has_keys(spans: SpanBatch, keys: Sequence[str], query: TraceQuery) -> bool:
     """Some span that meets the query's own conditions also has every key as a span attribute
     key, a resource attribute key or an event name (Zipkin: a tag key or an annotation value):
@@ -151,7 +141,7 @@ class QueryService:
         if raw:
             return AdjustedTrace.of(spans)
         with gc_paused():
-            return self._adjust(in_start_order(spans), shared_ids)
+            return self._adjust(spans, shared_ids)
 
     async def get_traces(
         self, trace_ids: Sequence[str], *, shared_ids: bool = False
