@@ -146,9 +146,8 @@ def spans_in_ranges(groups: list[list[tuple[str, int, int]]]) -> tuple[str, list
 
     ``groups``: traces whose ranges lie close together in time, one scan each. A lone trace
     is an equality-and-range scan, a pushed-down filter that skips the vectors without it
-    (~4 ms at 10M spans/hour). Several traces share one scan over the union of their ranges
-    with an IN list: DuckDB only prunes row groups with an IN list and materialises every
-    row in range (~10 ms per row group), so it pays only when the traces are close.
+    (~4 ms at 10M spans/hour). Several traces share one scan over the union of their ranges,
+    which reads every row group in it (~10 ms each), so it pays only when they are close.
     """
     branches: list[str] = []
     params: list[Any] = []
@@ -158,8 +157,13 @@ def spans_in_ranges(groups: list[list[tuple[str, int, int]]]) -> tuple[str, list
             branches.append(f"{SELECT_SPANS} WHERE s.TraceId = ?::UHUGEINT AND {_IN_RANGE}")
             params.extend((trace_id_param(trace_id), first, last))
         else:
-            marks = ", ".join("?::UHUGEINT" for _ in group)
-            branches.append(f"{SELECT_SPANS} WHERE s.TraceId IN ({marks}) AND {_IN_RANGE}")
+            # A semi-join rather than an IN list: its build side becomes a filter applied
+            # inside the scan (measured ~20% cheaper than IN's filter after the scan).
+            rows = ", ".join("(?::UHUGEINT)" for _ in group)
+            branches.append(
+                f"{SELECT_SPANS} WHERE s.TraceId IN (SELECT id FROM (VALUES {rows}) AS w(id))"
+                f" AND {_IN_RANGE}"
+            )
             params.extend(trace_id_param(trace_id) for trace_id, _, _ in group)
             params.extend((min(g[1] for g in group), max(g[2] for g in group)))
     # In start order (hex span ids sort as their integers), which the query layer's adjusters
