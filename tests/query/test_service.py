@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from breadcrumbs.errors import NotFound
@@ -139,9 +140,13 @@ def test_split_traces_follows_the_asked_order_and_sorts_each_by_start() -> None:
     def span(trace: int, sid: str, start_ms: int) -> Span:
         return Span(trace_id(trace), sid.rjust(16, "0"), sid, "api", T0 + start_ms * MS, MS)
 
-    # rows of two traces interleaved, starts out of order, one tie broken by span id
-    batch = batch_from_spans(
-        [span(1, "c", 5), span(2, "e", 9), span(1, "b", 1), span(1, "a", 5), span(2, "d", 3)]
+    # rows of two traces interleaved over two chunks (as the store concatenates its
+    # statements' results), starts out of order, one tie broken by span id
+    batch = pa.concat_tables(
+        [
+            batch_from_spans([span(1, "c", 5), span(2, "e", 9), span(1, "b", 1)]),
+            batch_from_spans([span(1, "a", 5), span(2, "d", 3)]),
+        ]
     )
     traces = split_traces(batch, [trace_id(2), trace_id(99), trace_id(1), trace_id(2)])
     assert [t["SpanName"].to_pylist() for t in traces] == [["d", "e"], ["b", "a", "c"], ["d", "e"]]
