@@ -268,8 +268,9 @@ class DuckDBStore:
         return pa.table([columns[name] for name in SPAN_SCHEMA.names], schema=SPAN_SCHEMA)
 
     def _traces(self, cur: duckdb.DuckDBPyConnection, trace_ids: list[str]) -> SpanBatch:
-        # Two steps: each trace's time range from the small lookup table, then its spans
-        # within those ranges (row groups outside them are skipped by their statistics).
+        # Each trace's time range from the small lookup table, then its spans within that
+        # range (row groups outside it are skipped by their statistics). One trace: both in
+        # one statement. Several: ranges first, then scans shared by traces close in time.
         if len(trace_ids) == 1:
             return self._spans(cur, *sql.spans_of_trace(trace_ids[0]))
         ranges: list[tuple[str, int, int]] = []
