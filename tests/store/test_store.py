@@ -210,6 +210,19 @@ async def test_find_trace_ids(loaded: Store, case: dict[str, Any]) -> None:
 # --- services, operations, peers --------------------------------------------------------------
 
 
+async def test_find_trace_ids_in_windows_far_wider_than_the_data(loaded: Store) -> None:
+    # The search widens over the part of the window that holds spans: the same newest traces
+    # come back however far the window reaches past them.
+    exact = TraceQuery(world.WINDOW_START, world.WINDOW_END, limit=3)
+    expected_ids = await loaded.find_trace_ids(exact)
+    assert len(expected_ids) == 3
+    for days in (2, 30):
+        wide = dataclasses.replace(exact, end_ns=world.WINDOW_END + days * world.DAY_NS)
+        assert await loaded.find_trace_ids(wide) == expected_ids
+    before = TraceQuery(world.T0 - 10 * world.DAY_NS, world.T0 - 9 * world.DAY_NS)
+    assert await loaded.find_trace_ids(before) == []
+
+
 async def test_services(store: Store) -> None:
     assert await store.services() == []
     await load(store)
