@@ -174,8 +174,9 @@ def spans_in_ranges(groups: list[list[tuple[str, int, int]]]) -> tuple[str, list
 _IN_RANGE: Final = "s.Timestamp BETWEEN ? AND ?"
 
 
-# Answered from the row groups' statistics (~0.5 ms at 10M spans), not a scan.
+# Answered from the table's statistics (~0.5-1 ms at 10M spans), not a scan.
 TIME_EXTENT: Final = "SELECT min(Timestamp), max(Timestamp) FROM spans"
+SPANS_EXTENT: Final = "SELECT count(*), min(Timestamp), max(Timestamp) FROM spans"
 
 # Attribute lists: a lambda over the entries measured ~2x faster than list_contains(struct).
 _SPAN_TAG: Final = (

@@ -74,19 +74,31 @@ _SEARCH_FRACTIONS = (64, 16, 1)
 # get_traces binds one parameter per id; chunks keep statements small.
 _IDS_PER_STATEMENT = 50
 
-# Traces whose time ranges are at most this far apart are read in one scan (sql.spans_in_ranges):
-# at 10M spans/hour a row group holds ~45 s, and one scan of a row group costs about as much as
-# 2-3 single-trace lookups. Measured on search results (20 traces within ~1 min): 95 ms one scan
-# per trace, 35 ms grouped within 10 s, 25 ms within 30 s.
-_NEAR_NS = 15 * 10**9
+# get_traces reads traces close in time with one shared scan (sql.spans_in_ranges). A scan of a
+# row group costs about as much as 2-3 single-trace scans (10M spans/hour: ~10 ms against ~4),
+# so traces share one when less than a third of a row group's time apart, as estimated from
+# the table's span count and time extent: ~15 s at 10M spans/hour, ~8 min at 300k. Measured on
+# search results at 10M (20 traces within ~1 min): one scan per trace 102 ms, grouped within
+# 10 s 35 ms, within 30 s 26 ms.
+_ROW_GROUP_ROWS = 122_880  # DuckDB's default
+_SHARE_FRACTION = 3
 
 
-def _near_in_time(ranges: list[tuple[str, int, int]]) -> list[list[tuple[str, int, int]]]:
+def _near_ns(rows: int, oldest: int | None, newest: int | None) -> int:
+    """How far apart two traces may start and still share a scan."""
+    if not rows or oldest is None or newest is None or newest <= oldest:
+        return 0
+    return (newest - oldest) * _ROW_GROUP_ROWS // (rows * _SHARE_FRACTION)
+
+
+def _near_in_time(
+    ranges: list[tuple[str, int, int]], near_ns: int
+) -> list[list[tuple[str, int, int]]]:
     """(trace id, first, last) sorted by first start, grouped where the gaps are short."""
     groups: list[list[tuple[str, int, int]]] = []
     end = 0
     for trace in ranges:
-        if groups and trace[1] - end <= _NEAR_NS:
+        if groups and trace[1] - end <= near_ns:
             groups[-1].append(trace)
             end = max(end, trace[2])
         else:
@@ -279,11 +291,16 @@ class DuckDBStore:
             text, values = sql.trace_ranges(chunk)
             found = {p: (first, last) for p, first, last in cur.execute(text, values).fetchall()}
             ranges.extend((t, *found[int(t[:16], 16)]) for t in chunk if int(t[:16], 16) in found)
+        if not ranges:
+            return empty_batch()
+        ((rows, oldest, newest),) = cur.execute(sql.SPANS_EXTENT).fetchall()
+        near = _near_ns(rows, oldest, newest)
         # Oldest first, so each statement's traces are neighbours in time and share scans.
         ranges.sort(key=lambda r: r[1])
         parts = [
             self._spans(
-                cur, *sql.spans_in_ranges(_near_in_time(ranges[i : i + _IDS_PER_STATEMENT]))
+                cur,
+                *sql.spans_in_ranges(_near_in_time(ranges[i : i + _IDS_PER_STATEMENT], near)),
             )
             for i in range(0, len(ranges), _IDS_PER_STATEMENT)
         ]
