@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -108,18 +109,22 @@ async def load(directory: Path, spans: int, hours: float) -> tuple[list[str], in
     return sample, total, took
 
 
-async def loaded(directory: Path) -> tuple[list[str], int, int]:
-    """A kept directory's sampled trace ids (as ``load`` samples), span count, newest start."""
-    store = DuckDBStore(directory / "spans.duckdb")
+def loaded(directory: Path) -> tuple[list[str], int, int]:
+    """A kept directory's sampled trace ids (random spans' traces, as ``load`` samples them),
+    span count and newest span start, read with a read-only connection."""
+    conn = duckdb.connect(str(directory / "spans.duckdb"), read_only=True)
     try:
-        stats = await store.stats()
-        ids = await store._column(
-            "SELECT lpad(lower(hex(TraceId)), 32, '0') FROM spans USING SAMPLE 2000 ROWS"
-            " (reservoir, 11)"
-        )
+        ids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT lpad(lower(hex(TraceId)), 32, '0') FROM spans"
+                " USING SAMPLE 2000 ROWS (reservoir, 11)"
+            ).fetchall()
+        ]
+        ((spans, newest),) = conn.execute("SELECT count(*), max(Timestamp) FROM spans").fetchall()
     finally:
-        await store.close()
-    return sorted(ids), stats.spans, stats.newest_ns or time.time_ns()
+        conn.close()
+    return sorted(ids), int(spans), int(newest)
 
 
 def search_query(end: int, service: str) -> TraceQuery:
@@ -169,7 +174,7 @@ def main() -> None:
     directory = Path(args.keep or tempfile.mkdtemp(prefix="bc-query-bench-"))
     directory.mkdir(parents=True, exist_ok=True)
     if (directory / "spans.duckdb").exists():
-        sample, total, end = asyncio.run(loaded(directory))
+        sample, total, end = loaded(directory)
         print(f"reusing {directory}: {total:,} spans")
     else:
         sample, total, took = asyncio.run(load(directory, args.spans, args.hours))
