@@ -7,6 +7,12 @@ client on loopback, one request at a time.
 
     python bench/query.py --spans 1000000
     python bench/query.py --spans 10000000 --queries 200
+    python bench/query.py --spans 10000000 --keep /tmp/q10m   # reuses /tmp/q10m when loaded
+
+Searches ask for the hour that ends at the newest stored span (explicit ``start``/``end``), so a
+kept data directory measures the same searches later. The ``server cpu`` column is the
+server process's CPU time (all threads, ``/proc/<pid>/stat``) per request, steadier than wall
+time on a shared machine.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -48,12 +55,18 @@ def free_port() -> int:
         return port
 
 
-def report(name: str, millis: list[float], floor: list[float] | None = None) -> None:
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, all threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def report(
+    name: str, millis: list[float], floor: list[float] | None = None, cpu: float | None = None
+) -> None:
     line = f"| {name} | {pct(millis, 0.5):.1f} | {pct(millis, 0.99):.1f} | {len(millis)} |"
-    if floor:
-        line += f" {pct(millis, 0.5) / pct(floor, 0.5):.2f}x |"
-    else:
-        line += " |"
+    line += f" {pct(millis, 0.5) / pct(floor, 0.5):.2f}x |" if floor else " |"
+    line += f" {cpu * 1000 / len(millis):.1f} |" if cpu is not None else " |"
     print(line, flush=True)
 
 
@@ -78,7 +91,7 @@ def timed_http(client: httpx.Client, n: int, path: Callable[[int], str]) -> list
 
 
 async def load(directory: Path, spans: int, hours: float) -> tuple[list[str], int, float]:
-    """Generate and insert; returns sampled trace ids and bytes on disk."""
+    """Generate and insert; returns sampled trace ids, spans written and seconds taken."""
     now = time.time_ns()
     gen = Generator(start_ns=now - int(hours * HOUR_NS), spans_per_second=spans / (hours * 3600))
     store = DuckDBStore(directory / "spans.duckdb")
@@ -96,27 +109,52 @@ async def load(directory: Path, spans: int, hours: float) -> tuple[list[str], in
     return sample, total, took
 
 
-async def store_floor(directory: Path, sample: list[str], n: int) -> dict[str, list[float]]:
+def loaded(directory: Path) -> tuple[list[str], int, int]:
+    """A kept directory's sampled trace ids (random spans' traces, as ``load`` samples them),
+    span count and newest span start, read with a read-only connection."""
+    conn = duckdb.connect(str(directory / "spans.duckdb"), read_only=True)
+    try:
+        ids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT lpad(lower(hex(TraceId)), 32, '0') FROM spans"
+                " USING SAMPLE 2000 ROWS (reservoir, 11)"
+            ).fetchall()
+        ]
+        ((spans, newest),) = conn.execute("SELECT count(*), max(Timestamp) FROM spans").fetchall()
+    finally:
+        conn.close()
+    return sorted(ids), int(spans), int(newest)
+
+
+def search_query(end: int, service: str) -> TraceQuery:
+    return TraceQuery(
+        end - HOUR_NS,
+        end,
+        service=service,
+        tags=(TagFilter("http.response.status_code", "500"),),
+        min_duration_ns=20_000_000,
+    )
+
+
+async def store_floor(
+    directory: Path, sample: list[str], n: int, end: int
+) -> dict[str, list[float]]:
     store = DuckDBStore(directory / "spans.duckdb")
     try:
         services = await store.services()
-        end = time.time_ns()
         rng = random.Random(3)
+        found = [await store.find_trace_ids(search_query(end, s)) for s in services]
+        pages = [ids for ids in found if len(ids) == 20] or [sample[:20]]
         floor = {
             "trace by id": await timed_store(
                 n, lambda i: store.get_trace(GetTraceParams(sample[i % len(sample)]))
             ),
             "search service+tag+duration": await timed_store(
-                n,
-                lambda i: store.find_trace_ids(
-                    TraceQuery(
-                        end - HOUR_NS,
-                        end,
-                        service=rng.choice(services),
-                        tags=(TagFilter("http.response.status_code", "500"),),
-                        min_duration_ns=20_000_000,
-                    )
-                ),
+                n, lambda i: store.find_trace_ids(search_query(end, rng.choice(services)))
+            ),
+            "get_traces (a search's 20 ids)": await timed_store(
+                n, lambda i: store.get_traces(pages[i % len(pages)])
             ),
         }
     finally:
@@ -129,16 +167,25 @@ def main() -> None:
     parser.add_argument("--spans", type=int, default=1_000_000)
     parser.add_argument("--hours", type=float, default=1.0)
     parser.add_argument("--queries", type=int, default=100)
-    parser.add_argument("--keep", default=None, help="an empty directory to keep the data in")
+    parser.add_argument("--keep", default=None, help="a directory to keep (or reuse) the data in")
+    parser.add_argument("--no-dependencies", action="store_true", help="skip the slow one")
     args = parser.parse_args()
 
     directory = Path(args.keep or tempfile.mkdtemp(prefix="bc-query-bench-"))
     directory.mkdir(parents=True, exist_ok=True)
-    sample, total, took = asyncio.run(load(directory, args.spans, args.hours))
+    if (directory / "spans.duckdb").exists():
+        sample, total, end = loaded(directory)
+        print(f"reusing {directory}: {total:,} spans")
+    else:
+        sample, total, took = asyncio.run(load(directory, args.spans, args.hours))
+        end = time.time_ns()
+        print(f"loaded {total:,} spans in {took:.0f} s")
     size = sum(p.stat().st_size for p in directory.glob("spans.duckdb*"))
-    print(f"loaded {total:,} spans in {took:.0f} s; on disk {size / total:.1f} bytes/span")
+    print(f"on disk {size / total:.1f} bytes/span; load average {os.getloadavg()}")
     n = args.queries
-    floor = asyncio.run(store_floor(directory, sample, n))
+    floor = asyncio.run(store_floor(directory, sample, n, end))
+    window = f"start={(end - HOUR_NS) // 1000}&end={end // 1000}"
+    two_days = f"start={(end - 48 * HOUR_NS) // 1000}&end={end // 1000}"  # Jaeger's default
 
     port = free_port()
     log = (directory / "serve.log").open("wb")
@@ -165,44 +212,54 @@ def main() -> None:
             rng = random.Random(3)
             print(
                 f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]};"
-                f" {args.spans:,} spans over {args.hours} h; {n} queries each, sequential\n"
+                f" {total:,} spans; {n} queries each, sequential\n"
             )
-            print("| API call | p50 ms | p99 ms | n | vs store alone (p50) |")
-            print("|---|---|---|---|---|")
-            report(
+            print("| API call | p50 ms | p99 ms | n | vs store alone (p50) | server cpu ms/req |")
+            print("|---|---|---|---|---|---|")
+
+            def api(
+                name: str, count: int, path: Callable[[int], str], floor: list[float] | None = None
+            ) -> None:
+                before = cpu_seconds(server.pid)
+                millis = timed_http(client, count, path)
+                report(name, millis, floor, cpu_seconds(server.pid) - before)
+
+            api(
                 "GET /api/traces/{id}",
-                timed_http(client, n, lambda i: f"/api/traces/{sample[i % len(sample)]}"),
+                n,
+                lambda i: f"/api/traces/{sample[i % len(sample)]}",
                 floor["trace by id"],
             )
             report("  (store get_trace alone)", floor["trace by id"])
-            report(
+            api(
                 "search: service + tag + minDuration",
-                timed_http(
-                    client,
-                    n,
-                    lambda i: (
-                        f"/api/traces?service={rng.choice(services)}&lookback=1h&limit=20"
-                        '&tags={"http.response.status_code":"500"}&minDuration=20ms'
-                    ),
+                n,
+                lambda i: (
+                    f"/api/traces?service={rng.choice(services)}&{window}&limit=20"
+                    '&tags={"http.response.status_code":"500"}&minDuration=20ms'
                 ),
                 floor["search service+tag+duration"],
             )
             report("  (store find_trace_ids alone)", floor["search service+tag+duration"])
-            report(
+            report("  (store get_traces of 20 ids alone)", floor["get_traces (a search's 20 ids)"])
+            api(
                 "search: service, limit 20",
-                timed_http(
-                    client, n, lambda i: f"/api/traces?service={rng.choice(services)}&limit=20"
-                ),
+                n,
+                lambda i: f"/api/traces?service={rng.choice(services)}&{two_days}&limit=20",
             )
-            report("GET /api/services", timed_http(client, n, lambda i: "/api/services"))
-            report(
+            api("GET /api/services", n, lambda i: "/api/services")
+            api(
                 "GET /api/services/{s}/operations",
-                timed_http(client, n, lambda i: f"/api/services/{rng.choice(services)}/operations"),
+                n,
+                lambda i: f"/api/services/{rng.choice(services)}/operations",
             )
-            report(
-                "GET /api/dependencies (1 h)",
-                timed_http(client, max(3, n // 20), lambda i: "/api/dependencies?lookback=3600000"),
-            )
+            if not args.no_dependencies:
+                api(
+                    "GET /api/dependencies (1 h)",
+                    max(3, n // 20),
+                    lambda i: f"/api/dependencies?endTs={end // 10**6}&lookback=3600000",
+                )
+            print(f"\nload average after: {os.getloadavg()}")
     finally:
         server.terminate()
         server.wait(timeout=60)

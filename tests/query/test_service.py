@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from breadcrumbs.errors import NotFound
@@ -133,3 +134,20 @@ async def test_shared_zipkin_ids_kept_only_when_asked(tmp_path: Path) -> None:
     assert jaeger.spans["ParentSpanId"].to_pylist() == ["", "1" * 16]
     assert len(set(jaeger.spans["SpanId"].to_pylist())) == 2
     await store.close()
+
+
+def test_split_traces_follows_the_asked_order_and_sorts_each_by_start() -> None:
+    def span(trace: int, sid: str, start_ms: int) -> Span:
+        return Span(trace_id(trace), sid.rjust(16, "0"), sid, "api", T0 + start_ms * MS, MS)
+
+    # rows of two traces interleaved over two chunks (as the store concatenates its
+    # statements' results), starts out of order, one tie broken by span id
+    batch = pa.concat_tables(
+        [
+            batch_from_spans([span(1, "c", 5), span(2, "e", 9), span(1, "b", 1)]),
+            batch_from_spans([span(1, "a", 5), span(2, "d", 3)]),
+        ]
+    )
+    traces = split_traces(batch, [trace_id(2), trace_id(99), trace_id(1), trace_id(2)])
+    assert [t["SpanName"].to_pylist() for t in traces] == [["d", "e"], ["b", "a", "c"], ["d", "e"]]
+    assert [t["TraceId"].to_pylist() for t in traces][1] == [trace_id(1)] * 3

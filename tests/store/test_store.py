@@ -17,6 +17,7 @@ import pytest
 
 from breadcrumbs.model import (
     SPAN_SCHEMA,
+    Span,
     SpanBatch,
     SpanKind,
     StatusCode,
@@ -136,6 +137,58 @@ async def test_get_traces_mixes_several(loaded: Store) -> None:
     assert (await loaded.get_traces([])).num_rows == 0
 
 
+def _spread_traces() -> tuple[dict[str, list[Span]], list[list[Span]]]:
+    """70 traces: 40 close together (200 ms apart), 20 a minute apart, 10 an hour apart;
+    every 7th has a late span written in a later batch 40 s after its root, and traces
+    0x...1 and 0x...2 of each group share their high 64 bits. Returns spans per trace and
+    the batches to write."""
+    starts = (
+        [i * 200 * world.MS for i in range(40)]
+        + [10 * 60_000 * world.MS + i * 60_000 * world.MS for i in range(20)]
+        + [2 * 3_600_000 * world.MS + i * 3_600_000 * world.MS for i in range(10)]
+    )
+    spans: dict[str, list[Span]] = {}
+    first: list[Span] = []
+    late: list[Span] = []
+    for n, offset in enumerate(starts):
+        # pairs (2k, 2k+1) share the high 64 bits of their trace id
+        trace = f"{n // 2 + 1:016x}{n % 2 + 1:016x}"
+        start = world.T0 + offset
+        root = Span(trace, f"{2 * n + 1:016x}", "root", "api", start, 5 * world.MS)
+        child = Span(trace, f"{2 * n + 2:016x}", "child", "db", start + 1, world.MS, root.span_id)
+        spans[trace] = [root, child]
+        first.extend(spans[trace])
+        if n % 7 == 0:
+            straggler = Span(
+                trace, f"{10_000 + n:016x}", "late", "queue", start + 40_000 * world.MS, world.MS
+            )
+            spans[trace].append(straggler)
+            late.append(straggler)
+    return spans, [first[: len(first) // 2], first[len(first) // 2 :], late]
+
+
+async def test_get_traces_of_many_traces_near_and_far_in_time(store: Store) -> None:
+    spans, batches = _spread_traces()
+    for batch in batches:
+        await store.write(batch_from_spans(batch))
+    ids = sorted(spans)
+    asked = ids[::2] + ids[1::6] + ids[:5] + [world.UNKNOWN_TRACE, f"{99:016x}{1:016x}"]
+    got = await store.get_traces(asked)
+    wanted = sorted(set(asked) & set(spans))
+    assert got.schema == SPAN_SCHEMA
+    assert by_span_id(got) == by_span_id(batch_from_spans([s for t in wanted for s in spans[t]]))
+    # and each alone
+    for trace in ids[:3] + ids[-3:]:
+        alone = await store.get_trace(GetTraceParams(trace))
+        assert by_span_id(alone) == by_span_id(batch_from_spans(spans[trace]))
+
+
+async def test_get_traces_of_only_unknown_ids_is_empty(loaded: Store) -> None:
+    got = await loaded.get_traces([world.UNKNOWN_TRACE, world.UNKNOWN_TRACE])
+    assert got.num_rows == 0
+    assert got.schema == SPAN_SCHEMA
+
+
 async def test_spans_of_one_trace_written_in_several_batches(store: Store) -> None:
     spans = world.spans_of("B")
     for span in spans:
@@ -155,6 +208,19 @@ async def test_find_trace_ids(loaded: Store, case: dict[str, Any]) -> None:
 
 
 # --- services, operations, peers --------------------------------------------------------------
+
+
+async def test_find_trace_ids_in_windows_far_wider_than_the_data(loaded: Store) -> None:
+    # The search widens over the part of the window that holds spans: the same newest traces
+    # come back however far the window reaches past them.
+    exact = TraceQuery(world.WINDOW_START, world.WINDOW_END, limit=3)
+    expected_ids = await loaded.find_trace_ids(exact)
+    assert len(expected_ids) == 3
+    for days in (2, 30):
+        wide = dataclasses.replace(exact, end_ns=world.WINDOW_END + days * world.DAY_NS)
+        assert await loaded.find_trace_ids(wide) == expected_ids
+    before = TraceQuery(world.T0 - 10 * world.DAY_NS, world.T0 - 9 * world.DAY_NS)
+    assert await loaded.find_trace_ids(before) == []
 
 
 async def test_services(store: Store) -> None:

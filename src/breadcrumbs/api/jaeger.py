@@ -18,6 +18,7 @@ from breadcrumbs.errors import NotFound
 from breadcrumbs.model import SpanKind, concat_batches, normalize_trace_id
 from breadcrumbs.query import jaeger_params
 from breadcrumbs.query.adjusters import AdjustedTrace
+from breadcrumbs.query.gc_pause import gc_paused
 from breadcrumbs.query.params import NS_PER_US, first, parse_int, scaled
 from breadcrumbs.query.service import QueryService
 
@@ -84,7 +85,8 @@ def routes(query: QueryService) -> list[BaseRoute]:
         parsed = jaeger_params.parse_trace_search(query_pairs(request), now_ns())
         if not parsed.trace_ids:
             traces = await query.find_traces(parsed.query)
-            return envelope([_render(trace) for trace in traces])
+            with gc_paused():
+                return envelope([_render(trace) for trace in traces])
         traces = await query.get_traces(parsed.trace_ids)
         # Jaeger lists each requested id it could not find as an error beside the data.
         found = {trace.trace_id for trace in traces}
@@ -93,7 +95,8 @@ def routes(query: QueryService) -> list[BaseRoute]:
             for trace_id in parsed.trace_ids
             if trace_id not in found
         ]
-        return envelope([_render(trace) for trace in traces], errors=missing)
+        with gc_paused():
+            return envelope([_render(trace) for trace in traces], errors=missing)
 
     @guard
     async def trace(request: Request) -> Response:
@@ -104,7 +107,8 @@ def routes(query: QueryService) -> list[BaseRoute]:
         end_ns = scaled(parse_int(end, "end"), NS_PER_US, "end") if end else None
         raw = first(params, "raw").lower() in ("1", "t", "true")  # Go's ParseBool
         found = await query.get_trace(trace_id, start_ns, end_ns, raw=raw)
-        return envelope([_render(found)])
+        with gc_paused():
+            return envelope([_render(found)])
 
     @guard
     async def dependencies(request: Request) -> Response:

@@ -124,17 +124,59 @@ def trace_ranges(trace_ids: list[str]) -> tuple[str, list[Any]]:
     return text, [int(t[:16], 16) for t in trace_ids]
 
 
-def spans_in_ranges(ranges: list[tuple[str, int, int]]) -> tuple[str, list[Any]]:
-    """Spans of the given traces, each known to start within (first start, last start)."""
-    # One equality-and-range scan per trace, so each reads one row group and, within it,
-    # only the segments whose TraceId statistics match: measured ~2.5x cheaper than a single
-    # scan with an IN list and OR-ed ranges (which reads whole row groups).
-    one = f"{SELECT_SPANS} WHERE s.TraceId = ?::UHUGEINT AND s.Timestamp BETWEEN ? AND ?"
-    params: list[Any] = []
-    for trace_id, first, last in ranges:
-        params.extend((trace_id_param(trace_id), first, last))
-    return "\nUNION ALL\n".join([one] * len(ranges)), params
+# One trace in one statement: DuckDB pushes the looked-up range into the span scan as a
+# dynamic filter (one row group read), saving a round trip (~1 ms of ~10).
+SPANS_OF_TRACE: Final = f"""
+WITH r AS (
+    SELECT min(FirstStart) AS lo, max(LastStart) AS hi FROM trace_ranges
+    WHERE TracePrefix = ?::UBIGINT
+)
+SELECT {SPAN_COLUMNS} FROM spans AS s, r
+WHERE s.TraceId = ?::UHUGEINT AND s.Timestamp BETWEEN r.lo AND r.hi
+ORDER BY Timestamp, SpanId
+"""
 
+
+def spans_of_trace(trace_id: str) -> tuple[str, list[Any]]:
+    return SPANS_OF_TRACE, [int(trace_id[:16], 16), trace_id_param(trace_id)]
+
+
+def spans_in_ranges(groups: list[list[tuple[str, int, int]]]) -> tuple[str, list[Any]]:
+    """Spans of the given traces, each known to start within (first start, last start).
+
+    ``groups``: traces whose ranges lie close together in time, one scan each. A lone trace
+    is an equality-and-range scan, a pushed-down filter that skips the vectors without it
+    (~4 ms at 10M spans/hour). Several traces share one scan over the union of their ranges,
+    which reads every row group in it (~10 ms each), so it pays only when they are close.
+    """
+    branches: list[str] = []
+    params: list[Any] = []
+    for group in groups:
+        if len(group) == 1:
+            ((trace_id, first, last),) = group
+            branches.append(f"{SELECT_SPANS} WHERE s.TraceId = ?::UHUGEINT AND {_IN_RANGE}")
+            params.extend((trace_id_param(trace_id), first, last))
+        else:
+            # A semi-join rather than an IN list: its build side becomes a filter applied
+            # inside the scan (measured ~20% cheaper than IN's filter after the scan).
+            rows = ", ".join("(?::UHUGEINT)" for _ in group)
+            branches.append(
+                f"{SELECT_SPANS} WHERE s.TraceId IN (SELECT id FROM (VALUES {rows}) AS w(id))"
+                f" AND {_IN_RANGE}"
+            )
+            params.extend(trace_id_param(trace_id) for trace_id, _, _ in group)
+            params.extend((min(g[1] for g in group), max(g[2] for g in group)))
+    # In start order (hex span ids sort as their integers), which the query layer's adjusters
+    # want: sorting a few rows here is cheaper than an Arrow take of the nested columns.
+    return "\nUNION ALL\n".join(branches) + "\nORDER BY Timestamp, SpanId", params
+
+
+_IN_RANGE: Final = "s.Timestamp BETWEEN ? AND ?"
+
+
+# Answered from the table's statistics (~0.5-1 ms at 10M spans), not a scan.
+TIME_EXTENT: Final = "SELECT min(Timestamp), max(Timestamp) FROM spans"
+SPANS_EXTENT: Final = "SELECT count(*), min(Timestamp), max(Timestamp) FROM spans"
 
 # Attribute lists: a lambda over the entries measured ~2x faster than list_contains(struct).
 _SPAN_TAG: Final = (

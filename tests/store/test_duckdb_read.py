@@ -1,0 +1,95 @@
+"""DuckDB read path internals: which traces share a scan, and that every way of grouping them
+reads exactly their spans (the public get_traces cases are in test_store.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from breadcrumbs.model import Span, batch_from_spans
+from breadcrumbs.store.duckdb import DuckDBStore, sql
+from breadcrumbs.store.duckdb.store import _near_in_time, _near_ns
+
+S = 10**9
+T0 = 1_700_000_000 * S
+
+
+def test_near_ns_follows_the_span_density() -> None:
+    hour = 3600 * S
+    assert 14 * S < _near_ns(10_000_000, T0, T0 + hour) < 15 * S
+    assert _near_ns(300_000, T0, T0 + hour) > 8 * 60 * S
+    assert _near_ns(0, None, None) == 0
+    assert _near_ns(5, T0, T0) == 0
+
+
+def test_near_in_time_groups_by_the_gap_after_the_furthest_end() -> None:
+    ranges = [("a", 0, 5), ("b", 8, 9), ("c", 12, 13), ("d", 30, 31), ("e", 31, 40)]
+    assert _near_in_time(ranges, 3) == [
+        [("a", 0, 5), ("b", 8, 9), ("c", 12, 13)],
+        [("d", 30, 31), ("e", 31, 40)],
+    ]
+    # a long trace keeps the group open past its neighbours' ends
+    assert _near_in_time([("a", 0, 100), ("b", 1, 2), ("c", 50, 51)], 3) == [
+        [("a", 0, 100), ("b", 1, 2), ("c", 50, 51)]
+    ]
+    # with no slack only touching or overlapping ranges share
+    assert _near_in_time(ranges, 0) == [[r] for r in ranges[:3]] + [ranges[3:]]
+    assert _near_in_time([], 10) == []
+
+
+@pytest.fixture(scope="module")
+def spread(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, set[str]]]:
+    """30 traces 3 s apart, every 10th with a late span 20 s on written in a second batch,
+    pairs sharing the high 64 bits of their ids; their span ids by trace."""
+    spans: list[Span] = []
+    late: list[Span] = []
+    for n in range(30):
+        trace = f"{n // 2 + 1:016x}{n % 2 + 1:016x}"
+        start = T0 + 3 * n * S
+        spans.append(Span(trace, f"{2 * n + 1:016x}", "root", "api", start, S // 10))
+        spans.append(Span(trace, f"{2 * n + 2:016x}", "db", "db", start + 1, S // 100))
+        if n % 10 == 0:
+            late.append(Span(trace, f"{1000 + n:016x}", "late", "queue", start + 20 * S, S))
+    path = tmp_path_factory.mktemp("read") / "spans.duckdb"
+
+    async def write() -> None:
+        store = DuckDBStore(path)
+        await store.write(batch_from_spans(spans))
+        await store.write(batch_from_spans(late))
+        await store.close()
+
+    asyncio.run(write())
+    by_trace: dict[str, set[str]] = {}
+    for span in spans + late:
+        by_trace.setdefault(span.trace_id, set()).add(span.span_id)
+    return path, by_trace
+
+
+@pytest.mark.parametrize("near_s", [0, 2, 1000])
+def test_every_grouping_reads_exactly_the_asked_traces(
+    spread: tuple[Path, dict[str, set[str]]], near_s: int
+) -> None:
+    path, by_trace = spread
+    asked = sorted(by_trace)[::3] + sorted(by_trace)[1:4]
+    conn = duckdb.connect(str(path), read_only=True)
+    try:
+        text, values = sql.trace_ranges(asked)
+        found = {p: (lo, hi) for p, lo, hi in conn.execute(text, values).fetchall()}
+        ranges = sorted(((t, *found[int(t[:16], 16)]) for t in asked), key=lambda r: r[1])
+        groups = _near_in_time(ranges, near_s * S)
+        sizes = {len(group) for group in groups}
+        # both kinds of scan: traces alone and traces sharing one
+        assert (min(sizes), max(sizes) > 1) == ((1, True) if near_s < 3 else (len(asked), True))
+        text, values = sql.spans_in_ranges(groups)
+        rows = conn.execute(text, values).fetchall()
+    finally:
+        conn.close()
+    got: dict[str, set[str]] = {}
+    for row in rows:
+        got.setdefault(row[1], set()).add(row[2])  # TraceId, SpanId columns
+    assert got == {t: by_trace[t] for t in asked}
+    starts = [(row[0], row[2]) for row in rows]
+    assert starts == sorted(starts)  # in start order, then span id
