@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -296,6 +297,7 @@ class Result:
 async def run_clients(target: Target, transport: str, pool: list[bytes], seconds: float) -> Result:
     latencies: list[float] = []
     refused = 0
+    reasons: Counter[str] = Counter()
     done = 0
     deadline = time.monotonic() + seconds
 
@@ -313,6 +315,7 @@ async def run_clients(target: Target, transport: str, pool: list[bytes], seconds
                     done += 1
                 else:
                     refused += 1
+                    reasons[f"HTTP {response.status_code}"] += 1
                     await asyncio.sleep(float(response.headers.get("retry-after", "1")))
                 i += CLIENTS
 
@@ -325,8 +328,9 @@ async def run_clients(target: Target, transport: str, pool: list[bytes], seconds
                 began = time.perf_counter()
                 try:
                     await export(pool[i % len(pool)], timeout=60)
-                except grpc.aio.AioRpcError:
+                except grpc.aio.AioRpcError as error:
                     refused += 1
+                    reasons[f"{error.code().name}: {error.details()}"] += 1
                     await asyncio.sleep(1)
                 else:
                     latencies.append(time.perf_counter() - began)
@@ -338,6 +342,8 @@ async def run_clients(target: Target, transport: str, pool: list[bytes], seconds
     began = time.monotonic()
     await asyncio.gather(*(client(i) for i in range(CLIENTS)))
     elapsed = time.monotonic() - began
+    for reason, count in reasons.items():
+        print(f"  refused {count}x: {reason}", flush=True)
     return Result(
         done * SPANS_PER_REQUEST, elapsed, latencies, refused, target.cpu_seconds() - cpu_before
     )
