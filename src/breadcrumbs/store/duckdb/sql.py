@@ -9,68 +9,56 @@ from typing import Any, Final
 
 from breadcrumbs.store.base import TagFilter, TraceQuery
 
-# --- write ------------------------------------------------------------------------------------
-# ``batch_in`` is the incoming Arrow table, registered on the writing cursor.
+# --- write ---------------------------------------------------------------------------------
+# The batch is prepared in Arrow (store._prepare: resource ids from a cached hash -> id map,
+# TraceId as two 64-bit halves, rows sorted, per-operation/key/trace summaries) and registered
+# as small tables on the writing cursor; each statement below is a plain append or upsert.
 
 RESOURCE_HASH: Final = "hash(ResourceAttributes, ResourceAttributeTypes)"
 
-# Resources are new only when a process starts: find their hashes first (cheap), and copy the
-# attribute lists of new ones only.
-NEW_RESOURCE_HASHES: Final = f"""
-SELECT DISTINCT {RESOURCE_HASH} AS h FROM batch_in
-EXCEPT SELECT ResourceHash FROM resources
-"""
+# ``resources_in``: the batch's ResourceAttributes (as entries) and ResourceAttributeTypes.
+RESOURCE_HASHES: Final = f"SELECT {RESOURCE_HASH} AS h FROM resources_in"
 
+# New resources only (rare: a process started); ``?`` the hashes not yet in the table.
 INSERT_RESOURCES: Final = f"""
 INSERT INTO resources
 SELECT (SELECT coalesce(max(ResourceId), 0) FROM resources) + row_number() OVER (),
        h, ResourceAttributes, ResourceAttributeTypes
 FROM (
-    SELECT {RESOURCE_HASH} AS h, ResourceAttributes, ResourceAttributeTypes FROM batch_in
+    SELECT {RESOURCE_HASH} AS h, ResourceAttributes, ResourceAttributeTypes FROM resources_in
     WHERE h IN (SELECT unnest(?::UBIGINT[]))
     QUALIFY row_number() OVER (PARTITION BY h) = 1
 ) AS n
 """
 
+RESOURCE_IDS: Final = "SELECT ResourceHash, ResourceId FROM resources"
+
+# ``spans_in`` is already in the on-disk order (DuckDB keeps insertion order), so no ORDER BY:
+# sorting wide rows in DuckDB cost more than the rest of the insert.
+INSERT_SPANS: Final = """
+INSERT INTO spans
+SELECT Timestamp,
+       (TraceHi::UHUGEINT << 64) | TraceLo,
+       ('0x' || SpanId)::UBIGINT,
+       CASE WHEN ParentSpanId = '' THEN NULL ELSE ('0x' || ParentSpanId)::UBIGINT END,
+       TraceState, SpanName, SpanKind, ServiceName, ResourceId,
+       ScopeName, ScopeVersion, SpanAttributes, SpanAttributeTypes,
+       Duration, StatusCode, StatusMessage, Events, Links
+FROM spans_in
+"""
+
+# ``ranges_in``: (TracePrefix, FirstStart, LastStart) per trace prefix, sorted by prefix.
+INSERT_TRACE_RANGES: Final = "INSERT INTO trace_ranges SELECT * FROM ranges_in"
+
+# ``operations_in`` / ``keys_in``: one row per operation / attribute key with its newest start.
 UPSERT_OPERATIONS: Final = """
-INSERT INTO operations
-SELECT ServiceName, SpanName, SpanKind, max(Timestamp) FROM batch_in GROUP BY ALL
+INSERT INTO operations SELECT * FROM operations_in
 ON CONFLICT (ServiceName, SpanName, SpanKind)
 DO UPDATE SET LastSeen = greatest(LastSeen, excluded.LastSeen)
 """
 
-# ids arrive as lowercase hex (model.normalize_* has run); integers halve their size.
-INSERT_SPANS: Final = f"""
-INSERT INTO spans
-SELECT b.Timestamp,
-       ('0x' || b.TraceId)::UHUGEINT AS TraceId,
-       ('0x' || b.SpanId)::UBIGINT,
-       CASE WHEN b.ParentSpanId = '' THEN NULL ELSE ('0x' || b.ParentSpanId)::UBIGINT END,
-       b.TraceState, b.SpanName, b.SpanKind, b.ServiceName, r.ResourceId,
-       b.ScopeName, b.ScopeVersion, b.SpanAttributes, b.SpanAttributeTypes,
-       b.Duration, b.StatusCode, b.StatusMessage, b.Events, b.Links
-FROM batch_in AS b
-JOIN resources AS r ON r.ResourceHash = {RESOURCE_HASH.replace("Resource", "b.Resource")}
-ORDER BY {{order}}
-"""
-
-SORT_ORDERS: Final[dict[str, str]] = {
-    "trace": "TraceId",
-    "service_trace": "b.ServiceName, TraceId",
-    "time": "b.Timestamp",
-}
-
-INSERT_TRACE_RANGES: Final = """
-INSERT INTO trace_ranges
-SELECT ('0x' || left(TraceId, 16))::UBIGINT AS p, min(Timestamp), max(Timestamp)
-FROM batch_in GROUP BY p ORDER BY p
-"""
-
 UPSERT_ATTRIBUTE_KEYS: Final = """
-INSERT INTO attribute_keys
-SELECT k, max(Timestamp) FROM (
-    SELECT unnest(list_transform(SpanAttributes, lambda a: a.key)) AS k, Timestamp FROM batch_in
-) GROUP BY k
+INSERT INTO attribute_keys SELECT * FROM keys_in
 ON CONFLICT (Key) DO UPDATE SET LastSeen = greatest(LastSeen, excluded.LastSeen)
 """
 
