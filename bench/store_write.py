@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -71,6 +72,7 @@ async def child(spans: int, batch_size: int, spans_per_hour: int) -> dict[str, A
         "wall_p50_ms": pct(walls, 0.5) * 1000,
         "wall_max_ms": max(walls) * 1000,
         "bytes_per_span": size / total,
+        "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
@@ -125,7 +127,8 @@ def main() -> None:
                         f"cpu {r['cpu_per_m']:5.2f} s/M spans "
                         f"(+ close checkpoint {r['cpu_close_per_m']:5.2f}); "
                         f"flush wall p50 {r['wall_p50_ms']:6.0f} ms max {r['wall_max_ms']:6.0f} ms;"
-                        f" {r['bytes_per_span']:.1f} bytes/span",
+                        f" {r['bytes_per_span']:.1f} bytes/span;"
+                        f" peak RSS {r['max_rss_mib']:.0f} MiB",
                         flush=True,
                     )
 
