@@ -213,30 +213,106 @@ WHERE ServiceName = ? AND SpanKind IN (3, 4) AND peer IS NOT NULL AND peer <> ''
 ORDER BY peer
 """
 
-# Parent/child pairs across services, plus client/producer spans naming a peer.service that
-# no span in the window answered (an uninstrumented callee). Window: (end - lookback, end].
-DEPENDENCIES: Final = """
-WITH w AS (
-    SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanKind, StatusCode,
-           CASE WHEN SpanKind IN (3, 4) THEN {peer} END AS peer
-    FROM spans WHERE Timestamp > ? AND Timestamp <= ?
-),
-edges AS (
-    SELECT p.ServiceName AS parent, c.ServiceName AS child, c.StatusCode = 2 AS err
-    FROM w AS c JOIN w AS p ON c.TraceId = p.TraceId AND c.ParentSpanId = p.SpanId
-    WHERE p.ServiceName <> c.ServiceName
+# --- dependencies -----------------------------------------------------------------------------
+# A call: a span whose parent span is in another service, both starting in the window and at
+# most ``horizon`` apart; or a client/producer span in the window naming a ``peer.service``
+# (not its own) with no child span starting within the horizon of it (an uninstrumented
+# callee). ``dependency_rows`` finds calls among spans; ``dependency_edges`` keeps their
+# counts per unit of time (see store.py for how and when).
+
+DEPENDENCY_UNIT_NS: Final = 60 * 10**9
+DEPENDENCY_HORIZON_NS: Final = 2 * 60 * 10**9
+
+_CALL_COLUMNS: Final = "TraceId, SpanId, ParentSpanId, ServiceName, StatusCode, Timestamp"
+
+
+def _in_ranges(select: str, ranges: list[tuple[int, int]]) -> tuple[str, list[Any]]:
+    # One scan per (disjoint) [a, b) range: each prunes row groups by their Timestamp bounds.
+    one = f"{select} Timestamp >= ? AND Timestamp < ?"
+    params = [bound for r in ranges for bound in r]
+    return "\nUNION ALL\n".join([one] * len(ranges)) or f"{select} false", params
+
+
+def dependency_rows(
+    spans: list[tuple[int, int]], clients: list[tuple[int, int]], horizon_ns: int
+) -> tuple[str, list[Any]]:
+    """Rows (lo, hi, parent, child, err): the calls among spans starting in the ``spans``
+    ranges (lo, hi: the earlier and later start of the two spans) and the peer calls of the
+    client spans in the ``clients`` ranges, which lie inside ``spans`` by a horizon each side.
+    """
+    near, near_params = _in_ranges(f"SELECT {_CALL_COLUMNS} FROM spans WHERE", spans)
+    callers, caller_params = _in_ranges(
+        f"SELECT {_CALL_COLUMNS}, {attribute('SpanAttributes', 'peer.service')} AS peer "
+        "FROM spans WHERE SpanKind IN (3, 4) AND",
+        clients,
+    )
+    text = f"""
+    WITH s AS ({near}), c AS ({callers})
+    SELECT least(p.Timestamp, k.Timestamp) AS lo, greatest(p.Timestamp, k.Timestamp) AS hi,
+           p.ServiceName AS parent, k.ServiceName AS child, k.StatusCode = 2 AS err
+    FROM s AS k JOIN s AS p ON k.TraceId = p.TraceId AND k.ParentSpanId = p.SpanId
+    WHERE p.ServiceName <> k.ServiceName AND abs(k.Timestamp - p.Timestamp) <= {horizon_ns:d}
     UNION ALL
-    SELECT c.ServiceName, c.peer, c.StatusCode = 2
-    FROM w AS c
-    WHERE c.SpanKind IN (3, 4) AND c.peer IS NOT NULL AND c.peer <> ''
-      AND c.peer <> c.ServiceName
+    SELECT c.Timestamp, c.Timestamp, c.ServiceName, c.peer, c.StatusCode = 2
+    FROM c
+    WHERE c.peer IS NOT NULL AND c.peer <> '' AND c.peer <> c.ServiceName
       AND NOT EXISTS (
-          SELECT 1 FROM w AS k WHERE k.TraceId = c.TraceId AND k.ParentSpanId = c.SpanId
+          SELECT 1 FROM s AS k
+          WHERE k.TraceId = c.TraceId AND k.ParentSpanId = c.SpanId
+            AND abs(k.Timestamp - c.Timestamp) <= {horizon_ns:d}
       )
-)
-SELECT parent, child, count(*) AS calls, count_if(err) AS errors
-FROM edges GROUP BY ALL ORDER BY parent, child
-""".format(peer=attribute("SpanAttributes", "peer.service"))
+    """
+    return text, [*near_params, *caller_params]
+
+
+def _unit(column: str) -> str:
+    return f"({column} - {column} % {DEPENDENCY_UNIT_NS:d})"
+
+
+def dependency_refresh(start: int, end: int, horizon_ns: int) -> tuple[str, list[Any]]:
+    """Insert the counts of units [start, end): the calls whose later span starts there."""
+    rows, params = dependency_rows(
+        [(start - horizon_ns, end + horizon_ns)], [(start, end)], horizon_ns
+    )
+    text = f"""
+    INSERT INTO dependency_edges
+    SELECT {_unit("lo")}, {_unit("hi")}, parent, child, count(*), count_if(err)
+    FROM ({rows}) WHERE hi >= ? AND hi < ?
+    GROUP BY ALL
+    """
+    return text, [*params, start, end]
+
+
+# Counts kept for the units [?, ?) whose earlier span starts at or after ?.
+DEPENDENCIES_KEPT: Final = """
+SELECT Parent, Child, sum(Calls), sum(Errors) FROM dependency_edges
+WHERE Hi >= ? AND Hi < ? AND Lo >= ?
+GROUP BY ALL
+"""
+
+
+def dependencies_live(
+    spans: list[tuple[int, int]],
+    clients: list[tuple[int, int]],
+    window: tuple[int, int],
+    kept: tuple[int, int, int],
+    horizon_ns: int,
+) -> tuple[str, list[Any]]:
+    """Counts of the calls in ``window`` ([a, b)) that ``DEPENDENCIES_KEPT`` with ``kept``
+    (the same three bounds) does not hold."""
+    rows, params = dependency_rows(spans, clients, horizon_ns)
+    text = f"""
+    SELECT parent, child, count(*), count_if(err) FROM ({rows})
+    WHERE lo >= ? AND hi < ? AND NOT (hi >= ? AND hi < ? AND lo >= ?)
+    GROUP BY ALL
+    """
+    return text, [*params, *window, *kept]
+
+
+DEPENDENCY_BOUNDS: Final = "SELECT min(Timestamp), max(Timestamp) FROM spans"
+DELETE_DEPENDENCY_EDGES_FROM: Final = "DELETE FROM dependency_edges WHERE Hi >= ?"
+DELETE_DEPENDENCY_EDGES_BEFORE: Final = "DELETE FROM dependency_edges WHERE Hi < ?"
+
 
 # Autocomplete values come from the newest data only: an hour before the newest span.
 RECENT_WINDOW_NS: Final = 3600 * 10**9

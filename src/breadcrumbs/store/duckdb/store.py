@@ -35,7 +35,7 @@ from breadcrumbs.store.base import (
     StoreStats,
     TraceQuery,
 )
-from breadcrumbs.store.duckdb import schema, sql
+from breadcrumbs.store.duckdb import dependencies, schema, sql
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +242,7 @@ class DuckDBStore:
         self._resource_generation = 0
         self._resource_cache: tuple[pa.Array, pa.ChunkedArray, pa.ChunkedArray] | None = None
         self._sort_keys = _SORT_KEYS[sort_order]
+        self._dependencies = dependencies.Tracker(sql.DEPENDENCY_HORIZON_NS)
         # The writers' copy of resource hash -> id (under the write lock; None: load it).
         self._resource_ids: _ResourceMap | None = None
         self._closed = False
@@ -323,6 +324,7 @@ class DuckDBStore:
                 cur.register(name, table)
                 registered.append(name)
 
+            starts = batch.column("Timestamp")
             try:
                 hashes: pa.ChunkedArray | None = None
                 new: list[int] = []
@@ -346,6 +348,7 @@ class DuckDBStore:
                         cur.execute(sql.INSERT_TRACE_RANGES)
                         cur.execute(sql.UPSERT_OPERATIONS)
                         cur.execute(sql.UPSERT_ATTRIBUTE_KEYS)
+                    coverage = self._dependencies.on_write(cur, starts)
                     if wal_sequence is not None:
                         cur.execute(sql.SET_WAL_SEQUENCE, [wal_sequence, schema.WAL_SEQUENCE_KEY])
                     cur.commit()
@@ -355,9 +358,19 @@ class DuckDBStore:
                 if new:
                     self._resource_ids = resources
                     self._resources_changed()
+                self._dependencies.committed(coverage, starts)
+                self._refresh_dependencies(cur)
             finally:
                 for name in registered:
                     cur.unregister(name)
+
+    def _refresh_dependencies(self, cur: duckdb.DuckDBPyConnection) -> None:
+        # The batch is committed: a failure here must not fail the write (the writer would
+        # write the batch again); the next write's refresh retries.
+        try:
+            self._dependencies.refresh(cur)
+        except Exception:
+            log.exception("refreshing dependency counts failed; retrying after the next write")
 
     def _resource_map(self, cur: duckdb.DuckDBPyConnection) -> _ResourceMap:
         """The committed resources' hash -> id map (loaded on first use)."""
@@ -488,9 +501,9 @@ class DuckDBStore:
 
     async def dependencies(self, end_ns: int, lookback_ns: int) -> list[DependencyLink]:
         rows = await self._run(
-            lambda cur: cur.execute(sql.DEPENDENCIES, [end_ns - lookback_ns, end_ns]).fetchall()
+            lambda cur: dependencies.links(cur, end_ns, lookback_ns, self._dependencies.horizon_ns)
         )
-        return [DependencyLink(p, c, int(n), int(e)) for p, c, n, e in rows]
+        return [DependencyLink(p, c, n, e) for p, c, n, e in rows]
 
     async def tag_keys(self) -> list[str]:
         # Every key in retained data (retention drops keys last seen before its cutoff).
@@ -529,6 +542,16 @@ class DuckDBStore:
         return deleted
 
     def _delete_before(self, cur: duckdb.DuckDBPyConnection, cutoff_ns: int) -> int:
+        # Dependency counts first, so no count outlives its spans.
+        with self._write_lock:
+            cur.begin()
+            try:
+                coverage = self._dependencies.on_retention(cur, cutoff_ns)
+                cur.commit()
+            except BaseException:
+                cur.rollback()
+                raise
+            self._dependencies.adopt(coverage)
         # The big delete runs outside the write lock: appends and deletes of other rows do
         # not conflict in DuckDB, so ingest goes on meanwhile.
         row = cur.execute(sql.DELETE_SPANS, [cutoff_ns]).fetchone()
