@@ -25,7 +25,7 @@ from breadcrumbs.store.base import DependencyLink
 T0: Final = 1_760_000_000_000_000_000
 MS: Final = 1_000_000
 GAP_NS: Final = 20_000 * MS
-CONSUMER_DELAY_NS: Final = 90_000 * MS
+CONSUMER_DELAY_NS: Final = 50_000 * MS
 
 
 def trace(i: int) -> list[Span]:

@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 from breadcrumbs.store.duckdb import sql
 
 UNIT_NS: Final = sql.DEPENDENCY_UNIT_NS
-SETTLE_NS: Final = 30 * 10**9
+SETTLE_NS: Final = 15 * 10**9
 MAX_RETREAT_NS: Final = 30 * 60 * 10**9
 MAX_UNITS_PER_REFRESH: Final = 60
 

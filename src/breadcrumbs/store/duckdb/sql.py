@@ -221,7 +221,7 @@ ORDER BY peer
 # counts per unit of time (see store.py for how and when).
 
 DEPENDENCY_UNIT_NS: Final = 60 * 10**9
-DEPENDENCY_HORIZON_NS: Final = 2 * 60 * 10**9
+DEPENDENCY_HORIZON_NS: Final = 60 * 10**9
 
 _CALL_COLUMNS: Final = "TraceId, SpanId, ParentSpanId, ServiceName, StatusCode, Timestamp"
 
@@ -240,14 +240,19 @@ def dependency_rows(
     ranges (lo, hi: the earlier and later start of the two spans) and the peer calls of the
     client spans in the ``clients`` ranges, which lie inside ``spans`` by a horizon each side.
     """
-    near, near_params = _in_ranges(f"SELECT {_CALL_COLUMNS} FROM spans WHERE", spans)
+    # Every call counted has a span in ``clients`` (see the callers): spans of other traces
+    # are dropped by a cheap semi-join before the expensive self-join.
+    traces, trace_params = _in_ranges("SELECT TraceId FROM spans WHERE", clients)
+    near, near_params = _in_ranges(
+        f"SELECT {_CALL_COLUMNS} FROM spans WHERE TraceId IN (SELECT TraceId FROM x) AND", spans
+    )
     callers, caller_params = _in_ranges(
         f"SELECT {_CALL_COLUMNS}, {attribute('SpanAttributes', 'peer.service')} AS peer "
         "FROM spans WHERE SpanKind IN (3, 4) AND",
         clients,
     )
     text = f"""
-    WITH s AS ({near}), c AS ({callers})
+    WITH x AS ({traces}), s AS ({near}), c AS ({callers})
     SELECT least(p.Timestamp, k.Timestamp) AS lo, greatest(p.Timestamp, k.Timestamp) AS hi,
            p.ServiceName AS parent, k.ServiceName AS child, k.StatusCode = 2 AS err
     FROM s AS k JOIN s AS p ON k.TraceId = p.TraceId AND k.ParentSpanId = p.SpanId
@@ -262,7 +267,7 @@ def dependency_rows(
             AND abs(k.Timestamp - c.Timestamp) <= {horizon_ns:d}
       )
     """
-    return text, [*near_params, *caller_params]
+    return text, [*trace_params, *near_params, *caller_params]
 
 
 def _unit(column: str) -> str:
