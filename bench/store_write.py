@@ -38,7 +38,9 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def child(spans: int, batch_size: int, spans_per_hour: int) -> dict[str, Any]:
+async def child(
+    spans: int, batch_size: int, spans_per_hour: int, counts: bool, threshold: str | None
+) -> dict[str, Any]:
     import pyarrow as pa
 
     from breadcrumbs.store.duckdb import DuckDBStore
@@ -47,7 +49,11 @@ async def child(spans: int, batch_size: int, spans_per_hour: int) -> dict[str, A
     from gen import Generator
 
     workdir = Path(tempfile.mkdtemp(prefix="bc-write-"))
-    store = DuckDBStore(workdir / "spans.duckdb")
+    path = workdir / "spans.duckdb"
+    options: dict[str, Any] = {} if counts else {"dependency_counts": False}
+    if threshold:
+        options["checkpoint_threshold"] = threshold
+    store = DuckDBStore(path, **options)
     gen = Generator(spans_per_second=spans_per_hour / 3600)
     cpu = 0.0
     walls: list[float] = []
@@ -97,33 +103,50 @@ def main() -> None:
     parser.add_argument("--spans-per-hour", type=int, default=10_000_000)
     parser.add_argument("--baseline", default=None, help="git revision to compare against")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-counts", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--threshold", default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--thresholds",
+        default="",
+        help="also run this tree with these DuckDB checkpoint thresholds (comma-separated)",
+    )
     args = parser.parse_args()
     batches = args.batch or [45_000, 100_000]
     if args.child:
-        result = asyncio.run(child(args.spans, batches[0], args.spans_per_hour))
+        counts = not args.no_counts
+        result = asyncio.run(
+            child(args.spans, batches[0], args.spans_per_hour, counts, args.threshold)
+        )
         print(json.dumps(result))
         return
 
-    trees: dict[str, Path] = {"after": REPO / "src"}
+    # after: this tree; after-nodeps: without refreshing the per-minute dependency counts.
+    trees: dict[str, tuple[Path, list[str]]] = {
+        "after-nodeps": (REPO / "src", ["--no-counts"]),
+        "after": (REPO / "src", []),
+    }
+    for threshold in filter(None, args.thresholds.split(",")):
+        trees[f"after@{threshold}"] = (REPO / "src", ["--threshold", threshold])
     with tempfile.TemporaryDirectory(prefix="bc-baseline-") as tmp:
         if args.baseline:
-            trees = {"before": extract(args.baseline, Path(tmp)), **trees}
+            trees = {"before": (extract(args.baseline, Path(tmp)), []), **trees}
         print(
             f"machine: {os.cpu_count()} cores; {args.spans} spans per run; "
             f"load {os.getloadavg()[0]:.1f}"
         )
         for round_ in range(args.rounds):
             for batch in batches:
-                for label, src in trees.items():
+                for label, (src, flags) in trees.items():
                     env = {**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{REPO}"}
                     out = subprocess.run(
                         [sys.executable, __file__, "--child", "--spans", str(args.spans),
-                         "--batch", str(batch), "--spans-per-hour", str(args.spans_per_hour)],
+                         "--batch", str(batch), "--spans-per-hour", str(args.spans_per_hour),
+                         *flags],
                         check=True, capture_output=True, text=True, env=env,
                     ).stdout  # fmt: skip
                     r = json.loads(out.strip().splitlines()[-1])
                     print(
-                        f"round {round_ + 1} {label:<6} batch {batch:>7}: "
+                        f"round {round_ + 1} {label:<13} batch {batch:>7}: "
                         f"cpu {r['cpu_per_m']:5.2f} s/M spans "
                         f"(+ close checkpoint {r['cpu_close_per_m']:5.2f}); "
                         f"flush wall p50 {r['wall_p50_ms']:6.0f} ms max {r['wall_max_ms']:6.0f} ms;"

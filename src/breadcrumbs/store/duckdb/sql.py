@@ -215,18 +215,21 @@ ORDER BY peer
 
 # --- dependencies -----------------------------------------------------------------------------
 # A call: a span whose parent span is in another service, both starting in the window and at
-# most ``horizon`` apart; or a client/producer span in the window naming a ``peer.service``
-# (not its own) with no child span starting within the horizon of it (an uninstrumented
-# callee). ``dependency_rows`` finds calls among spans; ``dependency_edges`` keeps their
-# counts per unit of time (see store.py for how and when).
+# most ``horizon`` apart (a "pair"); or a client/producer span in the window naming a
+# ``peer.service`` (not its own) with no child span starting within the horizon of it (a
+# "peer" call, to an uninstrumented callee). ``dependency_rows`` finds calls among spans;
+# ``dependency_edges`` keeps their counts per unit of time (see dependencies.py).
 
-DEPENDENCY_UNIT_NS: Final = 60 * 10**9
+DEPENDENCY_UNIT_NS: Final = 15 * 10**9
 DEPENDENCY_HORIZON_NS: Final = 60 * 10**9
 
 _CALL_COLUMNS: Final = "TraceId, SpanId, ParentSpanId, ServiceName, StatusCode, Timestamp"
+_PEER: Final = attribute("SpanAttributes", "peer.service")
+
+Ranges = list[tuple[int, int]]
 
 
-def _in_ranges(select: str, ranges: list[tuple[int, int]]) -> tuple[str, list[Any]]:
+def _in_ranges(select: str, ranges: Ranges) -> tuple[str, list[Any]]:
     # One scan per (disjoint) [a, b) range: each prunes row groups by their Timestamp bounds.
     one = f"{select} Timestamp >= ? AND Timestamp < ?"
     params = [bound for r in ranges for bound in r]
@@ -234,88 +237,108 @@ def _in_ranges(select: str, ranges: list[tuple[int, int]]) -> tuple[str, list[An
 
 
 def dependency_rows(
-    spans: list[tuple[int, int]], clients: list[tuple[int, int]], horizon_ns: int
+    pair_spans: Ranges, pair_anchors: Ranges, clients: Ranges, client_spans: Ranges, horizon_ns: int
 ) -> tuple[str, list[Any]]:
-    """Rows (lo, hi, parent, child, err): the calls among spans starting in the ``spans``
-    ranges (lo, hi: the earlier and later start of the two spans) and the peer calls of the
-    client spans in the ``clients`` ranges, which lie inside ``spans`` by a horizon each side.
+    """Rows (peer, lo, hi, parent, child, err) of calls; lo and hi are the earlier and later
+    start of a pair's spans, or the client span's start of a peer call.
+
+    Pairs are looked for among the spans in ``pair_spans`` of the traces with a span in
+    ``pair_anchors``; peer calls among the client spans in ``clients``, with their children
+    looked for in ``client_spans``. A cheap semi-join on the trace id drops every other trace
+    before the expensive self-join.
     """
-    # Every call counted has a span in ``clients`` (see the callers): spans of other traces
-    # are dropped by a cheap semi-join before the expensive self-join.
-    traces, trace_params = _in_ranges("SELECT TraceId FROM spans WHERE", clients)
+    anchors, anchor_params = _in_ranges("SELECT TraceId FROM spans WHERE", pair_anchors)
     near, near_params = _in_ranges(
-        f"SELECT {_CALL_COLUMNS} FROM spans WHERE TraceId IN (SELECT TraceId FROM x) AND", spans
+        f"SELECT {_CALL_COLUMNS} FROM spans WHERE TraceId IN (SELECT TraceId FROM x) AND",
+        pair_spans,
     )
     callers, caller_params = _in_ranges(
-        f"SELECT {_CALL_COLUMNS}, {attribute('SpanAttributes', 'peer.service')} AS peer "
-        "FROM spans WHERE SpanKind IN (3, 4) AND",
+        f"SELECT {_CALL_COLUMNS}, {_PEER} AS peer FROM spans WHERE SpanKind IN (3, 4) AND",
         clients,
     )
+    children, children_params = _in_ranges(
+        "SELECT TraceId, ParentSpanId, Timestamp FROM spans "
+        "WHERE TraceId IN (SELECT TraceId FROM c) AND ParentSpanId IS NOT NULL AND",
+        client_spans,
+    )
     text = f"""
-    WITH x AS ({traces}), s AS ({near}), c AS ({callers})
-    SELECT least(p.Timestamp, k.Timestamp) AS lo, greatest(p.Timestamp, k.Timestamp) AS hi,
+    WITH x AS ({anchors}), s AS ({near}),
+    c AS (
+        SELECT * FROM ({callers}) WHERE peer IS NOT NULL AND peer <> '' AND peer <> ServiceName
+    ),
+    k AS ({children})
+    SELECT false AS peer, least(p.Timestamp, k.Timestamp) AS lo,
+           greatest(p.Timestamp, k.Timestamp) AS hi,
            p.ServiceName AS parent, k.ServiceName AS child, k.StatusCode = 2 AS err
     FROM s AS k JOIN s AS p ON k.TraceId = p.TraceId AND k.ParentSpanId = p.SpanId
     WHERE p.ServiceName <> k.ServiceName AND abs(k.Timestamp - p.Timestamp) <= {horizon_ns:d}
     UNION ALL
-    SELECT c.Timestamp, c.Timestamp, c.ServiceName, c.peer, c.StatusCode = 2
-    FROM c
-    WHERE c.peer IS NOT NULL AND c.peer <> '' AND c.peer <> c.ServiceName
-      AND NOT EXISTS (
-          SELECT 1 FROM s AS k
-          WHERE k.TraceId = c.TraceId AND k.ParentSpanId = c.SpanId
-            AND abs(k.Timestamp - c.Timestamp) <= {horizon_ns:d}
-      )
+    SELECT true, c.Timestamp, c.Timestamp, c.ServiceName, c.peer, c.StatusCode = 2
+    FROM c ANTI JOIN k
+      ON k.TraceId = c.TraceId AND k.ParentSpanId = c.SpanId
+     AND abs(k.Timestamp - c.Timestamp) <= {horizon_ns:d}
     """
-    return text, [*trace_params, *near_params, *caller_params]
+    return text, [*anchor_params, *near_params, *caller_params, *children_params]
 
 
 def _unit(column: str) -> str:
     return f"({column} - {column} % {DEPENDENCY_UNIT_NS:d})"
 
 
-def dependency_refresh(start: int, end: int, horizon_ns: int) -> tuple[str, list[Any]]:
-    """Insert the counts of units [start, end): the calls whose later span starts there."""
+def dependency_refresh(
+    pairs: tuple[int, int], peers: tuple[int, int], horizon_ns: int
+) -> tuple[str, list[Any]]:
+    """Insert the counts of the pair units [pairs) (pairs whose later span starts there) and
+    the peer units [peers) (peer calls whose client span starts there)."""
+    (p0, p1), (q0, q1) = pairs, peers
     rows, params = dependency_rows(
-        [(start - horizon_ns, end + horizon_ns)], [(start, end)], horizon_ns
+        [(p0 - horizon_ns, p1)] if p0 < p1 else [],
+        [pairs] if p0 < p1 else [],
+        [peers] if q0 < q1 else [],
+        [(q0 - horizon_ns, q1 + horizon_ns)] if q0 < q1 else [],
+        horizon_ns,
     )
     text = f"""
     INSERT INTO dependency_edges
-    SELECT {_unit("lo")}, {_unit("hi")}, parent, child, count(*), count_if(err)
-    FROM ({rows}) WHERE hi >= ? AND hi < ?
+    SELECT peer, {_unit("lo")}, {_unit("hi")}, parent, child, count(*), count_if(err)
+    FROM ({rows}) WHERE peer OR (hi >= ? AND hi < ?)
     GROUP BY ALL
     """
-    return text, [*params, start, end]
+    return text, [*params, p0, p1]
 
 
-# Counts kept for the units [?, ?) whose earlier span starts at or after ?.
+# Counts kept: pairs of units [a, pairs end) whose earlier span starts at or after the
+# window's first whole unit, peer calls of units [a, peers end). Parameters in that order.
 DEPENDENCIES_KEPT: Final = """
 SELECT Parent, Child, sum(Calls), sum(Errors) FROM dependency_edges
-WHERE Hi >= ? AND Hi < ? AND Lo >= ?
+WHERE (NOT Peer AND Hi >= ? AND Hi < ? AND Lo >= ?) OR (Peer AND Hi >= ? AND Hi < ?)
 GROUP BY ALL
 """
 
 
 def dependencies_live(
-    spans: list[tuple[int, int]],
-    clients: list[tuple[int, int]],
+    regions: tuple[Ranges, Ranges, Ranges, Ranges],
     window: tuple[int, int],
-    kept: tuple[int, int, int],
+    kept: tuple[int, int, int, int, int],
     horizon_ns: int,
 ) -> tuple[str, list[Any]]:
-    """Counts of the calls in ``window`` ([a, b)) that ``DEPENDENCIES_KEPT`` with ``kept``
-    (the same three bounds) does not hold."""
-    rows, params = dependency_rows(spans, clients, horizon_ns)
+    """Counts of the calls in ``window`` ([first, stop)) that ``DEPENDENCIES_KEPT`` with
+    ``kept`` (its parameters) does not hold; ``regions``: ``dependency_rows``' ranges."""
+    rows, params = dependency_rows(*regions, horizon_ns)
+    a, pairs_end, whole_first, _, peers_end = kept
     text = f"""
     SELECT parent, child, count(*), count_if(err) FROM ({rows})
-    WHERE lo >= ? AND hi < ? AND NOT (hi >= ? AND hi < ? AND lo >= ?)
+    WHERE (NOT peer AND lo >= ? AND hi < ? AND NOT (hi >= ? AND hi < ? AND lo >= ?))
+       OR (peer AND lo >= ? AND hi < ? AND NOT (hi >= ? AND hi < ?))
     GROUP BY ALL
     """
-    return text, [*params, *window, *kept]
+    return text, [*params, *window, a, pairs_end, whole_first, *window, a, peers_end]
 
 
 DEPENDENCY_BOUNDS: Final = "SELECT min(Timestamp), max(Timestamp) FROM spans"
-DELETE_DEPENDENCY_EDGES_FROM: Final = "DELETE FROM dependency_edges WHERE Hi >= ?"
+DELETE_DEPENDENCY_EDGES_FROM: Final = (
+    "DELETE FROM dependency_edges WHERE (NOT Peer AND Hi >= ?) OR (Peer AND Hi >= ?)"
+)
 DELETE_DEPENDENCY_EDGES_BEFORE: Final = "DELETE FROM dependency_edges WHERE Hi < ?"
 
 

@@ -219,10 +219,12 @@ class DuckDBStore:
         sort_order: str = "service_trace",
         trace_index: bool = False,
         checkpoint_threshold: str = "64MiB",
+        dependency_counts: bool = True,
     ) -> None:
         # Benchmark knobs, defaults the measured best: sort_order orders each flushed batch on
         # disk (_SORT_KEYS); trace_index adds an ART index on TraceId; checkpoint_threshold
-        # is explained below.
+        # is explained below; dependency_counts=False keeps no per-minute call counts (every
+        # dependencies call joins the spans of its window).
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._metrics = metrics
@@ -243,6 +245,7 @@ class DuckDBStore:
         self._resource_cache: tuple[pa.Array, pa.ChunkedArray, pa.ChunkedArray] | None = None
         self._sort_keys = _SORT_KEYS[sort_order]
         self._dependencies = dependencies.Tracker(sql.DEPENDENCY_HORIZON_NS)
+        self._dependency_counts = dependency_counts
         # The writers' copy of resource hash -> id (under the write lock; None: load it).
         self._resource_ids: _ResourceMap | None = None
         self._closed = False
@@ -359,7 +362,8 @@ class DuckDBStore:
                     self._resource_ids = resources
                     self._resources_changed()
                 self._dependencies.committed(coverage, starts)
-                self._refresh_dependencies(cur)
+                if self._dependency_counts:
+                    self._refresh_dependencies(cur)
             finally:
                 for name in registered:
                     cur.unregister(name)
