@@ -51,7 +51,7 @@ from breadcrumbs.store.duckdb import sql
 UNIT_NS: Final = sql.DEPENDENCY_UNIT_NS
 SETTLE_NS: Final = 10 * 10**9
 MAX_RETREAT_NS: Final = 30 * 60 * 10**9
-MAX_UNITS_PER_REFRESH: Final = 240  # an hour: bounds one refresh after a long gap
+MAX_UNITS_PER_REFRESH: Final = 16  # bounds one refresh (a backfill goes on write by write)
 
 FROM_KEY: Final = "dependency_from"
 PAIRS_TO_KEY: Final = "dependency_pairs_to"
@@ -168,6 +168,14 @@ class Tracker:
                 return 0
             start = _floor(int(oldest))
             coverage = Coverage(start, start, start)
+        # Skip a stretch without spans (a pause in traffic, a fresh backfill) in one step.
+        since = min(coverage.pairs_end, coverage.peers_end) - self.horizon_ns
+        nearest = cur.execute(sql.DEPENDENCY_NEXT_START, [since]).fetchall()[0][0]
+        if nearest is not None:
+            jump = _floor(int(nearest)) - self.horizon_ns - UNIT_NS
+            coverage = Coverage(
+                coverage.start, max(coverage.pairs_end, jump), max(coverage.peers_end, jump)
+            )
         limit = MAX_UNITS_PER_REFRESH * UNIT_NS
         pairs = (coverage.pairs_end, min(_floor(settled), coverage.pairs_end + limit))
         peers = (

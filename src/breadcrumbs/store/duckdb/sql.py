@@ -340,6 +340,7 @@ def dependencies_live(
 
 
 DEPENDENCY_BOUNDS: Final = "SELECT min(Timestamp), max(Timestamp) FROM spans"
+DEPENDENCY_NEXT_START: Final = "SELECT min(Timestamp) FROM spans WHERE Timestamp >= ?"
 DELETE_DEPENDENCY_EDGES_FROM: Final = (
     "DELETE FROM dependency_edges WHERE (NOT Peer AND Hi >= ?) OR (Peer AND Hi >= ?)"
 )
