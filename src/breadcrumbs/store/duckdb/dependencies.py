@@ -7,6 +7,13 @@ within the horizon of it (a *peer* call: an uninstrumented callee). The horizon 
 any computation looks for a span's parent or child, as Tempo's service graphs bound the wait
 for the other half of an edge; a parent and child starting further apart are not a call.
 
+Why kept counts: the self-join over a window is what costs (seconds for an hour at 10M
+spans/hour), and it cannot be done per flush, since a parent usually arrives in a later flush
+than its children (children end first). So counts are computed once, for time that has
+settled, and corrected when a late span proves it had not. (Before v5 a peer call needed no
+child *in the window*; now no child within the horizon, so that a count never depends on the
+window it is read for.)
+
 Counts are kept per 15 s unit in ``dependency_edges`` (Peer; Lo, Hi: the units of the earlier
 and later span of a pair, or of the client span; Parent, Child, Calls, Errors). ``meta`` holds
 the covered ranges: pairs for units [``dependency_from``, ``dependency_pairs_to``), peers for
@@ -15,8 +22,9 @@ the covered ranges: pairs for units [``dependency_from``, ``dependency_pairs_to`
 - **Refresh** (after a write, under the write lock): a pair unit is counted once every span
   starting before its end has been written, a peer unit once every span within the horizon
   after it has: by the data clock (the newest span start written, capped by the wall clock)
-  less 10 s. The live tail a query must join is then ~10-25 s of pairs and ~70-85 s of client
-  spans, instead of the whole window.
+  less 10 s, at least four units at a time (a refresh scans a horizon around its units). The
+  live tail a query must join is then ~10-70 s of pairs and ~70-130 s of client spans, instead
+  of the whole window.
 - **Late spans stay exact**: settling is only an estimate. A write holding a span that starts
   before a covered end (plus the horizon) retreats that end, in the spans' own transaction, to
   the first unit the span can change; later refreshes count those units again. When that would
@@ -30,9 +38,10 @@ the covered ranges: pairs for units [``dependency_from``, ``dependency_pairs_to`
 - **Retention** moves the covered start past the cutoff plus the horizon and deletes the counts
   below it, before the spans go.
 
-Measured at 10M spans/hour (bench/README.md, Store): a 1 h window in ~50 ms when it ends a few
-minutes before the newest span, more when it ends at the newest (the live tail); the refresh
-costs ~0.8 µs of CPU per span, once.
+Measured at 10M spans/hour (bench/README.md, Store): a 1 h window in ~65 ms when it ends a
+few minutes before the newest span, 150-190 ms when it ends at the newest (the live tail),
+against ~10 s for the same join over the whole window; the refresh costs ~1.5-2 s of CPU per
+million spans written, once (``DuckDBStore(dependency_counts=False)`` turns it off).
 """
 
 from __future__ import annotations
