@@ -64,8 +64,15 @@ async def run(args: argparse.Namespace) -> None:
     for stale in (db, db.with_name(db.name + ".wal")):
         stale.unlink(missing_ok=True)
     gen = Generator(spans_per_second=args.spans / (args.hours * 3600))
+    options: dict[str, Any] = {}
+    if args.checkpoint_threshold:
+        options["checkpoint_threshold"] = args.checkpoint_threshold
     store = DuckDBStore(
-        db, threads=args.threads, sort_order=args.sort_order, trace_index=args.trace_index
+        db,
+        threads=args.threads,
+        sort_order=args.sort_order,
+        trace_index=args.trace_index,
+        **options,
     )
     rng = random.Random(7)
     sample_ids: list[str] = []
@@ -85,7 +92,7 @@ async def run(args: argparse.Namespace) -> None:
         total += batch.num_rows
     print(
         f"machine: {os.cpu_count()} cores; duckdb store sort_order={args.sort_order}"
-        f" trace_index={args.trace_index}"
+        f" trace_index={args.trace_index} {options}"
     )
     print(
         f"insert: {total} spans in {insert_s:.1f} s = {total / insert_s:,.0f} spans/s "
@@ -96,7 +103,11 @@ async def run(args: argparse.Namespace) -> None:
     await store.close()
     print(f"close (checkpoint): {time.perf_counter() - began:.2f} s")
     store = DuckDBStore(
-        db, threads=args.threads, sort_order=args.sort_order, trace_index=args.trace_index
+        db,
+        threads=args.threads,
+        sort_order=args.sort_order,
+        trace_index=args.trace_index,
+        **options,
     )
     stats = await store.stats()
     size = stats.bytes_on_disk
@@ -238,6 +249,9 @@ def main() -> None:
     parser.add_argument("--sort-order", default="service_trace")
     parser.add_argument("--trace-index", action="store_true", help="add an ART index on TraceId")
     parser.add_argument("--keep", default=None, help="directory to keep the database in")
+    parser.add_argument(
+        "--checkpoint-threshold", default=None, help="DuckDB checkpoint threshold, e.g. 128MiB"
+    )
     asyncio.run(run(parser.parse_args()))
 
 

@@ -36,6 +36,8 @@ async def test_version_1_file_with_spans_is_migrated(tmp_path: Path) -> None:
     with duckdb.connect(str(path)) as conn:
         conn.execute("DROP TABLE trace_ranges")
         conn.execute("DROP TABLE attribute_keys")
+        conn.execute("DROP TABLE dependency_edges")
+        conn.execute("DELETE FROM meta WHERE key LIKE 'dependency_%'")
         conn.execute("UPDATE meta SET value = 1 WHERE key = 'schema_version'")
     store = DuckDBStore(path)
     try:
@@ -43,6 +45,7 @@ async def test_version_1_file_with_spans_is_migrated(tmp_path: Path) -> None:
         assert got.num_rows == len(world.spans_of("B"))
         assert await store.last_wal_sequence() == 8
         assert "db.system" in await store.tag_keys()
+        assert await store.dependencies(world.WINDOW_END, world.WINDOW_END - world.WINDOW_START)
     finally:
         await store.close()
     assert _version(path) == SCHEMA_VERSION

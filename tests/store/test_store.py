@@ -33,7 +33,7 @@ from breadcrumbs.store.base import (
     TraceQuery,
 )
 
-from . import world
+from . import traffic, world
 from .conftest import Engine, require
 
 QUERIES: list[dict[str, Any]] = json.loads(
@@ -434,3 +434,65 @@ async def test_tag_keys_follow_retention(store: Store) -> None:
     await store.delete_before(world.T0)
     assert "legacy.flag" not in await store.tag_keys()
     assert "db.system" in await store.tag_keys()
+
+
+# --- dependencies over long windows -----------------------------------------------------------
+
+TRAFFIC_TRACES = 150  # 50 minutes
+# Traces whose frontend client spans (parents of cart's server spans) are written last: a
+# few minutes before the newest data, then half an hour before it.
+LATE_TRACES = (range(120, 126), range(30, 42))
+
+
+def _late(span: Span, traces: range) -> bool:
+    return int(span.trace_id, 16) - 1 in traces and span.name == "GET cart"
+
+
+async def write_traffic(store: Store) -> list[Span]:
+    """Every trace's frontend spans one flush after its other spans (parents end last), and
+    some traces' client spans (parents of cart's server spans) after everything else."""
+    spans = [s for i in range(TRAFFIC_TRACES) for s in traffic.trace(i)]
+    groups = [range(i, min(i + 10, TRAFFIC_TRACES)) for i in range(0, TRAFFIC_TRACES, 10)]
+    previous: range = range(0)
+    for group in [*groups, range(0)]:
+        batch = [s for i in group for s in traffic.trace(i) if s.service != "frontend"]
+        batch += [s for i in previous for s in traffic.trace(i) if s.service == "frontend"]
+        late = [s for s in batch if any(_late(s, traces) for traces in LATE_TRACES)]
+        await store.write(batch_from_spans([s for s in batch if s not in late]))
+        previous = group
+    for traces in LATE_TRACES:
+        await store.write(batch_from_spans([s for s in spans if _late(s, traces)]))
+    return spans
+
+
+TRAFFIC_WINDOWS = [
+    # (end, lookback) relative to traffic.T0
+    (TRAFFIC_TRACES * traffic.GAP_NS + 300 * 10**9, TRAFFIC_TRACES * traffic.GAP_NS + 300 * 10**9),
+    (37 * 60 * 10**9 + 123_456_789, 20 * 60 * 10**9 + 987_654_321),
+    (12 * 60 * 10**9 + 1, 5 * 60 * 10**9),
+    ((TRAFFIC_TRACES - 1) * traffic.GAP_NS + traffic.MS, 10 * 60 * 10**9),
+    (45 * traffic.GAP_NS + 2 * traffic.MS, traffic.MS),
+]
+
+
+async def test_dependencies_over_many_minutes_with_late_parents(store: Store) -> None:
+    require(store, "dependencies")
+    spans = await write_traffic(store)
+    for end, lookback in TRAFFIC_WINDOWS:
+        got = await store.dependencies(traffic.T0 + end, lookback)
+        want = traffic.links(spans, traffic.T0 + end, lookback, traffic.CONSUMER_DELAY_NS)
+        assert sorted(got, key=lambda d: (d.parent, d.child)) == want, (end, lookback)
+    everything = await store.dependencies(traffic.T0 + TRAFFIC_WINDOWS[0][0], TRAFFIC_WINDOWS[0][1])
+    assert DependencyLink("frontend", "cart", TRAFFIC_TRACES, len(range(0, 150, 7))) in everything
+
+
+async def test_dependencies_after_retention(store: Store) -> None:
+    require(store, "dependencies", "delete_before")
+    spans = await write_traffic(store)
+    cutoff = traffic.T0 + 15 * 60 * 10**9 + 5
+    await store.delete_before(cutoff)
+    kept = [s for s in spans if s.start_ns >= cutoff]
+    for end, lookback in TRAFFIC_WINDOWS:
+        got = await store.dependencies(traffic.T0 + end, lookback)
+        want = traffic.links(kept, traffic.T0 + end, lookback, traffic.CONSUMER_DELAY_NS)
+        assert sorted(got, key=lambda d: (d.parent, d.child)) == want, (end, lookback)

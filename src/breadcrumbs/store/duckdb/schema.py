@@ -14,6 +14,7 @@ Physical layout (chosen by measurement, see ``bench/README.md``):
   ``operations`` read a tiny table and retention can drop entries exactly.
 - ``trace_ranges``: per batch, each trace's first and last span start (see ``_V2``, ``_V3``).
 - ``attribute_keys``: span attribute keys and when last seen (see ``_V4``).
+- ``dependency_edges``: service-to-service call counts per 15 s (see ``_V5``).
 - ``meta``: ``schema_version`` and the WAL sequence committed with the last batch.
 """
 
@@ -127,7 +128,23 @@ _V4: Final[tuple[str, ...]] = (
     """,
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4)
+# v5: service-to-service call counts per unit of time (see dependencies.py). Filled by the store's
+# refresh from the data already there, so the migration only creates the table.
+_V5: Final[tuple[str, ...]] = (
+    """
+    CREATE TABLE IF NOT EXISTS dependency_edges (
+        Peer BOOLEAN NOT NULL,
+        Lo BIGINT NOT NULL,
+        Hi BIGINT NOT NULL,
+        Parent VARCHAR NOT NULL,
+        Child VARCHAR NOT NULL,
+        Calls BIGINT NOT NULL,
+        Errors BIGINT NOT NULL
+    )
+    """,
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4, _V5)
 """``MIGRATIONS[i]`` takes the file from version ``i`` to ``i + 1``; append, never edit."""
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -1,0 +1,65 @@
+"""DuckDB-only: dependency counts kept per minute, and the horizon that bounds a call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from breadcrumbs.model import Span, SpanKind, batch_from_spans
+from breadcrumbs.store.base import DependencyLink
+from breadcrumbs.store.duckdb import DuckDBStore, dependencies, sql
+
+from . import traffic
+from .test_store import TRAFFIC_WINDOWS, write_traffic
+
+
+def _coverage(store: DuckDBStore) -> dependencies.Coverage | None:
+    cur = store._conn.cursor()
+    try:
+        return dependencies.load(cur)
+    finally:
+        cur.close()
+
+
+async def test_counts_are_kept_and_survive_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "spans.duckdb"
+    store = DuckDBStore(path)
+    spans = await write_traffic(store)
+    coverage = _coverage(store)
+    assert coverage is not None
+    # Most of the 50 minutes are answered from the kept counts.
+    assert coverage.pairs_end - coverage.start >= 25 * 60 * 10**9
+    assert coverage.peers_end - coverage.start >= 25 * 60 * 10**9
+    await store.close()
+    store = DuckDBStore(path)
+    try:
+        assert _coverage(store) == coverage
+        for end, lookback in TRAFFIC_WINDOWS:
+            got = await store.dependencies(traffic.T0 + end, lookback)
+            want = traffic.links(spans, traffic.T0 + end, lookback, traffic.CONSUMER_DELAY_NS)
+            assert got == want
+    finally:
+        await store.close()
+
+
+async def test_spans_further_apart_than_the_horizon_are_no_call(tmp_path: Path) -> None:
+    store = DuckDBStore(tmp_path / "spans.duckdb")
+    t, ms = traffic.T0, traffic.MS
+    late = t + sql.DEPENDENCY_HORIZON_NS + ms
+    spans = [
+        Span("0" * 31 + "1", "00000000000000c1", "call", "frontend", t, ms,
+             kind=SpanKind.CLIENT, attributes={"peer.service": "cart"}),
+        Span("0" * 31 + "1", "00000000000000c2", "serve", "cart", late, ms,
+             parent_span_id="00000000000000c1", kind=SpanKind.SERVER),
+    ]  # fmt: skip
+    try:
+        await store.write(batch_from_spans(spans))
+        # The server span is too late to answer the client: the client's call is counted as
+        # one to an uninstrumented peer, and the pair is no call.
+        assert await store.dependencies(late, late - t + 1) == [
+            DependencyLink("frontend", "cart", 1, 0)
+        ]
+        assert traffic.links(spans, late, late - t + 1, sql.DEPENDENCY_HORIZON_NS) == [
+            DependencyLink("frontend", "cart", 1, 0)
+        ]
+    finally:
+        await store.close()
