@@ -170,7 +170,7 @@ class Settings:
     decode_workers: str = _setting(
         "auto",
         _parse_workers,
-        "Processes decoding large requests (auto: a core but one, up to 4; 0: in the server).",
+        "Processes decoding large requests (auto: cores - 2, up to 4; 0: in the server).",
     )
     log_level: str = _setting("info", _parse_log_level, "debug, info, warning or error.")
     demo: bool = _setting(
@@ -181,7 +181,9 @@ class Settings:
     def decode_worker_count(self) -> int:
         if self.decode_workers != "auto":
             return int(self.decode_workers)
-        return min(4, len(os.sched_getaffinity(0)) - 1)
+        # The server process keeps about a core busy (HTTP, gRPC, the WAL) and DuckDB's insert
+        # another: workers only pay off beyond those two (bench/README.md, Ingest).
+        return max(0, min(4, len(os.sched_getaffinity(0)) - 2))
 
     @property
     def decode_limits(self) -> DecodeLimits:
