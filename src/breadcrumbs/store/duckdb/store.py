@@ -327,7 +327,10 @@ class DuckDBStore:
                 )
                 cur.execute("INSERT OR IGNORE INTO meta VALUES (?, 0)", [schema.WAL_SEQUENCE_KEY])
                 cur.commit()
-                log.info("migrated %s to schema version %d", self.path, target)
+                if version:  # a new file is simply created at the latest version
+                    log.info("migrated %s to schema version %d", self.path, target)
+            if not version:
+                log.info("created %s at schema version %d", self.path, schema.SCHEMA_VERSION)
         finally:
             cur.close()
 
