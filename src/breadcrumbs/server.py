@@ -3,7 +3,8 @@
 ``Server.modules`` is the whole server (like Tempo's module map). Modules start top to bottom
 and stop bottom to top:
 
-- ``store`` first and last: everything reads or writes it.
+- ``store`` first and last: everything reads or writes it. On start it also counts, in the
+  background, the service dependencies of spans stored before (an upgraded or idle store).
 - ``http`` (UI, Jaeger API, /healthz, /readyz, /metrics) starts before the WAL replay so
   ``/readyz`` can answer 503 "replaying WAL" meanwhile, and stops after the pipeline flushed
   so health checks keep answering during the drain.
@@ -58,6 +59,7 @@ log = logging.getLogger("breadcrumbs.server")
 
 DRAIN_TIMEOUT_S = 10.0  # longest wait for in-flight requests on shutdown
 STORE_FILE = "spans.duckdb"
+_CATCH_UP_PAUSE_S = 0.1  # between dependency-count steps on start, each ~1 s at 10M spans/h
 
 
 class _HttpServer(uvicorn.Server):
@@ -107,6 +109,7 @@ class Server:
     _grpc: grpc.aio.Server | None = None
     _shop: Any = None  # breadcrumbs.demo.shop.Shop when --demo
     _demo_task: asyncio.Task[None] | None = None
+    _catch_up: asyncio.Task[None] | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     # --- the table ---------------------------------------------------------------------------
@@ -183,8 +186,25 @@ class Server:
         except Exception as error:  # most often: another server holds the file's lock
             raise OSError(f"cannot open the store {path}: {error}") from error
         self.query = QueryService(self.store)
+        self._catch_up = asyncio.create_task(self._count_dependencies(), name="dependencies")
+
+    async def _count_dependencies(self) -> None:
+        """Dependency counts for spans stored before (an upgraded or idle store): writes keep
+        them from here on, this catches up on the rest, a bounded stretch at a time."""
+        assert self.store is not None
+        try:
+            while True:
+                if not await self.store.refresh_dependencies():
+                    return
+                await asyncio.sleep(_CATCH_UP_PAUSE_S)  # let flushes take the write lock
+        except Exception:
+            log.exception("counting dependencies of stored spans failed (queries join instead)")
 
     async def _stop_store(self) -> None:
+        if self._catch_up is not None:
+            self._catch_up.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._catch_up
         if self.store is not None:
             await self.store.close()
 

@@ -63,3 +63,28 @@ async def test_spans_further_apart_than_the_horizon_are_no_call(tmp_path: Path) 
         ]
     finally:
         await store.close()
+
+
+async def test_a_store_without_counts_catches_up_by_refreshing(tmp_path: Path) -> None:
+    # Spans stored with no counts kept (as by v4, before counts existed): a store opened on
+    # them answers with the join until refreshes have counted them, then from the counts.
+    path = tmp_path / "spans.duckdb"
+    store = DuckDBStore(path, dependency_counts=False)
+    spans = await write_traffic(store)
+    await store.close()
+    store = DuckDBStore(path)
+    try:
+        assert _coverage(store) is None
+        steps = 0
+        while await store.refresh_dependencies():
+            steps += 1
+        assert steps >= 2  # bounded stretches, not one long hold of the write lock
+        coverage = _coverage(store)
+        assert coverage is not None
+        assert coverage.pairs_end - coverage.start >= 25 * 60 * 10**9
+        for end, lookback in TRAFFIC_WINDOWS:
+            got = await store.dependencies(traffic.T0 + end, lookback)
+            want = traffic.links(spans, traffic.T0 + end, lookback, traffic.CONSUMER_DELAY_NS)
+            assert sorted(got, key=lambda d: (d.parent, d.child)) == want, (end, lookback)
+    finally:
+        await store.close()

@@ -420,6 +420,20 @@ class DuckDBStore:
                 for name in registered:
                     cur.unregister(name)
 
+    async def refresh_dependencies(self) -> int:
+        """Counts dependency units that have settled but are not counted yet (a bounded
+        stretch per call); returns how many. Each write does this after its flush; a store
+        that receives nothing for a while (just upgraded to v5, or idle) catches up by calling
+        it until it returns 0."""
+        if not self._dependency_counts:
+            return 0
+
+        def work(cur: duckdb.DuckDBPyConnection) -> int:
+            with self._write_lock:
+                return self._dependencies.refresh(cur)
+
+        return await self._run(work)
+
     def _refresh_dependencies(self, cur: duckdb.DuckDBPyConnection) -> None:
         # The batch is committed: a failure here must not fail the write (the writer would
         # write the batch again); the next write's refresh retries.
