@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import random
@@ -39,12 +40,13 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
+from breadcrumbs import procfs
+
 SPANS_PER_REQUEST = 1000
 CLIENTS = 4
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 SERVICES = ["frontend", "cart", "checkout", "payment", "inventory", "shipping", "user", "search"]
 ROUTES = ["/api/cart/{id}", "/api/checkout", "/api/items/{id}", "/api/v2/search", "/api/user/me"]
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 # --- requests ------------------------------------------------------------------------------
@@ -151,40 +153,22 @@ class Target:
     ready_url: str
 
     def processes(self) -> list[int]:
-        """The server and every process under it (the decode workers are grandchildren,
-        forked by the forkserver)."""
-        parents: dict[int, int] = {}
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-        tree = [self.proc.pid]
-        for pid in tree:
-            tree.extend(child for child, parent in parents.items() if parent == pid)
-        return tree
+        """The server and every process under it (its decode workers included)."""
+        return [self.proc.pid, *procfs.descendants(self.proc.pid)]
 
     def cpu_seconds(self) -> float:
-        total = 0
+        total = 0.0
         for pid in self.processes():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])  # utime + stime
-        return total / TICK
+            with contextlib.suppress(OSError):  # gone meanwhile
+                total += procfs.cpu_seconds(pid)
+        return total
 
     def peak_rss_mib(self) -> float:
         """Peak RSS summed over the process tree (an upper bound: peaks need not coincide)."""
         total = 0
         for pid in self.processes():
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-            except OSError:
-                continue
-            for line in status.splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1])
+            with contextlib.suppress(OSError):
+                total += procfs.kib(pid, "status", "VmHWM")
         return total / 1024
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:

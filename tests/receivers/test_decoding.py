@@ -18,6 +18,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 from tests.conftest import ServerProcess
 
+from breadcrumbs import procfs
 from breadcrumbs.codec import otlp, zipkin
 from breadcrumbs.codec.base import DecodeLimits
 from breadcrumbs.errors import BadInput, Unavailable
@@ -92,41 +93,18 @@ async def test_codec_errors_come_back_as_the_same_client_errors(workers: WorkerD
         await workers.decode(zipkin.decode_json, b"[" + b" " * 70_000, DecodeLimits())
 
 
-def _children(pid: int) -> list[int]:
-    """Every process under ``pid`` (workers are forked by the forkserver, a child)."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-    tree = [pid]
-    for parent in tree:
-        tree.extend(child for child, of in parents.items() if of == parent)
-    return tree[1:]
-
-
 def _workers_of(pid: int) -> list[int]:
     """The decode workers: children of the forkserver, not the forkserver or the tracker."""
     forkservers = [
         child
-        for child in _children(pid)
-        if "multiprocessing.forkserver"
-        in Path(f"/proc/{child}/cmdline").read_text(errors="replace")
+        for child in procfs.descendants(pid)
+        if b"multiprocessing.forkserver" in Path(f"/proc/{child}/cmdline").read_bytes()
     ]
-    return [child for forkserver in forkservers for child in _children(forkserver)]
-
-
-def _cmdline(pid: int) -> bytes:
-    return Path(f"/proc/{pid}/cmdline").read_bytes()
+    return [child for forkserver in forkservers for child in procfs.descendants(forkserver)]
 
 
 def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+    return procfs.state(pid) not in (None, "Z")
 
 
 async def test_a_dead_worker_fails_one_request_retryably_then_is_replaced() -> None:
@@ -187,7 +165,7 @@ def test_the_server_leaves_no_worker_behind(
     )
     assert response.status_code == 200
     assert server.proc is not None
-    descendants = _children(server.proc.pid)
+    descendants = procfs.descendants(server.proc.pid)
     assert len(descendants) >= 3  # the forkserver and two workers
     server.stop(sig)
     deadline = time.monotonic() + 10

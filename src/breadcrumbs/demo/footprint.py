@@ -11,23 +11,9 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from pathlib import Path
 
 from breadcrumbs.demo.shop import DEFAULT_RATE, start_shop
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-
-
-def _kb(path: str, key: str) -> int:
-    for line in Path(path).read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
+from breadcrumbs.procfs import cpu_seconds, kib
 
 
 def main() -> None:
@@ -44,11 +30,14 @@ def main() -> None:
         time.sleep(args.warmup)
         pids = shop.pids()
         pids["(supervisor + load generator)"] = os.getpid()
-        before = {name: _cpu_s(pid) for name, pid in pids.items()}
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         time.sleep(args.window)
-        cpu = {name: (_cpu_s(pid) - before[name]) / args.window * 100 for name, pid in pids.items()}
-        rss = {name: _kb(f"/proc/{pid}/status", "VmRSS") for name, pid in pids.items()}
-        pss = {name: _kb(f"/proc/{pid}/smaps_rollup", "Pss") for name, pid in pids.items()}
+        cpu = {
+            name: (cpu_seconds(pid) - before[name]) / args.window * 100
+            for name, pid in pids.items()
+        }
+        rss = {name: kib(pid, "status", "VmRSS") for name, pid in pids.items()}
+        pss = {name: kib(pid, "smaps_rollup", "Pss") for name, pid in pids.items()}
         stats = shop.stop_load()
     print(f"rate {args.rate:g}/s, window {args.window:g} s: {stats.line() if stats else load}")
     print(f"{'process':32} {'RSS MiB':>8} {'PSS MiB':>8} {'CPU %':>6}")
