@@ -22,7 +22,7 @@ def _coverage(store: DuckDBStore) -> dependencies.Coverage | None:
 
 async def test_counts_are_kept_and_survive_reopen(tmp_path: Path) -> None:
     path = tmp_path / "spans.duckdb"
-    store = DuckDBStore(path)
+    store = DuckDBStore(path, dependency_refresh_share=1.0)  # a refresh after every write
     spans = await write_traffic(store)
     coverage = _coverage(store)
     assert coverage is not None
@@ -82,6 +82,34 @@ async def test_a_store_without_counts_catches_up_by_refreshing(tmp_path: Path) -
         coverage = _coverage(store)
         assert coverage is not None
         assert coverage.pairs_end - coverage.start >= 25 * 60 * 10**9
+        for end, lookback in TRAFFIC_WINDOWS:
+            got = await store.dependencies(traffic.T0 + end, lookback)
+            want = traffic.links(spans, traffic.T0 + end, lookback, traffic.CONSUMER_DELAY_NS)
+            assert sorted(got, key=lambda d: (d.parent, d.child)) == want, (end, lookback)
+    finally:
+        await store.close()
+
+
+async def test_refreshes_after_writes_defer_to_their_cost_and_answers_stay_exact(
+    tmp_path: Path,
+) -> None:
+    # A refresh after a write waits in proportion to what the last one cost; with a vanishing
+    # share, the first one (on the first write) is the only one. Queries join what is not
+    # counted, so every answer stays exact, and an explicit refresh catches up.
+    store = DuckDBStore(tmp_path / "spans.duckdb", dependency_refresh_share=1e-9)
+    try:
+        spans = await write_traffic(store)
+        deferred = _coverage(store)
+        assert deferred is None or deferred.pairs_end - deferred.start <= 4 * 60 * 10**9
+        for end, lookback in TRAFFIC_WINDOWS:
+            got = await store.dependencies(traffic.T0 + end, lookback)
+            want = traffic.links(spans, traffic.T0 + end, lookback, traffic.CONSUMER_DELAY_NS)
+            assert sorted(got, key=lambda d: (d.parent, d.child)) == want, (end, lookback)
+        while await store.refresh_dependencies():
+            pass
+        caught_up = _coverage(store)
+        assert caught_up is not None
+        assert caught_up.pairs_end - caught_up.start >= 25 * 60 * 10**9
         for end, lookback in TRAFFIC_WINDOWS:
             got = await store.dependencies(traffic.T0 + end, lookback)
             want = traffic.links(spans, traffic.T0 + end, lookback, traffic.CONSUMER_DELAY_NS)

@@ -260,6 +260,7 @@ class DuckDBStore:
         trace_index: bool = False,
         checkpoint_threshold: str = "64MiB",
         dependency_counts: bool = True,
+        dependency_refresh_share: float = dependencies.MAX_WRITER_SHARE,
     ) -> None:
         # Benchmark knobs, defaults the measured best: sort_order orders each flushed batch on
         # disk (_SORT_KEYS); trace_index adds an ART index on TraceId; checkpoint_threshold
@@ -289,7 +290,9 @@ class DuckDBStore:
         self._resource_generation = 0
         self._resource_cache: tuple[pa.Array, pa.ChunkedArray, pa.ChunkedArray] | None = None
         self._sort_keys = _SORT_KEYS[sort_order]
-        self._dependencies = dependencies.Tracker(sql.DEPENDENCY_HORIZON_NS)
+        self._dependencies = dependencies.Tracker(
+            sql.DEPENDENCY_HORIZON_NS, max_writer_share=dependency_refresh_share
+        )
         self._dependency_counts = dependency_counts
         # The writers' copy of resource hash -> id (under the write lock; None: load it).
         self._resource_ids: _ResourceMap | None = None
@@ -438,7 +441,7 @@ class DuckDBStore:
         # The batch is committed: a failure here must not fail the write (the writer would
         # write the batch again); the next write's refresh retries.
         try:
-            self._dependencies.refresh(cur)
+            self._dependencies.refresh_after_write(cur)
         except Exception:
             log.exception("refreshing dependency counts failed; retrying after the next write")
 
