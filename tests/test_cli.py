@@ -103,7 +103,7 @@ def trace_id(server: ServerProcess) -> str:
                 trace_id=trace_bytes,
                 span_id=child,
                 parent_span_id=root,
-                name="blend",
+                name="blend kale, spinach, banana and oat milk until smooth",
                 start_time_unix_nano=now - 200_000_000,
                 end_time_unix_nano=now - 50_000_000,
                 status=trace_pb2.Status(code=trace_pb2.Status.STATUS_CODE_ERROR),
@@ -165,6 +165,17 @@ def test_services_traces_and_trace(server: ServerProcess, trace_id: str) -> None
     indent = [len(line) - len(line.lstrip()) for line in (root, blend, pour)]
     assert indent[0] < indent[1] < indent[2]  # the waterfall nests children under parents
     assert lines.index(root) < lines.index(blend) < lines.index(pour)
+
+    # In a 60-column terminal every span still takes exactly one line, none wider than it.
+    narrow = CliRunner(env={"COLUMNS": "60", "NO_COLOR": "1"}).invoke(
+        app, ["trace", trace_id, "--server", server.http_url]
+    )
+    assert narrow.exit_code == 0, narrow.output
+    rows = narrow.output.splitlines()[2:]
+    assert len(rows) == 3, narrow.output
+    assert all(len(row) <= 60 for row in rows), narrow.output
+    assert [row.split()[0] for row in rows] == ["GET", "blend", "pour"]
+    assert all("ms" in row for row in rows)  # offset and duration survive the squeeze
 
     missing = runner.invoke(app, ["trace", "ab" * 16, "--server", server.http_url])
     assert missing.exit_code == 1
