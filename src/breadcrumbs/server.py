@@ -60,6 +60,7 @@ log = logging.getLogger("breadcrumbs.server")
 DRAIN_TIMEOUT_S = 10.0  # longest wait for in-flight requests on shutdown
 STORE_FILE = "spans.duckdb"
 _CATCH_UP_PAUSE_S = 0.1  # between dependency-count steps on start, each ~1 s at 10M spans/h
+_RECOUNT_PAUSE_S = 10.0  # between looks for uncounted dependency units once caught up
 
 
 class _HttpServer(uvicorn.Server):
@@ -189,16 +190,16 @@ class Server:
         self._catch_up = asyncio.create_task(self._count_dependencies(), name="dependencies")
 
     async def _count_dependencies(self) -> None:
-        """Dependency counts for spans stored before (an upgraded or idle store): writes keep
-        them from here on, this catches up on the rest, a bounded stretch at a time."""
+        """Dependency counts between writes: spans stored before (an upgraded store) and units
+        that writes left uncounted (late spans, then quiet), a bounded stretch at a time."""
         assert self.store is not None
         try:
             while True:
-                if not await self.store.refresh_dependencies():
-                    return
-                await asyncio.sleep(_CATCH_UP_PAUSE_S)  # let flushes take the write lock
+                counted = await self.store.refresh_dependencies()
+                # Short pauses while catching up let flushes take the write lock between steps.
+                await asyncio.sleep(_CATCH_UP_PAUSE_S if counted else _RECOUNT_PAUSE_S)
         except Exception:
-            log.exception("counting dependencies of stored spans failed (queries join instead)")
+            log.exception("counting dependencies failed (queries join the spans instead)")
 
     async def _stop_store(self) -> None:
         if self._catch_up is not None:

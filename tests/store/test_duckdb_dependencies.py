@@ -72,7 +72,7 @@ async def test_a_store_without_counts_catches_up_by_refreshing(tmp_path: Path) -
     store = DuckDBStore(path, dependency_counts=False)
     spans = await write_traffic(store)
     await store.close()
-    store = DuckDBStore(path)
+    store = DuckDBStore(path, dependency_refresh_share=1.0)  # no waits between steps
     try:
         assert _coverage(store) is None
         steps = 0
@@ -90,21 +90,25 @@ async def test_a_store_without_counts_catches_up_by_refreshing(tmp_path: Path) -
         await store.close()
 
 
-async def test_refreshes_after_writes_defer_to_their_cost_and_answers_stay_exact(
-    tmp_path: Path,
-) -> None:
-    # A refresh after a write waits in proportion to what the last one cost; with a vanishing
-    # share, the first one (on the first write) is the only one. Queries join what is not
-    # counted, so every answer stays exact, and an explicit refresh catches up.
-    store = DuckDBStore(tmp_path / "spans.duckdb", dependency_refresh_share=1e-9)
+async def test_refreshes_defer_to_their_cost_and_answers_stay_exact(tmp_path: Path) -> None:
+    # A refresh waits in proportion to what the last one cost; with a vanishing share, the
+    # first one (after the first write) is the only one. Queries join what is not counted, so
+    # every answer stays exact, and refreshes without waits catch up.
+    path = tmp_path / "spans.duckdb"
+    store = DuckDBStore(path, dependency_refresh_share=1e-9)
     try:
         spans = await write_traffic(store)
+        assert not await store.refresh_dependencies()  # its turn has not come
         deferred = _coverage(store)
         assert deferred is None or deferred.pairs_end - deferred.start <= 4 * 60 * 10**9
         for end, lookback in TRAFFIC_WINDOWS:
             got = await store.dependencies(traffic.T0 + end, lookback)
             want = traffic.links(spans, traffic.T0 + end, lookback, traffic.CONSUMER_DELAY_NS)
             assert sorted(got, key=lambda d: (d.parent, d.child)) == want, (end, lookback)
+    finally:
+        await store.close()
+    store = DuckDBStore(path, dependency_refresh_share=1.0)
+    try:
         while await store.refresh_dependencies():
             pass
         caught_up = _coverage(store)

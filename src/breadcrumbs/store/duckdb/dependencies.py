@@ -24,8 +24,9 @@ the covered ranges: pairs for units [``dependency_from``, ``dependency_pairs_to`
   after it has: by the data clock (the newest span start written, capped by the wall clock)
   less 10 s, at least four units at a time (a refresh scans a horizon around its units). The
   live tail a query must join is then ~10-70 s of pairs and ~70-130 s of client spans, instead
-  of the whole window. Refreshes after writes take at most a quarter of the writer's time
-  (``MAX_WRITER_SHARE``): under a flood of late spans the counts lag and queries join more.
+  of the whole window. Refreshes take at most a quarter of the time (``MAX_REFRESH_SHARE``):
+  under a flood of late spans the counts lag and queries join more; the server also refreshes
+  now and then between writes, so a store that goes quiet ends up counted.
 - **Late spans stay exact**: settling is only an estimate. A write holding a span that starts
   before a covered end (plus the horizon) retreats that end, in the spans' own transaction, to
   the first unit the span can change; later refreshes count those units again. When that would
@@ -63,11 +64,11 @@ SETTLE_NS: Final = 10 * 10**9
 MAX_RETREAT_NS: Final = 30 * 60 * 10**9
 MIN_UNITS_PER_REFRESH: Final = 4
 MAX_UNITS_PER_REFRESH: Final = 16  # bounds one refresh (a backfill goes on write by write)
-# The most of the writer's time that refreshes after writes may take. Late spans (a replay, a
-# backfill, clients sending old timestamps) keep retreating the counts into units full of spans,
-# and recounting those after every flush once took 3/4 of the writer's time. Deferred units are
-# still exact: queries join what is not counted.
-MAX_WRITER_SHARE: Final = 0.25
+# The most of the time that refreshes may take. Late spans (a replay, a backfill, clients
+# sending old timestamps) keep retreating the counts into units full of spans, and recounting
+# those after every flush once took 3/4 of the writer's time. Deferred units are still exact:
+# queries join what is not counted.
+MAX_REFRESH_SHARE: Final = 0.25
 
 FROM_KEY: Final = "dependency_from"
 PAIRS_TO_KEY: Final = "dependency_pairs_to"
@@ -124,10 +125,10 @@ class Tracker:
     """The writers' side: keeps the counts up to date. Every method runs under the store's
     write lock."""
 
-    def __init__(self, horizon_ns: int, *, max_writer_share: float = MAX_WRITER_SHARE) -> None:
+    def __init__(self, horizon_ns: int, *, max_share: float = MAX_REFRESH_SHARE) -> None:
         self.horizon_ns = horizon_ns
-        self.max_writer_share = max_writer_share
-        self._next_after_write = 0.0  # time.monotonic() before which writes do not refresh
+        self.max_share = max_share
+        self._next_refresh = 0.0  # time.monotonic() before which a refresh waits its turn
         self._loaded = False
         self._coverage: Coverage | None = None
         self._newest: int | None = None
@@ -174,16 +175,16 @@ class Tracker:
             newest = pc.max(starts).as_py()
             self._newest = newest if self._newest is None else max(self._newest, newest)
 
-    def refresh_after_write(self, cur: duckdb.DuckDBPyConnection) -> int:
-        """``refresh``, unless the last one after a write was recent for what it cost: a
-        refresh that took ``t`` waits ``t / max_writer_share`` from its start."""
+    def refresh_in_turn(self, cur: duckdb.DuckDBPyConnection) -> int:
+        """``refresh``, unless the last one was recent for what it cost (then 0): a refresh
+        that took ``t`` makes the next wait until ``t / max_share`` after its start."""
         began = time.monotonic()
-        if began < self._next_after_write:
+        if began < self._next_refresh:
             return 0
         try:
             return self.refresh(cur)
         finally:
-            self._next_after_write = began + (time.monotonic() - began) / self.max_writer_share
+            self._next_refresh = began + (time.monotonic() - began) / self.max_share
 
     def refresh(self, cur: duckdb.DuckDBPyConnection) -> int:
         """Count the units that have settled (at most an hour's); returns how many."""

@@ -260,7 +260,7 @@ class DuckDBStore:
         trace_index: bool = False,
         checkpoint_threshold: str = "64MiB",
         dependency_counts: bool = True,
-        dependency_refresh_share: float = dependencies.MAX_WRITER_SHARE,
+        dependency_refresh_share: float = dependencies.MAX_REFRESH_SHARE,
     ) -> None:
         # Benchmark knobs, defaults the measured best: sort_order orders each flushed batch on
         # disk (_SORT_KEYS); trace_index adds an ART index on TraceId; checkpoint_threshold
@@ -291,7 +291,7 @@ class DuckDBStore:
         self._resource_cache: tuple[pa.Array, pa.ChunkedArray, pa.ChunkedArray] | None = None
         self._sort_keys = _SORT_KEYS[sort_order]
         self._dependencies = dependencies.Tracker(
-            sql.DEPENDENCY_HORIZON_NS, max_writer_share=dependency_refresh_share
+            sql.DEPENDENCY_HORIZON_NS, max_share=dependency_refresh_share
         )
         self._dependency_counts = dependency_counts
         # The writers' copy of resource hash -> id (under the write lock; None: load it).
@@ -425,15 +425,16 @@ class DuckDBStore:
 
     async def refresh_dependencies(self) -> int:
         """Counts dependency units that have settled but are not counted yet (a bounded
-        stretch per call); returns how many. Each write does this after its flush; a store
-        that receives nothing for a while (just upgraded to v5, or idle) catches up by calling
-        it until it returns 0."""
+        stretch per call); returns how many, 0 also when the last refresh was too recent for
+        what it cost. Each write does this after its flush; the server also calls it between
+        writes, so a store that receives nothing for a while (just upgraded to v5, idle, or
+        quiet after a burst of late spans) ends up counted."""
         if not self._dependency_counts:
             return 0
 
         def work(cur: duckdb.DuckDBPyConnection) -> int:
             with self._write_lock:
-                return self._dependencies.refresh(cur)
+                return self._dependencies.refresh_in_turn(cur)
 
         return await self._run(work)
 
@@ -441,7 +442,7 @@ class DuckDBStore:
         # The batch is committed: a failure here must not fail the write (the writer would
         # write the batch again); the next write's refresh retries.
         try:
-            self._dependencies.refresh_after_write(cur)
+            self._dependencies.refresh_in_turn(cur)
         except Exception:
             log.exception("refreshing dependency counts failed; retrying after the next write")
 
