@@ -230,10 +230,10 @@ _TAIL_ROWS = 65_536
 _LEVEL_FANOUT = 8
 
 
-def _overflowing(rows: tuple[int, ...]) -> int | None:
+def _overflowing(rows: tuple[int, ...], tail_rows: int) -> int | None:
     """The lowest lookup level holding more rows than its capacity (None: none does)."""
     for level, count in enumerate(rows[:-1]):
-        if count > _TAIL_ROWS * _LEVEL_FANOUT**level:
+        if count > tail_rows * _LEVEL_FANOUT**level:
             return level
     return None
 
@@ -281,11 +281,13 @@ class DuckDBStore:
         trace_index: bool = False,
         checkpoint_threshold: str = "64MiB",
         dependency_counts: bool = True,
+        lookup_tail_rows: int = _TAIL_ROWS,
     ) -> None:
         # Benchmark knobs, defaults the measured best: sort_order orders each flushed batch on
         # disk (_SORT_KEYS); trace_index adds an ART index on TraceId; checkpoint_threshold
         # is explained below; dependency_counts=False keeps no per-minute call counts (every
-        # dependencies call joins the spans of its window).
+        # dependencies call joins the spans of its window); lookup_tail_rows bounds the trace
+        # lookup's tail (tests use a few rows to exercise every level).
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._metrics = metrics
@@ -309,6 +311,7 @@ class DuckDBStore:
         # rows flushes appended to the tail since (None: count them).
         self._ranges_lock = threading.Lock()
         self._level_rows: tuple[int, ...] | None = None
+        self._tail_rows = lookup_tail_rows
         # Lookups read only the levels holding rows (``_levels``, the tail always), checked
         # like a seqlock: a merge makes the generation odd before it commits and even again
         # after updating ``_levels``; a lookup that saw it change reads every level.
@@ -493,7 +496,7 @@ class DuckDBStore:
         merged; callers repeat while it does. It takes no lock that writes or reads take:
         flushes go on meanwhile (they only append to the tail)."""
         counted = self._level_rows
-        if counted is not None and _overflowing(counted) is None:
+        if counted is not None and _overflowing(counted, self._tail_rows) is None:
             return False
         return await self._run(self._compact)
 
@@ -501,7 +504,7 @@ class DuckDBStore:
         with self._ranges_lock:
             cur.begin()
             try:
-                level = _overflowing(self._count_levels(cur))
+                level = _overflowing(self._count_levels(cur), self._tail_rows)
                 if level is not None:
                     for statement in sql.merge_level(level):
                         cur.execute(statement)
