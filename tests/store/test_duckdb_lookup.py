@@ -276,3 +276,49 @@ async def _check_recovered(path: Path, kill_after: int) -> int:
     finally:
         await store.close()
     return committed
+
+
+async def test_merges_beside_concurrent_flushes_and_reads(tmp_path: Path) -> None:
+    model = Model()
+    store = DuckDBStore(tmp_path / "spans.duckdb", lookup_tail_rows=4)
+    batches = [
+        batch_from_spans(model.spans([((n * 7 + i) % TRACES, n * 10 + i % 5) for i in range(24)]))
+        for n in range(20)
+    ]
+    keys = [
+        set(zip(b.column("TraceId").to_pylist(), b.column("SpanId").to_pylist(), strict=True))
+        for b in batches
+    ]
+    written = 0
+    writing = True
+    merges = 0
+    every = [trace_id(i) for i in range(TRACES)]
+
+    async def write() -> None:
+        nonlocal writing, written
+        for batch in batches:
+            await store.write(batch)
+            written += 1
+        writing = False
+
+    async def merge() -> None:
+        nonlocal merges
+        while writing:
+            merges += await store.compact()
+            await asyncio.sleep(0)
+
+    async def read() -> None:
+        while writing:
+            # a read sees every span committed before it began, whatever merge runs meanwhile
+            before = set().union(*keys[:written])
+            seen = (await store.get_traces(every)).select(["TraceId", "SpanId"]).to_pylist()
+            got = {(r["TraceId"], r["SpanId"]) for r in seen}
+            assert before <= got <= set(model.starts)
+
+    try:
+        await asyncio.gather(write(), merge(), read())
+        assert merges > 0
+        await compact_fully(store)
+        await check(store, model, each=True)
+    finally:
+        await store.close()
