@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Final
 
 from breadcrumbs.store.base import TagFilter, TraceQuery
@@ -127,23 +126,33 @@ def trace_ranges(trace_ids: list[str], levels: tuple[int, ...]) -> tuple[str, li
     return text, prefixes
 
 
-@functools.cache
-def _spans_of_trace(levels: tuple[int, ...]) -> str:
-    # One trace in one statement: DuckDB pushes the looked-up range into the span scan as a
-    # dynamic filter (one row group read), saving a round trip.
-    return f"""
-    WITH r AS (
-        SELECT min(FirstStart) AS lo, max(LastStart) AS hi
-        FROM ({_every_level(levels, "FirstStart, LastStart", "TracePrefix = $1::UBIGINT")})
-    )
-    SELECT {SPAN_COLUMNS} FROM spans AS s, r
-    WHERE s.TraceId = $2::UHUGEINT AND s.Timestamp BETWEEN r.lo AND r.hi
-    ORDER BY Timestamp, SpanId
+def trace_spans_macro(levels: tuple[int, ...]) -> tuple[str, str]:
+    """Name and CREATE statement of the table macro of one trace's spans, its time range
+    looked up in ``levels``.
+
+    One trace in one statement: DuckDB pushes the looked-up range into the span scan as a
+    dynamic filter (one row group read). A macro because the statement a get-trace sends is
+    then short: the Python client parses and binds a statement's text more than once, and
+    the full text cost ~2 ms of ~17 per get-trace at 10M spans (bench/README.md).
     """
+    name = "trace_spans_" + "_".join(str(level) for level in levels)
+    lookup = _every_level(levels, "FirstStart, LastStart", "TracePrefix = trace_prefix_arg")
+    return (
+        name,
+        f"""
+    CREATE OR REPLACE MACRO {name}(trace_prefix_arg, trace_id_arg) AS TABLE
+    WITH r AS (SELECT min(FirstStart) AS lo, max(LastStart) AS hi FROM ({lookup}))
+    SELECT {SPAN_COLUMNS} FROM spans AS s, r
+    WHERE s.TraceId = trace_id_arg AND s.Timestamp BETWEEN r.lo AND r.hi
+    """,
+    )
 
 
 def spans_of_trace(trace_id: str, levels: tuple[int, ...]) -> tuple[str, list[Any]]:
-    return _spans_of_trace(levels), [int(trace_id[:16], 16), trace_id_param(trace_id)]
+    """One trace's spans in start order, through its macro (``trace_spans_macro``)."""
+    name, _ = trace_spans_macro(levels)
+    text = f"SELECT * FROM {name}($1::UBIGINT, $2::UHUGEINT) ORDER BY Timestamp, SpanId"
+    return text, [int(trace_id[:16], 16), trace_id_param(trace_id)]
 
 
 def spans_in_ranges(groups: list[list[tuple[str, int, int]]]) -> tuple[str, list[Any]]:

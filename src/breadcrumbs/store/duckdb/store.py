@@ -338,6 +338,12 @@ class DuckDBStore:
         cur = self._conn.cursor()
         try:
             self._levels = _in_use(self._count_levels(cur))
+            # get_trace's macros (sql.trace_spans_macro) for the levels in use and for all of
+            # them, made by this version's code whatever made the file.
+            cur.begin()
+            for levels in {self._levels, sql.ALL_LEVELS}:
+                cur.execute(sql.trace_spans_macro(levels)[1])
+            cur.commit()
         finally:
             cur.close()
 
@@ -509,6 +515,7 @@ class DuckDBStore:
                     for statement in sql.merge_level(level):
                         cur.execute(statement)
                     counted = self._count_levels(cur)
+                    cur.execute(sql.trace_spans_macro(_in_use(counted))[1])
             except BaseException:
                 cur.rollback()
                 self._level_rows = None
