@@ -511,7 +511,8 @@ class DuckDBStore:
         with self._ranges_lock:
             cur.begin()
             try:
-                level = _overflowing(self._count_levels(cur), self._tail_rows)
+                counted = self._count_levels(cur)
+                level = _overflowing(counted, self._tail_rows)
                 if level is not None:
                     for statement in sql.merge_level(level):
                         cur.execute(statement)
@@ -523,6 +524,7 @@ class DuckDBStore:
                 raise
             if level is None:
                 cur.commit()
+                self._level_rows = counted  # the next calls need no query until flushes add
                 return False
             self._level_generation += 1  # odd: lookups read every level meanwhile
             try:
