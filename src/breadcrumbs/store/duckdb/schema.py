@@ -19,9 +19,12 @@ Physical layout (chosen by measurement, see ``bench/README.md``):
   (``DuckDBStore.compact``, driven by the server between flushes) merges a level that outgrew
   its capacity into the next one, one transaction per merge, as one row per prefix sorted by
   prefix: a level's row groups cover narrow prefix ranges and zone maps prune a lookup to
-  about one row group per level. Capacities grow geometrically (``store._LEVEL_*``), so a
-  row is rewritten O(log n) times; the last level has no bound. A prefix may have rows in
-  several levels: the lookup takes min/max over all of them.
+  about one row group per level. Capacities grow geometrically (``store._TAIL_ROWS`` x
+  ``store._LEVEL_FANOUT`` per level), so a row is rewritten O(log n) times; the last level
+  has no bound. A prefix may have rows in several levels: the lookup takes min/max over all
+  of them. A merge replaces the next level's table (``CREATE OR REPLACE``) and empties its
+  source; retention deletes from every level. Table macros ``trace_spans_<levels>``
+  (``sql.trace_spans_macro``, not a migration: made on open and by merges) hold get-trace.
 - ``attribute_keys``: span attribute keys and when last seen (see ``_V4``).
 - ``dependency_edges``: service-to-service call counts per 15 s (see ``_V5``).
 - ``meta``: ``schema_version`` and the WAL sequence committed with the last batch.
