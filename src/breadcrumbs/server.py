@@ -4,7 +4,8 @@
 and stop bottom to top:
 
 - ``store`` first and last: everything reads or writes it. On start it also counts, in the
-  background, the service dependencies of spans stored before (an upgraded or idle store).
+  background, the service dependencies of spans stored before (an upgraded or idle store),
+  and keeps compacting the store's trace lookup (``DuckDBStore.compact``) between flushes.
 - ``http`` (UI, Jaeger API, /healthz, /readyz, /metrics) starts before the WAL replay so
   ``/readyz`` can answer 503 "replaying WAL" meanwhile, and stops after the pipeline flushed
   so health checks keep answering during the drain.
@@ -61,6 +62,7 @@ DRAIN_TIMEOUT_S = 10.0  # longest wait for in-flight requests on shutdown
 STORE_FILE = "spans.duckdb"
 _CATCH_UP_PAUSE_S = 0.1  # between dependency-count steps on start, each ~1 s at 10M spans/h
 _RECOUNT_PAUSE_S = 10.0  # between looks for uncounted dependency units once caught up
+_COMPACT_PAUSE_S = 1.0  # between checks for trace-lookup work (a check with none is in memory)
 
 
 class _HttpServer(uvicorn.Server):
@@ -111,6 +113,7 @@ class Server:
     _shop: Any = None  # breadcrumbs.demo.shop.Shop when --demo
     _demo_task: asyncio.Task[None] | None = None
     _catch_up: asyncio.Task[None] | None = None
+    _compaction: asyncio.Task[None] | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     # --- the table ---------------------------------------------------------------------------
@@ -188,6 +191,18 @@ class Server:
             raise OSError(f"cannot open the store {path}: {error}") from error
         self.query = QueryService(self.store)
         self._catch_up = asyncio.create_task(self._count_dependencies(), name="dependencies")
+        self._compaction = asyncio.create_task(self._compact_lookup(), name="compaction")
+
+    async def _compact_lookup(self) -> None:
+        """The store's trace-lookup merges, one per step, beside flushes (they do not wait)."""
+        assert self.store is not None
+        while True:
+            try:
+                merged = await self.store.compact()
+            except Exception:
+                log.exception("compacting the trace lookup failed; trying again")
+                merged = False
+            await asyncio.sleep(0 if merged else _COMPACT_PAUSE_S)
 
     async def _count_dependencies(self) -> None:
         """Dependency counts between writes: spans stored before (an upgraded store) and units
@@ -202,10 +217,11 @@ class Server:
             log.exception("counting dependencies failed (queries join the spans instead)")
 
     async def _stop_store(self) -> None:
-        if self._catch_up is not None:
-            self._catch_up.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._catch_up
+        for task in (self._catch_up, self._compaction):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.store is not None:
             await self.store.close()
 

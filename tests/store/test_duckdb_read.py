@@ -76,7 +76,7 @@ def test_every_grouping_reads_exactly_the_asked_traces(
     asked = sorted(by_trace)[::3] + sorted(by_trace)[1:4]
     conn = duckdb.connect(str(path), read_only=True)
     try:
-        text, values = sql.trace_ranges(asked)
+        text, values = sql.trace_ranges(asked, sql.ALL_LEVELS)
         found = {p: (lo, hi) for p, lo, hi in conn.execute(text, values).fetchall()}
         ranges = sorted(((t, *found[int(t[:16], 16)]) for t in asked), key=lambda r: r[1])
         groups = _near_in_time(ranges, near_s * S)

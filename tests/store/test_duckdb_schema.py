@@ -9,7 +9,7 @@ import pytest
 
 from breadcrumbs.store.base import GetTraceParams
 from breadcrumbs.store.duckdb import DuckDBStore
-from breadcrumbs.store.duckdb.schema import SCHEMA_VERSION
+from breadcrumbs.store.duckdb.schema import RANGE_LEVELS, SCHEMA_VERSION, range_table
 
 from . import world
 
@@ -34,7 +34,8 @@ async def test_version_1_file_with_spans_is_migrated(tmp_path: Path) -> None:
     await store.close()
     # Back to what a version 1 file held: no tables of later versions.
     with duckdb.connect(str(path)) as conn:
-        conn.execute("DROP TABLE trace_ranges")
+        for level in range(RANGE_LEVELS + 1):
+            conn.execute(f"DROP TABLE {range_table(level)}")
         conn.execute("DROP TABLE attribute_keys")
         conn.execute("DROP TABLE dependency_edges")
         conn.execute("DELETE FROM meta WHERE key LIKE 'dependency_%'")

@@ -12,7 +12,19 @@ Physical layout (chosen by measurement, see ``bench/README.md``):
   a span keeps a small ``ResourceId``. ``ResourceHash`` finds an existing row on insert.
 - ``operations``: (service, span name, kind) with the newest start seen, so ``services`` and
   ``operations`` read a tiny table and retention can drop entries exactly.
-- ``trace_ranges``: per batch, each trace's first and last span start (see ``_V2``, ``_V3``).
+- ``trace_ranges`` and ``trace_ranges_1`` .. ``trace_ranges_5``: each trace
+  prefix's first and last span start, as LSM-style levels (see ``_V2``, ``_V3``, ``_V6``).
+  ``trace_ranges`` is the tail: one row per trace prefix per flushed batch, appended in time
+  order, so each of its row groups covers the whole prefix space. Compaction
+  (``DuckDBStore.compact``, driven by the server between flushes) merges a level that outgrew
+  its capacity into the next one, one transaction per merge, as one row per prefix sorted by
+  prefix: a level's row groups cover narrow prefix ranges and zone maps prune a lookup to
+  about one row group per level. Capacities grow geometrically (``store._TAIL_ROWS`` x
+  ``store._LEVEL_FANOUT`` per level), so a row is rewritten O(log n) times; the last level
+  has no bound. A prefix may have rows in several levels: the lookup takes min/max over all
+  of them. A merge replaces the next level's table (``CREATE OR REPLACE``) and empties its
+  source; retention deletes from every level. Table macros ``trace_spans_<levels>``
+  (``sql.trace_spans_macro``, not a migration: made on open and by merges) hold get-trace.
 - ``attribute_keys``: span attribute keys and when last seen (see ``_V4``).
 - ``dependency_edges``: service-to-service call counts per 15 s (see ``_V5``).
 - ``meta``: ``schema_version`` and the WAL sequence committed with the last batch.
@@ -144,7 +156,27 @@ _V5: Final[tuple[str, ...]] = (
     """,
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4, _V5)
+RANGE_LEVELS: Final = 5
+"""Sorted levels of the trace lookup after the tail, the tables ``_V6`` creates (their
+capacities are in ``store``)."""
+
+RANGE_COLUMNS: Final = (
+    "TracePrefix UBIGINT NOT NULL, FirstStart BIGINT NOT NULL, LastStart BIGINT NOT NULL"
+)
+
+
+def range_table(level: int) -> str:
+    """The table of lookup level ``level`` (0: the unsorted tail)."""
+    return f"trace_ranges_{level}" if level else "trace_ranges"
+
+
+# v6: sorted levels of the trace lookup (see the module docstring). The v5 table stays as the
+# tail; the store's first compactions sort its rows into the levels.
+_V6: Final[tuple[str, ...]] = tuple(
+    f"CREATE TABLE {range_table(level)} ({RANGE_COLUMNS})" for level in (1, 2, 3, 4, 5)
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4, _V5, _V6)
 """``MIGRATIONS[i]`` takes the file from version ``i`` to ``i + 1``; append, never edit."""
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from breadcrumbs.store.base import TagFilter, TraceQuery
+from breadcrumbs.store.duckdb import schema
 
 # --- write ---------------------------------------------------------------------------------
 # The batch is prepared in Arrow (store._prepare: resource ids from a cached hash -> id map,
@@ -101,32 +102,57 @@ def trace_id_param(trace_id: str) -> int:
     return int(trace_id, 16)
 
 
-def trace_ranges(trace_ids: list[str]) -> tuple[str, list[Any]]:
-    """(trace id, first start, last start) of each trace whose prefix is known."""
+_LEVELS: Final = tuple(schema.range_table(level) for level in range(schema.RANGE_LEVELS + 1))
+ALL_LEVELS: Final = tuple(range(len(_LEVELS)))
+
+
+def _every_level(levels: tuple[int, ...], columns: str, condition: str) -> str:
+    # One scan per level: a filter that zone maps prune to about one row group of a sorted
+    # level (the tail is small). Each branch costs ~0.25 ms of planning even when empty, so
+    # the store names only the levels holding rows.
+    return "\nUNION ALL\n".join(
+        f"SELECT {columns} FROM {_LEVELS[level]} WHERE {condition}" for level in levels
+    )
+
+
+def trace_ranges(trace_ids: list[str], levels: tuple[int, ...]) -> tuple[str, list[Any]]:
+    """(trace prefix, first start, last start) of each trace whose prefix is known, looked up
+    in ``levels`` (every level that may hold rows)."""
     # An IN list of constants is a scan filter that segment statistics prune; a join is not.
-    marks = ", ".join("?::UBIGINT" for _ in trace_ids)
-    text = f"""
-    SELECT TracePrefix, min(FirstStart), max(LastStart) FROM trace_ranges
-    WHERE TracePrefix IN ({marks}) GROUP BY TracePrefix
+    prefixes = [int(t[:16], 16) for t in trace_ids]
+    marks = ", ".join(f"${i + 1}::UBIGINT" for i in range(len(prefixes)))
+    rows = _every_level(levels, "*", f"TracePrefix IN ({marks})")
+    text = f"SELECT TracePrefix, min(FirstStart), max(LastStart) FROM ({rows}) GROUP BY 1"
+    return text, prefixes
+
+
+def trace_spans_macro(levels: tuple[int, ...]) -> tuple[str, str]:
+    """Name and CREATE statement of the table macro of one trace's spans, its time range
+    looked up in ``levels``.
+
+    One trace in one statement: DuckDB pushes the looked-up range into the span scan as a
+    dynamic filter (one row group read). A macro because the statement a get-trace sends is
+    then short: the Python client parses and binds a statement's text more than once, and
+    the full text cost ~2 ms of ~17 per get-trace at 10M spans (bench/README.md).
     """
-    return text, [int(t[:16], 16) for t in trace_ids]
+    name = "trace_spans_" + "_".join(str(level) for level in levels)
+    lookup = _every_level(levels, "FirstStart, LastStart", "TracePrefix = trace_prefix_arg")
+    return (
+        name,
+        f"""
+    CREATE OR REPLACE MACRO {name}(trace_prefix_arg, trace_id_arg) AS TABLE
+    WITH r AS (SELECT min(FirstStart) AS lo, max(LastStart) AS hi FROM ({lookup}))
+    SELECT {SPAN_COLUMNS} FROM spans AS s, r
+    WHERE s.TraceId = trace_id_arg AND s.Timestamp BETWEEN r.lo AND r.hi
+    """,
+    )
 
 
-# One trace in one statement: DuckDB pushes the looked-up range into the span scan as a
-# dynamic filter (one row group read), saving a round trip (~1 ms of ~10).
-SPANS_OF_TRACE: Final = f"""
-WITH r AS (
-    SELECT min(FirstStart) AS lo, max(LastStart) AS hi FROM trace_ranges
-    WHERE TracePrefix = ?::UBIGINT
-)
-SELECT {SPAN_COLUMNS} FROM spans AS s, r
-WHERE s.TraceId = ?::UHUGEINT AND s.Timestamp BETWEEN r.lo AND r.hi
-ORDER BY Timestamp, SpanId
-"""
-
-
-def spans_of_trace(trace_id: str) -> tuple[str, list[Any]]:
-    return SPANS_OF_TRACE, [int(trace_id[:16], 16), trace_id_param(trace_id)]
+def spans_of_trace(trace_id: str, levels: tuple[int, ...]) -> tuple[str, list[Any]]:
+    """One trace's spans in start order, through its macro (``trace_spans_macro``)."""
+    name, _ = trace_spans_macro(levels)
+    text = f"SELECT * FROM {name}($1::UBIGINT, $2::UHUGEINT) ORDER BY Timestamp, SpanId"
+    return text, [int(trace_id[:16], 16), trace_id_param(trace_id)]
 
 
 def spans_in_ranges(groups: list[list[tuple[str, int, int]]]) -> tuple[str, list[Any]]:
@@ -403,7 +429,31 @@ ORDER BY v
 STATS: Final = "SELECT count(*), min(Timestamp), max(Timestamp) FROM spans"
 
 DELETE_SPANS: Final = "DELETE FROM spans WHERE Timestamp < ?"
-DELETE_TRACE_RANGES: Final = "DELETE FROM trace_ranges WHERE LastStart < ?"
+DELETE_TRACE_RANGES: Final = tuple(f"DELETE FROM {table} WHERE LastStart < ?" for table in _LEVELS)
+
+# --- lookup compaction (see schema) -------------------------------------------------------------
+
+LEVEL_ROWS: Final = "SELECT " + ", ".join(f"(SELECT count(*) FROM {table})" for table in _LEVELS)
+
+
+def merge_level(level: int) -> tuple[str, ...]:
+    """Statements (one transaction) merging ``level`` into the next: one row per prefix,
+    sorted by prefix, replacing the next level's table; then ``level`` emptied. The tail is
+    emptied by a DELETE, which removes only the rows this transaction read: flushes append
+    to it meanwhile. A sorted level is replaced whole (its old blocks are freed at the next
+    checkpoint, a DELETE would keep them in the file)."""
+    source, target = _LEVELS[level], _LEVELS[level + 1]
+    merged = f"""
+    CREATE OR REPLACE TABLE {target} AS
+    SELECT TracePrefix, min(FirstStart) AS FirstStart, max(LastStart) AS LastStart
+    FROM (SELECT * FROM {source} UNION ALL SELECT * FROM {target})
+    GROUP BY TracePrefix ORDER BY TracePrefix
+    """
+    if level == 0:
+        return merged, f"DELETE FROM {source}"
+    return merged, f"CREATE OR REPLACE TABLE {source} ({schema.RANGE_COLUMNS})"
+
+
 DELETE_ATTRIBUTE_KEYS: Final = "DELETE FROM attribute_keys WHERE LastSeen < ?"
 DELETE_OPERATIONS: Final = "DELETE FROM operations WHERE LastSeen < ?"
 DELETE_RESOURCES: Final = (

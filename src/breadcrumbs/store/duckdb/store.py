@@ -222,6 +222,28 @@ _ROW_GROUP_ROWS = 122_880  # DuckDB's default
 _SHARE_FRACTION = 3
 
 
+# Trace lookup levels (see schema): the tail holds up to _TAIL_ROWS rows (~4.5 min of traces
+# at 10M spans/hour), each level _LEVEL_FANOUT times the one before; the last has no bound.
+# Merging level k into k + 1 rewrites at most (1 + fanout) * capacity(k) rows, so a row is
+# rewritten up to ~fanout times per level over O(log n) levels (measured ~1% of write CPU);
+# the lookup reads one row group or so per level.
+_TAIL_ROWS = 65_536
+_LEVEL_FANOUT = 8
+
+
+def _overflowing(rows: tuple[int, ...], tail_rows: int) -> int | None:
+    """The lowest lookup level holding more rows than its capacity (None: none does)."""
+    for level, count in enumerate(rows[:-1]):
+        if count > tail_rows * _LEVEL_FANOUT**level:
+            return level
+    return None
+
+
+def _in_use(rows: tuple[int, ...]) -> tuple[int, ...]:
+    """The lookup levels a lookup reads: the tail and every level holding rows."""
+    return tuple(level for level, count in enumerate(rows) if count or not level)
+
+
 def _near_ns(rows: int, oldest: int | None, newest: int | None) -> int:
     """How far apart two traces may start and still share a scan."""
     if not rows or oldest is None or newest is None or newest <= oldest:
@@ -261,11 +283,13 @@ class DuckDBStore:
         checkpoint_threshold: str = "64MiB",
         dependency_counts: bool = True,
         dependency_refresh_share: float = dependencies.MAX_REFRESH_SHARE,
+        lookup_tail_rows: int = _TAIL_ROWS,
     ) -> None:
         # Benchmark knobs, defaults the measured best: sort_order orders each flushed batch on
         # disk (_SORT_KEYS); trace_index adds an ART index on TraceId; checkpoint_threshold
         # is explained below; dependency_counts=False keeps no per-minute call counts (every
-        # dependencies call joins the spans of its window).
+        # dependencies call joins the spans of its window); lookup_tail_rows bounds the trace
+        # lookup's tail (tests use a few rows to exercise every level).
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._metrics = metrics
@@ -284,6 +308,17 @@ class DuckDBStore:
             config["threads"] = threads
         self._conn = duckdb.connect(str(self.path), config=config)
         self._write_lock = threading.Lock()
+        # Compaction and retention of the lookup levels (they delete the same rows); taken
+        # after the write lock when both are held. Rows per level as last counted, plus the
+        # rows flushes appended to the tail since (None: count them).
+        self._ranges_lock = threading.Lock()
+        self._level_rows: tuple[int, ...] | None = None
+        self._tail_rows = lookup_tail_rows
+        # Lookups read only the levels holding rows (``_levels``, the tail always), checked
+        # like a seqlock: a merge makes the generation odd before it commits and even again
+        # after updating ``_levels``; a lookup that saw it change reads every level.
+        self._levels: tuple[int, ...] = sql.ALL_LEVELS
+        self._level_generation = 0
         # Cached resources table (ids, attribute lists, type codes) and its generation: a
         # change bumps the generation, and a load started before a change is not kept.
         self._resource_lock = threading.Lock()
@@ -304,6 +339,17 @@ class DuckDBStore:
             raise
         if trace_index:
             self._conn.execute("CREATE INDEX IF NOT EXISTS spans_trace_id ON spans (TraceId)")
+        cur = self._conn.cursor()
+        try:
+            self._levels = _in_use(self._count_levels(cur))
+            # get_trace's macros (sql.trace_spans_macro) for the levels in use and for all of
+            # them, made by this version's code whatever made the file.
+            cur.begin()
+            for levels in {self._levels, sql.ALL_LEVELS}:
+                cur.execute(sql.trace_spans_macro(levels)[1])
+            cur.commit()
+        finally:
+            cur.close()
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -344,7 +390,7 @@ class DuckDBStore:
         await asyncio.to_thread(self._close)
 
     def _close(self) -> None:
-        with self._write_lock:
+        with self._write_lock, self._ranges_lock:
             self._conn.execute("CHECKPOINT")
             self._conn.close()
 
@@ -416,6 +462,8 @@ class DuckDBStore:
                 if new:
                     self._resource_ids = resources
                     self._resources_changed()
+                if hashes is not None:
+                    self._appended_to_tail(prepared.ranges.num_rows)
                 self._dependencies.committed(coverage, starts)
                 if self._dependency_counts:
                     self._refresh_dependencies(cur)
@@ -445,6 +493,71 @@ class DuckDBStore:
             self._dependencies.refresh_in_turn(cur)
         except Exception:
             log.exception("refreshing dependency counts failed; retrying after the next write")
+
+    # --- lookup compaction ------------------------------------------------------------------
+
+    def _appended_to_tail(self, rows: int) -> None:
+        counted = self._level_rows
+        if counted is not None:
+            self._level_rows = (counted[0] + rows, *counted[1:])
+
+    async def compact(self) -> bool:
+        """One step of the trace lookup's compaction (see schema): merges the lowest level
+        that outgrew its capacity into the next, in one transaction. Returns whether it
+        merged; callers repeat while it does. It takes no lock that writes or reads take:
+        flushes go on meanwhile (they only append to the tail)."""
+        counted = self._level_rows
+        if counted is not None and _overflowing(counted, self._tail_rows) is None:
+            return False
+        return await self._run(self._compact)
+
+    def _compact(self, cur: duckdb.DuckDBPyConnection) -> bool:
+        with self._ranges_lock:
+            cur.begin()
+            try:
+                counted = self._count_levels(cur)
+                level = _overflowing(counted, self._tail_rows)
+                if level is not None:
+                    for statement in sql.merge_level(level):
+                        cur.execute(statement)
+                    counted = self._count_levels(cur)
+                    cur.execute(sql.trace_spans_macro(_in_use(counted))[1])
+            except BaseException:
+                cur.rollback()
+                self._level_rows = None
+                raise
+            if level is None:
+                cur.commit()
+                self._level_rows = counted  # the next calls need no query until flushes add
+                return False
+            self._level_generation += 1  # odd: lookups read every level meanwhile
+            try:
+                cur.commit()
+            except BaseException:
+                self._level_rows = None
+                self._levels = sql.ALL_LEVELS
+                self._level_generation += 1
+                raise
+            self._level_rows = counted
+            self._levels = _in_use(counted)
+            self._level_generation += 1
+            log.debug("merged trace lookup level %d into %d: rows %s", level, level + 1, counted)
+            return True
+
+    def _looked_up(self, lookup: Callable[[tuple[int, ...]], T]) -> T:
+        """``lookup(levels)`` with the levels holding rows, or every level when a merge
+        committed meanwhile (its answer may have missed the merged rows)."""
+        generation = self._level_generation
+        if generation % 2 == 0:
+            answer = lookup(self._levels)
+            if self._level_generation == generation:
+                return answer
+        return lookup(sql.ALL_LEVELS)
+
+    @staticmethod
+    def _count_levels(cur: duckdb.DuckDBPyConnection) -> tuple[int, ...]:
+        ((*counts,),) = cur.execute(sql.LEVEL_ROWS).fetchall()
+        return tuple(int(count) for count in counts)
 
     def _resource_map(self, cur: duckdb.DuckDBPyConnection) -> _ResourceMap:
         """The committed resources' hash -> id map (loaded on first use)."""
@@ -507,12 +620,17 @@ class DuckDBStore:
         # range (row groups outside it are skipped by their statistics). One trace: both in
         # one statement. Several: ranges first, then scans shared by traces close in time.
         if len(trace_ids) == 1:
-            return self._spans(cur, *sql.spans_of_trace(trace_ids[0]))
+            return self._looked_up(
+                lambda levels: self._spans(cur, *sql.spans_of_trace(trace_ids[0], levels))
+            )
         ranges: list[tuple[str, int, int]] = []
         for i in range(0, len(trace_ids), _IDS_PER_LOOKUP):
             chunk = trace_ids[i : i + _IDS_PER_LOOKUP]
-            text, values = sql.trace_ranges(chunk)
-            found = {p: (first, last) for p, first, last in cur.execute(text, values).fetchall()}
+
+            def lookup(levels: tuple[int, ...]) -> list[tuple[Any, ...]]:
+                return cur.execute(*sql.trace_ranges(chunk, levels)).fetchall()  # noqa: B023
+
+            found = {p: (first, last) for p, first, last in self._looked_up(lookup)}
             ranges.extend((t, *found[int(t[:16], 16)]) for t in chunk if int(t[:16], 16) in found)
         if not ranges:
             return empty_batch()
@@ -653,10 +771,20 @@ class DuckDBStore:
         # not conflict in DuckDB, so ingest goes on meanwhile.
         row = cur.execute(sql.DELETE_SPANS, [cutoff_ns]).fetchone()
         deleted = int(row[0]) if row else 0
+        with self._ranges_lock:
+            cur.begin()
+            try:
+                for statement in sql.DELETE_TRACE_RANGES:
+                    cur.execute(statement, [cutoff_ns])
+                cur.commit()
+            except BaseException:
+                cur.rollback()
+                raise
+            finally:
+                self._level_rows = None
         with self._write_lock:
             cur.begin()
             try:
-                cur.execute(sql.DELETE_TRACE_RANGES, [cutoff_ns])
                 cur.execute(sql.DELETE_OPERATIONS, [cutoff_ns])
                 cur.execute(sql.DELETE_ATTRIBUTE_KEYS, [cutoff_ns])
                 cur.execute(sql.DELETE_RESOURCES)
