@@ -62,6 +62,7 @@ DRAIN_TIMEOUT_S = 10.0  # longest wait for in-flight requests on shutdown
 STORE_FILE = "spans.duckdb"
 _CATCH_UP_PAUSE_S = 0.1  # between dependency-count steps on start, each ~1 s at 10M spans/h
 _RECOUNT_PAUSE_S = 10.0  # between looks for uncounted dependency units once caught up
+_COMPACT_RETRY_S = 60.0  # after a failed merge
 _COMPACT_PAUSE_S = 1.0  # between checks for trace-lookup work (a check with none is in memory)
 
 
@@ -199,9 +200,10 @@ class Server:
         while True:
             try:
                 merged = await self.store.compact()
-            except Exception:
-                log.exception("compacting the trace lookup failed; trying again")
-                merged = False
+            except Exception:  # lookups stay exact, only slower; do not flood the log
+                log.exception("compacting the trace lookup failed; trying again in a minute")
+                await asyncio.sleep(_COMPACT_RETRY_S)
+                continue
             await asyncio.sleep(0 if merged else _COMPACT_PAUSE_S)
 
     async def _count_dependencies(self) -> None:
