@@ -20,6 +20,14 @@ def _coverage(store: DuckDBStore) -> dependencies.Coverage | None:
         cur.close()
 
 
+async def _assert_every_window_exact(store: DuckDBStore, spans: list[Span]) -> None:
+    """Every traffic window's dependencies equal the definition over the spans written."""
+    for end, lookback in TRAFFIC_WINDOWS:
+        got = await store.dependencies(traffic.T0 + end, lookback)
+        want = traffic.links(spans, traffic.T0 + end, lookback, traffic.CONSUMER_DELAY_NS)
+        assert sorted(got, key=lambda d: (d.parent, d.child)) == want, (end, lookback)
+
+
 async def test_counts_are_kept_and_survive_reopen(tmp_path: Path) -> None:
     path = tmp_path / "spans.duckdb"
     store = DuckDBStore(path, dependency_refresh_share=1.0)  # a refresh after every write
@@ -33,10 +41,7 @@ async def test_counts_are_kept_and_survive_reopen(tmp_path: Path) -> None:
     store = DuckDBStore(path)
     try:
         assert _coverage(store) == coverage
-        for end, lookback in TRAFFIC_WINDOWS:
-            got = await store.dependencies(traffic.T0 + end, lookback)
-            want = traffic.links(spans, traffic.T0 + end, lookback, traffic.CONSUMER_DELAY_NS)
-            assert got == want
+        await _assert_every_window_exact(store, spans)
     finally:
         await store.close()
 
@@ -82,10 +87,7 @@ async def test_a_store_without_counts_catches_up_by_refreshing(tmp_path: Path) -
         coverage = _coverage(store)
         assert coverage is not None
         assert coverage.pairs_end - coverage.start >= 25 * 60 * 10**9
-        for end, lookback in TRAFFIC_WINDOWS:
-            got = await store.dependencies(traffic.T0 + end, lookback)
-            want = traffic.links(spans, traffic.T0 + end, lookback, traffic.CONSUMER_DELAY_NS)
-            assert sorted(got, key=lambda d: (d.parent, d.child)) == want, (end, lookback)
+        await _assert_every_window_exact(store, spans)
     finally:
         await store.close()
 
@@ -101,10 +103,7 @@ async def test_refreshes_defer_to_their_cost_and_answers_stay_exact(tmp_path: Pa
         assert not await store.refresh_dependencies()  # its turn has not come
         deferred = _coverage(store)
         assert deferred is None or deferred.pairs_end - deferred.start <= 4 * 60 * 10**9
-        for end, lookback in TRAFFIC_WINDOWS:
-            got = await store.dependencies(traffic.T0 + end, lookback)
-            want = traffic.links(spans, traffic.T0 + end, lookback, traffic.CONSUMER_DELAY_NS)
-            assert sorted(got, key=lambda d: (d.parent, d.child)) == want, (end, lookback)
+        await _assert_every_window_exact(store, spans)
     finally:
         await store.close()
     store = DuckDBStore(path, dependency_refresh_share=1.0)
@@ -114,9 +113,6 @@ async def test_refreshes_defer_to_their_cost_and_answers_stay_exact(tmp_path: Pa
         caught_up = _coverage(store)
         assert caught_up is not None
         assert caught_up.pairs_end - caught_up.start >= 25 * 60 * 10**9
-        for end, lookback in TRAFFIC_WINDOWS:
-            got = await store.dependencies(traffic.T0 + end, lookback)
-            want = traffic.links(spans, traffic.T0 + end, lookback, traffic.CONSUMER_DELAY_NS)
-            assert sorted(got, key=lambda d: (d.parent, d.child)) == want, (end, lookback)
+        await _assert_every_window_exact(store, spans)
     finally:
         await store.close()
