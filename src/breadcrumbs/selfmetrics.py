@@ -96,3 +96,15 @@ class SelfMetrics:
             "Spans deleted because they aged out of retention.",
             registry=r,
         )
+        self.lookup_merge_duration = Histogram(
+            "breadcrumbs_store_lookup_merge_duration_seconds",
+            "Merges of the trace lookup's levels (background, beside flushes).",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.dependencies_uncounted = Gauge(
+            "breadcrumbs_store_dependencies_uncounted_seconds",
+            "Span time, back from the newest span, whose service calls are not counted yet "
+            "(dependency queries join those spans instead).",
+            registry=r,
+        )

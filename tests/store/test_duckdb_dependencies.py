@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from breadcrumbs.model import Span, SpanKind, batch_from_spans
+from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import DependencyLink
 from breadcrumbs.store.duckdb import DuckDBStore, dependencies, sql
 
@@ -97,22 +98,28 @@ async def test_refreshes_defer_to_their_cost_and_answers_stay_exact(tmp_path: Pa
     # first one (after the first write) is the only one. Queries join what is not counted, so
     # every answer stays exact, and refreshes without waits catch up.
     path = tmp_path / "spans.duckdb"
-    store = DuckDBStore(path, dependency_refresh_share=1e-9)
+    metrics = SelfMetrics()
+    uncounted = "breadcrumbs_store_dependencies_uncounted_seconds"
+    store = DuckDBStore(path, dependency_refresh_share=1e-9, metrics=metrics)
     try:
         spans = await write_traffic(store)
         assert not await store.refresh_dependencies()  # its turn has not come
         deferred = _coverage(store)
         assert deferred is None or deferred.pairs_end - deferred.start <= 4 * 60 * 10**9
+        assert (metrics.registry.get_sample_value(uncounted) or 0) >= 40 * 60  # of ~50 min
         await _assert_every_window_exact(store, spans)
     finally:
         await store.close()
-    store = DuckDBStore(path, dependency_refresh_share=1.0)
+    metrics = SelfMetrics()
+    store = DuckDBStore(path, dependency_refresh_share=1.0, metrics=metrics)
     try:
         while await store.refresh_dependencies():
             pass
         caught_up = _coverage(store)
         assert caught_up is not None
         assert caught_up.pairs_end - caught_up.start >= 25 * 60 * 10**9
+        # What is left is the newest stretch refreshes wait for: settling, then four units.
+        assert 0 <= (metrics.registry.get_sample_value(uncounted) or -1) <= 80
         await _assert_every_window_exact(store, spans)
     finally:
         await store.close()

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 import breadcrumbs
 from breadcrumbs.model import Span, batch_from_spans
+from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import GetTraceParams
 from breadcrumbs.store.duckdb import DuckDBStore
 from breadcrumbs.store.duckdb.schema import RANGE_LEVELS, range_table
@@ -100,15 +101,24 @@ async def compact_fully(store: DuckDBStore) -> int:
 
 async def test_trace_split_across_many_flushes_and_levels(tmp_path: Path) -> None:
     model = Model()
-    store = DuckDBStore(tmp_path / "spans.duckdb", lookup_tail_rows=1)
+    metrics = SelfMetrics()
+    store = DuckDBStore(tmp_path / "spans.duckdb", lookup_tail_rows=1, metrics=metrics)
+    merges = 0
     try:
         for flush in range(12):
             # every trace gets a span in every flush; a flush adds 40 new prefixes too
             writes = [(i, flush * 10 + i % 7) for i in range(0, 20)]
             writes += [(20 + flush * 10 + i, flush * 10) for i in range(10)]
             await store.write(batch_from_spans(model.spans(writes)))
-            await compact_fully(store)
+            merges += await compact_fully(store)
             await check(store, model)
+        assert merges > 0
+        assert (
+            metrics.registry.get_sample_value(
+                "breadcrumbs_store_lookup_merge_duration_seconds_count"
+            )
+            == merges
+        )
         counts = [len(rows) for rows in levels(store)]
         assert counts[0] == 0
         assert sum(1 for c in counts if c) >= 2, counts
@@ -208,6 +218,7 @@ _CHILD = """
 import asyncio, sys
 from pathlib import Path
 from breadcrumbs.model import Span, batch_from_spans
+from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.duckdb import DuckDBStore
 
 async def main():

@@ -175,6 +175,13 @@ class Tracker:
             newest = pc.max(starts).as_py()
             self._newest = newest if self._newest is None else max(self._newest, newest)
 
+    @property
+    def uncounted_ns(self) -> int | None:
+        """How far the counted pairs end before the newest span written (None: unknown)."""
+        if self._coverage is None or self._newest is None:
+            return None
+        return max(0, self._newest - self._coverage.pairs_end)
+
     def refresh_in_turn(self, cur: duckdb.DuckDBPyConnection) -> int:
         """``refresh``, unless the last one was recent for what it cost (then 0): a refresh
         that took ``t`` makes the next wait until ``t / max_share`` after its start."""

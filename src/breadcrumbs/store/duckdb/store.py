@@ -17,6 +17,7 @@ import logging
 import struct
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -482,7 +483,9 @@ class DuckDBStore:
 
         def work(cur: duckdb.DuckDBPyConnection) -> int:
             with self._write_lock:
-                return self._dependencies.refresh_in_turn(cur)
+                counted = self._dependencies.refresh_in_turn(cur)
+                self._report_uncounted()
+                return counted
 
         return await self._run(work)
 
@@ -491,6 +494,7 @@ class DuckDBStore:
         # write the batch again); the next write's refresh retries.
         try:
             self._dependencies.refresh_in_turn(cur)
+            self._report_uncounted()
         except Exception:
             log.exception("refreshing dependency counts failed; retrying after the next write")
 
@@ -512,6 +516,13 @@ class DuckDBStore:
         return await self._run(self._compact)
 
     def _compact(self, cur: duckdb.DuckDBPyConnection) -> bool:
+        began = time.perf_counter()
+        merged = self._merge_step(cur)
+        if merged and self._metrics is not None:
+            self._metrics.lookup_merge_duration.observe(time.perf_counter() - began)
+        return merged
+
+    def _merge_step(self, cur: duckdb.DuckDBPyConnection) -> bool:
         with self._ranges_lock:
             cur.begin()
             try:
@@ -558,6 +569,11 @@ class DuckDBStore:
     def _count_levels(cur: duckdb.DuckDBPyConnection) -> tuple[int, ...]:
         ((*counts,),) = cur.execute(sql.LEVEL_ROWS).fetchall()
         return tuple(int(count) for count in counts)
+
+    def _report_uncounted(self) -> None:
+        uncounted = self._dependencies.uncounted_ns
+        if self._metrics is not None and uncounted is not None:
+            self._metrics.dependencies_uncounted.set(uncounted / 1e9)
 
     def _resource_map(self, cur: duckdb.DuckDBPyConnection) -> _ResourceMap:
         """The committed resources' hash -> id map (loaded on first use)."""
