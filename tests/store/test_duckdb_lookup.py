@@ -61,11 +61,18 @@ class Model:
 
 
 def levels(store: DuckDBStore) -> list[list[tuple[int, int, int]]]:
-    """Each level's rows in their physical order."""
+    """Each level's rows in their physical order, as (prefix, first start, last start) in
+    nanoseconds (sorted levels keep whole microseconds, widened outwards)."""
     cur = store._conn.cursor()
+    sorted_level = "TracePrefix, FirstStartUs * 1000, (FirstStartUs + LengthUs) * 1000"
     try:
         return [
-            [tuple(row) for row in cur.execute(f"SELECT * FROM {range_table(level)}").fetchall()]
+            [
+                tuple(row)
+                for row in cur.execute(
+                    f"SELECT {sorted_level if level else '*'} FROM {range_table(level)}"
+                ).fetchall()
+            ]
             for level in range(RANGE_LEVELS + 1)
         ]
     finally:
@@ -331,5 +338,23 @@ async def test_merges_beside_concurrent_flushes_and_reads(tmp_path: Path) -> Non
         assert merges > 0
         await compact_fully(store)
         await check(store, model, each=True)
+    finally:
+        await store.close()
+
+
+async def test_sorted_levels_widen_ranges_to_whole_microseconds(tmp_path: Path) -> None:
+    # Sorted levels keep microseconds: a trace whose spans start off the microsecond must
+    # still be found whole, its range rounded outwards, never inwards.
+    store = DuckDBStore(tmp_path / "spans.duckdb", lookup_tail_rows=1)
+    trace = trace_id(0)
+    starts = [T0 + 1, T0 + 1_999, T0 + 7 * S + 999]
+    try:
+        for n, start in enumerate(starts):  # a flush each: three tail rows, then one merge
+            span = Span(trace, f"{n + 1:016x}", "op", "svc", start, 1000)
+            await store.write(batch_from_spans([span]))
+        assert await compact_fully(store) == 1
+        assert levels(store)[:2] == [[], [(int(trace[:16], 16), T0, T0 + 7 * S + 1000)]]
+        got = await store.get_trace(GetTraceParams(trace))
+        assert sorted(got.column("Timestamp").to_pylist()) == starts
     finally:
         await store.close()

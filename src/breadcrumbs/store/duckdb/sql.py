@@ -106,12 +106,23 @@ _LEVELS: Final = tuple(schema.range_table(level) for level in range(schema.RANGE
 ALL_LEVELS: Final = tuple(range(len(_LEVELS)))
 
 
-def _every_level(levels: tuple[int, ...], columns: str, condition: str) -> str:
+def _range_columns(level: int) -> str:
+    """A level's rows as (TracePrefix, FirstStart, LastStart) in nanoseconds (see schema)."""
+    if level == 0:
+        return "TracePrefix, FirstStart, LastStart"
+    return (
+        "TracePrefix, FirstStartUs * 1000 AS FirstStart,"
+        " (FirstStartUs + LengthUs) * 1000 AS LastStart"
+    )
+
+
+def _every_level(levels: tuple[int, ...], condition: str) -> str:
     # One scan per level: a filter that zone maps prune to about one row group of a sorted
     # level (the tail is small). Each branch costs ~0.25 ms of planning even when empty, so
     # the store names only the levels holding rows.
     return "\nUNION ALL\n".join(
-        f"SELECT {columns} FROM {_LEVELS[level]} WHERE {condition}" for level in levels
+        f"SELECT {_range_columns(level)} FROM {_LEVELS[level]} WHERE {condition}"
+        for level in levels
     )
 
 
@@ -121,7 +132,7 @@ def trace_ranges(trace_ids: list[str], levels: tuple[int, ...]) -> tuple[str, li
     # An IN list of constants is a scan filter that segment statistics prune; a join is not.
     prefixes = [int(t[:16], 16) for t in trace_ids]
     marks = ", ".join(f"${i + 1}::UBIGINT" for i in range(len(prefixes)))
-    rows = _every_level(levels, "*", f"TracePrefix IN ({marks})")
+    rows = _every_level(levels, f"TracePrefix IN ({marks})")
     text = f"SELECT TracePrefix, min(FirstStart), max(LastStart) FROM ({rows}) GROUP BY 1"
     return text, prefixes
 
@@ -136,7 +147,7 @@ def trace_spans_macro(levels: tuple[int, ...]) -> tuple[str, str]:
     the full text cost ~2 ms of ~17 per get-trace at 10M spans (bench/README.md).
     """
     name = "trace_spans_" + "_".join(str(level) for level in levels)
-    lookup = _every_level(levels, "FirstStart, LastStart", "TracePrefix = trace_prefix_arg")
+    lookup = _every_level(levels, "TracePrefix = trace_prefix_arg")
     return (
         name,
         f"""
@@ -429,7 +440,9 @@ ORDER BY v
 STATS: Final = "SELECT count(*), min(Timestamp), max(Timestamp) FROM spans"
 
 DELETE_SPANS: Final = "DELETE FROM spans WHERE Timestamp < ?"
-DELETE_TRACE_RANGES: Final = tuple(f"DELETE FROM {table} WHERE LastStart < ?" for table in _LEVELS)
+DELETE_TRACE_RANGES: Final = (f"DELETE FROM {_LEVELS[0]} WHERE LastStart < ?",) + tuple(
+    f"DELETE FROM {table} WHERE (FirstStartUs + LengthUs) * 1000 < ?" for table in _LEVELS[1:]
+)
 
 # --- lookup compaction (see schema) -------------------------------------------------------------
 
@@ -445,13 +458,17 @@ def merge_level(level: int) -> tuple[str, ...]:
     source, target = _LEVELS[level], _LEVELS[level + 1]
     merged = f"""
     CREATE OR REPLACE TABLE {target} AS
-    SELECT TracePrefix, min(FirstStart) AS FirstStart, max(LastStart) AS LastStart
-    FROM (SELECT * FROM {source} UNION ALL SELECT * FROM {target})
+    SELECT TracePrefix, min(FirstStart) // 1000 AS FirstStartUs,
+           (max(LastStart) + 999) // 1000 - min(FirstStart) // 1000 AS LengthUs
+    FROM (
+        SELECT {_range_columns(level)} FROM {source}
+        UNION ALL SELECT {_range_columns(level + 1)} FROM {target}
+    )
     GROUP BY TracePrefix ORDER BY TracePrefix
     """
     if level == 0:
         return merged, f"DELETE FROM {source}"
-    return merged, f"CREATE OR REPLACE TABLE {source} ({schema.RANGE_COLUMNS})"
+    return merged, f"CREATE OR REPLACE TABLE {source} ({schema.SORTED_RANGE_COLUMNS})"
 
 
 DELETE_ATTRIBUTE_KEYS: Final = "DELETE FROM attribute_keys WHERE LastSeen < ?"
