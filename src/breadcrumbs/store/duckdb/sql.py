@@ -440,8 +440,9 @@ ORDER BY v
 STATS: Final = "SELECT count(*), min(Timestamp), max(Timestamp) FROM spans"
 
 DELETE_SPANS: Final = "DELETE FROM spans WHERE Timestamp < ?"
-DELETE_TRACE_RANGES: Final = (f"DELETE FROM {_LEVELS[0]} WHERE LastStart < ?",) + tuple(
-    f"DELETE FROM {table} WHERE (FirstStartUs + LengthUs) * 1000 < ?" for table in _LEVELS[1:]
+DELETE_TRACE_RANGES: Final = (
+    f"DELETE FROM {_LEVELS[0]} WHERE LastStart < ?",
+    *(f"DELETE FROM {table} WHERE (FirstStartUs + LengthUs) * 1000 < ?" for table in _LEVELS[1:]),
 )
 
 # --- lookup compaction (see schema) -------------------------------------------------------------
