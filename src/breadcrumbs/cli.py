@@ -241,10 +241,18 @@ def _utc(us: int) -> str:
     return datetime.fromtimestamp(us / 1e6, tz=UTC).strftime("%m-%d %H:%M:%S")
 
 
-def waterfall(
-    trace: dict[str, Any], width: int = 30, name_width: int = 40, service_width: int = 20
-) -> Table:
-    """A compact indented waterfall: one row per span, children under their parent."""
+_OFFSET_WIDTH, _DURATION_WIDTH = 7, 8
+
+
+def waterfall(trace: dict[str, Any], available: int = 120) -> Table:
+    """A compact indented waterfall: one row per span, children under their parent, fitted
+    to ``available`` columns: the timeline takes what the others leave, names give way first."""
+    width = max(10, min(60, available - 85))
+    service_width = 20 if available >= 90 else 12
+    padding = 10  # two spaces between each of five columns
+    name_width = max(
+        12, min(40, available - width - service_width - _OFFSET_WIDTH - _DURATION_WIDTH - padding)
+    )
     spans: list[dict[str, Any]] = trace.get("spans") or []
     by_id = {span["spanID"]: span for span in spans}
     children: dict[str | None, list[dict[str, Any]]] = {}
@@ -265,8 +273,8 @@ def waterfall(
     # One line per span, however narrow the terminal: the tree is read by its indentation.
     table.add_column("span", no_wrap=True, overflow="ellipsis", max_width=name_width)
     table.add_column("service", no_wrap=True, overflow="ellipsis", max_width=service_width)
-    table.add_column("offset", no_wrap=True, min_width=7)
-    table.add_column("duration", no_wrap=True, min_width=8)
+    table.add_column("offset", no_wrap=True, min_width=_OFFSET_WIDTH)
+    table.add_column("duration", no_wrap=True, min_width=_DURATION_WIDTH)
     table.add_column("timeline", no_wrap=True, width=width)
     seen: set[str] = set()
     stack = [(span, 0) for span in sorted(children.get(None, []), key=_start, reverse=True)]
@@ -305,11 +313,7 @@ def trace(
         Console(stderr=True).print(f"[red]trace {trace_id} not found[/red]")
         raise typer.Exit(1)
     console.print(f"trace [bold]{data[0].get('traceID', trace_id)}[/bold]")
-    # Fit the terminal: the timeline takes what the other columns leave, names give way first.
-    timeline = max(10, min(60, console.width - 85))
-    service = 20 if console.width >= 90 else 12
-    name = max(12, min(40, console.width - timeline - service - 7 - 8 - 10))
-    console.print(waterfall(data[0], width=timeline, name_width=name, service_width=service))
+    console.print(waterfall(data[0], available=console.width))
 
 
 def _mount_demo() -> None:
