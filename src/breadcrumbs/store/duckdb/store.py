@@ -483,9 +483,7 @@ class DuckDBStore:
 
         def work(cur: duckdb.DuckDBPyConnection) -> int:
             with self._write_lock:
-                counted = self._dependencies.refresh_in_turn(cur)
-                self._report_uncounted()
-                return counted
+                return self._refresh_counts(cur)
 
         return await self._run(work)
 
@@ -493,8 +491,7 @@ class DuckDBStore:
         # The batch is committed: a failure here must not fail the write (the writer would
         # write the batch again); the next write's refresh retries.
         try:
-            self._dependencies.refresh_in_turn(cur)
-            self._report_uncounted()
+            self._refresh_counts(cur)
         except Exception:
             log.exception("refreshing dependency counts failed; retrying after the next write")
 
@@ -570,10 +567,14 @@ class DuckDBStore:
         ((*counts,),) = cur.execute(sql.LEVEL_ROWS).fetchall()
         return tuple(int(count) for count in counts)
 
-    def _report_uncounted(self) -> None:
+    def _refresh_counts(self, cur: duckdb.DuckDBPyConnection) -> int:
+        """A dependency refresh when its turn has come (under the write lock), then the
+        uncounted gauge."""
+        counted = self._dependencies.refresh_in_turn(cur)
         uncounted = self._dependencies.uncounted_ns
         if self._metrics is not None and uncounted is not None:
             self._metrics.dependencies_uncounted.set(uncounted / 1e9)
+        return counted
 
     def _resource_map(self, cur: duckdb.DuckDBPyConnection) -> _ResourceMap:
         """The committed resources' hash -> id map (loaded on first use)."""
