@@ -106,14 +106,15 @@ _LEVELS: Final = tuple(schema.range_table(level) for level in range(schema.RANGE
 ALL_LEVELS: Final = tuple(range(len(_LEVELS)))
 
 
+# A sorted level's last start in nanoseconds (it keeps microseconds, see schema).
+_SORTED_LAST_START: Final = "(FirstStartUs + LengthUs) * 1000"
+
+
 def _range_columns(level: int) -> str:
     """A level's rows as (TracePrefix, FirstStart, LastStart) in nanoseconds (see schema)."""
     if level == 0:
         return "TracePrefix, FirstStart, LastStart"
-    return (
-        "TracePrefix, FirstStartUs * 1000 AS FirstStart,"
-        " (FirstStartUs + LengthUs) * 1000 AS LastStart"
-    )
+    return f"TracePrefix, FirstStartUs * 1000 AS FirstStart, {_SORTED_LAST_START} AS LastStart"
 
 
 def _every_level(levels: tuple[int, ...], condition: str) -> str:
@@ -442,7 +443,7 @@ STATS: Final = "SELECT count(*), min(Timestamp), max(Timestamp) FROM spans"
 DELETE_SPANS: Final = "DELETE FROM spans WHERE Timestamp < ?"
 DELETE_TRACE_RANGES: Final = (
     f"DELETE FROM {_LEVELS[0]} WHERE LastStart < ?",
-    *(f"DELETE FROM {table} WHERE (FirstStartUs + LengthUs) * 1000 < ?" for table in _LEVELS[1:]),
+    *(f"DELETE FROM {table} WHERE {_SORTED_LAST_START} < ?" for table in _LEVELS[1:]),
 )
 
 # --- lookup compaction (see schema) -------------------------------------------------------------
