@@ -99,7 +99,7 @@ class SelfMetrics:
         self.lookup_merge_duration = Histogram(
             "breadcrumbs_store_lookup_merge_duration_seconds",
             "Merges of the trace lookup's levels (background, beside flushes).",
-            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            buckets=_LATENCY_BUCKETS,
             registry=r,
         )
         self.dependencies_uncounted = Gauge(
