@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -67,6 +68,22 @@ def test_demo_commands_are_mounted() -> None:
 def test_client_commands_report_an_unreachable_server() -> None:
     result = runner.invoke(app, ["services", "--server", "http://127.0.0.1:9"])
     assert result.exit_code == 2
+    assert "BREADCRUMBS_SERVER" in result.output  # says how to point it
+
+
+@pytest.mark.e2e
+def test_client_commands_find_the_server_from_the_serve_settings(
+    server: ServerProcess, trace_id: str
+) -> None:
+    port = str(urlsplit(server.http_url).port)
+    as_serve = CliRunner(
+        env={"COLUMNS": "200", "BREADCRUMBS_SERVER": None, "BREADCRUMBS_HTTP_PORT": port}
+    )
+    result = as_serve.invoke(app, ["services"])
+    assert result.exit_code == 0, result.output
+    assert "cli-shop" in result.output
+    elsewhere = CliRunner(env={"BREADCRUMBS_SERVER": None, "BREADCRUMBS_HTTP_PORT": "9"})
+    assert elsewhere.invoke(app, ["services"]).exit_code == 2
 
 
 @pytest.mark.parametrize(("us", "text"), [(850, "850µs"), (12_300, "12.3ms"), (1_520_000, "1.52s")])

@@ -1,141 +1,23 @@
-"""The ``breadcrumbs`` command: ``serve``, and small clients of a running server's HTTP API.
-
-The store file cannot be opened by a second process while the server runs, so ``services``,
-``traces`` and ``trace`` talk to the server's Jaeger API (``--server``, default
-http://127.0.0.1:16686) and render its answers with rich tables.
-"""
+"""``services``, ``traces`` and ``trace``: find traces and read one, in the terminal."""
 
 from __future__ import annotations
 
-import inspect
-from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import httpx
 import orjson
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from breadcrumbs import __version__
-from breadcrumbs.config import (
-    SETTING_NAMES,
-    ConfigError,
-    load_settings,
-    setting_help,
-    setting_type,
-)
-
-app = typer.Typer(
-    name="breadcrumbs",
-    help="A self-hosted distributed tracing system.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,  # locals can hold request bodies or secrets
-)
-console = Console()
-
-DEFAULT_SERVER = "http://127.0.0.1:16686"
-ServerOption = Annotated[
-    str, typer.Option("--server", envvar="BREADCRUMBS_SERVER", help="A running server's HTTP API.")
-]
-
-
-def _version(value: bool) -> None:
-    if value:
-        console.print(f"breadcrumbs {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main(
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
-    ] = False,
-) -> None:
-    """breadcrumbs: follow a request through every service it touched."""
-
-
-# --- serve: one flag per Settings field ---------------------------------------------------
-
-
-def _serve(**flags: Any) -> None:
-    config_file: Path | None = flags.pop("config")
-    try:
-        settings = load_settings(flags, config_file=config_file)
-    except ConfigError as error:
-        raise typer.BadParameter(str(error)) from None
-    from breadcrumbs.server import serve  # imports every component; only `serve` needs them
-
-    try:
-        serve(settings)
-    except OSError as error:
-        Console(stderr=True).print(f"[red]breadcrumbs: {error}[/red]")
-        raise typer.Exit(1) from None
-
-
-def _serve_signature() -> inspect.Signature:
-    params = [
-        inspect.Parameter(
-            "config",
-            inspect.Parameter.KEYWORD_ONLY,
-            default=typer.Option(None, "--config", help="TOML file of settings."),
-            annotation=Optional[Path],  # noqa: UP045 (typer reads the annotation at runtime)
-        )
-    ]
-    for name in SETTING_NAMES:
-        flag = "--" + name.replace("_", "-")
-        is_bool = setting_type(name) is bool
-        params.append(
-            inspect.Parameter(
-                name,
-                inspect.Parameter.KEYWORD_ONLY,
-                default=typer.Option(
-                    None,
-                    f"{flag}/--no-{flag[2:]}" if is_bool else flag,
-                    help=f"{setting_help(name)} [env: BREADCRUMBS_{name.upper()}]",
-                ),
-                # strings are parsed by config, with their units
-                annotation=Optional[bool] if is_bool else Optional[str],  # noqa: UP045
-            )
-        )
-    return inspect.Signature(params)
-
-
-_serve.__signature__ = _serve_signature()  # type: ignore[attr-defined]
-_serve.__doc__ = (
-    "Run the server: OTLP gRPC/HTTP and Zipkin in, Jaeger and Zipkin APIs out.\n\n"
-    "Every flag also reads BREADCRUMBS_<FLAG> and the --config TOML file "
-    "(flag > environment > file > default)."
-)
-app.command("serve")(_serve)
-
-
-# --- clients of a running server -----------------------------------------------------------
-
-
-def _get(server: str, path: str, params: dict[str, str] | None = None) -> Any:
-    url = server.rstrip("/") + path
-    try:
-        response = httpx.get(url, params=params, timeout=30.0)
-    except httpx.HTTPError as error:
-        Console(stderr=True).print(f"[red]cannot reach {server}: {error}[/red]")
-        raise typer.Exit(2) from None
-    if response.status_code >= 400:
-        Console(stderr=True).print(
-            f"[red]{response.status_code} from {url}: {response.text.strip()[:500]}[/red]"
-        )
-        raise typer.Exit(1)
-    return orjson.loads(response.content)
+from breadcrumbs.cli.app import app, console, err_console
+from breadcrumbs.cli.client import ServerOption, format_duration, get_json, utc
 
 
 @app.command()
-def services(server: ServerOption = DEFAULT_SERVER) -> None:
+def services(server: ServerOption = None) -> None:
     """List the services seen by the server."""
-    data = _get(server, "/api/services").get("data") or []
+    data = get_json(server, "/api/services").get("data") or []
     table = Table("service")
     for name in sorted(data):
         table.add_row(name)
@@ -172,15 +54,6 @@ def _is_error(span: dict[str, Any]) -> bool:
     )
 
 
-def format_duration(us: float) -> str:
-    """Microseconds as Jaeger shows them: 850µs, 12.3ms, 1.52s."""
-    if us < 1000:
-        return f"{us:.0f}µs"
-    if us < 1_000_000:
-        return f"{us / 1000:.3g}ms"
-    return f"{us / 1_000_000:.3g}s"
-
-
 @app.command()
 def traces(
     service: Annotated[str, typer.Option("--service", "-s", help="Service name.")],
@@ -201,7 +74,7 @@ def traces(
         typer.Option("--lookback", help="e.g. 1h, 2d [default: the server's, 2d]."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
-    server: ServerOption = DEFAULT_SERVER,
+    server: ServerOption = None,
 ) -> None:
     """Find traces of a service, newest first."""
     params = {"service": service, "limit": str(limit)}
@@ -213,7 +86,7 @@ def traces(
         params["operation"] = operation
     if min_duration:
         params["minDuration"] = min_duration
-    found: list[dict[str, Any]] = _get(server, "/api/traces", params).get("data") or []
+    found: list[dict[str, Any]] = get_json(server, "/api/traces", params).get("data") or []
     table = Table(box=box.SIMPLE, pad_edge=False, collapse_padding=True)
     table.add_column("trace id", no_wrap=True, min_width=32)  # ids must stay copyable
     table.add_column("root", min_width=12, overflow="fold")
@@ -226,19 +99,13 @@ def traces(
         table.add_row(
             str(trace.get("traceID", "")),
             f"{_service(trace, root)}: {root.get('operationName', '')}",
-            _utc(root.get("startTime", 0)),
+            utc(root.get("startTime", 0)),
             format_duration(float(root.get("duration", 0))),
             Text(f"{len(trace.get('spans') or [])} ({errors} err)", style="red")
             if errors
             else str(len(trace.get("spans") or [])),
         )
     console.print(table)
-
-
-def _utc(us: int) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(us / 1e6, tz=UTC).strftime("%m-%d %H:%M:%S")
 
 
 _OFFSET_WIDTH, _DURATION_WIDTH = 7, 8
@@ -305,27 +172,12 @@ def _start(span: dict[str, Any]) -> int:
 @app.command()
 def trace(
     trace_id: Annotated[str, typer.Argument(help="Trace id (hex).")],
-    server: ServerOption = DEFAULT_SERVER,
+    server: ServerOption = None,
 ) -> None:
     """Show one trace as an indented waterfall."""
-    data: list[dict[str, Any]] = _get(server, f"/api/traces/{trace_id}").get("data") or []
+    data: list[dict[str, Any]] = get_json(server, f"/api/traces/{trace_id}").get("data") or []
     if not data:
-        Console(stderr=True).print(f"[red]trace {trace_id} not found[/red]")
+        err_console.print(f"[red]trace {trace_id} not found[/red]")
         raise typer.Exit(1)
     console.print(f"trace [bold]{data[0].get('traceID', trace_id)}[/bold]")
     console.print(waterfall(data[0], available=console.width))
-
-
-def _mount_demo() -> None:
-    """``breadcrumbs demo ...``, when the ``demo`` extra (its instrumentations) is installed."""
-    try:
-        from breadcrumbs.demo.cli import demo_app
-    except ImportError:  # a server-only install: the command simply is not there
-        return
-    app.add_typer(demo_app, name="demo")
-
-
-_mount_demo()
-
-if __name__ == "__main__":  # python -m breadcrumbs.cli
-    app()

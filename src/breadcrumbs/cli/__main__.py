@@ -1,0 +1,5 @@
+"""``python -m breadcrumbs.cli``."""
+
+from breadcrumbs.cli import app
+
+app()
