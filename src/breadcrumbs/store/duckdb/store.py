@@ -815,10 +815,8 @@ class DuckDBStore:
     # --- retention --------------------------------------------------------------------------
 
     async def delete_before(self, cutoff_ns: int) -> int:
-        deleted = await self._run(lambda cur: self._delete_before(cur, cutoff_ns))
-        if self._metrics is not None and deleted:
-            self._metrics.retention_deleted.inc(deleted)
-        return deleted
+        # Counted by the caller (pipeline.retention), which knows why spans go.
+        return await self._run(lambda cur: self._delete_before(cur, cutoff_ns))
 
     def _delete_before(self, cur: duckdb.DuckDBPyConnection, cutoff_ns: int) -> int:
         # Dependency counts first, so no count outlives its spans.
