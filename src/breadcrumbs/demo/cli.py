@@ -20,12 +20,24 @@ from breadcrumbs.demo.shop import (
     DEFAULT_BASE_PORT,
     DEFAULT_RATE,
     ShopError,
+    default_base_port,
     run_shop,
 )
 
 __all__ = ["demo_app"]
 
-DEFAULT_GATEWAY = f"http://127.0.0.1:{DEFAULT_BASE_PORT}"
+
+def _default_gateway() -> str:
+    """Where `demo run` puts the gateway with the same environment (18080 unless
+    BREADCRUMBS_DEMO_BASE_PORT names another port)."""
+    try:
+        port = default_base_port()
+    except ShopError:
+        port = DEFAULT_BASE_PORT  # `demo run` reports the bad value
+    return f"http://127.0.0.1:{port or DEFAULT_BASE_PORT}"
+
+
+DEFAULT_GATEWAY = _default_gateway()
 
 demo_app = typer.Typer(
     help="The kale smoothie shop: 14 services, steady customers, classic failures.",

@@ -81,12 +81,9 @@ def default_base_port() -> int:
     if not value:
         return DEFAULT_BASE_PORT
     try:
-        port = int(value)
+        return int(value)
     except ValueError:
         raise ShopError(f"{BASE_PORT_ENV}={value!r} is not a port number") from None
-    if not 0 <= port <= 65535 - len(SERVICES):
-        raise ShopError(f"{BASE_PORT_ENV}={port} leaves no room for {len(SERVICES)} ports")
-    return port
 
 
 def _taken(port: int) -> bool:
@@ -104,10 +101,12 @@ def _ports(base_port: int) -> dict[str, int]:
     (a service that cannot bind would leave its port to whoever holds it: another shop)."""
     if base_port == 0:
         return {name: _free_port() for name in SERVICES}
+    last = base_port + len(SERVICES) - 1
+    if not 0 < base_port <= last <= 65535:
+        raise ShopError(f"base port {base_port}: the shop needs {len(SERVICES)} ports from it")
     ports = {name: base_port + i for i, name in enumerate(SERVICES)}
     taken = [f"{port} ({name})" for name, port in ports.items() if _taken(port)]
     if taken:
-        last = base_port + len(SERVICES) - 1
         raise ShopError(
             f"port{'s' if len(taken) > 1 else ''} {', '.join(taken)} already in use "
             f"(another shop?). The shop needs ports {base_port}-{last}: choose others with "
