@@ -10,11 +10,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-install: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[demo]'
+# pip runs only when what it installs from changed: one stamp per extra, newer than every
+# input. A build step (UI assets, native code) adds its own stamp target the same way and
+# lists it as a prerequisite of `install` and `install-dev`.
+INSTALL_INPUTS := pyproject.toml
+$(VENV)/.installed-%: $(INSTALL_INPUTS) $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[$*]'
+	touch $@
 
-install-dev: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+install: $(VENV)/.installed-demo
+
+install-dev: $(VENV)/.installed-dev
 
 # Install, then start the server (and the demo shop once it exists) in the foreground.
 run: install

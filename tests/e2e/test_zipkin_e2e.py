@@ -19,8 +19,8 @@ pytestmark = pytest.mark.e2e
 
 
 def _zipkin_trace(server: ServerProcess, trace_id: str, count: int) -> list[dict[str, Any]]:
-    """Bounded poll: accepted spans are searchable within 2 s."""
-    deadline = time.monotonic() + 2.0
+    """A bounded poll, generous for a loaded CI machine (see VISIBLE_TIMEOUT_S)."""
+    deadline = time.monotonic() + server.visible_timeout_s
     while True:
         response = httpx.get(f"{server.zipkin_url}/api/v2/trace/{trace_id}", timeout=10.0)
         if response.status_code == 200 and len(spans := response.json()) >= count:
@@ -55,7 +55,8 @@ def test_py_zipkin_round_trips(encoding: Encoding, server: ServerProcess) -> Non
     by_name = {span["name"]: span for span in spans}
     assert set(by_name) == {f"get /{run}", "select"}
     top, select = by_name[f"get /{run}"], by_name["select"]
-    assert top["traceId"].lstrip("0") == trace_id.lstrip("0")
+    assert len(trace_id) == 16  # py_zipkin's default: a 64-bit id, which Zipkin returns as sent
+    assert all(span["traceId"] == trace_id for span in spans)
     assert top["id"] == root_id
     assert "parentId" not in top
     assert select["parentId"] == root_id

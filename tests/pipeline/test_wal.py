@@ -102,6 +102,24 @@ async def test_segments_rotate_release_and_sequences_continue(tmp_path: Path) ->
     assert replayed[0][1].equals(batches[5])
 
 
+async def test_a_released_segment_goes_at_the_next_append_at_low_volume(tmp_path: Path) -> None:
+    # Records far below the 64 MiB segment size: only released_segment_bytes rotates.
+    wal = WriteAheadLog(tmp_path, released_segment_bytes=1)
+    for _ in wal.replay():
+        pass
+    assert await wal.append(make_batch(1)) == 1
+    assert await wal.append(make_batch(2)) == 2
+    wal.release_through(1)  # not every record is in the store: keep appending to it
+    assert await wal.append(make_batch(3)) == 3
+    assert len(segments(tmp_path)) == 1
+    wal.release_through(3)
+    assert await wal.append(make_batch(4)) == 4  # into a new segment
+    wal.release_through(3)
+    assert [p.name for p in segments(tmp_path)] == ["00000000000000000004.wal"]
+    await wal.close()
+    assert [s for s, _ in replay_all(tmp_path)] == [4]
+
+
 async def test_store_ahead_of_the_log_moves_sequences_on(tmp_path: Path) -> None:
     await write_records(tmp_path, 3)
     wal = WriteAheadLog(tmp_path)

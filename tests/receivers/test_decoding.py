@@ -168,7 +168,7 @@ def test_the_server_leaves_no_worker_behind(
     descendants = procfs.descendants(server.proc.pid)
     assert len(descendants) >= 3  # the forkserver and two workers
     server.stop(sig)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # generous: a loaded 2-core machine
     while any(map(_alive, descendants)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in descendants if _alive(pid)]

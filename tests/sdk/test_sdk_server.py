@@ -69,7 +69,7 @@ def tags(span: dict[str, Any]) -> dict[str, Any]:
 def test_sdk_spans_arrive_with_their_shape(server: ServerProcess, protocol: str) -> None:
     endpoint = server.otlp_http_url if protocol != "grpc" else f"http://{server.grpc_target}"
     trace_id = run_client(endpoint, protocol)
-    trace = server.wait_for_spans(trace_id, 5, timeout_s=10.0)
+    trace = server.wait_for_spans(trace_id, 5)
     spans = {s["operationName"]: s for s in trace["spans"]}
     service = trace["processes"][spans["send orders"]["processID"]]
     assert service["serviceName"] == f"sdk-e2e-{protocol.split('/')[0]}"  # OTEL_SERVICE_NAME won

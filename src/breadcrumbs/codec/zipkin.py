@@ -102,6 +102,7 @@ __all__ = [
     "decode_json",
     "decode_proto",
     "to_zipkin_spans",
+    "zipkin_trace_id",
 ]
 
 SHARED_KEY: Final = "zipkin.shared"
@@ -834,8 +835,18 @@ def _columns(batch: SpanBatch, names: Iterable[str]) -> list[list[Any]]:
     return [batch.column(name).to_pylist() for name in names]
 
 
+_HIGH_HALF_ZERO = "0" * 16
+
+
+def zipkin_trace_id(trace_id: str) -> str:
+    """A trace id as Zipkin's server writes it: a 64-bit id (high half zero) as 16 hex, so a
+    Zipkin client finds the id it sent; 128-bit ids stay 32 hex."""
+    return trace_id[16:] if trace_id.startswith(_HIGH_HALF_ZERO) else trace_id
+
+
 def to_zipkin_spans(batch: SpanBatch) -> list[dict[str, Any]]:
-    """Zipkin v2 JSON objects for the spans of ``batch``, in batch order (the query API)."""
+    """Zipkin v2 JSON objects for the spans of ``batch``, in batch order (the query API),
+    with trace ids in Zipkin's normalised form (`zipkin_trace_id`)."""
     (
         starts, trace_ids, span_ids, parent_ids, trace_states, names, kinds, services,
         resources, scope_names, scope_versions, attributes, durations, statuses, messages,
@@ -865,7 +876,7 @@ def to_zipkin_spans(batch: SpanBatch) -> list[dict[str, Any]]:
         debug = tags.pop(DEBUG_KEY, "") == "true"
         start_absent = tags.pop(START_TIME_ABSENT_KEY, "") == "true"
 
-        span: dict[str, Any] = {"traceId": trace_id}
+        span: dict[str, Any] = {"traceId": zipkin_trace_id(trace_id)}
         if parent_ids[i]:
             span["parentId"] = parent_ids[i]
         span["id"] = span_ids[i]

@@ -11,14 +11,33 @@ from typing import Annotated
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from breadcrumbs.demo.scenarios import SCENARIOS, validate
-from breadcrumbs.demo.shop import DEFAULT_BASE_PORT, DEFAULT_RATE, ShopError, run_shop
+from breadcrumbs.demo.shop import (
+    BASE_PORT_ENV,
+    DEFAULT_BASE_PORT,
+    DEFAULT_RATE,
+    ShopError,
+    default_base_port,
+    run_shop,
+)
 
 __all__ = ["demo_app"]
 
-DEFAULT_GATEWAY = f"http://127.0.0.1:{DEFAULT_BASE_PORT}"
+
+def _default_gateway() -> str:
+    """Where `demo run` puts the gateway with the same environment (18080 unless
+    BREADCRUMBS_DEMO_BASE_PORT names another port)."""
+    try:
+        port = default_base_port()
+    except ShopError:
+        port = DEFAULT_BASE_PORT  # `demo run` reports the bad value
+    return f"http://127.0.0.1:{port or DEFAULT_BASE_PORT}"
+
+
+DEFAULT_GATEWAY = _default_gateway()
 
 demo_app = typer.Typer(
     help="The kale smoothie shop: 14 services, steady customers, classic failures.",
@@ -62,7 +81,12 @@ def run(
     ] = None,
     protocol: Annotated[Protocol, typer.Option(help="OTLP transport.")] = Protocol.http,
     base_port: Annotated[
-        int, typer.Option(help="Gateway port; the other services take the next ports (0: any).")
+        int,
+        typer.Option(
+            envvar=BASE_PORT_ENV,
+            min=0,
+            help="Gateway port; the other services take the next ports (0: any free ones).",
+        ),
     ] = DEFAULT_BASE_PORT,
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")
@@ -83,7 +107,8 @@ def run(
             duration=duration,
         )
     except ShopError as exc:
-        console.print(f"[red]shop failed to start:[/] {exc}")
+        # Escaped and unwrapped: the message may hold a pip line with `[demo]` to paste.
+        console.print(f"[red]shop failed to start:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from exc
     console.print(stats.line())
 

@@ -33,15 +33,25 @@ import httpx
 from rich.console import Console
 from rich.live import Live
 
+from breadcrumbs.demo import extra
 from breadcrumbs.demo.loadgen import LoadGenerator, Stats
 from breadcrumbs.demo.runtime import CONFIG_ENV, ShopConfig
 from breadcrumbs.demo.scenarios import ScenarioFile, validate
 from breadcrumbs.demo.services import SERVICES
 from breadcrumbs.demo.zygote import PIDS_FILE
 
-__all__ = ["DEFAULT_BASE_PORT", "Shop", "ShopError", "run_shop", "start_shop"]
+__all__ = [
+    "BASE_PORT_ENV",
+    "DEFAULT_BASE_PORT",
+    "Shop",
+    "ShopError",
+    "default_base_port",
+    "run_shop",
+    "start_shop",
+]
 
 DEFAULT_BASE_PORT = 18080
+BASE_PORT_ENV = "BREADCRUMBS_DEMO_BASE_PORT"
 DEFAULT_RATE = 2.0
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 8.0
@@ -65,10 +75,44 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def default_base_port() -> int:
+    """``BREADCRUMBS_DEMO_BASE_PORT`` if set (0: any free ports), else 18080."""
+    value = os.environ.get(BASE_PORT_ENV, "").strip()
+    if not value:
+        return DEFAULT_BASE_PORT
+    try:
+        return int(value)
+    except ValueError:
+        raise ShopError(f"{BASE_PORT_ENV}={value!r} is not a port number") from None
+
+
+def _taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 def _ports(base_port: int) -> dict[str, int]:
+    """Each service's port; a taken one is an error that names it, before anything starts
+    (a service that cannot bind would leave its port to whoever holds it: another shop)."""
     if base_port == 0:
         return {name: _free_port() for name in SERVICES}
-    return {name: base_port + i for i, name in enumerate(SERVICES)}
+    last = base_port + len(SERVICES) - 1
+    if not 0 < base_port <= last <= 65535:
+        raise ShopError(f"base port {base_port}: the shop needs {len(SERVICES)} ports from it")
+    ports = {name: base_port + i for i, name in enumerate(SERVICES)}
+    taken = [f"{port} ({name})" for name, port in ports.items() if _taken(port)]
+    if taken:
+        raise ShopError(
+            f"port{'s' if len(taken) > 1 else ''} {', '.join(taken)} already in use "
+            f"(another shop?). The shop needs ports {base_port}-{last}: choose others with "
+            f"--base-port N or {BASE_PORT_ENV}=N, or 0 for any free ports."
+        )
+    return ports
 
 
 @dataclass
@@ -133,14 +177,25 @@ class Shop:
                     pid = self.services.get(name)
                     if pid is not None and not _alive(pid):
                         raise ShopError(f"{name} exited:\n{self.log(name)}")
-                    with contextlib.suppress(httpx.HTTPError):
-                        if client.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                            del pending[name]
+                    # Healthy means *our* process answered: a port lost to another shop
+                    # answers too, and traffic would silently go there.
+                    if pid is not None and self._answers(client, port) == pid:
+                        del pending[name]
                 if not pending:
                     return
                 if time.monotonic() > deadline:
                     raise ShopError(f"not healthy after {timeout_s:.0f} s: {sorted(pending)}")
                 time.sleep(0.1)
+
+    @staticmethod
+    def _answers(client: httpx.Client, port: int) -> int | None:
+        """The pid of the service answering /healthz on ``port``, if any."""
+        try:
+            response = client.get(f"http://127.0.0.1:{port}/healthz")
+            pid = response.json().get("pid") if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        return pid if isinstance(pid, int) else None
 
     # -- traffic ----------------------------------------------------------------------
     def start_load(self, rate: float = DEFAULT_RATE, seed: int | None = None) -> LoadGenerator:
@@ -201,24 +256,29 @@ def start_shop(
     *,
     otlp_endpoint: str | None = None,
     protocol: str = "http",
-    base_port: int = DEFAULT_BASE_PORT,
+    base_port: int | None = None,
     scenarios: Iterable[str] = (),
     state_dir: Path | None = None,
     wait: bool = True,
     env: Mapping[str, str] | None = None,
 ) -> Shop:
-    """Start every service (``base_port`` 0: free ports) and wait until all are healthy.
+    """Start every service and wait until all are healthy.
+
+    ``base_port``: the gateway's port, the other services on the next ones; 0: any free
+    ports; None: `default_base_port()`. A taken port raises `ShopError` naming it.
 
     ``otlp_endpoint``: breadcrumbs' OTLP base URL (``http://127.0.0.1:4318`` for HTTP,
     ``http://127.0.0.1:4317`` for gRPC); None leaves it to ``OTEL_*`` or the SDK default.
     ``env``: extra environment for the services (e.g. ``OTEL_BSP_SCHEDULE_DELAY``).
     """
     chosen = validate(scenarios)
+    if (absent := extra.missing_message()) is not None:
+        raise ShopError(absent)
     owns = state_dir is None
     root = Path(tempfile.mkdtemp(prefix="kale-shop-")) if state_dir is None else state_dir
     (root / "logs").mkdir(parents=True, exist_ok=True)
     ScenarioFile(root / "scenarios.json").write(chosen)
-    ports = _ports(base_port)
+    ports = _ports(default_base_port() if base_port is None else base_port)
     proto = "grpc" if protocol == "grpc" else "http/protobuf"
     config = ShopConfig(
         peers={name: f"http://127.0.0.1:{port}" for name, port in ports.items()},
@@ -252,13 +312,15 @@ def run_shop(
     scenarios: Iterable[str] = (),
     otlp_endpoint: str | None = None,
     protocol: str = "http",
-    base_port: int = DEFAULT_BASE_PORT,
+    base_port: int | None = None,
     duration: float | None = None,
     console: Console | None = None,
 ) -> Stats:
     """Start the shop and its traffic in the foreground until Ctrl-C, SIGTERM or ``duration``."""
     out = console or Console(stderr=True)
     chosen = validate(scenarios)
+    if (absent := extra.missing_message()) is not None:
+        raise ShopError(absent)  # before any banner: nothing starts
     out.print(f"[bold]kale smoothie shop[/]: starting {len(SERVICES)} services...")
     shop = start_shop(
         otlp_endpoint=otlp_endpoint, protocol=protocol, base_port=base_port, scenarios=chosen

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+from breadcrumbs.demo import extra
 from breadcrumbs.demo.runtime import ShopConfig, serve, watch_parent
 from breadcrumbs.demo.services import SERVICES, UNTRACED, builder
 
@@ -44,14 +46,8 @@ def _raise_stop(signum: int, frame: object) -> None:
 
 
 def _preload() -> None:
-    import opentelemetry.exporter.otlp.proto.http.trace_exporter
-    import opentelemetry.instrumentation.asgi
-    import opentelemetry.instrumentation.httpx
-    import opentelemetry.instrumentation.sqlite3
-    import opentelemetry.sdk.trace
-    import uvicorn
-
-    del opentelemetry, uvicorn
+    for module in (*extra.MODULES, "uvicorn"):
+        importlib.import_module(module)
     for name in SERVICES:
         builder(name)
     gc.collect()

@@ -127,12 +127,18 @@ class WriteAheadLog:
         directory: Path,
         *,
         segment_bytes: int = 64 << 20,
+        released_segment_bytes: int = 1 << 20,
         compression: str | None = None,
         metrics: SelfMetrics | None = None,
         on_durable: OnDurable | None = None,
     ) -> None:
         self.directory = directory
         self.segment_bytes = segment_bytes
+        # A segment this large whose every record is in the store is rotated at the next
+        # append, and so deleted: at low volume a 64 MiB segment would otherwise sit on disk
+        # for hours, most of a small data directory.
+        self.released_segment_bytes = released_segment_bytes
+        self._rotate = False
         self.compression = compression
         self.on_durable = on_durable
         self._metrics = metrics
@@ -366,11 +372,13 @@ class WriteAheadLog:
                 or active is None
                 or active.size >= self.segment_bytes
                 or active.last_sequence + 1 != first
+                or self._rotate
             ):
                 fd = await asyncio.to_thread(self._create_segment, first)
                 if self._fd is not None:
                     os.close(self._fd)
                 self._fd = fd
+                self._rotate = False
                 self._segments.append(
                     _Segment(
                         self.directory / _segment_name(first), first, first - 1, SEGMENT_HEADER.size
@@ -442,11 +450,17 @@ class WriteAheadLog:
         """Records up to ``sequence`` are in the store: delete the segments holding only them.
 
         The last segment stays (it is being appended to, and its header carries the next
-        sequence across restarts).
+        sequence across restarts); once released and past ``released_segment_bytes`` it is
+        rotated at the next append and goes with the release after that.
         """
         while len(self._segments) > 1 and self._segments[0].last_sequence <= sequence:
             segment = self._segments.pop(0)
             segment.path.unlink(missing_ok=True)
+        if self._segments:
+            active = self._segments[-1]
+            self._rotate = (
+                active.last_sequence <= sequence and active.size >= self.released_segment_bytes
+            )
         self._publish_bytes()
 
     def _publish_bytes(self) -> None:

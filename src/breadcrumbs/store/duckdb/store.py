@@ -72,6 +72,14 @@ def _entries_to_map(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 _DEFAULT_CHECKPOINT_THRESHOLD = "16MiB"
 _LARGE_FLUSH = 80_000
+# At low volume DuckDB's WAL (uncompressed, ~340 B/span) would wait an hour or more for the
+# size-triggered checkpoint, so a small store is mostly WAL: ~600 B/span on disk against ~50
+# when compressed. compact() checkpoints once writes pause for _QUIET_S, or once the WAL
+# has held data for _WAL_AGE_S while staying below _QUIET_WAL_BYTES (a busy store reaches
+# the threshold and checkpoints by itself long before).
+_QUIET_S = 5.0
+_WAL_AGE_S = 60.0
+_QUIET_WAL_BYTES = 16 << 20
 
 # Physical order of each flushed batch (see schema), as sort keys of ``spans_in``.
 _SORT_KEYS: dict[str, list[tuple[str, str]]] = {
@@ -285,12 +293,15 @@ class DuckDBStore:
         dependency_counts: bool = True,
         dependency_refresh_share: float = dependencies.MAX_REFRESH_SHARE,
         lookup_tail_rows: int = _TAIL_ROWS,
+        quiet_s: float = _QUIET_S,
+        wal_age_s: float = _WAL_AGE_S,
     ) -> None:
         # Benchmark knobs, defaults the measured best: sort_order orders each flushed batch on
         # disk (_SORT_KEYS); trace_index adds an ART index on TraceId; checkpoint_threshold
         # is explained below; dependency_counts=False keeps no per-minute call counts (every
         # dependencies call joins the spans of its window); lookup_tail_rows bounds the trace
-        # lookup's tail (tests use a few rows to exercise every level).
+        # lookup's tail (tests use a few rows to exercise every level); quiet_s and wal_age_s
+        # say when compact() checkpoints a quiet store (_QUIET_S).
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._metrics = metrics
@@ -333,6 +344,9 @@ class DuckDBStore:
         # The writers' copy of resource hash -> id (under the write lock; None: load it).
         self._resource_ids: _ResourceMap | None = None
         self._closed = False
+        self._quiet_s, self._wal_age_s = quiet_s, wal_age_s
+        self._last_write = time.monotonic()
+        self._wal_since: float | None = None  # when compact() first saw the WAL hold data
         try:
             self._migrate()
         except BaseException:
@@ -465,6 +479,7 @@ class DuckDBStore:
                     self._resources_changed()
                 if hashes is not None:
                     self._appended_to_tail(prepared.ranges.num_rows)
+                self._last_write = time.monotonic()
                 self._dependencies.committed(coverage, starts)
                 if self._dependency_counts:
                     self._refresh_dependencies(cur)
@@ -503,14 +518,46 @@ class DuckDBStore:
             self._level_rows = (counted[0] + rows, *counted[1:])
 
     async def compact(self) -> bool:
-        """One step of the trace lookup's compaction (see schema): merges the lowest level
-        that outgrew its capacity into the next, in one transaction. Returns whether it
-        merged; callers repeat while it does. It takes no lock that writes or reads take:
-        flushes go on meanwhile (they only append to the tail)."""
+        """One step of the store's upkeep: merges the trace lookup's lowest level that
+        outgrew its capacity into the next (see schema), in one transaction, or else
+        checkpoints a quiet store's WAL (see _QUIET_S). Returns whether it merged; callers
+        repeat while it does. A merge takes no lock that writes or reads take: flushes go on
+        meanwhile (they only append to the tail)."""
         counted = self._level_rows
-        if counted is not None and _overflowing(counted, self._tail_rows) is None:
+        overflowing = counted is None or _overflowing(counted, self._tail_rows) is not None
+        if overflowing and await self._run(self._compact):
+            return True
+        if self._checkpoint_due():
+            await self._run(self._checkpoint)
+        return False
+
+    @property
+    def wal_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".wal")
+
+    def _checkpoint_due(self) -> bool:
+        try:
+            wal_bytes = self.wal_path.stat().st_size
+        except FileNotFoundError:
+            wal_bytes = 0
+        now = time.monotonic()
+        if wal_bytes == 0:
+            self._wal_since = None
             return False
-        return await self._run(self._compact)
+        if self._wal_since is None:
+            self._wal_since = now
+        return now - self._last_write >= self._quiet_s or (
+            now - self._wal_since >= self._wal_age_s and wal_bytes < _QUIET_WAL_BYTES
+        )
+
+    def _checkpoint(self, cur: duckdb.DuckDBPyConnection) -> None:
+        with self._write_lock, self._ranges_lock:
+            try:
+                cur.execute("CHECKPOINT")
+            except duckdb.Error as error:  # e.g. a long read still running: next time
+                log.debug("checkpoint put off: %s", error)
+                return
+        self._wal_since = None
 
     def _compact(self, cur: duckdb.DuckDBPyConnection) -> bool:
         began = time.perf_counter()
@@ -768,10 +815,8 @@ class DuckDBStore:
     # --- retention --------------------------------------------------------------------------
 
     async def delete_before(self, cutoff_ns: int) -> int:
-        deleted = await self._run(lambda cur: self._delete_before(cur, cutoff_ns))
-        if self._metrics is not None and deleted:
-            self._metrics.retention_deleted.inc(deleted)
-        return deleted
+        # Counted by the caller (pipeline.retention), which knows why spans go.
+        return await self._run(lambda cur: self._delete_before(cur, cutoff_ns))
 
     def _delete_before(self, cur: duckdb.DuckDBPyConnection, cutoff_ns: int) -> int:
         # Dependency counts first, so no count outlives its spans.
