@@ -5,7 +5,8 @@ the parent was waiting for, so the path goes into that child; when the child's s
 reached, the parent was waiting for whichever child finished before that start, and so on.
 Time inside a span that none of its children covers is the span's own; for a span that has
 children that time is reported as *uninstrumented* (the span did something nobody traced),
-never silently given to the span's operation.
+never silently given to the span's operation. Time the parent spent while a concurrent child
+ran that did not gate it (it finished later) stays the parent's, not uninstrumented.
 
 Children are clamped to their parent's window for the walk (a child that outlives its
 parent, asynchronous work or a skewed clock, only counts while the parent lasts; ``skew``
@@ -85,12 +86,57 @@ def _clamped_children(tree: TraceTree, row: int, lo: int, hi: int) -> bool:
     return bool(np.any((tree.start[kids] < hi) & (tree.end[kids] > lo)))
 
 
+Coverage = tuple[IntArray, IntArray]
+
+
+def _coverage(tree: TraceTree, row: int) -> Coverage:
+    """The union of a span's children's intervals, as sorted disjoint (starts, ends)."""
+    kids = tree.children_of(row)
+    order = np.argsort(tree.start[kids], kind="stable")
+    starts, ends = tree.start[kids][order], tree.end[kids][order]
+    reach = np.maximum.accumulate(ends)
+    fresh = np.ones(len(starts), dtype=bool)
+    fresh[1:] = starts[1:] > reach[:-1]
+    first = np.flatnonzero(fresh)
+    last = np.append(first[1:], len(starts)) - 1
+    return starts[first], reach[last]
+
+
+def _split_gap(row: int, lo: int, hi: int, coverage: Coverage, out: list[Piece]) -> None:
+    """Pieces of the gap [lo, hi) in ``row`` (appended in reverse time order, as the walk
+    emits them): where a concurrent child ran, the span's waiting time; elsewhere
+    uninstrumented time."""
+    starts, ends = coverage
+    begin = int(np.searchsorted(ends, lo, side="right"))
+    stop = int(np.searchsorted(starts, hi, side="left"))
+    parts: list[Piece] = []
+    cursor = lo
+    for index in range(begin, stop):
+        covered_lo, covered_hi = max(int(starts[index]), lo), min(int(ends[index]), hi)
+        if covered_lo > cursor:
+            parts.append((row, cursor, covered_lo, True))
+        if covered_hi > covered_lo:
+            parts.append((row, covered_lo, covered_hi, False))
+        cursor = max(cursor, covered_hi)
+    if cursor < hi:
+        parts.append((row, cursor, hi, True))
+    out.extend(reversed(parts))
+
+
 def walk(tree: TraceTree, root: int) -> list[Piece]:
     """The critical path under ``root`` as pieces in time order, covering the root's
     window exactly (pieces never overlap)."""
     ends_sorted = tree.end[tree.children]
     offsets = tree.child_offsets
     pieces: list[Piece] = []
+    coverages: dict[int, Coverage] = {}
+
+    def gap(row: int, lo: int, hi: int) -> None:
+        coverage = coverages.get(row)
+        if coverage is None:
+            coverage = coverages[row] = _coverage(tree, row)
+        _split_gap(row, lo, hi, coverage, pieces)
+
     lo, hi = int(tree.start[root]), int(tree.end[root])
     # frames: [row, window start, window end, cursor, index limit into children, has kids]
     stack: list[list[int]] = [
@@ -118,13 +164,16 @@ def walk(tree: TraceTree, root: int) -> list[Piece]:
             index -= 1
         if picked == NO_PARENT:
             if cursor > window_start:
-                pieces.append((row, window_start, cursor, bool(has_kids)))
+                if has_kids:
+                    gap(row, window_start, cursor)
+                else:
+                    pieces.append((row, window_start, cursor, False))
             stack.pop()
             continue
         child_end = min(int(tree.end[picked]), window_end, cursor)
         child_start = max(int(tree.start[picked]), window_start)
         if child_end < cursor:
-            pieces.append((row, child_end, cursor, True))
+            gap(row, child_end, cursor)
         frame[3], frame[4] = child_start, index
         kids = int(_clamped_children(tree, picked, child_start, child_end))
         stack.append([picked, child_start, child_end, child_end, int(offsets[picked + 1]), kids])

@@ -23,6 +23,7 @@ import pyarrow as pa
 from breadcrumbs.analysis.tree import NO_PARENT, TraceTree
 
 MAX_ORIGINS: Final = 50
+_STATUS_KEYS: Final = ("http.response.status_code", "http.status_code", "rpc.grpc.status_code")
 EXCEPTION_EVENT: Final = "exception"
 
 # Innermost frame of a stack trace, per language: Python lists it last, the JVM, .NET,
@@ -54,6 +55,8 @@ class ChainSpan:
     name: str
     error: bool
     status_message: str | None
+    status_code: str | None
+    """The response status the span recorded (HTTP, gRPC), as text: ``502``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,18 +140,28 @@ def _origins(tree: TraceTree) -> tuple[list[ErrorOrigin], int]:
     events = tree.spans.column("Events").take(taken).to_pylist()
     statuses = tree.spans.column("StatusMessage").take(taken).to_pylist()
     in_chains = sorted({r for d in described for r in [d[0], *d[1]]})
+    chain_rows = pa.array(in_chains, pa.int64())
     chain_messages = dict(
+        zip(in_chains, tree.spans.column("StatusMessage").take(chain_rows).to_pylist(), strict=True)
+    )
+    chain_attributes = dict(
         zip(
-            in_chains,
-            tree.spans.column("StatusMessage").take(pa.array(in_chains, pa.int64())).to_pylist(),
-            strict=True,
+            in_chains, tree.spans.column("SpanAttributes").take(chain_rows).to_pylist(), strict=True
         )
     )
 
     def chain_span(row: int) -> ChainSpan:
         service, name = tree.label(row)
-        message = chain_messages.get(row)
-        return ChainSpan(tree.span_id(row), service, name, bool(error[row]), message or None)
+        attributes = dict(chain_attributes.get(row) or ())
+        code = next((attributes[k] for k in _STATUS_KEYS if attributes.get(k)), None)
+        return ChainSpan(
+            tree.span_id(row),
+            service,
+            name,
+            bool(error[row]),
+            chain_messages.get(row) or None,
+            None if code is None else str(code),
+        )
 
     origins = []
     for (row, chain, propagated, ok), evs, status in zip(described, events, statuses, strict=True):

@@ -102,6 +102,7 @@ def _errors(errors: ErrorAnalysis) -> dict[str, Any]:
                         "name": c.name,
                         "error": c.error,
                         "statusMessage": c.status_message,
+                        "statusCode": c.status_code,
                     }
                     for c in o.chain_spans
                 ],

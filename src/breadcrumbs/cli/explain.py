@@ -61,8 +61,9 @@ def _chain_text(origin: dict[str, Any]) -> Text:
         label = _label(span["service"], span["name"])
         if span["error"]:
             text.append(label, style="red")
+            code = f" {span['statusCode']}" if span.get("statusCode") else ""
             if i:  # the origin's own failure is shown above
-                text.append(" ✗", style="red")
+                text.append(f" ✗{code}", style="red")
         else:
             text.append(f"{label} (✓ ok: handled here)", style="green")
             break
