@@ -22,7 +22,6 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 NO_PARENT: Final = -1
-_HOST_KEYS: Final = ("service.instance.id", "host.id", "host.name")
 
 
 def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[IntArray, list[str]]:
@@ -35,15 +34,20 @@ def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[IntArray, list[str]]:
 
 
 def _hosts(spans: SpanBatch) -> IntArray:
-    """A code per span for the clock it was timed by: its service plus, when the resource
-    says, the instance or host (two replicas of a service have two clocks)."""
+    """A code per span for the clock that timed it: the host (``host.id``, ``host.name``)
+    when the resource says, since every process on a machine reads one clock; otherwise the
+    service instance (two replicas may run on two machines), else the service."""
     resources = spans.column("ResourceAttributes")
-    host = pa.nulls(spans.num_rows, pa.string())
-    for key in _HOST_KEYS:
-        host = pc.coalesce(host, pc.map_lookup(resources, key, "first"))
-    label = pc.binary_join_element_wise(
-        spans.column("ServiceName"), pc.fill_null(host, ""), pa.scalar("\x00")
+    machine = pc.coalesce(
+        pc.map_lookup(resources, "host.id", "first"),
+        pc.map_lookup(resources, "host.name", "first"),
     )
+    process = pc.binary_join_element_wise(
+        spans.column("ServiceName"),
+        pc.fill_null(pc.map_lookup(resources, "service.instance.id", "first"), ""),
+        pa.scalar("\x00"),
+    )
+    label = pc.coalesce(pc.binary_join_element_wise("host\x00", machine, ""), process)
     return _codes(label)[0]
 
 

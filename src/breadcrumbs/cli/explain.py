@@ -33,6 +33,8 @@ def _header(data: dict[str, Any]) -> None:
     title.append(data["traceId"], style="bold")
     if errors:
         title.append(f"  {ERROR_MARK}: {errors} span(s) failed", style="bold red")
+        if not any(o.get("propagated") for o in data["errors"]["origins"]):
+            title.append(" (all handled: the request itself did not fail)", style="yellow")
     else:
         title.append("  ✓ no errors", style="green")
     console.print(title)

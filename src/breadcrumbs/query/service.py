@@ -230,11 +230,11 @@ class QueryService:
         first taken as a Zipkin 64-bit id). ``NotFound`` when nothing matches, ``BadInput``
         when a prefix matches several traces (their ids in the message)."""
         full, prefix = parse_trace_id_or_prefix(text)
-        if full is not None:
-            found = await self.reader.get_trace(GetTraceParams(full))
-            if found.num_rows or prefix is None:
-                return full
-        assert prefix is not None
+        if prefix is None:
+            assert full is not None
+            return full
+        if full is not None and (await self.reader.get_trace(GetTraceParams(full))).num_rows:
+            return full
         matches = await self.reader.trace_ids_with_prefix(TraceIdPrefix(prefix, limit=6))
         if not matches:
             raise NotFound(f"no trace id starts with {prefix}")
