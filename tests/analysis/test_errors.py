@@ -22,8 +22,20 @@ JAVA_TRACE = """java.lang.IllegalStateException: no stock
 """
 
 
+TIMEOUT_TRACE = """Traceback (most recent call last):
+  File "/srv/shop/pricing.py", line 37, in tax_rate
+    response = await ctx.http.get(url)
+  File "/usr/lib/python3.11/site-packages/httpx/_client.py", line 1757, in get
+    return await self.request(...)
+  File "/usr/lib/python3.11/asyncio/timeouts.py", line 115, in __aexit__
+    raise TimeoutError from exc_val
+TimeoutError
+"""
+
+
 def test_the_innermost_frame_of_each_language() -> None:
     assert innermost_frame(PYTHON_TRACE) == "per_item_charge (payment.py:24)"
+    assert innermost_frame(TIMEOUT_TRACE) == "tax_rate (pricing.py:37)"  # not asyncio's
     assert innermost_frame(JAVA_TRACE) == "com.shop.Inventory.reserve(Inventory.java:42)"
     assert innermost_frame("no frames here") is None
     assert innermost_frame(None) is None

@@ -31,17 +31,21 @@ EXCEPTION_EVENT: Final = "exception"
 _PYTHON_FRAME = re.compile(
     r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)', re.M
 )
+_LIBRARY_PATH = re.compile(r"/lib/python[0-9.]+/|site-packages/|dist-packages/|^<frozen ")
 _AT_FRAME = re.compile(r"^\s*at (?P<frame>\S.*)$", re.M)
 
 
 def innermost_frame(stacktrace: str | None) -> str | None:
-    """``per_item_charge (payment.py:21)`` for a Python trace; the first ``at ...`` line for
+    """``per_item_charge (payment.py:21)`` for a Python trace (the innermost frame outside the
+    standard library and installed packages, when there is one); the first ``at ...`` line for
     the JVM, .NET and JavaScript; None when the text has no frame we can read."""
     if not stacktrace:
         return None
     python = list(_PYTHON_FRAME.finditer(stacktrace))
     if python:
-        last = python[-1]
+        # the innermost frame of the application's own code, not of a library it called
+        own = [f for f in python if not _LIBRARY_PATH.search(f["file"].replace("\\", "/"))]
+        last = (own or python)[-1]
         file = last["file"].replace("\\", "/").rsplit("/", 1)[-1]
         return f"{last['func']} ({file}:{last['line']})"
     at = _AT_FRAME.search(stacktrace)
