@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from breadcrumbs.analysis.critical_path import Share, walk
+from breadcrumbs.analysis.critical_path import Share, walk, walk_lists
 from breadcrumbs.analysis.tree import build_tree
 from breadcrumbs.model import SpanBatch
 
@@ -60,9 +60,11 @@ def path_rows(batch: SpanBatch) -> pa.Table:
     lengths: list[int] = []
     gaps: list[int] = []
     traces: list[int] = []
-    for root in roots:  # per-piece Python: the path's pieces have no columnar form
-        trace = int(tree.trace[root])
-        for row, start, end, gap in walk(tree, int(root)):
+    lists = walk_lists(tree)
+    trace_of = tree.trace.tolist()
+    for root in roots.tolist():  # per-piece Python: the path's pieces have no columnar form
+        trace = trace_of[root]
+        for row, start, end, gap in walk(tree, root, lists):
             rows.append(row)
             lengths.append(end - start)
             gaps.append(end - start if gap else 0)

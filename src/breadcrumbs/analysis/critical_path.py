@@ -19,6 +19,7 @@ it costs O(spans) after the tree's one sort.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Final
 
@@ -78,28 +79,56 @@ Piece = tuple[int, int, int, bool]
 """(row, start, end, uninstrumented) of a stretch of the path."""
 
 
-def _clamped_children(tree: TraceTree, row: int, lo: int, hi: int) -> bool:
+@dataclass(frozen=True, slots=True)
+class WalkLists:
+    """The tree's arrays as Python lists: the walk takes one element at a time, where a list
+    index costs a tenth of a numpy scalar access. Made once per tree (``walk_lists``)."""
+
+    start: list[int]
+    end: list[int]
+    children: list[int]
+    child_ends: list[int]
+    """``end`` of each entry of ``children`` (ascending within each parent's group)."""
+    offsets: list[int]
+
+
+def walk_lists(tree: TraceTree) -> WalkLists:
+    return WalkLists(
+        start=tree.start.tolist(),
+        end=tree.end.tolist(),
+        children=tree.children.tolist(),
+        child_ends=tree.end[tree.children].tolist(),
+        offsets=tree.child_offsets.tolist(),
+    )
+
+
+def _has_children_in(lists: WalkLists, row: int, lo: int, hi: int) -> bool:
     """Whether any child of ``row`` has time inside the window [lo, hi)."""
-    kids = tree.children_of(row)
-    if len(kids) == 0:
-        return False
-    return bool(np.any((tree.start[kids] < hi) & (tree.end[kids] > lo)))
+    start, end = lists.start, lists.end
+    return any(
+        start[kid] < hi and end[kid] > lo
+        for kid in lists.children[lists.offsets[row] : lists.offsets[row + 1]]
+    )
 
 
-Coverage = tuple[IntArray, IntArray]
+Coverage = tuple[list[int], list[int]]
 
 
-def _coverage(tree: TraceTree, row: int) -> Coverage:
+def _coverage(lists: WalkLists, row: int) -> Coverage:
     """The union of a span's children's intervals, as sorted disjoint (starts, ends)."""
-    kids = tree.children_of(row)
-    order = np.argsort(tree.start[kids], kind="stable")
-    starts, ends = tree.start[kids][order], tree.end[kids][order]
-    reach = np.maximum.accumulate(ends)
-    fresh = np.ones(len(starts), dtype=bool)
-    fresh[1:] = starts[1:] > reach[:-1]
-    first = np.flatnonzero(fresh)
-    last = np.append(first[1:], len(starts)) - 1
-    return starts[first], reach[last]
+    start, end = lists.start, lists.end
+    kids = sorted(
+        lists.children[lists.offsets[row] : lists.offsets[row + 1]], key=start.__getitem__
+    )
+    starts: list[int] = []
+    ends: list[int] = []
+    for kid in kids:
+        if ends and start[kid] <= ends[-1]:
+            ends[-1] = max(ends[-1], end[kid])
+        else:
+            starts.append(start[kid])
+            ends.append(end[kid])
+    return starts, ends
 
 
 def _split_gap(row: int, lo: int, hi: int, coverage: Coverage, out: list[Piece]) -> None:
@@ -107,12 +136,12 @@ def _split_gap(row: int, lo: int, hi: int, coverage: Coverage, out: list[Piece])
     emits them): where a concurrent child ran, the span's waiting time; elsewhere
     uninstrumented time."""
     starts, ends = coverage
-    begin = int(np.searchsorted(ends, lo, side="right"))
-    stop = int(np.searchsorted(starts, hi, side="left"))
+    begin = bisect.bisect_right(ends, lo)
+    stop = bisect.bisect_left(starts, hi)
     parts: list[Piece] = []
     cursor = lo
     for index in range(begin, stop):
-        covered_lo, covered_hi = max(int(starts[index]), lo), min(int(ends[index]), hi)
+        covered_lo, covered_hi = max(starts[index], lo), min(ends[index], hi)
         if covered_lo > cursor:
             parts.append((row, cursor, covered_lo, True))
         if covered_hi > covered_lo:
@@ -123,41 +152,48 @@ def _split_gap(row: int, lo: int, hi: int, coverage: Coverage, out: list[Piece])
     out.extend(reversed(parts))
 
 
-def walk(tree: TraceTree, root: int) -> list[Piece]:
+def walk(tree: TraceTree, root: int, lists: WalkLists | None = None) -> list[Piece]:
     """The critical path under ``root`` as pieces in time order, covering the root's
-    window exactly (pieces never overlap)."""
-    ends_sorted = tree.end[tree.children]
-    offsets = tree.child_offsets
+    window exactly (pieces never overlap). ``lists``: ``walk_lists(tree)``, when the caller
+    walks many roots of one tree."""
+    data = lists if lists is not None else walk_lists(tree)
+    start, end, children, child_ends, offsets = (
+        data.start,
+        data.end,
+        data.children,
+        data.child_ends,
+        data.offsets,
+    )
     pieces: list[Piece] = []
     coverages: dict[int, Coverage] = {}
 
     def gap(row: int, lo: int, hi: int) -> None:
         coverage = coverages.get(row)
         if coverage is None:
-            coverage = coverages[row] = _coverage(tree, row)
+            coverage = coverages[row] = _coverage(data, row)
         _split_gap(row, lo, hi, coverage, pieces)
 
-    lo, hi = int(tree.start[root]), int(tree.end[root])
+    lo, hi = start[root], end[root]
     # frames: [row, window start, window end, cursor, index limit into children, has kids]
     stack: list[list[int]] = [
-        [root, lo, hi, hi, int(offsets[root + 1]), int(_clamped_children(tree, root, lo, hi))]
+        [root, lo, hi, hi, offsets[root + 1], int(_has_children_in(data, root, lo, hi))]
     ]
     while stack:
         frame = stack[-1]
         row, window_start, window_end, cursor, limit, has_kids = frame
-        first = int(offsets[row])
+        first = offsets[row]
         if cursor >= window_end:
             index = limit
         else:  # children whose end is at or before the cursor
-            index = first + int(np.searchsorted(ends_sorted[first:limit], cursor, side="right"))
+            index = bisect.bisect_right(child_ends, cursor, first, limit)
         picked = -1
         index -= 1
         while index >= first:
-            child = int(tree.children[index])
-            child_end = min(int(tree.end[child]), window_end)
+            child = children[index]
+            child_end = min(end[child], window_end)
             if child_end <= window_start:
                 break  # every earlier child ended even earlier
-            child_start = max(int(tree.start[child]), window_start)
+            child_start = max(start[child], window_start)
             if child_start < cursor and child_start < child_end:
                 picked = child
                 break
@@ -170,13 +206,13 @@ def walk(tree: TraceTree, root: int) -> list[Piece]:
                     pieces.append((row, window_start, cursor, False))
             stack.pop()
             continue
-        child_end = min(int(tree.end[picked]), window_end, cursor)
-        child_start = max(int(tree.start[picked]), window_start)
+        child_end = min(end[picked], window_end, cursor)
+        child_start = max(start[picked], window_start)
         if child_end < cursor:
             gap(row, child_end, cursor)
         frame[3], frame[4] = child_start, index
-        kids = int(_clamped_children(tree, picked, child_start, child_end))
-        stack.append([picked, child_start, child_end, child_end, int(offsets[picked + 1]), kids])
+        kids = int(_has_children_in(data, picked, child_start, child_end))
+        stack.append([picked, child_start, child_end, child_end, offsets[picked + 1], kids])
     pieces.reverse()
     return _merged(pieces)
 
