@@ -82,7 +82,7 @@ def test_a_child_outliving_its_parent_counts_only_while_the_parent_lasts() -> No
 def test_a_child_starting_after_its_parent_ended_is_not_on_the_path() -> None:
     path = path_of(span(1, None, 0, 100), span(2, 1, 150, 300, kind=SpanKind.CONSUMER))
     assert pieces(path) == [(sid(1), 0, 100, False)]
-    assert path.excluded == 1
+    assert (path.excluded, path.late) == (1, 1)
 
 
 def test_a_skewed_child_is_clamped_into_its_parent() -> None:
@@ -123,7 +123,7 @@ def test_orphans_are_left_out_and_the_longest_true_root_is_followed() -> None:
     )
     assert path.root_span_id == sid(1)
     assert {s.span_id for s in path.segments} == {sid(1), sid(2)}
-    assert path.excluded == 1
+    assert (path.excluded, path.late) == (1, 0)
 
 
 def test_without_a_true_root_the_longest_orphan_is_followed() -> None:

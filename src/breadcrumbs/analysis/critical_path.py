@@ -73,6 +73,8 @@ class CriticalPath:
     excluded: int
     """Spans with time outside the path's reach: orphans and other roots' trees, children
     that start after their parent ended."""
+    late: int = 0
+    """Of ``excluded``: spans in the root's tree that started after their parent ended."""
 
 
 Piece = tuple[int, int, int, bool]
@@ -325,19 +327,21 @@ def critical_path(tree: TraceTree) -> CriticalPath:
             if gap:
                 entry[1] += end - start
     total = int(tree.end[root] - tree.start[root])
+    excluded, late = _excluded(tree, root)
     return CriticalPath(
         root_span_id=tree.span_id(root),
         total_ns=total,
         segments=tuple(segments),
         by_service=_shares(by_service, total),
         by_operation=_shares(by_operation, total),
-        excluded=_excluded(tree, root),
+        excluded=excluded,
+        late=late,
     )
 
 
-def _excluded(tree: TraceTree, root: int) -> int:
-    """Spans the path cannot reach: outside the root's tree, or starting after their parent
-    ended (fire-and-forget work)."""
+def _excluded(tree: TraceTree, root: int) -> tuple[int, int]:
+    """(spans the path cannot reach: outside the root's tree, or starting after their parent
+    ended; of those, the late ones in the root's tree: fire-and-forget work)."""
     # A span is in the root's tree when its top ancestor is the root: pointer jumping,
     # 64 rounds reach any depth (a parent cycle never settles and never reaches the root).
     top = np.where(tree.parent == NO_PARENT, np.arange(tree.size), tree.parent)
@@ -350,4 +354,4 @@ def _excluded(tree: TraceTree, root: int) -> int:
     late = np.zeros(tree.size, dtype=bool)
     has_parent = tree.parent != NO_PARENT
     late[has_parent] = tree.start[has_parent] >= tree.end[tree.parent[has_parent]]
-    return int(np.count_nonzero(~in_tree | late))
+    return int(np.count_nonzero(~in_tree | late)), int(np.count_nonzero(in_tree & late))

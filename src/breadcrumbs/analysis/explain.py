@@ -38,9 +38,9 @@ def _warnings(
         warnings.append(
             f"{summary.root_count} roots: the critical path follows the longest one only"
         )
-    if path.excluded and not summary.orphan_count:
+    if path.late:
         warnings.append(
-            f"{path.excluded} span(s) started after their parent ended (asynchronous work); "
+            f"{path.late} span(s) started after their parent ended (asynchronous work); "
             "they are not on the critical path"
         )
     if skew_total:

@@ -62,6 +62,7 @@ def _critical_path(path: CriticalPath) -> dict[str, Any]:
         "rootSpanId": path.root_span_id,
         "totalNs": path.total_ns,
         "excludedSpans": path.excluded,
+        "lateSpans": path.late,
         "segments": [
             {
                 "spanId": s.span_id,
