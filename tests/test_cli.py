@@ -191,7 +191,8 @@ def test_services_traces_and_trace(server: ServerProcess, trace_id: str) -> None
     rows = narrow.output.splitlines()[2:]
     assert len(rows) == 3, narrow.output
     assert all(len(row) <= 60 for row in rows), narrow.output
-    assert [row.split()[0] for row in rows] == ["GET", "blend", "pour"]
+    assert [row.replace("✗", "").split()[0] for row in rows] == ["GET", "blend", "pour"]
+    assert "✗" in rows[1]  # the failed span is marked in text, not by colour alone
     assert all("ms" in row for row in rows)  # offset and duration survive the squeeze
 
     missing = runner.invoke(app, ["trace", "ab" * 16, "--server", server.http_url])

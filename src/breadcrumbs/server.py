@@ -41,6 +41,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from breadcrumbs import __version__
+from breadcrumbs.api import explain as explain_api
 from breadcrumbs.api import home as home_api
 from breadcrumbs.api import jaeger as jaeger_api
 from breadcrumbs.api import ops as ops_api
@@ -319,6 +320,8 @@ class Server:
             *ops_api.routes(self.not_ready, self.metrics, self._refresh_store_gauges),
             *jaeger_api.routes(self.query),
             *home_api.routes(self.query),
+            *explain_api.routes(self.query),
+            *explain_api.routes(self.query),
         ]
         await self._serve_http(
             "http", "UI, Jaeger API", self.settings.http_port, Starlette(routes=routes)

@@ -7,9 +7,11 @@ from typing import Annotated, Any, Optional
 import orjson
 import typer
 from rich import box
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from breadcrumbs.analysis.errors import innermost_frame
 from breadcrumbs.cli.app import app, console, err_console
 from breadcrumbs.cli.client import ServerOption, format_duration, get_json, utc
 
@@ -109,17 +111,57 @@ def traces(
 
 
 _OFFSET_WIDTH, _DURATION_WIDTH = 7, 8
+ERROR_MARK = "✗"
+PATH_MARK = "◆"
 
 
-def waterfall(trace: dict[str, Any], available: int = 120) -> Table:
-    """A compact indented waterfall: one row per span, children under their parent, fitted
-    to ``available`` columns: the timeline takes what the others leave, names give way first."""
-    width = max(10, min(60, available - 85))
+def _tag(span: dict[str, Any], key: str) -> Any:
+    return next((tag.get("value") for tag in span.get("tags") or [] if tag.get("key") == key), None)
+
+
+def error_details(span: dict[str, Any]) -> str:
+    """What went wrong in a failed span, in one line: the exception (type, message, innermost
+    frame) and the status message, each once."""
+    parts: list[str] = []
+    for log in span.get("logs") or []:
+        fields = {field.get("key"): field.get("value") for field in log.get("fields") or []}
+        if fields.get("event") != "exception":
+            continue
+        kind, message = fields.get("exception.type"), fields.get("exception.message")
+        text = ": ".join(str(part) for part in (kind, message) if part)
+        frame = innermost_frame(fields.get("exception.stacktrace"))
+        parts.append(f"{text} at {frame}" if frame else text)
+    status = _tag(span, "otel.status_description")
+    if status and not any(str(status) in part or part in str(status) for part in parts):
+        parts.append(str(status))
+    code = _tag(span, "http.response.status_code") or _tag(span, "http.status_code")
+    if code and int(code) >= 400:
+        parts.append(f"HTTP {code}")
+    return "; ".join(part for part in parts if part)
+
+
+def _cell(text: str, width: int, style: str = "") -> Text:
+    """``text`` cut (with an ellipsis) or padded to exactly ``width`` cells."""
+    cell = Text(text, style=style, no_wrap=True, overflow="ellipsis")
+    cell.truncate(width, overflow="ellipsis", pad=True)
+    return cell
+
+
+def waterfall(
+    trace: dict[str, Any], available: int = 120, critical: frozenset[str] = frozenset()
+) -> Group:
+    """A compact indented waterfall: one line per span, children under their parent, fitted
+    to ``available`` columns: the timeline takes all the others leave, names give way first.
+    A failed span is marked ``✗`` (in text, not colour alone) with what went wrong on the
+    line below; spans in ``critical`` (span ids) are marked ``◆``."""
     service_width = 20 if available >= 90 else 12
-    padding = 10  # two spaces between each of five columns
-    name_width = max(
-        12, min(40, available - width - service_width - _OFFSET_WIDTH - _DURATION_WIDTH - padding)
-    )
+    marks = 2 if critical else 0
+    others = marks + service_width + _OFFSET_WIDTH + _DURATION_WIDTH + 8  # 4 gaps of 2
+    name_width = max(12, min(48, available * 3 // 10))
+    width = available - others - name_width
+    if width < 10:  # a narrow terminal: names give way, down to 8 cells
+        name_width = max(8, name_width - (10 - width))
+        width = max(10, available - others - name_width)
     spans: list[dict[str, Any]] = trace.get("spans") or []
     by_id = {span["spanID"]: span for span in spans}
     children: dict[str | None, list[dict[str, Any]]] = {}
@@ -136,13 +178,17 @@ def waterfall(trace: dict[str, Any], available: int = 120) -> Table:
     start = min((span["startTime"] for span in spans), default=0)
     end = max((span["startTime"] + span["duration"] for span in spans), default=1)
     total = max(end - start, 1)
-    table = Table(box=None)
-    # One line per span, however narrow the terminal: the tree is read by its indentation.
-    table.add_column("span", no_wrap=True, overflow="ellipsis", max_width=name_width)
-    table.add_column("service", no_wrap=True, overflow="ellipsis", max_width=service_width)
-    table.add_column("offset", no_wrap=True, min_width=_OFFSET_WIDTH)
-    table.add_column("duration", no_wrap=True, min_width=_DURATION_WIDTH)
-    table.add_column("timeline", no_wrap=True, width=width)
+    header = Text(" " * marks, no_wrap=True)
+    for title, size in (
+        ("span", name_width),
+        ("service", service_width),
+        ("offset", _OFFSET_WIDTH),
+        ("duration", _DURATION_WIDTH),
+    ):
+        header.append_text(_cell(title, size, "bold"))
+        header.append("  ")
+    header.append_text(_cell("timeline", width, "bold"))
+    lines: list[Text] = [header]
     seen: set[str] = set()
     stack = [(span, 0) for span in sorted(children.get(None, []), key=_start, reverse=True)]
     while stack:  # depth-first, iterative: traces can be deep
@@ -150,34 +196,76 @@ def waterfall(trace: dict[str, Any], available: int = 120) -> Table:
         if span["spanID"] in seen:
             continue
         seen.add(span["spanID"])
-        left = int((span["startTime"] - start) / total * width)
+        left = min(width - 1, int((span["startTime"] - start) / total * width))
         bar = max(1, int(span["duration"] / total * width))
-        style = "red" if _is_error(span) else "green"
-        table.add_row(
-            Text("  " * depth + str(span.get("operationName", "")), style=style),
-            _service(trace, span),
-            format_duration(span["startTime"] - start),
-            format_duration(span["duration"]),
-            Text(" " * left + "█" * min(bar, width - left or 1), style=style),
+        failed = _is_error(span)
+        style = "red" if failed else "green"
+        name = (
+            "  " * depth + (f"{ERROR_MARK} " if failed else "") + str(span.get("operationName", ""))
         )
+        line = Text(no_wrap=True)
+        if critical:
+            line.append(PATH_MARK if span["spanID"] in critical else " ", style="bold")
+            line.append(" ")
+        for text, size, cell_style in (
+            (name, name_width, style),
+            (_service(trace, span), service_width, ""),
+            (format_duration(span["startTime"] - start), _OFFSET_WIDTH, ""),
+            (format_duration(span["duration"]), _DURATION_WIDTH, ""),
+        ):
+            line.append_text(_cell(text, size, cell_style))
+            line.append("  ")
+        line.append(" " * left + "█" * min(bar, width - left), style=style)
+        lines.append(line)
+        details = error_details(span) if failed else ""
+        if details:
+            # under the span, as wide as the terminal: long messages wrap, never vanish
+            indent = " " * (marks + 2 * depth + 2)
+            lines.append(
+                Text(f"{indent}↳ {ERROR_MARK} ERROR: {details}", style="red", overflow="fold")
+            )
         kids = sorted(children.get(span["spanID"], []), key=_start, reverse=True)
         stack.extend((kid, depth + 1) for kid in kids)
-    return table
+    return Group(*lines)
 
 
 def _start(span: dict[str, Any]) -> int:
     return int(span.get("startTime", 0))
 
 
+def critical_span_ids(server: str | None, trace_id: str) -> frozenset[str]:
+    """Span ids on the trace's critical path (from the explain API)."""
+    explained = get_json(server, f"/api/x/traces/{trace_id}/explain")
+    return frozenset(s["spanId"] for s in explained["criticalPath"]["segments"])
+
+
 @app.command()
 def trace(
     trace_id: Annotated[str, typer.Argument(help="Trace id (hex).")],
+    critical_path: Annotated[
+        bool,
+        typer.Option(
+            "--critical-path", "-c", help=f"Mark the critical path's spans ({PATH_MARK})."
+        ),
+    ] = False,
     server: ServerOption = None,
 ) -> None:
-    """Show one trace as an indented waterfall."""
+    """Show one trace as an indented waterfall; failed spans marked ✗ with what went wrong."""
     data: list[dict[str, Any]] = get_json(server, f"/api/traces/{trace_id}").get("data") or []
     if not data:
         err_console.print(f"[red]trace {trace_id} not found[/red]")
         raise typer.Exit(1)
-    console.print(f"trace [bold]{data[0].get('traceID', trace_id)}[/bold]")
-    console.print(waterfall(data[0], available=console.width))
+    shown = data[0]
+    critical = (
+        critical_span_ids(server, str(shown.get("traceID", trace_id)))
+        if critical_path
+        else frozenset()
+    )
+    errors = sum(_is_error(span) for span in shown.get("spans") or [])
+    title = f"trace [bold]{shown.get('traceID', trace_id)}[/bold]"
+    if errors:
+        title += f"  [red]{ERROR_MARK} {errors} failed span(s)[/red]"
+    if critical:
+        title += f"  {PATH_MARK} = on the critical path"
+    console.print(title)
+    console.print(waterfall(shown, available=console.width, critical=critical))

@@ -9,22 +9,26 @@ from dataclasses import replace
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from breadcrumbs.errors import NotFound
+from breadcrumbs.errors import BadInput, NotFound
 from breadcrumbs.model import SpanBatch, SpanKind, StatusCode
 from breadcrumbs.query.adjusters import (
     DEFAULT_MAX_DELTA_NS,
     AdjustedTrace,
     Adjuster,
     adjust,
+    dedupe,
     standard_adjusters,
+    uniquify_shared,
 )
 from breadcrumbs.query.derived_tags import lift_derived_tags
 from breadcrumbs.query.gc_pause import gc_paused
+from breadcrumbs.query.trace_ids import parse_trace_id_or_prefix
 from breadcrumbs.store.base import (
     DependencyLink,
     GetTraceParams,
     Operation,
     SpanReader,
+    TraceIdPrefix,
     TraceQuery,
 )
 
@@ -218,3 +222,34 @@ class QueryService:
 
     async def tag_values(self, key: str) -> list[str]:
         return await self.reader.tag_values(key)
+
+    # --- analysis reads ---------------------------------------------------------------------
+
+    async def resolve_trace_id(self, text: str) -> str:
+        """A full trace id from a full id or a prefix of 8+ hex characters (a 16-hex text is
+        first taken as a Zipkin 64-bit id). ``NotFound`` when nothing matches, ``BadInput``
+        when a prefix matches several traces (their ids in the message)."""
+        full, prefix = parse_trace_id_or_prefix(text)
+        if prefix is None:
+            assert full is not None
+            return full
+        if full is not None and (await self.reader.get_trace(GetTraceParams(full))).num_rows:
+            return full
+        matches = await self.reader.trace_ids_with_prefix(TraceIdPrefix(prefix, limit=6))
+        if not matches:
+            raise NotFound(f"no trace id starts with {prefix}")
+        if len(matches) > 1:
+            listed = ", ".join(matches[:5])
+            raise BadInput(
+                f"{len(matches)}+ traces start with {prefix}: {listed}; give more of the id"
+            )
+        return matches[0]
+
+    async def get_trace_for_analysis(self, trace_id: str) -> SpanBatch:
+        """One trace's spans with timestamps as received (analyses report skew themselves),
+        duplicates dropped and Zipkin shared ids split; ``NotFound`` when none is stored."""
+        spans = await self.reader.get_trace(GetTraceParams(trace_id))
+        if spans.num_rows == 0:
+            raise NotFound("trace not found")
+        with gc_paused():
+            return adjust(spans, (dedupe, uniquify_shared)).spans

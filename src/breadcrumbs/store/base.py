@@ -69,6 +69,16 @@ class GetTraceParams:
     end_ns: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TraceIdPrefix:
+    """Trace ids starting with ``prefix`` (8 to 32 lowercase hex characters), the newest
+    traces first, at most ``limit`` of them: what a person copied from a log line or a
+    terminal."""
+
+    prefix: str
+    limit: int = 10
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Operation:
     name: str
@@ -155,6 +165,10 @@ class SpanReader(Protocol):
         ...
 
     async def stats(self) -> StoreStats: ...
+
+    async def trace_ids_with_prefix(self, query: TraceIdPrefix) -> list[str]:
+        """Full trace ids starting with the prefix, newest first (see ``TraceIdPrefix``)."""
+        ...
 
 
 @runtime_checkable

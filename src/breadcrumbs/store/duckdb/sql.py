@@ -478,3 +478,25 @@ DELETE_OPERATIONS: Final = "DELETE FROM operations WHERE LastSeen < ?"
 DELETE_RESOURCES: Final = (
     "DELETE FROM resources WHERE ResourceId NOT IN (SELECT DISTINCT ResourceId FROM spans)"
 )
+
+
+# --- trace id prefixes (the CLI's short ids) ----------------------------------------------------
+
+
+def prefix_ranges(
+    low: int, high: int, limit: int, levels: tuple[int, ...]
+) -> tuple[str, list[Any]]:
+    """Time ranges of the newest ``limit`` trace prefixes between ``low`` and ``high``."""
+    rows = _every_level(levels, "TracePrefix BETWEEN $1::UBIGINT AND $2::UBIGINT")
+    text = (
+        f"SELECT TracePrefix, min(FirstStart), max(LastStart) FROM ({rows}) "
+        "GROUP BY 1 ORDER BY 3 DESC LIMIT $3"
+    )
+    return text, [low, high, limit]
+
+
+TRACE_IDS_BETWEEN: Final = """
+SELECT lpad(lower(hex(TraceId)), 32, '0') FROM spans
+WHERE TraceId BETWEEN ?::UHUGEINT AND ?::UHUGEINT AND Timestamp BETWEEN ? AND ?
+GROUP BY TraceId ORDER BY max(Timestamp) DESC, TraceId LIMIT ?
+"""

@@ -34,6 +34,7 @@ from breadcrumbs.store.base import (
     GetTraceParams,
     Operation,
     StoreStats,
+    TraceIdPrefix,
     TraceQuery,
 )
 from breadcrumbs.store.duckdb import dependencies, schema, sql
@@ -857,3 +858,30 @@ class DuckDBStore:
                 cur.rollback()
                 raise
         return deleted
+
+    # --- analysis reads ---------------------------------------------------------------------
+
+    async def trace_ids_with_prefix(self, query: TraceIdPrefix) -> list[str]:
+        prefix = query.prefix
+        if query.limit <= 0 or not prefix:
+            return []
+        low, high = int(prefix.ljust(32, "0"), 16), int(prefix.ljust(32, "f"), 16)
+
+        def work(cur: duckdb.DuckDBPyConnection) -> list[str]:
+            # The lookup knows each 64-bit prefix's time range; the spans in that range
+            # give the full ids.
+            def lookup(levels: tuple[int, ...]) -> list[tuple[Any, ...]]:
+                return cur.execute(
+                    *sql.prefix_ranges(low >> 64, high >> 64, query.limit, levels)
+                ).fetchall()
+
+            ranges = self._looked_up(lookup)
+            if not ranges:
+                return []
+            first, last = min(r[1] for r in ranges), max(r[2] for r in ranges)
+            rows = cur.execute(
+                sql.TRACE_IDS_BETWEEN, [low, high, first, last, query.limit]
+            ).fetchall()
+            return [row[0] for row in rows]
+
+        return await self._run(work)

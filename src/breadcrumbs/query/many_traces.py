@@ -1,0 +1,90 @@
+"""Analyses over many traces: search, read the traces in batches, reduce each batch with a
+pure function of ``analysis/``, combine. Memory stays bounded by one batch of spans plus the
+reduced rows."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from breadcrumbs.analysis.aggregate import (
+    PATH_ROWS_SCHEMA,
+    CriticalPathAggregate,
+    aggregate_rows,
+    path_rows,
+)
+from breadcrumbs.query.critical_path_params import CriticalPathParams
+from breadcrumbs.query.service import QueryService
+
+TRACES_PER_BATCH: Final = 500
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateResult:
+    selection: CriticalPathAggregate
+    baseline: CriticalPathAggregate | None
+    matched: int
+    cap: int
+    threshold_ns: int | None
+    query_json: dict[str, Any]
+    warnings: tuple[str, ...] = field(default=())
+
+
+async def path_rows_of(query: QueryService, trace_ids: list[str]) -> pa.Table:
+    """``analysis.aggregate.path_rows`` of the given traces, read in batches."""
+    parts = [PATH_ROWS_SCHEMA.empty_table()]
+    for i in range(0, len(trace_ids), TRACES_PER_BATCH):
+        batch = await query.reader.get_traces(trace_ids[i : i + TRACES_PER_BATCH])
+        parts.append(await asyncio.to_thread(path_rows, batch))
+    return pa.concat_tables(parts)
+
+
+async def aggregate_over_search(query: QueryService, params: CriticalPathParams) -> AggregateResult:
+    search = params.query
+    trace_ids = await query.reader.find_trace_ids(search)
+    rows = await path_rows_of(query, trace_ids)
+    warnings: list[str] = []
+    if len(trace_ids) >= search.limit:
+        warnings.append(
+            f"analysed the newest {search.limit} matching traces (the cap); older ones were "
+            "left out: raise 'limit' (at most 100000) or narrow the time range"
+        )
+    threshold = params.slower_than_ns
+    if params.percentile is not None and rows.num_rows:
+        per_trace = rows.group_by("TraceId").aggregate([("RootNs", "max")])
+        durations = per_trace.column("RootNs_max").to_numpy()
+        threshold = int(np.percentile(durations, params.percentile))
+    query_json: dict[str, Any] = {
+        "service": search.service,
+        "operation": search.operation,
+        "startNs": search.start_ns,
+        "endNs": search.end_ns,
+        "limit": search.limit,
+        "slowerThanNs": params.slower_than_ns,
+        "percentile": params.percentile,
+    }
+    if threshold is None:
+        return AggregateResult(
+            aggregate_rows(rows),
+            None,
+            len(trace_ids),
+            search.limit,
+            None,
+            query_json,
+            tuple(warnings),
+        )
+    slow = pc.greater(rows.column("RootNs"), threshold)
+    return AggregateResult(
+        selection=aggregate_rows(rows.filter(slow)),
+        baseline=aggregate_rows(rows.filter(pc.invert(slow))),
+        matched=len(trace_ids),
+        cap=search.limit,
+        threshold_ns=threshold,
+        query_json=query_json,
+        warnings=tuple(warnings),
+    )
