@@ -44,6 +44,7 @@ from breadcrumbs import __version__
 from breadcrumbs.api import home as home_api
 from breadcrumbs.api import jaeger as jaeger_api
 from breadcrumbs.api import ops as ops_api
+from breadcrumbs.api import why as why_api
 from breadcrumbs.api import zipkin as zipkin_api
 from breadcrumbs.config import Settings
 from breadcrumbs.pipeline.ingest import IngestPipeline, PipelineSettings
@@ -319,6 +320,7 @@ class Server:
             *ops_api.routes(self.not_ready, self.metrics, self._refresh_store_gauges),
             *jaeger_api.routes(self.query),
             *home_api.routes(self.query),
+            *why_api.routes(self.query),
         ]
         await self._serve_http(
             "http", "UI, Jaeger API", self.settings.http_port, Starlette(routes=routes)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from breadcrumbs.store.base import AttributeCount, DroppedKey, OperationCount, SelectionCounts
 
@@ -85,6 +85,8 @@ class AttributeFinding:
     value: str
     counts: Proportions
     sources: tuple[Source, ...]
+    aliases: tuple[str, ...] = ()
+    """Other keys with the same value in the same spans (``db.query.text``)."""
 
     @property
     def text(self) -> str:
@@ -205,27 +207,35 @@ def _attribute_findings(
 
 
 def _merged(findings: Iterable[AttributeFinding]) -> list[AttributeFinding]:
-    """One finding per (scope, key, operator, value, counts), with every source."""
-    merged: dict[tuple[object, ...], AttributeFinding] = {}
+    """One finding per fact: the same key and value seen in several spans (the strongest
+    counts kept, every source listed); then the same value under several keys with the same
+    counts and sources (``db.statement`` and ``db.query.text``) as one, the others aliases."""
+    by_value: dict[tuple[str, str, str, str], AttributeFinding] = {}
     for finding in findings:
+        ident = (finding.scope, finding.key, finding.operator, finding.value)
+        known = by_value.get(ident)
+        if known is None:
+            by_value[ident] = finding
+            continue
+        stronger = max(known, finding, key=lambda f: (abs(f.counts.difference), f.counts.selected))
+        sources = tuple(sorted({*known.sources, *finding.sources}, key=_source_order))
+        by_value[ident] = replace(stronger, sources=sources)
+    by_fact: dict[tuple[object, ...], AttributeFinding] = {}
+    for finding in sorted(by_value.values(), key=lambda f: f.key):
         c = finding.counts
-        ident = (
+        fact = (
             finding.scope,
-            finding.key,
             finding.operator,
             finding.value,
             c.selected,
             c.baseline,
+            finding.sources,
         )
-        known = merged.get(ident)
-        if known is None:
-            merged[ident] = finding
-        else:
-            sources = tuple(sorted({*known.sources, *finding.sources}, key=_source_order))
-            merged[ident] = AttributeFinding(
-                known.scope, known.key, known.operator, known.value, known.counts, sources
-            )
-    return list(merged.values())
+        known = by_fact.get(fact)
+        by_fact[fact] = (
+            finding if known is None else replace(known, aliases=(*known.aliases, finding.key))
+        )
+    return list(by_fact.values())
 
 
 def _source_order(source: Source) -> tuple[str, str]:

@@ -117,6 +117,11 @@ class Endpoint:
     operation: str | None = None
 
 
+IGNORED_KEYS = r"(^|[._])(port|pid)$|^thread\.(id|name)$|^otel\.scope\."
+"""Keys that only tell which connection, process or thread served a span: they follow the
+time (connection reuse) and would rank as noise."""
+
+
 @dataclass(frozen=True, slots=True)
 class TraceSelection:
     """Split an endpoint's traces into a selection and its baseline (the others).
@@ -139,6 +144,8 @@ class TraceSelection:
     unique_share: float = 0.5
     slack_ns: int = 10 * 60 * 10**9
     """How far before the first and after the last anchor the traces' other spans are read."""
+    ignored_keys: str = IGNORED_KEYS
+    """Keys left out (an RE2 pattern searched in the key)."""
 
 
 AttributeScope = Literal["span", "resource"]

@@ -82,7 +82,7 @@ PICKED_SIDES: Final = (
 PICKED_SPANS: Final = """
 CREATE OR REPLACE TEMP TABLE why_spans AS
 SELECT s.TraceId, p.sel, s.SpanId, s.ParentSpanId, s.ServiceName, s.SpanName,
-       s.SpanAttributes, s.ResourceId, s.Duration
+       s.ResourceId, s.Duration
 FROM spans AS s JOIN why_picked AS p ON s.TraceId = p.TraceId
 WHERE s.Timestamp >= ? AND s.Timestamp <= ?
 """
@@ -95,46 +95,59 @@ WITH c AS (
     SELECT TraceId, ParentSpanId AS SpanId, sum(Duration) AS child
     FROM why_spans WHERE ParentSpanId IS NOT NULL GROUP BY ALL
 ),
-s AS (
-    SELECT w.TraceId, w.sel, w.ServiceName, w.SpanName, w.Duration,
-           greatest(w.Duration - coalesce(c.child, 0), 0) AS self
+t AS (
+    SELECT w.TraceId, w.sel, w.ServiceName, w.SpanName, count(*) AS spans,
+           sum(w.Duration) AS total, sum(greatest(w.Duration - coalesce(c.child, 0), 0)) AS self
     FROM why_spans AS w LEFT JOIN c ON w.TraceId = c.TraceId AND w.SpanId = c.SpanId
+    GROUP BY ALL
 )
 SELECT ServiceName, SpanName,
-       count(DISTINCT TraceId) FILTER (WHERE sel), count(DISTINCT TraceId) FILTER (WHERE NOT sel),
        count(*) FILTER (WHERE sel), count(*) FILTER (WHERE NOT sel),
-       coalesce(sum(Duration) FILTER (WHERE sel), 0),
-       coalesce(sum(Duration) FILTER (WHERE NOT sel), 0),
+       coalesce(sum(spans) FILTER (WHERE sel), 0), coalesce(sum(spans) FILTER (WHERE NOT sel), 0),
+       coalesce(sum(total) FILTER (WHERE sel), 0), coalesce(sum(total) FILTER (WHERE NOT sel), 0),
        coalesce(sum(self) FILTER (WHERE sel), 0), coalesce(sum(self) FILTER (WHERE NOT sel), 0)
-FROM s GROUP BY ServiceName, SpanName
+FROM t GROUP BY ServiceName, SpanName
 ORDER BY ServiceName, SpanName
 """
 
-# ``why_attrs``: each (scope, service, span name, key, value) once per trace. Resource
+# ``why_attrs``: each (scope, service, span name, key, value) once per trace; parameters: the
+# span window of ``PICKED_SPANS`` (the nested attribute lists are read once, here) and the
+# pattern of keys to leave out. Resource
 # attributes come from the small resources table, once per (trace, service, resource);
 # service.name is the service itself.
 ATTRIBUTES: Final = """
 CREATE OR REPLACE TEMP TABLE why_attrs AS
 SELECT DISTINCT 'span' AS scope, ServiceName, SpanName, e.key AS key,
        coalesce(e.value, '') AS value, TraceId, sel
-FROM (SELECT ServiceName, SpanName, TraceId, sel, unnest(SpanAttributes) AS e FROM why_spans)
+FROM (
+    SELECT s.ServiceName, s.SpanName, s.TraceId, p.sel, unnest(s.SpanAttributes) AS e
+    FROM spans AS s JOIN why_picked AS p ON s.TraceId = p.TraceId
+    WHERE s.Timestamp >= $1 AND s.Timestamp <= $2
+)
+WHERE NOT regexp_matches(e.key, $3)
 UNION ALL
 SELECT DISTINCT 'resource', w.ServiceName, '', r.key, r.value, w.TraceId, w.sel
 FROM (SELECT DISTINCT ServiceName, ResourceId, TraceId, sel FROM why_spans) AS w
 JOIN (
     SELECT ResourceId, e.key AS key, coalesce(e.value, '') AS value
     FROM (SELECT ResourceId, unnest(ResourceAttributes) AS e FROM resources)
-    WHERE e.key <> 'service.name'
+    WHERE e.key <> 'service.name' AND NOT regexp_matches(e.key, $3)
 ) AS r ON w.ResourceId = r.ResourceId
 """
 
-# Per key: distinct values, traces, and whether every value is a finite number.
-KEYS: Final = """
+# Per key: distinct values and traces (HyperLogLog estimates: they only decide whether a key
+# is nearly unique), and whether it is a quantity: every value a finite
+# number and the key not named like an identifier (``messaging.message.id``, ``user_id``:
+# numbered in sequence, their ranges only tell the time; ports and pids are ids too).
+_IDENTIFIER: Final = r"regexp_matches(key, '(^|[._-])(id|uuid|guid|port|pid)$|[a-z]Id$|_id$')"
+
+KEYS: Final = f"""
 CREATE OR REPLACE TEMP TABLE why_keys AS
 SELECT scope, ServiceName, SpanName, key,
-       count(DISTINCT value) AS nvalues, count(DISTINCT TraceId) AS ntraces,
-       bool_and(coalesce(isfinite(TRY_CAST(value AS DOUBLE)), false)) AS numeric
-FROM why_attrs GROUP BY ALL
+       approx_count_distinct(value) AS nvalues, approx_count_distinct(TraceId) AS ntraces,
+       NOT {_IDENTIFIER}
+       AND bool_and(coalesce(isfinite(TRY_CAST(value AS DOUBLE)), false)) AS numeric
+FROM why_attrs GROUP BY scope, ServiceName, SpanName, key
 """
 
 # A key is dropped when it is text with more values than the cap (parameter 1) and more
@@ -166,13 +179,17 @@ WITH b AS (
      AND a.key = k.key
     WHERE NOT (NOT k.numeric AND k.nvalues > $1 AND k.nvalues > $2 * k.ntraces)
 ),
-g AS (
-    SELECT scope, ServiceName, SpanName, key, bucketed,
+d AS (
+    SELECT DISTINCT scope, ServiceName, SpanName, key, bucketed,
            CASE WHEN bucketed THEN '' ELSE value END AS value,
            CASE WHEN bucketed THEN {_LOW} ELSE v END AS low,
-           count(DISTINCT TraceId) FILTER (WHERE sel) AS s,
-           count(DISTINCT TraceId) FILTER (WHERE NOT sel) AS b
-    FROM b GROUP BY ALL
+           TraceId, sel
+    FROM b
+),
+g AS (
+    SELECT scope, ServiceName, SpanName, key, bucketed, value, low,
+           count(*) FILTER (WHERE sel) AS s, count(*) FILTER (WHERE NOT sel) AS b
+    FROM d GROUP BY ALL
 )
 SELECT scope, ServiceName, SpanName, key, value, bucketed, low, s, b FROM g
 QUALIFY row_number() OVER (

@@ -872,13 +872,14 @@ def _selection_counts(cur: duckdb.DuckDBPyConnection, selection: TraceSelection)
     rates = [_sample_rate(selected, cap), _sample_rate(baseline, cap)]
     cur.execute(analysis_sql.pick(condition), [*condition_params * 2, *rates])
     ((sampled_selected, sampled_baseline),) = cur.execute(analysis_sql.PICKED_SIDES).fetchall()
-    cur.execute(analysis_sql.PICKED_SPANS, [first - selection.slack_ns, last + selection.slack_ns])
+    window = [first - selection.slack_ns, last + selection.slack_ns]
+    cur.execute(analysis_sql.PICKED_SPANS, window)
     operations = tuple(
         OperationCount(*(row[:2]), *(int(n) for n in row[2:]))
         for row in cur.execute(analysis_sql.OPERATIONS).fetchall()
     )
     values_cap = selection.max_values_per_key
-    cur.execute(analysis_sql.ATTRIBUTES)
+    cur.execute(analysis_sql.ATTRIBUTES, [*window, selection.ignored_keys])
     cur.execute(analysis_sql.KEYS)
     dropped = tuple(
         DroppedKey(scope, service, span, key, int(n))
