@@ -53,9 +53,14 @@ def order_trace(
     ]  # fmt: skip
 
 
-def shop_batch(count: int = 200, seed: int = 7) -> SpanBatch:
+def order_items(count: int, seed: int = 7) -> list[int]:
+    """Items of each order of ``shop_batch``."""
     rng = random.Random(seed)
+    return [rng.randint(1, 9) for _ in range(count)]
+
+
+def shop_batch(count: int = 200, seed: int = 7) -> SpanBatch:
     spans: list[Span] = []
-    for i in range(count):
-        spans.extend(order_trace(i, rng.randint(1, 9), failed=i % 4 == 0))
+    for i, items in enumerate(order_items(count, seed)):
+        spans.extend(order_trace(i, items, failed=i % 4 == 0))
     return batch_from_spans(spans)
