@@ -3,7 +3,8 @@
 
 ``selection_counts`` runs as a few statements over temporary tables of the reading cursor
 (dropped with it): the endpoint's traces (``why_traces``), the sampled ones with their side
-(``why_picked``), their spans (``why_spans``) and the distinct attribute values per trace
+and a small integer ``t`` standing for the trace id in the later tables (``why_picked``),
+their spans (``why_spans``) and the distinct attribute values per trace
 (``why_attrs``). Each later count reads the small tables, not ``spans`` again.
 """
 
@@ -68,7 +69,7 @@ def pick(selected: str) -> str:
     parameters twice, the selected side's rate, then the baseline's)."""
     return f"""
     CREATE OR REPLACE TEMP TABLE why_picked AS
-    SELECT TraceId, {selected} AS sel FROM why_traces
+    SELECT TraceId, (row_number() OVER ())::INTEGER AS t, {selected} AS sel FROM why_traces
     WHERE hash(TraceId) % {SAMPLE_SCALE} < CASE WHEN {selected} THEN ? ELSE ? END
     """
 
@@ -81,7 +82,7 @@ PICKED_SIDES: Final = (
 # widened by the selection's slack). The join's build side (the picked ids) filters the scan.
 PICKED_SPANS: Final = """
 CREATE OR REPLACE TEMP TABLE why_spans AS
-SELECT s.TraceId, p.sel, s.SpanId, s.ParentSpanId, s.ServiceName, s.SpanName,
+SELECT p.t, p.sel, s.SpanId, s.ParentSpanId, s.ServiceName, s.SpanName,
        s.ResourceId, s.Duration
 FROM spans AS s JOIN why_picked AS p ON s.TraceId = p.TraceId
 WHERE s.Timestamp >= ? AND s.Timestamp <= ?
@@ -92,13 +93,13 @@ WHERE s.Timestamp >= ? AND s.Timestamp <= ?
 # can sum past their parent; the critical path analysis accounts for overlap exactly).
 OPERATIONS: Final = """
 WITH c AS (
-    SELECT TraceId, ParentSpanId AS SpanId, sum(Duration) AS child
+    SELECT t, ParentSpanId AS SpanId, sum(Duration) AS child
     FROM why_spans WHERE ParentSpanId IS NOT NULL GROUP BY ALL
 ),
 t AS (
-    SELECT w.TraceId, w.sel, w.ServiceName, w.SpanName, count(*) AS spans,
+    SELECT w.t, w.sel, w.ServiceName, w.SpanName, count(*) AS spans,
            sum(w.Duration) AS total, sum(greatest(w.Duration - coalesce(c.child, 0), 0)) AS self
-    FROM why_spans AS w LEFT JOIN c ON w.TraceId = c.TraceId AND w.SpanId = c.SpanId
+    FROM why_spans AS w LEFT JOIN c ON w.t = c.t AND w.SpanId = c.SpanId
     GROUP BY ALL
 )
 SELECT ServiceName, SpanName,
@@ -118,16 +119,16 @@ ORDER BY ServiceName, SpanName
 ATTRIBUTES: Final = """
 CREATE OR REPLACE TEMP TABLE why_attrs AS
 SELECT DISTINCT 'span' AS scope, ServiceName, SpanName, e.key AS key,
-       coalesce(e.value, '') AS value, TraceId, sel
+       coalesce(e.value, '') AS value, t, sel
 FROM (
-    SELECT s.ServiceName, s.SpanName, s.TraceId, p.sel, unnest(s.SpanAttributes) AS e
+    SELECT s.ServiceName, s.SpanName, p.t, p.sel, unnest(s.SpanAttributes) AS e
     FROM spans AS s JOIN why_picked AS p ON s.TraceId = p.TraceId
     WHERE s.Timestamp >= $1 AND s.Timestamp <= $2
 )
 WHERE NOT regexp_matches(e.key, $3)
 UNION ALL
-SELECT DISTINCT 'resource', w.ServiceName, '', r.key, r.value, w.TraceId, w.sel
-FROM (SELECT DISTINCT ServiceName, ResourceId, TraceId, sel FROM why_spans) AS w
+SELECT DISTINCT 'resource', w.ServiceName, '', r.key, r.value, w.t, w.sel
+FROM (SELECT DISTINCT ServiceName, ResourceId, t, sel FROM why_spans) AS w
 JOIN (
     SELECT ResourceId, e.key AS key, coalesce(e.value, '') AS value
     FROM (SELECT ResourceId, unnest(ResourceAttributes) AS e FROM resources)
@@ -144,7 +145,7 @@ _IDENTIFIER: Final = r"regexp_matches(key, '(^|[._-])(id|uuid|guid|port|pid)$|[a
 KEYS: Final = f"""
 CREATE OR REPLACE TEMP TABLE why_keys AS
 SELECT scope, ServiceName, SpanName, key,
-       approx_count_distinct(value) AS nvalues, approx_count_distinct(TraceId) AS ntraces,
+       approx_count_distinct(value) AS nvalues, approx_count_distinct(t) AS ntraces,
        NOT {_IDENTIFIER}
        AND bool_and(coalesce(isfinite(TRY_CAST(value AS DOUBLE)), false)) AS numeric
 FROM why_attrs GROUP BY scope, ServiceName, SpanName, key
@@ -170,7 +171,7 @@ CASE WHEN v = 0 THEN 0::DOUBLE
 # selection's sampled trace counts (the share weights), and the cap (values kept per key).
 VALUES: Final = f"""
 WITH b AS (
-    SELECT a.scope, a.ServiceName, a.SpanName, a.key, a.TraceId, a.sel,
+    SELECT a.scope, a.ServiceName, a.SpanName, a.key, a.t, a.sel,
            k.numeric AND k.nvalues > $1 AS bucketed,
            CASE WHEN k.numeric THEN TRY_CAST(a.value AS DOUBLE) END AS v,
            a.value
@@ -180,15 +181,16 @@ WITH b AS (
     WHERE NOT (NOT k.numeric AND k.nvalues > $1 AND k.nvalues > $2 * k.ntraces)
 ),
 d AS (
-    SELECT DISTINCT scope, ServiceName, SpanName, key, bucketed,
-           CASE WHEN bucketed THEN '' ELSE value END AS value,
-           CASE WHEN bucketed THEN {_LOW} ELSE v END AS low,
-           TraceId, sel
-    FROM b
+    SELECT DISTINCT scope, ServiceName, SpanName, key, {_LOW} AS low, t, sel
+    FROM b WHERE bucketed
 ),
 g AS (
-    SELECT scope, ServiceName, SpanName, key, bucketed, value, low,
+    SELECT scope, ServiceName, SpanName, key, false AS bucketed, value, v AS low,
            count(*) FILTER (WHERE sel) AS s, count(*) FILTER (WHERE NOT sel) AS b
+    FROM b WHERE NOT bucketed GROUP BY ALL
+    UNION ALL
+    SELECT scope, ServiceName, SpanName, key, true, '', low,
+           count(*) FILTER (WHERE sel), count(*) FILTER (WHERE NOT sel)
     FROM d GROUP BY ALL
 )
 SELECT scope, ServiceName, SpanName, key, value, bucketed, low, s, b FROM g
