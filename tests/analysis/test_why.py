@@ -119,7 +119,9 @@ def test_operations_present_more_often_and_where_the_time_grew() -> None:
 def test_no_traces_on_a_side_gives_no_findings() -> None:
     empty = SelectionCounts(None, 0, 10, 0, 10, (attr("region", "eu", 0, 10),))
     report = explain_selection(empty)
-    assert report.attributes == report.rarer_attributes == report.time == ()
+    assert report.attributes == ()
+    assert report.rarer_attributes == ()
+    assert report.time == ()
 
 
 @given(st.integers(0, 500), st.integers(0, 500), st.integers(1, 500), st.integers(1, 500))
