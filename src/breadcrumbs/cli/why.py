@@ -311,6 +311,14 @@ def _shape_line(name: str, shape: dict[str, Any]) -> str:
     )
 
 
+def _under(row: dict[str, Any]) -> str:
+    """`` (under service: name)``: the parent, which tells apart spans of one name."""
+    if len(row["path"]) < 2:
+        return ""
+    parent = row["path"][-2]
+    return f" (under {parent['service']}: {parent['spanName']})"
+
+
 def render_compare(answer: dict[str, Any]) -> None:
     a, b = answer["a"], answer["b"]
     console.print(_shape_line("A", a))
@@ -346,7 +354,7 @@ def render_compare(answer: dict[str, Any]) -> None:
         for row in latency_rows:
             console.print(
                 Text.assemble(
-                    f"  {row['service']}: {row['spanName']}  ",
+                    f"  {row['service']}: {row['spanName']}{_under(row)}  ",
                     _delta(row["selfDeltaNs"]),
                     f"  ({format_ns(row['a']['selfNs'])} vs {format_ns(row['b']['selfNs'])})",
                 )
