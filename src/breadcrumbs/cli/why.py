@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from breadcrumbs.cli.app import app, console
-from breadcrumbs.cli.client import ServerOption, format_ns, get_json, print_json
+from breadcrumbs.cli.client import ServerOption, format_ns, get_json, print_json, utc
 
 _BAR = 10
 _SHADES = " ░▒▓█"
@@ -264,6 +264,10 @@ def _heatmap(answer: dict[str, Any], width: int) -> None:
             for col in range(-(-steps // per_column))
         )
         console.print(Text(f"{format_ns(low[bucket]):>9} │{line}"))
+    end_ns = answer["startNs"] + steps * answer["stepNs"]
+    console.print(
+        Text(f"{'':>9} └ {utc(answer['startNs'] // 1000)} … {utc(end_ns // 1000)} UTC", style="dim")
+    )
 
 
 @app.command()
