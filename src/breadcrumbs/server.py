@@ -45,6 +45,7 @@ from breadcrumbs.api import explain as explain_api
 from breadcrumbs.api import home as home_api
 from breadcrumbs.api import jaeger as jaeger_api
 from breadcrumbs.api import ops as ops_api
+from breadcrumbs.api import why as why_api
 from breadcrumbs.api import zipkin as zipkin_api
 from breadcrumbs.config import Settings
 from breadcrumbs.pipeline.ingest import IngestPipeline, PipelineSettings
@@ -321,7 +322,7 @@ class Server:
             *jaeger_api.routes(self.query),
             *home_api.routes(self.query),
             *explain_api.routes(self.query),
-            *explain_api.routes(self.query),
+            *why_api.routes(self.query),
         ]
         await self._serve_http(
             "http", "UI, Jaeger API", self.settings.http_port, Starlette(routes=routes)

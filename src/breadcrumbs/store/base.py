@@ -111,6 +111,162 @@ class Capabilities:
     missing: dict[str, str] = field(default_factory=dict)
 
 
+# --- many traces: "what is different", latency, typical traces ------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """The traces of one endpoint: those with an *anchor* span of ``service`` (and
+    ``operation``, when given) starting in [start_ns, end_ns]. Without an operation the
+    anchors are the service's entry spans (server, consumer or root spans). A trace's
+    duration is its longest anchor's; it failed when an anchor has an error status."""
+
+    start_ns: int
+    end_ns: int
+    service: str
+    operation: str | None = None
+
+
+IGNORED_KEYS = r"(^|[._])(port|pid)$|^thread\.(id|name)$|^otel\.scope\."
+"""Keys that only tell which connection, process or thread served a span: they follow the
+time (connection reuse) and would rank as noise."""
+
+
+@dataclass(frozen=True, slots=True)
+class TraceSelection:
+    """Split an endpoint's traces into a selection and its baseline (the others).
+
+    Exactly one criterion: anchor at least ``slower_than_ns``; at or above the
+    ``percentile`` (0-100 exclusive) of anchor durations; or ``errors`` (an anchor failed).
+    Each side is read from at most ``max_traces_per_side`` traces (a uniform sample by trace
+    id beyond that). Per (service, span name, key) at most ``max_values_per_key`` values are
+    counted, those with the largest share on either side; a key whose distinct values exceed
+    that and ``unique_share`` of its traces (ids, timestamps) is dropped, unless numeric:
+    numeric keys with many values are counted in power-of-two buckets instead.
+    """
+
+    endpoint: Endpoint
+    slower_than_ns: int | None = None
+    percentile: float | None = None
+    errors: bool = False
+    max_traces_per_side: int = 20_000
+    max_values_per_key: int = 24
+    unique_share: float = 0.5
+    slack_ns: int = 10 * 60 * 10**9
+    """How far before the first and after the last anchor the traces' other spans are read."""
+    ignored_keys: str = IGNORED_KEYS
+    """Keys left out (an RE2 pattern searched in the key)."""
+
+
+AttributeScope = Literal["span", "resource"]
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeCount:
+    """Traces on each side with a span of (service, span name) carrying ``key = value``
+    (resource scope: a span of the service whose resource carries it; ``span_name`` is "").
+    A bucket of a numeric key has ``value`` like ``[4, 8)`` and its bounds in ``low``/``high``
+    (``high`` excluded); an exact numeric value has ``low == high``; text values have None."""
+
+    scope: AttributeScope
+    service: str
+    span_name: str
+    key: str
+    value: str
+    selected: int
+    baseline: int
+    low: float | None = None
+    high: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OperationCount:
+    """One (service, span name) over each side's traces: how many traces have it, its spans'
+    summed duration and summed self time (duration minus its children's, at least 0)."""
+
+    service: str
+    span_name: str
+    selected_traces: int
+    baseline_traces: int
+    selected_spans: int
+    baseline_spans: int
+    selected_ns: int
+    baseline_ns: int
+    selected_self_ns: int
+    baseline_self_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedKey:
+    """A key left out because its values are nearly unique per trace (ids, timestamps)."""
+
+    scope: AttributeScope
+    service: str
+    span_name: str
+    key: str
+    distinct_values: int
+
+
+@dataclass(frozen=True, slots=True)
+class SelectionCounts:
+    """What ``selection_counts`` found: ``selected``/``baseline`` traces in the endpoint,
+    ``sampled_*`` of them read; counts below are over the sampled traces."""
+
+    threshold_ns: int | None
+    selected: int
+    baseline: int
+    sampled_selected: int
+    sampled_baseline: int
+    attributes: tuple[AttributeCount, ...] = ()
+    operations: tuple[OperationCount, ...] = ()
+    dropped_keys: tuple[DroppedKey, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyQuery:
+    """Anchor span durations of an endpoint in log buckets (``buckets_per_doubling`` per
+    power of two of ns), over ``time_buckets`` equal steps of the endpoint's window."""
+
+    endpoint: Endpoint
+    time_buckets: int = 60
+    buckets_per_doubling: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyCell:
+    """Anchors in time step ``step`` (from the window start) and duration bucket
+    ``bucket`` (durations in [2**(bucket/b), 2**((bucket+1)/b)) ns, b buckets per doubling)."""
+
+    step: int
+    bucket: int
+    count: int
+    errors: int
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyDistribution:
+    start_ns: int
+    """Where step 0 starts: the first anchor's start."""
+    step_ns: int
+    count: int
+    errors: int
+    min_ns: int | None
+    max_ns: int | None
+    percentiles_ns: dict[int, int]
+    """p50, p90, p95, p99 of anchor durations (empty when there are none)."""
+    cells: tuple[LatencyCell, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TypicalTraceQuery:
+    """The traces of an endpoint whose duration (see ``Endpoint``) is nearest the median of
+    the endpoint's traces, nearest first; ``exclude`` is never returned."""
+
+    endpoint: Endpoint
+    limit: int = 1
+    exclude: tuple[str, ...] = ()
+
+
 @runtime_checkable
 class SpanWriter(Protocol):
     async def write(self, batch: SpanBatch, *, wal_sequence: int | None = None) -> None:
@@ -168,6 +324,20 @@ class SpanReader(Protocol):
 
     async def trace_ids_with_prefix(self, query: TraceIdPrefix) -> list[str]:
         """Full trace ids starting with the prefix, newest first (see ``TraceIdPrefix``)."""
+
+    # --- many traces (analysis) -------------------------------------------------------------
+
+    async def selection_counts(self, selection: TraceSelection) -> SelectionCounts:
+        """Per side of ``selection``: trace counts of attribute values and operations found
+        in any span of the traces (see ``TraceSelection``). ``analysis.why`` ranks them."""
+        ...
+
+    async def latency_distribution(self, query: LatencyQuery) -> LatencyDistribution:
+        """Histogram and time x duration heatmap of an endpoint's anchor durations."""
+        ...
+
+    async def typical_traces(self, query: TypicalTraceQuery) -> list[str]:
+        """Trace ids nearest the endpoint's median duration (see ``TypicalTraceQuery``)."""
         ...
 
 

@@ -29,15 +29,24 @@ import pyarrow.compute as pc
 from breadcrumbs.model import ATTRIBUTES_TYPE, SPAN_SCHEMA, SpanBatch, SpanKind, empty_batch
 from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import (
+    AttributeCount,
     Capabilities,
     DependencyLink,
+    DroppedKey,
     GetTraceParams,
+    LatencyCell,
+    LatencyDistribution,
+    LatencyQuery,
     Operation,
+    OperationCount,
+    SelectionCounts,
     StoreStats,
     TraceIdPrefix,
     TraceQuery,
+    TraceSelection,
+    TypicalTraceQuery,
 )
-from breadcrumbs.store.duckdb import dependencies, schema, sql
+from breadcrumbs.store.duckdb import analysis_sql, dependencies, schema, sql
 
 log = logging.getLogger(__name__)
 
@@ -885,3 +894,126 @@ class DuckDBStore:
             return [row[0] for row in rows]
 
         return await self._run(work)
+
+    # --- many traces (analysis) -------------------------------------------------------------
+
+    async def selection_counts(self, selection: TraceSelection) -> SelectionCounts:
+        return await self._run(lambda cur: _selection_counts(cur, selection))
+
+    async def latency_distribution(self, query: LatencyQuery) -> LatencyDistribution:
+        return await self._run(lambda cur: _latency_distribution(cur, query))
+
+    async def typical_traces(self, query: TypicalTraceQuery) -> list[str]:
+        text, params = analysis_sql.typical_traces(query.endpoint, query.limit + len(query.exclude))
+        found = await self._column(text, params)
+        return [t for t in found if t not in query.exclude][: query.limit]
+
+
+def _sample_rate(traces: int, cap: int) -> int:
+    """The hash threshold that keeps about ``cap`` of ``traces`` (all when fewer)."""
+    if traces <= cap:
+        return analysis_sql.SAMPLE_SCALE
+    return -(-analysis_sql.SAMPLE_SCALE * cap // traces)
+
+
+def _number_text(number: float) -> str:
+    return f"{number:g}"
+
+
+def _selection_counts(cur: duckdb.DuckDBPyConnection, selection: TraceSelection) -> SelectionCounts:
+    cur.execute(*analysis_sql.endpoint_traces(selection.endpoint))
+    threshold: int | None = None
+    condition_params: list[Any]
+    if selection.errors:
+        condition, condition_params = analysis_sql.FAILED, []
+    else:
+        if selection.percentile is not None:
+            row = cur.execute(analysis_sql.PERCENTILE, [selection.percentile / 100]).fetchone()
+            threshold = None if row is None or row[0] is None else int(row[0])
+        else:
+            threshold = selection.slower_than_ns
+        if threshold is None:  # no traces (or no criterion): every trace is baseline
+            condition, condition_params = "false", []
+        else:
+            condition, condition_params = analysis_sql.SLOWER, [threshold]
+    ((selected, baseline, first, last),) = cur.execute(
+        analysis_sql.sides(condition), condition_params * 2
+    ).fetchall()
+    if not selected + baseline:
+        return SelectionCounts(threshold, 0, 0, 0, 0)
+    cap = selection.max_traces_per_side
+    rates = [_sample_rate(selected, cap), _sample_rate(baseline, cap)]
+    cur.execute(analysis_sql.pick(condition), [*condition_params * 2, *rates])
+    ((sampled_selected, sampled_baseline),) = cur.execute(analysis_sql.PICKED_SIDES).fetchall()
+    window = [first - selection.slack_ns, last + selection.slack_ns]
+    cur.execute(analysis_sql.PICKED_SPANS, window)
+    operations = tuple(
+        OperationCount(*(row[:2]), *(int(n) for n in row[2:]))
+        for row in cur.execute(analysis_sql.OPERATIONS).fetchall()
+    )
+    values_cap = selection.max_values_per_key
+    cur.execute(analysis_sql.ATTRIBUTES, [*window, selection.ignored_keys])
+    cur.execute(analysis_sql.KEYS)
+    dropped = tuple(
+        DroppedKey(scope, service, span, key, int(n))
+        for scope, service, span, key, n in cur.execute(
+            analysis_sql.DROPPED_KEYS, [values_cap, selection.unique_share]
+        ).fetchall()
+    )
+    attributes: list[AttributeCount] = []
+    rows = cur.execute(
+        analysis_sql.VALUES,
+        [values_cap, selection.unique_share, max(sampled_baseline, 1), max(sampled_selected, 1)],
+    ).fetchall()
+    for scope, service, span, key, value, bucketed, low, in_selected, in_baseline in rows:
+        high = low
+        if bucketed:
+            high = 2 * low if low > 0 else (low / 2 if low < 0 else 0.0)
+            value = f"[{_number_text(low)}, {_number_text(high)})" if low else "0"
+        attributes.append(
+            AttributeCount(
+                scope, service, span, key, value, int(in_selected), int(in_baseline), low, high
+            )
+        )
+    return SelectionCounts(
+        threshold,
+        int(selected),
+        int(baseline),
+        int(sampled_selected),
+        int(sampled_baseline),
+        tuple(attributes),
+        operations,
+        dropped,
+    )
+
+
+_PERCENTILES = (50, 90, 95, 99)
+
+
+def _latency_distribution(
+    cur: duckdb.DuckDBPyConnection, query: LatencyQuery
+) -> LatencyDistribution:
+    ((count, errors, first, last, low, high, quantiles),) = cur.execute(
+        *analysis_sql.latency_extent(query.endpoint)
+    ).fetchall()
+    if not count:
+        return LatencyDistribution(query.endpoint.start_ns, 0, 0, 0, None, None, {}, ())
+    step = max(1, -(-(int(last) - int(first) + 1) // max(1, query.time_buckets)))
+    cells = tuple(
+        LatencyCell(int(s), int(b), int(n), int(e))
+        for s, b, n, e in cur.execute(
+            *analysis_sql.latency_cells(
+                query.endpoint, int(first), step, query.buckets_per_doubling
+            )
+        ).fetchall()
+    )
+    return LatencyDistribution(
+        int(first),
+        step,
+        int(count),
+        int(errors),
+        int(low),
+        int(high),
+        {p: int(q) for p, q in zip(_PERCENTILES, quantiles, strict=True)},
+        cells,
+    )
