@@ -41,6 +41,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from breadcrumbs import __version__
+from breadcrumbs.api import doctor as doctor_api
 from breadcrumbs.api import home as home_api
 from breadcrumbs.api import jaeger as jaeger_api
 from breadcrumbs.api import ops as ops_api
@@ -319,6 +320,7 @@ class Server:
             *ops_api.routes(self.not_ready, self.metrics, self._refresh_store_gauges),
             *jaeger_api.routes(self.query),
             *home_api.routes(self.query),
+            *doctor_api.routes(self.query, value_limit=self.settings.max_value_length),
         ]
         await self._serve_http(
             "http", "UI, Jaeger API", self.settings.http_port, Starlette(routes=routes)

@@ -31,12 +31,13 @@ from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import (
     Capabilities,
     DependencyLink,
+    DoctorWindow,
     GetTraceParams,
     Operation,
     StoreStats,
     TraceQuery,
 )
-from breadcrumbs.store.duckdb import dependencies, schema, sql
+from breadcrumbs.store.duckdb import dependencies, doctor_sql, schema, sql
 
 log = logging.getLogger(__name__)
 
@@ -812,3 +813,24 @@ class DuckDBStore:
                 cur.rollback()
                 raise
         return deleted
+
+    # --- trace doctor reads (base.DoctorWindow; the SQL is in doctor_sql) --------------------
+
+    async def _table(self, statement: tuple[str, list[Any]]) -> pa.Table:
+        text, params = statement
+        return await self._run(lambda cur: cur.sql(text, params=params).to_arrow_table())
+
+    async def operation_profile(self, window: DoctorWindow) -> pa.Table:
+        return await self._table(doctor_sql.operation_profile(window))
+
+    async def parent_profile(self, window: DoctorWindow) -> pa.Table:
+        return await self._table(doctor_sql.parent_profile(window))
+
+    async def call_profile(self, window: DoctorWindow) -> pa.Table:
+        return await self._table(doctor_sql.call_profile(window))
+
+    async def root_profile(self, window: DoctorWindow) -> pa.Table:
+        return await self._table(doctor_sql.root_profile(window))
+
+    async def attribute_profile(self, window: DoctorWindow) -> pa.Table:
+        return await self._table(doctor_sql.attribute_profile(window))
