@@ -7,7 +7,6 @@ Parameters: ``lookback`` (``1h`` default; Go durations, ``2d``, ``1w``), or ``st
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Final
 
@@ -50,12 +49,12 @@ class Diagnosis:
     """Reads that hit ``max_rows`` (their smallest groups were not seen)."""
 
 
-async def diagnose_window(
-    reader: SpanReader, start_ns: int, end_ns: int, *, value_limit: int
-) -> Diagnosis:
-    window = DoctorWindow(start_ns, end_ns, ID_PATTERN, max_rows=MAX_ROWS)
-    # One read at a time: each is a scan of the window, and running them side by side on a
-    # small machine only makes ingest wait.
+async def gather_evidence(
+    reader: SpanReader, window: DoctorWindow, *, value_limit: int
+) -> Evidence:
+    """The store's doctor reads over ``window``, as the checks' evidence."""
+    # One read at a time: each scans the window, and side by side on a small machine they
+    # would only make ingest wait.
     tables = {}
     for name, read in (
         ("operations", reader.operation_profile),
@@ -65,8 +64,14 @@ async def diagnose_window(
         ("attributes", reader.attribute_profile),
     ):
         tables[name] = await read(window)
-        await asyncio.sleep(0)
-    evidence = Evidence.from_tables(
-        start_ns, end_ns, tables, value_limit=value_limit, max_rows=MAX_ROWS
+    return Evidence.from_tables(
+        window.start_ns, window.end_ns, tables, value_limit=value_limit, max_rows=window.max_rows
     )
+
+
+async def diagnose_window(
+    reader: SpanReader, start_ns: int, end_ns: int, *, value_limit: int
+) -> Diagnosis:
+    window = DoctorWindow(start_ns, end_ns, ID_PATTERN, max_rows=MAX_ROWS)
+    evidence = await gather_evidence(reader, window, value_limit=value_limit)
     return Diagnosis(window, diagnose(evidence), evidence.spans(), evidence.truncated)

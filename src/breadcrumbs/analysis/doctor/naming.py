@@ -60,35 +60,55 @@ def _route_name(row: Row) -> str:
 
 
 def ids_in_names(evidence: Evidence) -> list[Finding]:
-    """One operation spread over many span names: ids, numbers, hex or URLs in them."""
+    """One operation spread over many span names (ids, numbers, hex in them), and full
+    URLs in names."""
     findings = []
+    urls: dict[str, list[Row]] = defaultdict(list)
     for row in evidence.operations:
-        names, service = int(row["Names"]), str(row["ServiceName"])
-        first, last = str(row["FirstName"]), str(row["LastName"])
-        url = bool(_URL.search(last))
-        if names < MANY_NAMES and not (url and names > 1):
-            continue
-        good = _route_name(row) if kind(row) == SpanKind.SERVER else ""
-        instead = f" (here '{good}')" if good else ""
-        what = "full URLs" if url else "ids"
+        if _URL.search(str(row["LastName"])):
+            urls[str(row["ServiceName"])].append(row)
+        elif int(row["Names"]) >= MANY_NAMES:
+            findings.append(_ids_finding(row))
+    for service, rows in sorted(urls.items()):
+        rows.sort(key=lambda row: -int(row["Spans"]))
+        names = sum(int(row["Names"]) for row in rows)
         findings.append(
             Finding(
                 check="naming.ids-in-names",
-                severity=Severity.HIGH if names >= 4 * MANY_NAMES or url else Severity.MEDIUM,
-                title=f"{service}: span names with {what} in them: {quoted([last, first], 2)}",
-                detail=f"{names:,} distinct names for one operation "
-                f"'{row['NameTemplate']}' ({int(row['Spans']):,} spans): every id makes a new "
-                "operation, so operation lists, metrics and comparisons fall apart.",
-                fix="Name spans by what they do, never by the data: an HTTP server span is "
-                f"`{{method}} {{http.route}}`{instead}, a client span `{{method}}` or "
-                "`{method} {url.template}`; put the id in an attribute (`user.id`, "
-                "`url.path`).",
+                severity=Severity.HIGH if names >= MANY_NAMES else Severity.MEDIUM,
+                title=f"{service}: span names with full URLs in them: "
+                f"{quoted([str(row['LastName']) for row in rows], 2)}",
+                detail=f"{names:,} span names carry a URL: every path and query string makes "
+                "a new operation, and secrets in query strings end up in every list.",
+                fix="Name client spans `{method}` or `{method} {url.template}` and put the "
+                "URL in `url.full` (with its query string redacted).",
                 count=names,
                 unit="names",
-                examples=(Example(str(row["Example"]), service, last),),
+                examples=(Example(str(rows[0]["Example"]), service, str(rows[0]["LastName"])),),
             )
         )
     return findings
+
+
+def _ids_finding(row: Row) -> Finding:
+    names, service = int(row["Names"]), str(row["ServiceName"])
+    first, last = str(row["FirstName"]), str(row["LastName"])
+    good = _route_name(row) if kind(row) == SpanKind.SERVER else ""
+    instead = f" (here '{good}')" if good else ""
+    return Finding(
+        check="naming.ids-in-names",
+        severity=Severity.HIGH if names >= 4 * MANY_NAMES else Severity.MEDIUM,
+        title=f"{service}: span names with ids in them: {quoted([last, first], 2)}",
+        detail=f"{names:,} distinct names for one operation '{row['NameTemplate']}' "
+        f"({int(row['Spans']):,} spans): every id makes a new operation, so operation "
+        "lists, metrics and comparisons fall apart.",
+        fix="Name spans by what they do, never by the data: an HTTP server span is "
+        f"`{{method}} {{http.route}}`{instead}, a client span `{{method}}` or "
+        "`{method} {url.template}`; put the id in an attribute (`user.id`, `url.path`).",
+        count=names,
+        unit="names",
+        examples=(Example(str(row["Example"]), service, last),),
+    )
 
 
 def _generic(row: Row) -> bool:
