@@ -73,6 +73,21 @@ async def test_a_lost_call_or_two_is_low_not_an_alarm(tmp_path: Path) -> None:
     assert (finding.count, finding.total) == (1, 201)
 
 
+async def test_callee_spans_that_never_arrive_are_not_called_a_propagation_break(
+    tmp_path: Path,
+) -> None:
+    shop = Shop().healthy()
+    for i in range(8):  # cart's spans for these calls were dropped: no new traces in cart
+        trace = shop.trace_id()
+        root = shop.span(trace, "frontend", "GET /x", SpanKind.SERVER, 30_000 + i, 10)
+        shop.span(trace, "frontend", "GET", SpanKind.CLIENT, 30_001 + i, 5, root,
+                  server__address="cart", server__port=8080)  # fmt: skip
+    (finding,) = await run("propagation.client-without-server", shop, tmp_path)
+    assert finding.title == "frontend → cart: 8 calls have no cart span (29%)"
+    assert finding.severity == Severity.MEDIUM  # never high without new traces in cart
+    assert "OTEL_BSP_MAX_QUEUE_SIZE" in finding.fix
+
+
 async def test_calls_to_an_uninstrumented_host_are_not_broken_propagation(
     tmp_path: Path,
 ) -> None:
@@ -109,6 +124,15 @@ async def test_a_parent_a_little_outside_the_window_is_not_missing(tmp_path: Pat
     trace = shop.trace_id()
     root = shop.span(trace, "frontend", "GET /slow", SpanKind.SERVER, -1500, 3000)  # before
     shop.span(trace, "frontend", "step", SpanKind.INTERNAL, 10, 5, root)
+    assert await run("propagation.orphans", shop, tmp_path) == []
+
+
+async def test_children_of_a_root_still_running_are_not_orphans(tmp_path: Path) -> None:
+    shop = Shop().healthy()
+    for i in range(5):  # the last minute: the roots of these traces have not ended yet
+        trace = shop.trace_id()
+        shop.span(trace, "gateway", "reserve stock", SpanKind.INTERNAL, 570_000 + i, 5,
+                  f"{0xfeed + i:016x}")  # fmt: skip
     assert await run("propagation.orphans", shop, tmp_path) == []
 
 

@@ -73,6 +73,8 @@ async def test_parent_profile_finds_orphans_and_skew(store: Store) -> None:
                      "a000000000000001", SpanKind.SERVER),
                 Span(trace, "a000000000000003", "lost", "api", t0 + 200 * ms, 4 * ms,
                      "00000000000000ff", SpanKind.INTERNAL),
+                Span("3" * 32, "a000000000000004", "waiting", "api", t0 + 300 * ms, 4 * ms,
+                     "00000000000000fe", SpanKind.INTERNAL),
             ]
         )
     )  # fmt: skip
@@ -81,6 +83,13 @@ async def test_parent_profile_finds_orphans_and_skew(store: Store) -> None:
     assert (skewed["StartsBefore"], skewed["MaxBeforeNs"]) == (1, 5 * ms)
     (orphan,) = rows(table, SpanName="lost")
     assert (orphan["ParentService"], orphan["ParentKind"], orphan["Spans"]) == (None, None, 1)
+    assert orphan["InCompleteTraces"] == 1  # its trace's root (web's client span) arrived
+    (waiting,) = rows(table, SpanName="waiting")
+    assert waiting["InCompleteTraces"] == 0  # no root yet: its parent may still be running
+    old = DoctorWindow(WINDOW.start_ns, WINDOW.end_ns, ID_PATTERN, settle_ns=0,
+                       margin_ns=WINDOW.end_ns - t0 - 400 * ms)  # fmt: skip
+    (judged,) = rows(await store.parent_profile(old), SpanName="waiting")
+    assert judged["InCompleteTraces"] == 1  # older than the margin: complete anyway
     tight = DoctorWindow(WINDOW.start_ns, WINDOW.end_ns, ID_PATTERN, settle_ns=0,
                          tolerance_ns=10 * ms)  # fmt: skip
     (tolerated,) = rows(await store.parent_profile(tight), SpanName="GET /x")

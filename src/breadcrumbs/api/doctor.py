@@ -62,10 +62,8 @@ def render(diagnosis: doctor.Diagnosis) -> dict[str, Any]:
 def routes(query: QueryService, *, value_limit: int) -> list[BaseRoute]:
     @handle_errors(error_body)
     async def diagnose(request: Request) -> Response:
-        start_ns, end_ns = doctor.parse_window(query_pairs(request), now_ns())
-        found = await doctor.diagnose_window(
-            query.reader, start_ns, end_ns, value_limit=value_limit
-        )
+        window = doctor.parse_window(query_pairs(request), now_ns())
+        found = await doctor.diagnose_window(query.reader, window, value_limit=value_limit)
         return json_response(render(found))
 
     return [Route("/api/x/doctor", diagnose, methods=["GET"])]

@@ -66,12 +66,20 @@ def doctor(
     lookback: Annotated[
         str, typer.Option("--lookback", help="How far back to look: 15m, 1h, 2d.")
     ] = "1h",
+    settle: Annotated[
+        str,
+        typer.Option(
+            "--settle",
+            help="How long spans may take to arrive; younger ones are not judged for a "
+            "missing parent or child.",
+        ),
+    ] = "30s",
     json_output: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
     server: ServerOption = None,
 ) -> None:
     """Find instrumentation mistakes (broken propagation, bad span names, skew, ...),
     worst first, each with how to fix it."""
-    data = get_json(server, "/api/x/doctor", {"lookback": lookback})
+    data = get_json(server, "/api/x/doctor", {"lookback": lookback, "settle": settle})
     if json_output:
         print_json(data)
         return

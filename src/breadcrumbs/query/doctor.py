@@ -2,7 +2,9 @@
 it as ``analysis.doctor.Evidence``, and the findings.
 
 Parameters: ``lookback`` (``1h`` default; Go durations, ``2d``, ``1w``), or ``start`` and
-``end`` in ns since the epoch (``end`` defaults to now, ``start`` to ``end - lookback``).
+``end`` in ns since the epoch (``end`` defaults to now, ``start`` to ``end - lookback``);
+``settle`` (a Go duration, ``30s`` default): how long spans may take to arrive, so a span
+younger than that is not yet judged for a missing parent or child.
 """
 
 from __future__ import annotations
@@ -12,17 +14,19 @@ from typing import Final
 
 from breadcrumbs.analysis.doctor import ID_PATTERN, Evidence, Finding, diagnose
 from breadcrumbs.errors import BadInput
-from breadcrumbs.query.jaeger_params import parse_lookback
+from breadcrumbs.query.jaeger_params import parse_go_duration, parse_lookback
 from breadcrumbs.query.params import NS_PER_S, Params, first, parse_int
 from breadcrumbs.store.base import DoctorWindow, SpanReader
 
 DEFAULT_LOOKBACK_NS: Final = 3600 * NS_PER_S
 MAX_WINDOW_NS: Final = 31 * 24 * 3600 * NS_PER_S
 MAX_ROWS: Final = 5_000
+DEFAULT_SETTLE_NS: Final = 30 * NS_PER_S
+MAX_SETTLE_NS: Final = 3600 * NS_PER_S
 
 
-def parse_window(params: Params, now_ns: int) -> tuple[int, int]:
-    """(start_ns, end_ns) of the window to diagnose, or BadInput naming the parameter."""
+def parse_window(params: Params, now_ns: int) -> DoctorWindow:
+    """The window to diagnose, or BadInput naming the parameter."""
     end_text, start_text = first(params, "end"), first(params, "start")
     end_ns = parse_int(end_text, "end", minimum=1) if end_text else now_ns
     if start_text:
@@ -36,7 +40,11 @@ def parse_window(params: Params, now_ns: int) -> tuple[int, int]:
         raise BadInput("unable to parse params: 'start' must be before 'end'")
     if end_ns - start_ns > MAX_WINDOW_NS:
         raise BadInput("unable to parse params: the window may span at most 31 days")
-    return start_ns, end_ns
+    settle_text = first(params, "settle")
+    settle_ns = parse_go_duration(settle_text, "settle") if settle_text else DEFAULT_SETTLE_NS
+    if settle_ns > MAX_SETTLE_NS:
+        raise BadInput("unable to parse param 'settle': at most 1h")
+    return DoctorWindow(start_ns, end_ns, ID_PATTERN, settle_ns=settle_ns, max_rows=MAX_ROWS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +78,7 @@ async def gather_evidence(
 
 
 async def diagnose_window(
-    reader: SpanReader, start_ns: int, end_ns: int, *, value_limit: int
+    reader: SpanReader, window: DoctorWindow, *, value_limit: int
 ) -> Diagnosis:
-    window = DoctorWindow(start_ns, end_ns, ID_PATTERN, max_rows=MAX_ROWS)
     evidence = await gather_evidence(reader, window, value_limit=value_limit)
     return Diagnosis(window, diagnose(evidence), evidence.spans(), evidence.truncated)

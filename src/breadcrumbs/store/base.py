@@ -178,12 +178,14 @@ class SpanReader(Protocol):
         SpanKind, ParentService, ParentKind); ParentService and ParentKind are null when the
         parent never arrived.
 
-        Columns: the keys, Spans, StartsBefore (the parent is in another service and
-        started more than ``tolerance_ns`` later), StartsAfter (the parent, a client span in
-        another service, had ended more than ``tolerance_ns`` before the span started: on
-        one clock impossible for a call the client waited for), MaxBeforeNs, MaxAfterNs (the
-        largest of each, ns), Example. A server span ending after its client span is not
-        counted: servers end their span after sending the response.
+        Columns: the keys, Spans, InCompleteTraces (spans of traces whose root span arrived,
+        or that started over ``margin_ns`` before the window's end: a missing parent there
+        is missing, not an ancestor still running), StartsBefore (the parent is in another
+        service and started more than ``tolerance_ns`` later), StartsAfter (the parent, a
+        client span in another service, had ended more than ``tolerance_ns`` before the span
+        started: on one clock impossible for a call the client waited for), MaxBeforeNs,
+        MaxAfterNs (the largest of each, ns), Example. A server span ending after its client
+        span is not counted: servers end their span after sending the response.
         """
         ...
 

@@ -99,36 +99,53 @@ def client_without_server(evidence: Evidence) -> list[Finding]:
                     str(row["Example"]), str(row["ServiceName"]), row["SpanName"]
                 )
     new_traces = _server_roots(evidence.operations)
-    findings = []
-    for (caller, target), edge in sorted(edges.items()):
-        if not edge.lost:
-            continue
-        roots = new_traces.get(target, 0)
-        started = (
-            f" Meanwhile {target}'s server spans started {roots:,} traces of their own."
-            if roots
-            else ""
+    return [
+        _lost_call(caller, target, edge, new_traces.get(target, 0))
+        for (caller, target), edge in sorted(edges.items())
+        if edge.lost
+    ]
+
+
+def _lost_call(caller: str, target: str, edge: _Edge, roots: int) -> Finding:
+    examples = (edge.example,) if edge.example else ()
+    counts = f"{edge.lost:,} of {edge.calls:,} client spans of {caller} calling {target}"
+    if roots:
+        # The callee served requests that came without a context: propagation broke.
+        return Finding(
+            check="propagation.client-without-server",
+            severity=Severity.HIGH
+            if edge.lost >= 5 and roots >= edge.lost // 2
+            else _severity(edge.lost, edge.calls),
+            title=f"{caller} → {target}: {edge.lost:,} calls lost their trace context "
+            f"({percent(edge.lost, edge.calls)})",
+            detail=f"{counts} (an instrumented service) have no server span under them, "
+            f"while {target}'s server spans started {roots:,} traces of their own.",
+            fix=f"{target} does not receive {caller}'s `traceparent`: make every proxy, load "
+            "balancer or mesh between them forward the `traceparent`, `tracestate` and "
+            f"`baggage` headers untouched, and {PROPAGATORS}.",
+            count=edge.lost,
+            total=edge.calls,
+            unit="calls",
+            examples=examples,
         )
-        findings.append(
-            Finding(
-                check="propagation.client-without-server",
-                severity=Severity.HIGH
-                if edge.lost >= 5 and roots >= edge.lost // 2
-                else _severity(edge.lost, edge.calls),
-                title=f"{caller} → {target}: {edge.lost:,} calls lost their trace context "
-                f"({percent(edge.lost, edge.calls)})",
-                detail=f"{edge.lost:,} of {edge.calls:,} client spans of {caller} calling "
-                f"{target} (an instrumented service) have no server span under them." + started,
-                fix=f"{target} does not receive {caller}'s `traceparent`: make every proxy, "
-                "load balancer or mesh between them forward the `traceparent`, `tracestate` "
-                f"and `baggage` headers untouched, and {PROPAGATORS}.",
-                count=edge.lost,
-                total=edge.calls,
-                unit="calls",
-                examples=(edge.example,) if edge.example else (),
-            )
-        )
-    return findings
+    # No new traces in the callee: its spans for these calls were made but never arrived
+    # (or never made); a missing context alone would have started new traces.
+    return Finding(
+        check="propagation.client-without-server",
+        severity=min(_severity(edge.lost, edge.calls), Severity.MEDIUM),
+        title=f"{caller} → {target}: {edge.lost:,} calls have no {target} span "
+        f"({percent(edge.lost, edge.calls)})",
+        detail=f"{counts} (an instrumented service) have no server span under them, and "
+        f"{target} started no traces of its own: its spans for these calls never arrived.",
+        fix=f"Check what drops {target}'s spans: a sampler that ignores the caller's decision "
+        "(use OTEL_TRACES_SAMPLER=parentbased_traceidratio), an exporter that drops or times "
+        "out under load (the SDK's logs, OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_EXPORT_TIMEOUT), "
+        f"or a path to {target} that skips its instrumentation.",
+        count=edge.lost,
+        total=edge.calls,
+        unit="calls",
+        examples=examples,
+    )
 
 
 def _server_roots(operations: Iterable[Row]) -> dict[str, int]:
@@ -140,21 +157,27 @@ def _server_roots(operations: Iterable[Row]) -> dict[str, int]:
 
 
 def orphans(evidence: Evidence) -> list[Finding]:
-    """Spans whose parent never arrived; server spans (a remote parent) told apart."""
+    """Spans whose parent never arrived; server and consumer spans (a remote parent) told
+    apart. An in-process parent is usually an ancestor that ends after its children, so
+    those count only in traces whose root has arrived (or that are old): a root still
+    running is not a lost one."""
     groups: dict[tuple[str, bool], list[Row]] = defaultdict(list)
     with_parent: dict[str, int] = defaultdict(int)
     for row in evidence.parents:
         service = str(row["ServiceName"])
         with_parent[service] += int(row["Spans"])
-        if row["ParentService"] is None:
-            groups[(service, kind(row) == SpanKind.SERVER)].append(row)
+        remote = kind(row) in (SpanKind.SERVER, SpanKind.CONSUMER)
+        if row["ParentService"] is None and (remote or int(row["InCompleteTraces"])):
+            groups[(service, remote)].append(row)
     findings = []
     for (service, remote), rows in sorted(groups.items()):
-        lost = sum(int(row["Spans"]) for row in rows)
-        top = max(rows, key=lambda row: int(row["Spans"]))
+        counted = "Spans" if remote else "InCompleteTraces"
+        lost = sum(int(row[counted]) for row in rows)
+        top = max(rows, key=lambda row: int(row[counted]))
         names = sorted({str(row["SpanName"]) for row in rows})
         if remote:
-            title = f"{service}: server spans whose remote parent never arrived"
+            which = "server" if all(kind(r) == SpanKind.SERVER for r in rows) else "consumer"
+            title = f"{service}: {which} spans whose remote parent never arrived"
             fix = (
                 f"the caller of {service} sends a `traceparent` but its span never reaches "
                 "breadcrumbs: it is not exported (check the caller's exporter endpoint), "

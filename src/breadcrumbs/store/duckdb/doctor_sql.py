@@ -53,7 +53,8 @@ def operation_profile(window: DoctorWindow) -> tuple[str, list[Any]]:
 
 def parent_profile(window: DoctorWindow) -> tuple[str, list[Any]]:
     # $1..$2: the settled part of the window (children judged); $3..$4: where parents are
-    # looked for; $5: the skew tolerance.
+    # looked for; $5: the skew tolerance; $6: the row bound; $7: before it, a trace whose
+    # root has not arrived is complete anyway (its root is not merely still running).
     text = f"""
     WITH c AS (
         SELECT TraceId, ParentSpanId, ServiceName, SpanName, SpanKind, Timestamp, Duration
@@ -65,14 +66,22 @@ def parent_profile(window: DoctorWindow) -> tuple[str, list[Any]]:
         WHERE Timestamp >= $3 AND Timestamp < $4
           AND TraceId IN (SELECT TraceId FROM c)
     ),
+    r AS (
+        SELECT DISTINCT TraceId FROM spans
+        WHERE Timestamp >= $3 AND Timestamp < $4 AND ParentSpanId IS NULL
+          AND TraceId IN (SELECT TraceId FROM c)
+    ),
     j AS (
         SELECT c.*, p.ServiceName AS ParentService, p.SpanKind AS ParentKind,
+               r.TraceId IS NOT NULL OR c.Timestamp < $7 AS Complete,
                p.Timestamp - c.Timestamp AS Before,
                c.Timestamp - (p.Timestamp + p.Duration) AS After,
                p.ServiceName IS NOT NULL AND p.ServiceName <> c.ServiceName AS Remote
         FROM c LEFT JOIN p ON p.TraceId = c.TraceId AND p.SpanId = c.ParentSpanId
+               LEFT JOIN r ON r.TraceId = c.TraceId
     )
     SELECT ServiceName, SpanName, SpanKind, ParentService, ParentKind, count(*)::BIGINT AS Spans,
+           count_if(Complete)::BIGINT AS InCompleteTraces,
            count_if(Remote AND Before > $5)::BIGINT AS StartsBefore,
            count_if(Remote AND ParentKind = 3 AND After > $5)::BIGINT AS StartsAfter,
            coalesce(max(Before) FILTER (WHERE Remote), 0) AS MaxBeforeNs,
@@ -90,6 +99,7 @@ def parent_profile(window: DoctorWindow) -> tuple[str, list[Any]]:
         window.end_ns + window.margin_ns,
         window.tolerance_ns,
         window.max_rows,
+        window.end_ns - window.margin_ns,
     ]
 
 
