@@ -221,6 +221,16 @@ async def test_a_client_span_named_by_its_method_follows_the_conventions(
     assert await run("naming.generic-names", shop, tmp_path) == []
 
 
+async def test_a_consumer_named_by_its_operation_follows_the_conventions(
+    tmp_path: Path,
+) -> None:
+    shop = Shop().healthy()
+    trace = shop.trace_id()
+    send = shop.span(trace, "frontend", "send", SpanKind.PRODUCER, 85_000, 1)
+    shop.span(trace, "mailer", "process", SpanKind.CONSUMER, 85_010, 1, send)
+    assert await run("naming.generic-names", shop, tmp_path) == []
+
+
 async def test_one_endpoint_named_two_ways(tmp_path: Path) -> None:
     shop = Shop().healthy()
     shop.span(shop.trace_id(), "cart-v2", "items", SpanKind.SERVER, 90_000, 5,

@@ -45,6 +45,11 @@ GENERIC_NAMES: Final = frozenset(
     }
 )  # fmt: skip
 
+MESSAGING_OPERATIONS: Final = frozenset(
+    {"publish", "send", "create", "receive", "process", "settle", "deliver"}
+)
+"""A messaging span may be named by its operation alone when the destination is unknown."""
+
 _URL: Final = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _NON_WORD: Final = re.compile(r"[^a-z]")
 
@@ -119,7 +124,10 @@ def _generic(row: Row) -> bool:
         # A client span named by its method alone follows the HTTP conventions; a server
         # span knows its route, and an internal one has no method to speak of.
         return kind(row) != SpanKind.CLIENT
-    return _NON_WORD.sub("", name.lower()) in GENERIC_NAMES
+    word = _NON_WORD.sub("", name.lower())
+    if kind(row) in (SpanKind.PRODUCER, SpanKind.CONSUMER) and word in MESSAGING_OPERATIONS:
+        return False  # the messaging conventions' name when the destination is unknown
+    return word in GENERIC_NAMES
 
 
 def generic_names(evidence: Evidence) -> list[Finding]:
