@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from breadcrumbs.analysis.doctor import ID_PATTERN, Evidence, diagnose
-from breadcrumbs.query.doctor import MAX_ROWS
+from breadcrumbs.analysis.doctor import ID_PATTERN, diagnose
+from breadcrumbs.query.doctor import MAX_ROWS, gather_evidence
 from breadcrumbs.store.base import DoctorWindow
 from breadcrumbs.store.duckdb import DuckDBStore
 from gen import Generator
@@ -52,6 +52,27 @@ def load(path: Path, spans: int, batch: int) -> tuple[int, int]:
     return gen.start_ns, gen.end_ns()
 
 
+class Timed:
+    """The store's doctor reads, each timed (wall, CPU of the process)."""
+
+    def __init__(self, store: DuckDBStore, figures: dict[str, Any]) -> None:
+        self.store, self.figures = store, figures
+
+    def __getattr__(self, name: str) -> Any:
+        read = getattr(self.store, name)
+
+        async def timed(window: DoctorWindow) -> Any:
+            began, cpu = time.perf_counter(), time.process_time()
+            table = await read(window)
+            self.figures[name.removesuffix("_profile")] = (
+                time.perf_counter() - began,
+                time.process_time() - cpu,
+            )
+            return table
+
+        return timed
+
+
 def measure(path: Path, what: str, start_ns: int, end_ns: int) -> dict[str, Any]:
     store = DuckDBStore(path)
     window = DoctorWindow(start_ns, end_ns, ID_PATTERN, max_rows=MAX_ROWS)
@@ -63,24 +84,12 @@ def measure(path: Path, what: str, start_ns: int, end_ns: int) -> dict[str, Any]
             await store._run(lambda cur: cur.execute(FLOOR, [start_ns, end_ns]).fetchall())
             figures["floor"] = (time.perf_counter() - began, time.process_time() - cpu)
             return
-        tables = {}
-        for name, read in (
-            ("operations", store.operation_profile),
-            ("parents", store.parent_profile),
-            ("calls", store.call_profile),
-            ("roots", store.root_profile),
-            ("attributes", store.attribute_profile),
-        ):
-            began, cpu = time.perf_counter(), time.process_time()
-            tables[name] = await read(window)
-            figures[name] = (time.perf_counter() - began, time.process_time() - cpu)
+        reader: Any = Timed(store, figures)
+        evidence = await gather_evidence(reader, window, value_limit=16_384)
         began, cpu = time.perf_counter(), time.process_time()
-        evidence = Evidence.from_tables(
-            start_ns, end_ns, tables, value_limit=16_384, max_rows=MAX_ROWS
-        )
         findings = diagnose(evidence)
         figures["checks"] = (time.perf_counter() - began, time.process_time() - cpu)
-        figures["rows"] = {name: table.num_rows for name, table in tables.items()}
+        figures["attribute_traces"] = evidence.attribute_traces
         figures["findings"] = [f"{f.severity.label}: {f.title}" for f in findings]
 
     asyncio.run(run())
@@ -120,7 +129,7 @@ def main() -> None:
         for round_ in range(1, args.rounds + 1):
             floor = child(path, "floor", start_ns, end_ns)
             doctor = child(path, "doctor", start_ns, end_ns)
-            reads = ["operations", "parents", "calls", "roots", "attributes", "checks"]
+            reads = ["operation", "parent", "call", "root", "attribute", "checks"]
             wall = sum(doctor[r][0] for r in reads)
             cpu = sum(doctor[r][1] for r in reads)
             print(
@@ -131,7 +140,7 @@ def main() -> None:
                 f"{doctor['peak_rss_mb']:.0f} MB"
             )
             print("    " + ", ".join(f"{r} {doctor[r][0]:.2f}/{doctor[r][1]:.2f}" for r in reads))
-        print(f"rows read back: {doctor['rows']}")
+        print(f"attributes read from 1 in {doctor['attribute_traces']} traces")
         print("findings on generated data:", *doctor["findings"], sep="\n    ")
 
 

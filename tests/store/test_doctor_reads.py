@@ -162,3 +162,16 @@ async def test_an_empty_window_reads_nothing(loaded: Store) -> None:
         loaded.attribute_profile,
     ):
         assert (await read(window)).num_rows == 0
+
+
+async def test_attribute_profile_reads_one_in_n_traces(store: Store) -> None:
+    spans = [
+        Span(f"{i:032x}", f"{i:016x}", "op", "api", world.T0 + i * world.MS, world.MS,
+             kind=SpanKind.SERVER, attributes={"k": str(i)})
+        for i in range(1, 41)
+    ]  # fmt: skip
+    await store.write(batch_from_spans(spans))
+    everything = await store.attribute_profile(WINDOW)
+    assert rows(everything, KeyTemplate="k")[0]["Spans"] == 40
+    quarter = DoctorWindow(WINDOW.start_ns, WINDOW.end_ns, ID_PATTERN, attribute_traces=4)
+    assert rows(await store.attribute_profile(quarter), KeyTemplate="k")[0]["Spans"] == 10

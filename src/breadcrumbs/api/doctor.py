@@ -51,10 +51,11 @@ def render(diagnosis: doctor.Diagnosis) -> dict[str, Any]:
             "settleNs": window.settle_ns,
             "maxRows": window.max_rows,
             "truncated": sorted(diagnosis.truncated),
-            "note": "aggregates over every span starting in the window (no sampling); "
-            "parents and children looked for up to marginNs outside it; spans of the last "
-            "settleNs not judged for missing relatives; each read keeps its maxRows largest "
-            "groups",
+            "attributeTraces": diagnosis.attribute_traces,
+            "note": "aggregates over every span starting in the window; attributes over "
+            "about 1 in attributeTraces traces (by trace id); parents and children looked "
+            "for up to marginNs outside it; spans of the last settleNs not judged for "
+            "missing relatives; each read keeps its maxRows largest groups",
         },
     }
 

@@ -89,7 +89,12 @@ def doctor(
         Text.assemble(
             ("breadcrumbs doctor", "bold"),
             f": {utc(data['startNs'] // 1000)} → {utc(data['endNs'] // 1000)} UTC "
-            f"(last {lookback}), {scope['spans']:,} spans examined, all of them",
+            f"(last {lookback}), {scope['spans']:,} spans examined"
+            + (
+                f" (attributes of 1 in {scope['attributeTraces']} traces)"
+                if scope.get("attributeTraces", 1) > 1
+                else ", all of them"
+            ),
         )
     )
     console.print()

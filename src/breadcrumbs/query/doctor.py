@@ -9,8 +9,11 @@ younger than that is not yet judged for a missing parent or child.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Final
+
+import pyarrow.compute as pc
 
 from breadcrumbs.analysis.doctor import ID_PATTERN, Evidence, Finding, diagnose
 from breadcrumbs.errors import BadInput
@@ -21,6 +24,8 @@ from breadcrumbs.store.base import DoctorWindow, SpanReader
 DEFAULT_LOOKBACK_NS: Final = 3600 * NS_PER_S
 MAX_WINDOW_NS: Final = 31 * 24 * 3600 * NS_PER_S
 MAX_ROWS: Final = 5_000
+ATTRIBUTE_SPANS: Final = 250_000
+"""About how many spans' attributes are read (1 in n traces beyond; bench/README.md)."""
 DEFAULT_SETTLE_NS: Final = 30 * NS_PER_S
 MAX_SETTLE_NS: Final = 3600 * NS_PER_S
 
@@ -55,6 +60,8 @@ class Diagnosis:
     """Spans in the window (every one of them is in the aggregates)."""
     truncated: frozenset[str]
     """Reads that hit ``max_rows`` (their smallest groups were not seen)."""
+    attribute_traces: int
+    """Attributes were read from about 1 in this many traces."""
 
 
 async def gather_evidence(
@@ -63,9 +70,11 @@ async def gather_evidence(
     """The store's doctor reads over ``window``, as the checks' evidence."""
     # One read at a time: each scans the window, and side by side on a small machine they
     # would only make ingest wait.
-    tables = {}
+    tables = {"operations": await reader.operation_profile(window)}
+    spans = int(pc.sum(tables["operations"].column("Spans")).as_py() or 0)
+    if window.attribute_traces == 1 and spans > ATTRIBUTE_SPANS:
+        window = dataclasses.replace(window, attribute_traces=-(-spans // ATTRIBUTE_SPANS))
     for name, read in (
-        ("operations", reader.operation_profile),
         ("parents", reader.parent_profile),
         ("calls", reader.call_profile),
         ("roots", reader.root_profile),
@@ -73,7 +82,12 @@ async def gather_evidence(
     ):
         tables[name] = await read(window)
     return Evidence.from_tables(
-        window.start_ns, window.end_ns, tables, value_limit=value_limit, max_rows=window.max_rows
+        window.start_ns,
+        window.end_ns,
+        tables,
+        value_limit=value_limit,
+        max_rows=window.max_rows,
+        attribute_traces=window.attribute_traces,
     )
 
 
@@ -81,4 +95,6 @@ async def diagnose_window(
     reader: SpanReader, window: DoctorWindow, *, value_limit: int
 ) -> Diagnosis:
     evidence = await gather_evidence(reader, window, value_limit=value_limit)
-    return Diagnosis(window, diagnose(evidence), evidence.spans(), evidence.truncated)
+    return Diagnosis(
+        window, diagnose(evidence), evidence.spans(), evidence.truncated, evidence.attribute_traces
+    )

@@ -214,7 +214,7 @@ class SpanReader(Protocol):
 
         Columns: ServiceName, KeyTemplate, Keys (distinct keys, approximate), ExampleKey,
         Spans, Values (distinct values, approximate), MaxLength (characters), Example (the
-        trace of the longest value).
+        trace of the longest value); over the sampled traces (``attribute_traces``).
         """
         ...
 
@@ -254,3 +254,6 @@ class DoctorWindow:
     max_rows: int = 5_000
     tolerance_ns: int = 10**6
     """Clock skew below this is jitter, not skew."""
+    attribute_traces: int = 1
+    """``attribute_profile`` reads the spans of about 1 in this many traces (chosen by trace
+    id), as unnesting every attribute is the costliest read."""

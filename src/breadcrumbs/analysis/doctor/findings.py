@@ -76,6 +76,8 @@ class Evidence:
     value_limit: int = 16_384
     truncated: frozenset[str] = field(default_factory=frozenset)
     """Names of the reads that hit their row bound (their tail is not seen)."""
+    attribute_traces: int = 1
+    """``attributes`` covers about 1 in this many traces."""
 
     @classmethod
     def from_tables(
@@ -86,10 +88,18 @@ class Evidence:
         *,
         value_limit: int,
         max_rows: int,
+        attribute_traces: int = 1,
     ) -> Evidence:
         rows = {name: tuple(table.to_pylist()) for name, table in tables.items()}
         full = frozenset(name for name, table in tables.items() if table.num_rows >= max_rows)
-        return cls(start_ns, end_ns, value_limit=value_limit, truncated=full, **rows)
+        return cls(
+            start_ns,
+            end_ns,
+            value_limit=value_limit,
+            truncated=full,
+            attribute_traces=attribute_traces,
+            **rows,
+        )
 
     def instrumented_services(self) -> frozenset[str]:
         return frozenset(str(row["ServiceName"]) for row in self.operations)

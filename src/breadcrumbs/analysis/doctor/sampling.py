@@ -47,7 +47,8 @@ def too_few_for_p99(evidence: Evidence) -> list[Finding]:
         Finding(
             check="sampling.too-few-for-p99",
             severity=Severity.INFO,
-            title=f"{len(thin)} endpoints have too few traces for a p99",
+            title=f"{len(thin)} endpoint{'s' if len(thin) > 1 else ''} with too few traces "
+            "for a p99",
             detail=f"A p99 needs about {P99_TRACES:,} traces (10 above it) in the window; "
             f"these have fewer: {listed}{more}.",
             fix="Look at a longer window (--lookback), or keep more traces of quiet "

@@ -173,7 +173,7 @@ def attribute_profile(window: DoctorWindow) -> tuple[str, list[Any]]:
     text = f"""
     WITH a AS (
         SELECT ServiceName, TraceId, unnest(SpanAttributes) AS e FROM spans
-        WHERE Timestamp >= $1 AND Timestamp < $2
+        WHERE Timestamp >= $1 AND Timestamp < $2 AND TraceId % $5 = 0
     )
     SELECT ServiceName, regexp_replace(e.key, $3, '{{id}}', 'g') AS KeyTemplate,
            approx_count_distinct(e.key)::BIGINT AS Keys, min(e.key) AS ExampleKey,
@@ -185,4 +185,4 @@ def attribute_profile(window: DoctorWindow) -> tuple[str, list[Any]]:
     ORDER BY Spans DESC, ServiceName, KeyTemplate
     LIMIT $4
     """
-    return text, [*_window(window), window.id_pattern, window.max_rows]
+    return text, [*_window(window), window.id_pattern, window.max_rows, window.attribute_traces]
