@@ -41,6 +41,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from breadcrumbs import __version__
+from breadcrumbs.api import doctor as doctor_api
 from breadcrumbs.api import explain as explain_api
 from breadcrumbs.api import home as home_api
 from breadcrumbs.api import jaeger as jaeger_api
@@ -323,6 +324,7 @@ class Server:
             *home_api.routes(self.query),
             *explain_api.routes(self.query),
             *why_api.routes(self.query),
+            *doctor_api.routes(self.query, value_limit=self.settings.max_value_length),
         ]
         await self._serve_http(
             "http", "UI, Jaeger API", self.settings.http_port, Starlette(routes=routes)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
+import pyarrow as pa
+
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.model import SpanBatch, SpanKind, StatusCode
 
@@ -338,6 +340,65 @@ class SpanReader(Protocol):
 
     async def typical_traces(self, query: TypicalTraceQuery) -> list[str]:
         """Trace ids nearest the endpoint's median duration (see ``TypicalTraceQuery``)."""
+
+    # --- trace doctor reads: one row per group, at most ``window.max_rows`` rows, trace ids
+    # as 32 lowercase hex, times and durations in ns (see DoctorWindow) ---
+
+    async def operation_profile(self, window: DoctorWindow) -> pa.Table:
+        """Spans of the window per (ServiceName, NameTemplate, SpanKind), most spans first.
+
+        Columns: ServiceName, NameTemplate (SpanName with ``id_pattern`` matches as
+        ``{id}``), SpanKind, Names (distinct SpanName), FirstName/LastName (two of them),
+        Spans, Traces (approximate), Errors, Roots (no parent), LinkedRoots (roots with a
+        link), Route (an ``http.route``), Method (an ``http.request.method``), DbSystem (a
+        ``db.system``), SampledSpans (``ot=th:`` in TraceState), SampledState (one such
+        TraceState), ErrorsSampled (error spans among SampledSpans), P50Ns, P99Ns, Example.
+        """
+        ...
+
+    async def parent_profile(self, window: DoctorWindow) -> pa.Table:
+        """Settled spans of the window with a parent id, per (ServiceName, SpanName,
+        SpanKind, ParentService, ParentKind); ParentService and ParentKind are null when the
+        parent never arrived.
+
+        Columns: the keys, Spans, InCompleteTraces (spans of traces whose root span arrived,
+        or that started over ``margin_ns`` before the window's end: a missing parent there
+        is missing, not an ancestor still running), StartsBefore (the parent is in another
+        service and started more than ``tolerance_ns`` later), StartsAfter (the parent, a
+        client span in another service, had ended more than ``tolerance_ns`` before the span
+        started: on one clock impossible for a call the client waited for), MaxBeforeNs,
+        MaxAfterNs (the largest of each, ns), Example. A server span ending after its client
+        span is not counted: servers end their span after sending the response.
+        """
+        ...
+
+    async def call_profile(self, window: DoctorWindow) -> pa.Table:
+        """Settled server, client and producer spans of the window per (ServiceName,
+        SpanName, SpanKind, PeerService, Host, Port, System): a client's ``peer.service``
+        and ``server.address``/``server.port`` (the callee), a server's own address; System
+        is ``db.system`` or ``messaging.system``.
+
+        Columns: the keys, Spans, Childless (spans no span names as parent), SelfP50Ns (the
+        median of duration minus the children's summed durations, at least 0: uncovered
+        time, never overstated), DurationP50Ns, Example (a childless one when any).
+        """
+        ...
+
+    async def root_profile(self, window: DoctorWindow) -> pa.Table:
+        """Traces of the window with several root spans, per set of root services.
+
+        Columns: RootServices (sorted list), Traces, MaxRoots, Example.
+        """
+        ...
+
+    async def attribute_profile(self, window: DoctorWindow) -> pa.Table:
+        """Span attributes of the window per (ServiceName, KeyTemplate) (the key with
+        ``id_pattern`` matches as ``{id}``), most spans first.
+
+        Columns: ServiceName, KeyTemplate, Keys (distinct keys, approximate), ExampleKey,
+        Spans, Values (distinct values, approximate), MaxLength (characters), Example (the
+        trace of the longest value); over the sampled traces (``attribute_traces``).
+        """
         ...
 
 
@@ -352,3 +413,30 @@ class Store(SpanWriter, SpanReader, Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+# --- trace doctor reads (analysis.doctor): aggregates over a time range, never raw spans ---
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorWindow:
+    """The spans the doctor's reads aggregate: those starting in [start_ns, end_ns).
+
+    Reads that look for a span's relatives (parent, children) look for them up to
+    ``margin_ns`` outside the window, and judge only spans starting before
+    ``end_ns - settle_ns`` (their relatives may still be in flight). ``id_pattern`` (RE2,
+    as every engine speaks it) marks the id-like parts of span names and attribute keys;
+    each match becomes ``{id}`` in a template. ``max_rows`` bounds every answer.
+    """
+
+    start_ns: int
+    end_ns: int
+    id_pattern: str
+    margin_ns: int = 60 * 10**9
+    settle_ns: int = 30 * 10**9
+    max_rows: int = 5_000
+    tolerance_ns: int = 10**6
+    """Clock skew below this is jitter, not skew."""
+    attribute_traces: int = 1
+    """``attribute_profile`` reads the spans of about 1 in this many traces (chosen by trace
+    id), as unnesting every attribute is the costliest read."""

@@ -32,6 +32,7 @@ from breadcrumbs.store.base import (
     AttributeCount,
     Capabilities,
     DependencyLink,
+    DoctorWindow,
     DroppedKey,
     GetTraceParams,
     LatencyCell,
@@ -46,7 +47,7 @@ from breadcrumbs.store.base import (
     TraceSelection,
     TypicalTraceQuery,
 )
-from breadcrumbs.store.duckdb import analysis_sql, dependencies, schema, sql
+from breadcrumbs.store.duckdb import analysis_sql, dependencies, doctor_sql, schema, sql
 
 log = logging.getLogger(__name__)
 
@@ -907,6 +908,27 @@ class DuckDBStore:
         text, params = analysis_sql.typical_traces(query.endpoint, query.limit + len(query.exclude))
         found = await self._column(text, params)
         return [t for t in found if t not in query.exclude][: query.limit]
+
+    # --- trace doctor reads (base.DoctorWindow; the SQL is in doctor_sql) --------------------
+
+    async def _table(self, statement: tuple[str, list[Any]]) -> pa.Table:
+        text, params = statement
+        return await self._run(lambda cur: cur.sql(text, params=params).to_arrow_table())
+
+    async def operation_profile(self, window: DoctorWindow) -> pa.Table:
+        return await self._table(doctor_sql.operation_profile(window))
+
+    async def parent_profile(self, window: DoctorWindow) -> pa.Table:
+        return await self._table(doctor_sql.parent_profile(window))
+
+    async def call_profile(self, window: DoctorWindow) -> pa.Table:
+        return await self._table(doctor_sql.call_profile(window))
+
+    async def root_profile(self, window: DoctorWindow) -> pa.Table:
+        return await self._table(doctor_sql.root_profile(window))
+
+    async def attribute_profile(self, window: DoctorWindow) -> pa.Table:
+        return await self._table(doctor_sql.attribute_profile(window))
 
 
 def _sample_rate(traces: int, cap: int) -> int:
