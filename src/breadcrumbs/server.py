@@ -44,10 +44,13 @@ from breadcrumbs import __version__
 from breadcrumbs.api import home as home_api
 from breadcrumbs.api import jaeger as jaeger_api
 from breadcrumbs.api import ops as ops_api
+from breadcrumbs.api import red as red_api
 from breadcrumbs.api import zipkin as zipkin_api
 from breadcrumbs.config import Settings
+from breadcrumbs.pipeline.exposition import SpanMetricsExposition
 from breadcrumbs.pipeline.ingest import IngestPipeline, PipelineSettings
 from breadcrumbs.pipeline.retention import Retention
+from breadcrumbs.pipeline.span_metrics import SpanMetricsStage
 from breadcrumbs.query.service import QueryService
 from breadcrumbs.receivers import otlp_grpc, otlp_http
 from breadcrumbs.receivers import zipkin as zipkin_receiver
@@ -116,6 +119,10 @@ class Server:
     _catch_up: asyncio.Task[None] | None = None
     _compaction: asyncio.Task[None] | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    span_metrics_exposition: SpanMetricsExposition = field(default_factory=SpanMetricsExposition)
+
+    def __post_init__(self) -> None:
+        self.metrics.registry.register(self.span_metrics_exposition)
 
     # --- the table ---------------------------------------------------------------------------
 
@@ -230,6 +237,12 @@ class Server:
     async def _start_pipeline(self) -> None:
         assert self.store is not None
         s = self.settings
+        span_metrics = SpanMetricsStage(
+            self.store,
+            max_series=s.max_metric_series,
+            exposition=self.span_metrics_exposition,
+            metrics=self.metrics,
+        )
         self.pipeline = IngestPipeline(
             s.data_dir,
             self.store,
@@ -237,6 +250,7 @@ class Server:
                 flush_interval_s=s.flush_interval, max_unflushed_spans=s.max_unflushed_spans
             ),
             self.metrics,
+            stages=[span_metrics],
         )
         await self.pipeline.start()
 
@@ -319,6 +333,7 @@ class Server:
             *ops_api.routes(self.not_ready, self.metrics, self._refresh_store_gauges),
             *jaeger_api.routes(self.query),
             *home_api.routes(self.query),
+            *red_api.routes(self.query.reader),
         ]
         await self._serve_http(
             "http", "UI, Jaeger API", self.settings.http_port, Starlette(routes=routes)
