@@ -98,7 +98,11 @@ class SpanMetricsExposition(Collector):
             for (service, name, kind, status), series in items:
                 labels = [service, name, _kind_label(kind), _status_label(status)]
                 total = sum(series.counts)
-                calls.add_metric(labels, total, exemplar=series.newest)
+                newest = series.newest  # on a counter an exemplar's value is the increment
+                exemplar = (
+                    None if newest is None else Exemplar(newest.labels, 1.0, newest.timestamp)
+                )
+                calls.add_metric(labels, total, exemplar=exemplar)
                 buckets: list[tuple[str, float] | tuple[str, float, Exemplar]] = []
                 running = 0
                 for le, count, exemplar in zip(

@@ -854,7 +854,7 @@ class DuckDBStore:
         text, params = red.red_query(query)
 
         def work(cur: duckdb.DuckDBPyConnection) -> pa.Table:
-            table: pa.Table = cur.execute(text, params).to_arrow_table()
+            table: pa.Table = cur.sql(text, params=params).to_arrow_table()
             return table.cast(RED_SCHEMA)
 
         return await self._run(work)
