@@ -1,0 +1,117 @@
+"""RED from a real OpenTelemetry SDK through a real server: the spanmetrics names on
+``/metrics`` with an exemplar trace id when scraped as OpenMetrics, the native and Jaeger
+APIs, and counts that survive a SIGKILL without double counting."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+if TYPE_CHECKING:
+    from tests.conftest import ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+WAIT_S = 60.0  # generous for a loaded 2-core CI machine
+OPENMETRICS = {"Accept": "application/openmetrics-text; version=1.0.0"}
+
+
+def _send(server: ServerProcess, service: str, calls: int, errors: int) -> list[str]:
+    """``calls`` server spans of ``service`` (the first ``errors`` failing), through the real
+    SDK's OTLP HTTP exporter; returns their trace ids."""
+    exporter = OTLPSpanExporter(endpoint=server.otlp_http_url + "/v1/traces")
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("red-e2e")
+    trace_ids = []
+    for i in range(calls):
+        with tracer.start_as_current_span("GET /checkout", kind=SpanKind.SERVER) as span:
+            if i < errors:
+                span.set_status(Status(StatusCode.ERROR, "boom"))
+            trace_ids.append(f"{span.get_span_context().trace_id:032x}")
+    provider.shutdown()
+    return trace_ids
+
+
+def _until(check: Callable[[], Any], what: str) -> Any:
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {WAIT_S} s: {what}")
+        time.sleep(0.2)
+
+
+def _red_calls(server: ServerProcess, service: str) -> int:
+    body = server.get_json("/api/x/red", service=service, groupBy="service")
+    return sum(series["totals"]["calls"] for series in body["series"])
+
+
+def test_prometheus_spanmetrics_with_exemplars(server: ServerProcess) -> None:
+    trace_ids = _send(server, "red-e2e", calls=5, errors=2)
+
+    def scrape() -> str | None:
+        text = httpx.get(server.http_url + "/metrics", headers=OPENMETRICS, timeout=10).text
+        return text if 'service_name="red-e2e"' in text else None
+
+    text = _until(scrape, "span metrics of red-e2e on /metrics")
+    lines = [line for line in text.splitlines() if 'service_name="red-e2e"' in line]
+    calls = {
+        line.split("{")[0] + ("error" if "STATUS_CODE_ERROR" in line else "")
+        for line in lines
+        if line.startswith("traces_span_metrics_calls_total")
+    }
+    assert calls == {"traces_span_metrics_calls_total", "traces_span_metrics_calls_totalerror"}
+    assert any(
+        line.startswith("traces_span_metrics_duration_milliseconds_bucket")
+        and 'span_kind="SPAN_KIND_SERVER"' in line
+        and 'span_name="GET /checkout"' in line
+        for line in lines
+    )
+    exemplar_ids = {line.split('trace_id="')[1][:32] for line in lines if ' # {trace_id="' in line}
+    assert exemplar_ids
+    assert exemplar_ids <= set(trace_ids)
+    assert "traces_span_metrics_calls_total" in text.split("# EOF")[0]
+
+    plain = httpx.get(server.http_url + "/metrics", timeout=10).text
+    assert "traces_span_metrics_calls_total{" in plain
+    assert ' # {trace_id="' not in plain  # exemplars only in OpenMetrics
+
+
+def test_red_apis_count_what_the_sdk_sent(server: ServerProcess) -> None:
+    _send(server, "red-api-e2e", calls=7, errors=3)
+    _until(lambda: _red_calls(server, "red-api-e2e") == 7, "7 calls in /api/x/red")
+    body = server.get_json("/api/x/red", service="red-api-e2e")
+    (series,) = body["series"]
+    assert (series["operation"], series["spanKind"]) == ("GET /checkout", "server")
+    assert series["totals"]["errors"] == 3
+    jaeger = server.get_json("/api/metrics/errors", service="red-api-e2e", step=60_000)
+    assert jaeger["name"] == "service_error_rate"
+    values = [p["gaugeValue"]["doubleValue"] for p in jaeger["metrics"][0]["metricPoints"]]
+    assert values[-1] == pytest.approx(3 / 7)
+
+
+def test_sigkill_and_replay_do_not_double_count(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    first = server_factory().start()
+    _send(first, "red-kill", calls=12, errors=1)
+    _until(lambda: _red_calls(first, "red-kill") == 12, "12 calls before the kill")
+    first.kill()  # SIGKILL: the WAL still holds what the stages committed
+
+    second = server_factory(first.data_dir).start()
+    assert _red_calls(second, "red-kill") == 12
+    _send(second, "red-kill", calls=3, errors=0)
+    _until(lambda: _red_calls(second, "red-kill") == 15, "15 calls after the restart")
+    second.kill()
