@@ -9,12 +9,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import orjson
 import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from typer.testing import CliRunner
+
+from breadcrumbs.cli import app
 
 if TYPE_CHECKING:
     from tests.conftest import ServerProcess
@@ -115,3 +119,25 @@ def test_sigkill_and_replay_do_not_double_count(
     _send(second, "red-kill", calls=3, errors=0)
     _until(lambda: _red_calls(second, "red-kill") == 15, "15 calls after the restart")
     second.kill()
+
+
+def test_top_names_failing_operations_in_text(server: ServerProcess) -> None:
+    _send(server, "red-top", calls=8, errors=2)
+    _until(lambda: _red_calls(server, "red-top") == 8, "8 calls of red-top")
+    runner = CliRunner()
+    shown = runner.invoke(
+        app,
+        ["top", "--once", "--service", "red-top", "--sort", "errors", "--server", server.http_url],
+    )
+    assert shown.exit_code == 0, shown.output
+    row = next(line for line in shown.output.splitlines() if "GET /checkout" in line)
+    assert "red-top" in row
+    assert "✗ 25.0% ERR" in row  # marked in text, not colour alone
+    assert "✗ 2 errors in 1 operations" in shown.output
+
+    answer = runner.invoke(
+        app, ["top", "--json", "--service", "red-top", "--server", server.http_url]
+    )
+    assert answer.exit_code == 0, answer.output
+    (series,) = orjson.loads(answer.output)["series"]
+    assert series["totals"]["calls"] == 8

@@ -7,14 +7,14 @@
 
 from __future__ import annotations
 
-from breadcrumbs.cli import serve, traces
+from breadcrumbs.cli import serve, top, traces
 from breadcrumbs.cli.app import app
 from breadcrumbs.cli.client import format_duration
 from breadcrumbs.cli.traces import waterfall
 
 __all__ = ["app", "format_duration", "waterfall"]
 
-_COMMAND_MODULES = (serve, traces)  # imported for their registrations
+_COMMAND_MODULES = (serve, traces, top)  # imported for their registrations
 
 
 def _mount_demo() -> None:
