@@ -1,6 +1,8 @@
-"""Span metrics for Prometheus, named as the OpenTelemetry Collector's spanmetrics connector
-names them (namespace ``traces.span.metrics``, unit ms), so dashboards and alerts written
-for it work unchanged:
+"""Span metrics and service-graph edge metrics for Prometheus.
+
+Span metrics are named as the OpenTelemetry Collector's spanmetrics connector names them
+(namespace ``traces.span.metrics``, unit ms), so dashboards and alerts written for it work
+unchanged:
 
 - ``traces_span_metrics_calls_total{service_name, span_name, span_kind, status_code}``
 - ``traces_span_metrics_duration_milliseconds_bucket{..., le}`` (the connector's default
@@ -17,6 +19,7 @@ updated once per flush from aggregated rows, never per span.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +32,7 @@ from prometheus_client.samples import Exemplar
 
 from breadcrumbs.analysis.red import EXPOSITION_BOUNDS_MS
 from breadcrumbs.model import SpanKind, StatusCode
+from breadcrumbs.store.base import ServiceGraphEdge
 
 LABELS: Final = ("service_name", "span_name", "span_kind", "status_code")
 CALLS: Final = "traces_span_metrics_calls"
@@ -116,3 +120,89 @@ class SpanMetricsExposition(Collector):
                 duration.add_metric(labels, buckets, series.sum_ms)
         yield calls
         yield duration
+
+
+# --- service graph -------------------------------------------------------------------------
+
+GRAPH_LABELS: Final = ("client", "server", "connection_type")
+GRAPH_BOUNDS_S: Final = tuple(b / 1000 for b in EXPOSITION_BOUNDS_MS)
+# How the servicegraph connector names an edge to an uninstrumented peer.
+_CONNECTION_TYPES: Final = {"": "", "database": "database", "queue": "messaging_system"}
+MAX_EDGES: Final = 10_000
+
+
+@dataclass(slots=True)
+class _Edge:
+    requests: int = 0
+    failed: int = 0
+    server: list[int] = field(default_factory=lambda: [0] * (len(GRAPH_BOUNDS_S) + 1))
+    server_sum_s: float = 0.0
+    client: list[int] = field(default_factory=lambda: [0] * (len(GRAPH_BOUNDS_S) + 1))
+    client_sum_s: float = 0.0
+
+
+class ServiceGraphExposition(Collector):
+    """Edge metrics named as the OpenTelemetry servicegraph connector names them:
+    ``traces_service_graph_request_total``, ``..._request_failed_total``,
+    ``..._request_server_seconds`` and ``..._request_client_seconds`` (histograms), labelled
+    ``client``, ``server`` and ``connection_type`` (``database``, ``messaging_system``,
+    ``virtual_node`` for another uninstrumented peer). Counters run from the server's start;
+    the server adds each settled stretch of time once (``add``), as the store's service graph
+    reads it."""
+
+    def __init__(self) -> None:
+        self._edges: dict[tuple[str, str, str], _Edge] = {}
+        self._lock = threading.Lock()
+        self.dropped_edges = 0
+
+    def add(self, edges: Sequence[ServiceGraphEdge]) -> None:
+        with self._lock:
+            for edge in edges:
+                kind = _CONNECTION_TYPES.get(edge.peer_kind, "virtual_node")
+                key = (edge.parent, edge.child, kind)
+                state = self._edges.get(key)
+                if state is None:
+                    if len(self._edges) >= MAX_EDGES:
+                        self.dropped_edges += edge.calls
+                        continue
+                    state = self._edges[key] = _Edge()
+                state.requests += edge.calls
+                state.failed += edge.errors
+                for i, count in enumerate(edge.server_counts):
+                    state.server[i] += count
+                for i, count in enumerate(edge.client_counts):
+                    state.client[i] += count
+                state.server_sum_s += edge.server_sum_ns / 1e9
+                state.client_sum_s += edge.client_sum_ns / 1e9
+
+    def collect(self) -> Iterator[Metric]:
+        prefix = "traces_service_graph_request"
+        total = CounterMetricFamily(
+            f"{prefix}_total", "Requests between two nodes.", labels=GRAPH_LABELS
+        )
+        failed = CounterMetricFamily(
+            f"{prefix}_failed_total", "Failed requests between two nodes.", labels=GRAPH_LABELS
+        )
+        server = HistogramMetricFamily(
+            f"{prefix}_server_seconds",
+            "Time for a request seen by the server.",
+            labels=GRAPH_LABELS,
+        )
+        client = HistogramMetricFamily(
+            f"{prefix}_client_seconds",
+            "Time for a request seen by the client.",
+            labels=GRAPH_LABELS,
+        )
+        le = [str(float(b)) for b in GRAPH_BOUNDS_S] + ["+Inf"]
+        with self._lock:
+            for key, edge in sorted(self._edges.items()):
+                labels = list(key)
+                total.add_metric(labels, edge.requests)
+                failed.add_metric(labels, edge.failed)
+                for family, counts, sum_s in (
+                    (server, edge.server, edge.server_sum_s),
+                    (client, edge.client, edge.client_sum_s),
+                ):
+                    cumulative = list(itertools.accumulate(counts))
+                    family.add_metric(labels, list(zip(le, cumulative, strict=True)), sum_s)
+        yield from (total, failed, server, client)

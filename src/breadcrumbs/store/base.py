@@ -137,13 +137,15 @@ class ServiceGraphQuery:
 
     start_ns: int
     end_ns: int
+    bounds_ns: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class ServiceGraphEdge:
     """``peer_kind``: "" for an instrumented callee, else how the peer was named:
     ``peer``, ``database`` or ``queue``. ``p95_ns``: of the callee's span (the client span's
-    for a peer)."""
+    for a peer). ``server``/``client``: the callee's and the caller's durations as histogram
+    counts over ``ServiceGraphQuery.bounds_ns`` (one count per bound, then the rest)."""
 
     parent: str
     child: str
@@ -151,6 +153,10 @@ class ServiceGraphEdge:
     errors: int
     p95_ns: float
     peer_kind: str = ""
+    server_counts: tuple[int, ...] = ()
+    server_sum_ns: int = 0
+    client_counts: tuple[int, ...] = ()
+    client_sum_ns: int = 0
 
 
 @dataclass(frozen=True, slots=True)

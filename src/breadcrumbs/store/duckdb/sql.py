@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from typing import Any, Final
 
 from breadcrumbs.store.base import TagFilter, TraceQuery
@@ -353,7 +355,8 @@ def dependency_rows(
 ) -> tuple[str, list[Any]]:
     """Rows (peer, lo, hi, parent, child, err) of calls; lo and hi are the earlier and later
     start of a pair's spans, or the client span's start of a peer call. With ``graph``, also
-    ``dur`` (the callee's span duration, the client span's for a peer) and ``peer_kind``, and
+    ``dur`` (the callee's span duration, the client span's for a peer), ``cdur`` (the
+    caller's: the parent span, or the client span for a peer) and ``peer_kind``, and
     peers named as ``_GRAPH_PEER`` does.
 
     Pairs are looked for among the spans in ``pair_spans`` of the traces with a span in
@@ -384,8 +387,8 @@ def dependency_rows(
         "(ParentSpanId IS NOT NULL OR SpanKind = 2) AND",
         client_spans,
     )
-    extra_pair = ", k.Duration AS dur, '' AS peer_kind" if graph else ""
-    extra_peer = ", c.Duration, c.peer_kind" if graph else ""
+    extra_pair = ", k.Duration AS dur, p.Duration AS cdur, '' AS peer_kind" if graph else ""
+    extra_peer = ", c.Duration, c.Duration, c.peer_kind" if graph else ""
     text = f"""
     WITH x AS ({anchors}), s AS ({near}),
     c AS (
@@ -410,8 +413,12 @@ def dependency_rows(
     return text, [*anchor_params, *near_params, *caller_params, *children_params]
 
 
-def service_graph(first: int, stop: int, horizon_ns: int) -> tuple[str, list[Any]]:
-    """Edges (parent, child, peer_kind, calls, errors, p95 ns) of calls in [first, stop)."""
+def service_graph(
+    first: int, stop: int, horizon_ns: int, bounds_ns: Sequence[int]
+) -> tuple[str, list[Any]]:
+    """Edges (parent, child, peer_kind, calls, errors, p95 ns, callee durations per bound,
+    their sum, caller durations per bound, their sum) of calls in [first, stop). Per bound:
+    calls at or below it and above the one before; the last entry counts the rest."""
     rows, params = dependency_rows(
         [(first, stop)],
         [(first, stop)],
@@ -420,12 +427,24 @@ def service_graph(first: int, stop: int, horizon_ns: int) -> tuple[str, list[Any
         horizon_ns,
         graph=True,
     )
+
+    def per_bound(column: str) -> str:
+        slots = [f"count_if({column} > ? AND {column} <= ?)" for _ in bounds_ns]
+        return f"[{', '.join([*slots, f'count_if({column} > ?)'])}]"
+
+    lows = [-1, *bounds_ns]  # a duration is never negative
+    bound_params: list[Any] = [
+        *(v for low, high in itertools.pairwise(lows) for v in (low, high)),
+        lows[-1],
+    ]
     text = f"""
-    SELECT parent, child, peer_kind, count(*), count_if(err), quantile_cont(dur, 0.95)
+    SELECT parent, child, peer_kind, count(*), count_if(err), quantile_cont(dur, 0.95),
+           {per_bound("dur")}, sum(dur), {per_bound("cdur")}, sum(cdur)
     FROM ({rows}) WHERE lo >= ? AND hi < ?
     GROUP BY ALL ORDER BY parent, child
     """
-    return text, [*params, first, stop]
+    # In the text's order: the select list's bounds, the rows' ranges, the window.
+    return text, [*bound_params, *bound_params, *params, first, stop]
 
 
 def _unit(column: str) -> str:

@@ -861,10 +861,23 @@ class DuckDBStore:
 
     async def service_graph(self, query: ServiceGraphQuery) -> list[ServiceGraphEdge]:
         text, params = sql.service_graph(
-            query.start_ns, query.end_ns, self._dependencies.horizon_ns
+            query.start_ns, query.end_ns, self._dependencies.horizon_ns, query.bounds_ns
         )
         rows = await self._run(lambda cur: cur.execute(text, params).fetchall())
-        return [
-            ServiceGraphEdge(parent, child, int(calls), int(errors), float(p95 or 0.0), kind)
-            for parent, child, kind, calls, errors, p95 in rows
-        ]
+        edges = []
+        for parent, child, kind, calls, errors, p95, server, server_sum, client, client_sum in rows:
+            edges.append(
+                ServiceGraphEdge(
+                    parent,
+                    child,
+                    int(calls),
+                    int(errors),
+                    float(p95 or 0.0),
+                    kind,
+                    server_counts=tuple(server),
+                    server_sum_ns=int(server_sum or 0),
+                    client_counts=tuple(client),
+                    client_sum_ns=int(client_sum or 0),
+                )
+            )
+        return edges
