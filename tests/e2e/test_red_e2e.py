@@ -141,3 +141,54 @@ def test_top_names_failing_operations_in_text(server: ServerProcess) -> None:
     assert answer.exit_code == 0, answer.output
     (series,) = orjson.loads(answer.output)["series"]
     assert series["totals"]["calls"] == 8
+
+
+def test_zipkin_shared_span_is_one_call_on_both_dependencies_apis(server: ServerProcess) -> None:
+    trace_id = f"{time.time_ns() & (2**64 - 1):016x}"
+    now_us = time.time_ns() // 1000 - 5_000_000
+
+    def span(span_id: str, parent: str | None, service: str, **extra: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "traceId": trace_id,
+            "id": span_id,
+            "name": f"{service} work",
+            "localEndpoint": {"serviceName": service},
+            "timestamp": now_us + int(span_id, 16) * 1000,
+            "duration": 50_000,
+            **extra,
+        }
+        if parent:
+            body["parentId"] = parent
+        return body
+
+    spans = [
+        span("00000000000000a1", None, "zweb", kind="SERVER"),
+        span("00000000000000b2", "00000000000000a1", "zweb", kind="CLIENT",
+             remoteEndpoint={"serviceName": "zapi"}),
+        span("00000000000000b2", "00000000000000a1", "zapi", kind="SERVER", shared=True),
+        span("00000000000000c3", "00000000000000b2", "zapi"),
+        span("00000000000000c4", "00000000000000b2", "zapi", kind="CLIENT",
+             remoteEndpoint={"serviceName": "zdb"}),
+    ]  # fmt: skip
+    response = httpx.post(server.zipkin_url + "/api/v2/spans", json=spans, timeout=10)
+    assert response.status_code == 202, response.text
+    end_ms = time.time_ns() // 1_000_000 + 60_000
+
+    def jaeger() -> Any:
+        links = server.get_json("/api/dependencies", endTs=end_ms, lookback=600_000)["data"]
+        return [link for link in links if link["parent"] in ("zweb", "zapi")] or None
+
+    def zipkin() -> Any:
+        response = httpx.get(
+            server.zipkin_url + "/api/v2/dependencies",
+            params={"endTs": end_ms, "lookback": 600_000},
+            timeout=10,
+        )
+        links = response.json()
+        return [link for link in links if link["parent"] in ("zweb", "zapi")] or None
+
+    expected = [("zapi", "zdb", 1), ("zweb", "zapi", 1)]
+    jaeger_links = _until(jaeger, "zweb -> zapi on the Jaeger dependencies API")
+    assert sorted((x["parent"], x["child"], x["callCount"]) for x in jaeger_links) == expected
+    zipkin_links = _until(zipkin, "zweb -> zapi on the Zipkin dependencies API")
+    assert sorted((x["parent"], x["child"], x["callCount"]) for x in zipkin_links) == expected

@@ -100,7 +100,8 @@ class IngestPipeline:
 
     @property
     def unflushed_spans(self) -> int:
-        held = sum(stage.buffered_spans for stage in self.stages)
+        # Stages hold the same (shared, immutable) batches: the fullest stage is the memory.
+        held = max(stage.buffered_spans for stage in self.stages)
         return self.wal.queued_spans + self._dispatch_spans + held
 
     def _durable(self, sequence: int, batch: SpanBatch) -> None:
@@ -114,7 +115,7 @@ class IngestPipeline:
                 sequence, batch = self._dispatch[0]
                 try:
                     await self._first.consume(batch, wal_sequence=sequence)
-                except Exception:  # a stage's bug: its records stay in the WAL for a replay
+                except Exception:  # a stage's bug: logged; ingest goes on
                     log.exception("pipeline: a stage failed on WAL record %d", sequence)
                 self._dispatch.popleft()
                 self._dispatch_spans -= batch.num_rows
