@@ -27,13 +27,12 @@ from pathlib import Path
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gen import Generator  # noqa: E402
-
-from breadcrumbs.analysis import red  # noqa: E402
-from breadcrumbs.model import SpanKind  # noqa: E402
-from breadcrumbs.pipeline.span_metrics import SeriesLimit  # noqa: E402
-from breadcrumbs.store.base import RedQuery  # noqa: E402
-from breadcrumbs.store.duckdb import DuckDBStore  # noqa: E402
+from breadcrumbs.analysis import red
+from breadcrumbs.model import SpanKind
+from breadcrumbs.pipeline.span_metrics import SeriesLimit
+from breadcrumbs.store.base import RedQuery
+from breadcrumbs.store.duckdb import DuckDBStore
+from gen import Generator
 
 DAY_NS = 86_400 * 10**9
 MINUTE = red.MINUTE_NS
@@ -103,7 +102,7 @@ async def run(args: argparse.Namespace) -> None:
         )
 
         def rows_of(store: DuckDBStore) -> int:
-            return int(store._conn.execute("SELECT count(*) FROM span_metrics").fetchone()[0])  # type: ignore[index]  # noqa: SLF001
+            return int(store._conn.execute("SELECT count(*) FROM span_metrics").fetchone()[0])  # type: ignore[index]
 
         print(
             f"kept: {rows_of(metrics_store):,} aggregate rows for {spans:,} spans "
@@ -148,7 +147,7 @@ async def run(args: argparse.Namespace) -> None:
 
         def raw() -> int:
             params = [start, start, 5 * MINUTE, 5 * MINUTE, start, peer_end]
-            return len(peer_store._conn.execute(RAW_RED, params).fetchall())  # noqa: SLF001
+            return len(peer_store._conn.execute(RAW_RED, params).fetchall())
 
         took = []
         for _ in range(max(3, args.runs // 4)):
