@@ -167,6 +167,11 @@ class Settings:
     max_unflushed_spans: int = _setting(
         1_000_000, _parse_int, "Spans in the WAL not yet in the store before 429s."
     )
+    max_metric_series: int = _setting(
+        10_000,
+        _parse_int,
+        "RED series (service, operation, kind) kept; spans of more count as otel.metric.overflow.",
+    )
     decode_workers: str = _setting(
         "auto",
         _parse_workers,

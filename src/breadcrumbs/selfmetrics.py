@@ -108,3 +108,13 @@ class SelfMetrics:
             "(dependency queries join those spans instead).",
             registry=r,
         )
+        self.span_metrics_series = Gauge(
+            "breadcrumbs_span_metrics_series",
+            "(service, operation, kind) series the span metrics keep (at most the series limit).",
+            registry=r,
+        )
+        self.span_metrics_overflow = Counter(
+            "breadcrumbs_span_metrics_overflow_spans",
+            "Spans of series beyond the series limit, counted under otel.metric.overflow.",
+            registry=r,
+        )

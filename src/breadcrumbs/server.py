@@ -46,17 +46,25 @@ from breadcrumbs.api import explain as explain_api
 from breadcrumbs.api import home as home_api
 from breadcrumbs.api import jaeger as jaeger_api
 from breadcrumbs.api import ops as ops_api
+from breadcrumbs.api import red as red_api
 from breadcrumbs.api import why as why_api
 from breadcrumbs.api import zipkin as zipkin_api
 from breadcrumbs.config import Settings
+from breadcrumbs.pipeline.exposition import (
+    GRAPH_BOUNDS_S,
+    ServiceGraphExposition,
+    SpanMetricsExposition,
+)
 from breadcrumbs.pipeline.ingest import IngestPipeline, PipelineSettings
 from breadcrumbs.pipeline.retention import Retention
+from breadcrumbs.pipeline.span_metrics import SpanMetricsStage
 from breadcrumbs.query.service import QueryService
 from breadcrumbs.receivers import otlp_grpc, otlp_http
 from breadcrumbs.receivers import zipkin as zipkin_receiver
 from breadcrumbs.receivers.common import ReceiverContext, ReceiverLimits
 from breadcrumbs.receivers.decoding import Decoding, InProcessDecoding, decoding
 from breadcrumbs.selfmetrics import SelfMetrics
+from breadcrumbs.store.base import ServiceGraphQuery
 from breadcrumbs.store.duckdb import DuckDBStore
 
 log = logging.getLogger("breadcrumbs.server")
@@ -66,6 +74,9 @@ STORE_FILE = "spans.duckdb"
 _CATCH_UP_PAUSE_S = 0.1  # between dependency-count steps on start, each ~1 s at 10M spans/h
 _RECOUNT_PAUSE_S = 10.0  # between looks for uncounted dependency units once caught up
 _COMPACT_RETRY_S = 60.0  # after a failed merge
+_EDGE_INTERVAL_S = 15.0  # service-graph edge metrics: how often a settled stretch is added
+_EDGE_SETTLE_NS = 75 * 10**9  # the dependency horizon (60 s) plus the flush and a margin
+_EDGE_BOUNDS_NS = tuple(round(b * 1e9) for b in GRAPH_BOUNDS_S)
 _COMPACT_PAUSE_S = 1.0  # between checks for trace-lookup work (a check with none is in memory)
 
 
@@ -119,6 +130,13 @@ class Server:
     _catch_up: asyncio.Task[None] | None = None
     _compaction: asyncio.Task[None] | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    span_metrics_exposition: SpanMetricsExposition = field(default_factory=SpanMetricsExposition)
+    service_graph_exposition: ServiceGraphExposition = field(default_factory=ServiceGraphExposition)
+    _service_graph: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        self.metrics.registry.register(self.span_metrics_exposition)
+        self.metrics.registry.register(self.service_graph_exposition)
 
     # --- the table ---------------------------------------------------------------------------
 
@@ -196,6 +214,27 @@ class Server:
         self.query = QueryService(self.store)
         self._catch_up = asyncio.create_task(self._count_dependencies(), name="dependencies")
         self._compaction = asyncio.create_task(self._compact_lookup(), name="compaction")
+        self._service_graph = asyncio.create_task(self._count_edges(), name="service-graph")
+
+    async def _count_edges(self) -> None:
+        """Service-graph edge metrics for /metrics: each stretch of time once it has settled
+        (every span of a call within the dependency horizon has arrived), from this start on."""
+        assert self.store is not None
+        cursor = time.time_ns()
+        while True:
+            await asyncio.sleep(_EDGE_INTERVAL_S)
+            settled = time.time_ns() - _EDGE_SETTLE_NS
+            if settled <= cursor:
+                continue
+            try:
+                edges = await self.store.service_graph(
+                    ServiceGraphQuery(cursor, settled, _EDGE_BOUNDS_NS)
+                )
+            except Exception:
+                log.exception("service graph metrics: reading edges failed; trying again")
+                continue
+            self.service_graph_exposition.add(edges)
+            cursor = settled
 
     async def _compact_lookup(self) -> None:
         """The store's trace-lookup merges, one per step, beside flushes (they do not wait)."""
@@ -222,7 +261,7 @@ class Server:
             log.exception("counting dependencies failed (queries join the spans instead)")
 
     async def _stop_store(self) -> None:
-        for task in (self._catch_up, self._compaction):
+        for task in (self._catch_up, self._compaction, self._service_graph):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -233,6 +272,12 @@ class Server:
     async def _start_pipeline(self) -> None:
         assert self.store is not None
         s = self.settings
+        span_metrics = SpanMetricsStage(
+            self.store,
+            max_series=s.max_metric_series,
+            exposition=self.span_metrics_exposition,
+            metrics=self.metrics,
+        )
         self.pipeline = IngestPipeline(
             s.data_dir,
             self.store,
@@ -240,6 +285,7 @@ class Server:
                 flush_interval_s=s.flush_interval, max_unflushed_spans=s.max_unflushed_spans
             ),
             self.metrics,
+            stages=[span_metrics],
         )
         await self.pipeline.start()
 
@@ -325,6 +371,7 @@ class Server:
             *explain_api.routes(self.query),
             *why_api.routes(self.query),
             *doctor_api.routes(self.query, value_limit=self.settings.max_value_length),
+            *red_api.routes(self.query.reader),
         ]
         await self._serve_http(
             "http", "UI, Jaeger API", self.settings.http_port, Starlette(routes=routes)

@@ -2,7 +2,8 @@
 
 Run from ``tests/`` as ``python -m pipeline.crash_child MODE DIR``. ``wal``: appends tagged
 batches to a WriteAheadLog in DIR. ``duckdb``: consumes them through an IngestPipeline on a
-DuckDBStore. Prints ``ack <tag> <sequence or 0>`` per acknowledged batch; 4 producers.
+DuckDBStore. ``metrics``: the same with the span metrics stage before the writer, flushing
+on its own schedule. Prints ``ack <tag> <sequence or 0>`` per acknowledged batch; 4 producers.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 from breadcrumbs.pipeline.ingest import IngestPipeline, PipelineSettings
+from breadcrumbs.pipeline.span_metrics import SpanMetricsStage
 from breadcrumbs.pipeline.wal import WriteAheadLog
 from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.duckdb import DuckDBStore
@@ -46,10 +48,13 @@ async def produce_wal(directory: Path) -> None:
     await wal.close()
 
 
-async def produce_pipeline(directory: Path) -> None:
+async def produce_pipeline(directory: Path, with_metrics: bool) -> None:
     store = DuckDBStore(directory / "spans.duckdb")
     settings = PipelineSettings(flush_spans=200, flush_interval_s=0.05, segment_bytes=128 << 10)
-    pipeline = IngestPipeline(directory, store, settings, SelfMetrics())
+    stages = (
+        [SpanMetricsStage(store, flush_interval_s=0.03, flush_spans=150)] if with_metrics else []
+    )
+    pipeline = IngestPipeline(directory, store, settings, SelfMetrics(), stages=stages)
     await pipeline.start()
     deadline = time.monotonic() + MAX_SECONDS
 
@@ -68,4 +73,7 @@ async def produce_pipeline(directory: Path) -> None:
 
 if __name__ == "__main__":
     mode, directory = sys.argv[1], Path(sys.argv[2])
-    asyncio.run(produce_wal(directory) if mode == "wal" else produce_pipeline(directory))
+    if mode == "wal":
+        asyncio.run(produce_wal(directory))
+    else:
+        asyncio.run(produce_pipeline(directory, with_metrics=mode == "metrics"))

@@ -76,3 +76,13 @@ class MemoryStore:
     def span_names(self) -> list[str]:
         names: list[str] = self.all().column("SpanName").to_pylist()
         return names
+
+
+class MetricsDown:
+    """A span-metrics writer (``store/base.py``) that is always unavailable."""
+
+    async def write_span_metrics(self, rows: pa.Table, *, wal_sequence: int) -> None:
+        raise StoreDown("metrics store unavailable")
+
+    async def span_metrics_wal_sequence(self) -> int:
+        return 0

@@ -3,7 +3,9 @@
 - ``/healthz``: 200 while the process serves HTTP at all (liveness).
 - ``/readyz``: 200 only once ``ready()`` is true (the WAL is replayed and every enabled port
   listens), else 503 with the reason; load balancers and tests wait on it.
-- ``/metrics``: the server's own ``SelfMetrics`` registry in Prometheus text format. Gauges
+- ``/metrics``: the server's own ``SelfMetrics`` registry (which also holds the span metrics,
+  ``pipeline/exposition.py``) in Prometheus text format, or as OpenMetrics (with exemplars)
+  when the scraper's ``Accept`` asks for ``application/openmetrics-text``. Gauges
   that cost a query (store size, span count) are refreshed on scrape, at most every
   ``refresh_interval_s`` seconds, so a tight scraper cannot load the store.
 """
@@ -15,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.openmetrics import exposition as openmetrics
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -52,6 +55,11 @@ def routes(
                 await refresh()
             except Exception:  # stale gauges beat a failed scrape
                 log.warning("refreshing store gauges failed", exc_info=True)
+        if "application/openmetrics-text" in request.headers.get("accept", ""):
+            return Response(
+                openmetrics.generate_latest(metrics.registry),  # type: ignore[no-untyped-call]
+                headers={"Content-Type": openmetrics.CONTENT_TYPE_LATEST},
+            )
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return [

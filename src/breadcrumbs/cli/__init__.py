@@ -7,14 +7,14 @@
 
 from __future__ import annotations
 
-from breadcrumbs.cli import doctor, explain, serve, traces, why
+from breadcrumbs.cli import doctor, explain, serve, top, traces, why
 from breadcrumbs.cli.app import app
 from breadcrumbs.cli.client import format_duration
 from breadcrumbs.cli.traces import waterfall
 
 __all__ = ["app", "format_duration", "waterfall"]
 
-_COMMAND_MODULES = (serve, traces, explain, why, doctor)  # imported for their registrations
+_COMMAND_MODULES = (serve, traces, explain, why, doctor, top)  # imported for their registrations
 
 
 def _mount_demo() -> None:

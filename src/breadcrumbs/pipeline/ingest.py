@@ -1,22 +1,27 @@
 """The durable end of the pipeline: what receivers hand their batches to.
 
-``consume`` returns once the batch is fsynced in the WAL (ack = durable); the writer then moves
-it into the store in large batches. ``start`` first replays what the WAL holds beyond the
-store's ``last_wal_sequence`` (so a crash between a store commit and the WAL's cleanup causes
-no duplicates). Memory and disk are bounded: beyond ``max_unflushed_spans`` or
-``max_wal_bytes`` a batch is refused with ``Overloaded`` at once, never queued.
+``consume`` returns once the batch is fsynced in the WAL (ack = durable). Each durable record
+then goes, in sequence order, through the stages after the WAL (``stages.py``: span metrics,
+then the store writer, which moves it into the store in large batches); a WAL segment is
+deleted once every stage has persisted what it took from it. ``start`` first replays what the
+WAL holds beyond the lowest stage watermark, each stage skipping what it persisted already (so
+a crash between a commit and the WAL's cleanup causes no duplicates, in spans or in metrics).
+Memory and disk are bounded: beyond ``max_unflushed_spans`` or ``max_wal_bytes`` a batch is
+refused with ``Overloaded`` at once, never queued.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from breadcrumbs.errors import Overloaded, Unavailable
-from breadcrumbs.model import SPAN_SCHEMA, SpanBatch, concat_batches
+from breadcrumbs.model import SPAN_SCHEMA, SpanBatch
+from breadcrumbs.pipeline.stages import Stage, chain
 from breadcrumbs.pipeline.wal import WriteAheadLog
 from breadcrumbs.pipeline.writer import StoreWriter
 from breadcrumbs.selfmetrics import SelfMetrics
@@ -48,13 +53,20 @@ def _take(records: Iterator[tuple[int, SpanBatch]], spans: int) -> list[tuple[in
 
 
 class IngestPipeline:
-    """Implements ``Consumer``. ``ready`` is True between ``start`` and ``stop``."""
+    """Implements ``Consumer``. ``ready`` is True between ``start`` and ``stop``.
+
+    ``stages`` run after the WAL, in order, before the store writer (always the last).
+    """
 
     def __init__(
-        self, data_dir: Path, store: SpanWriter, settings: PipelineSettings, metrics: SelfMetrics
+        self,
+        data_dir: Path,
+        store: SpanWriter,
+        settings: PipelineSettings,
+        metrics: SelfMetrics,
+        stages: Sequence[Stage] = (),
     ) -> None:
         self.settings = settings
-        self._store = store
         self._metrics = metrics
         self.wal = WriteAheadLog(
             data_dir / "wal",
@@ -64,12 +76,23 @@ class IngestPipeline:
         )
         self.writer = StoreWriter(
             store,
-            self.wal,
             flush_spans=settings.flush_spans,
             flush_interval_s=settings.flush_interval_s,
             metrics=metrics,
         )
-        self.wal.on_durable = self.writer.add
+        self.stages: list[Stage] = [*stages, self.writer]
+        self._first = chain(self.stages)
+        for stage in self.stages:
+            stage.on_release = self._release
+        # Durable records not yet handed to the first stage (the WAL calls on_durable in
+        # sequence order; one task hands them on, in that order).
+        self._dispatch: deque[tuple[int, SpanBatch]] = deque()
+        self._dispatch_spans = 0
+        self._dispatched_through = 0
+        self._dispatch_wake = asyncio.Event()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self.wal.on_durable = self._durable
+        self._wal_closed = False
         self._stopping = False
         self.ready = False
         metrics.wal_unflushed_spans.set_function(lambda: self.unflushed_spans)
@@ -77,23 +100,60 @@ class IngestPipeline:
 
     @property
     def unflushed_spans(self) -> int:
-        return self.wal.queued_spans + self.writer.buffered_spans
+        # Stages hold the same (shared, immutable) batches: the fullest stage is the memory.
+        held = max(stage.buffered_spans for stage in self.stages)
+        return self.wal.queued_spans + self._dispatch_spans + held
+
+    def _durable(self, sequence: int, batch: SpanBatch) -> None:
+        self._dispatch.append((sequence, batch))
+        self._dispatch_spans += batch.num_rows
+        self._dispatch_wake.set()
+
+    async def _run_dispatch(self) -> None:
+        while True:
+            while self._dispatch:
+                sequence, batch = self._dispatch[0]
+                try:
+                    await self._first.consume(batch, wal_sequence=sequence)
+                except Exception:  # a stage's bug: logged; ingest goes on
+                    log.exception("pipeline: a stage failed on WAL record %d", sequence)
+                self._dispatch.popleft()
+                self._dispatch_spans -= batch.num_rows
+                self._dispatched_through = sequence
+            if self._wal_closed:
+                return
+            self._dispatch_wake.clear()
+            await self._dispatch_wake.wait()
+
+    def _release(self) -> None:
+        """Delete WAL segments no stage needs any more."""
+        through = self._dispatched_through
+        for stage in self.stages:
+            pending = stage.pending_from
+            if pending is not None:
+                through = min(through, pending - 1)
+        self.wal.release_through(through)
 
     async def start(self) -> None:
-        """Replay the WAL into the store, then accept batches."""
-        after = await self._store.last_wal_sequence()
-        records = self.wal.replay(after=after)
+        """Replay the WAL through the stages, then accept batches."""
+        persisted = [await stage.open() for stage in self.stages]
+        records = self.wal.replay(after=min(persisted), floor=max(persisted))
         replayed = 0
         while chunk := await asyncio.to_thread(_take, records, self.settings.flush_spans):
-            table = concat_batches([batch for _, batch in chunk])
-            await self._store.write(table, wal_sequence=chunk[-1][0])
-            self._metrics.flushed_spans.inc(table.num_rows)
-            replayed += table.num_rows
-            self.wal.release_through(chunk[-1][0])
-        self.wal.release_through(after)
+            for sequence, batch in chunk:
+                await self._first.consume(batch, wal_sequence=sequence)
+                replayed += batch.num_rows
+            for stage in self.stages:
+                await stage.flush()
+            self._dispatched_through = chunk[-1][0]
+            self._release()
+        self._dispatched_through = self.wal.next_sequence - 1
+        self._release()
         if replayed:
-            log.info("WAL replay: %d spans written to the store", replayed)
-        self.writer.start()
+            log.info("WAL replay: %d spans through %d stages", replayed, len(self.stages))
+        for stage in self.stages:
+            stage.start()
+        self._dispatcher = asyncio.create_task(self._run_dispatch(), name="pipeline-dispatch")
         self.ready = True
 
     async def consume(self, batch: SpanBatch) -> None:
@@ -122,4 +182,10 @@ class IngestPipeline:
         self._stopping = True
         self.ready = False
         await self.wal.close()
-        await self.writer.stop()
+        self._wal_closed = True
+        self._dispatch_wake.set()
+        if self._dispatcher is not None:
+            await self._dispatcher
+            self._dispatcher = None
+        for stage in self.stages:
+            await stage.stop()

@@ -183,12 +183,13 @@ class WriteAheadLog:
 
     # --- recovery --------------------------------------------------------------------------
 
-    def replay(self, after: int = 0) -> Iterator[tuple[int, SpanBatch]]:
+    def replay(self, after: int = 0, *, floor: int = 0) -> Iterator[tuple[int, SpanBatch]]:
         """(sequence, batch) of every intact record with a sequence above ``after``.
 
         Every record is checked (also those skipped); damage and all after it is cut off with
         a warning. When exhausted, the log is ready for ``append`` and the next sequence is
-        above both the last record and ``after``.
+        above the last record, ``after`` and ``floor`` (the highest sequence any consumer has
+        persisted: a new record must never reuse one).
         """
         if self._recovered or self._replaying:
             raise RuntimeError("replay() runs once, before the first append()")
@@ -208,7 +209,7 @@ class WriteAheadLog:
                 self._quarantine(paths[position + 1 :])
                 break
         last = self._segments[-1].last_sequence if self._segments else 0
-        self._next_sequence = max(last, after) + 1
+        self._next_sequence = max(last, after, floor) + 1
         if self._segments:
             self._fd = os.open(self._segments[-1].path, os.O_WRONLY | os.O_APPEND)
         self._recovered = True

@@ -1,11 +1,12 @@
-"""The writer: moves durable WAL records into the store in large batches.
+"""The writer, the last stage after the WAL: moves durable records into the store in large
+batches.
 
-It keeps the records it was handed (``add``, called by the WAL in sequence order) in memory, so
-normal operation never re-reads the log. A background task flushes everything buffered when
+It keeps the records it was handed (``consume``, in sequence order) in memory, so normal
+operation never re-reads the log. A background task flushes everything buffered when
 ``flush_spans`` are waiting or the oldest record is ``flush_interval_s`` old, as one
-``store.write(..., wal_sequence=<highest sequence>)``, then lets the WAL delete what the store
-now holds. A failed write keeps the data and retries with backoff: acknowledged spans are
-never dropped (and stay in the WAL either way).
+``store.write(..., wal_sequence=<highest sequence>)``, then tells the pipeline (``on_release``)
+that the WAL need not keep those records for it. A failed write keeps the data and retries
+with backoff: acknowledged spans are never dropped (and stay in the WAL either way).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections import deque
 from typing import Final
 
 from breadcrumbs.model import SpanBatch, concat_batches
-from breadcrumbs.pipeline.wal import WriteAheadLog
+from breadcrumbs.pipeline.stages import OnRelease, Stage
 from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import SpanWriter
 
@@ -29,17 +30,22 @@ _DRAIN_ATTEMPTS: Final = 3  # when stopping; what is not written stays in the WA
 
 
 class StoreWriter:
+    """A ``Stage``: the store's ``last_wal_sequence`` is its persisted watermark."""
+
+    name = "store-writer"
+
     def __init__(
         self,
         store: SpanWriter,
-        wal: WriteAheadLog,
         *,
         flush_spans: int,
         flush_interval_s: float,
         metrics: SelfMetrics | None = None,
     ) -> None:
         self._store = store
-        self._wal = wal
+        self.downstream: Stage | None = None
+        self.on_release: OnRelease | None = None
+        self._done_through = 0  # records at or below it are in the store already
         self._flush_spans = flush_spans
         self._flush_interval_s = flush_interval_s
         self._metrics = metrics
@@ -56,8 +62,27 @@ class StoreWriter:
         """Spans durable in the WAL and not yet in the store (including a flush in flight)."""
         return self._buffered_spans
 
+    @property
+    def pending_from(self) -> int | None:
+        return self._buffer[0][0] if self._buffer else None
+
     def oldest_age_s(self) -> float:
         return time.monotonic() - self._buffer[0][2] if self._buffer else 0.0
+
+    async def open(self) -> int:
+        self._done_through = await self._store.last_wal_sequence()
+        return self._done_through
+
+    async def consume(self, batch: SpanBatch, *, wal_sequence: int) -> None:
+        if wal_sequence > self._done_through:  # else a replayed record the store holds
+            self.add(wal_sequence, batch)
+        if self.downstream is not None:
+            await self.downstream.consume(batch, wal_sequence=wal_sequence)
+
+    async def flush(self) -> None:
+        """Write everything buffered now; raises what the store raised."""
+        while self._buffer:
+            await self._flush(reraise=True)
 
     def add(self, sequence: int, batch: SpanBatch) -> None:
         """A record is durable in the WAL; sequences must arrive in increasing order."""
@@ -121,7 +146,7 @@ class StoreWriter:
             except TimeoutError:
                 return
 
-    async def _flush(self) -> bool:
+    async def _flush(self, *, reraise: bool = False) -> bool:
         """Write everything buffered now as one batch; True when the store has it."""
         count = len(self._buffer)
         records = [self._buffer[i] for i in range(count)]
@@ -131,6 +156,8 @@ class StoreWriter:
         try:
             await self._store.write(table, wal_sequence=last_sequence)
         except Exception:
+            if reraise:
+                raise
             log.exception(
                 "writer: store write of %d spans failed; keeping them and retrying",
                 table.num_rows,
@@ -144,5 +171,7 @@ class StoreWriter:
         if self._metrics is not None:
             self._metrics.flush_duration.observe(elapsed)
             self._metrics.flushed_spans.inc(table.num_rows)
-        self._wal.release_through(last_sequence)
+        self._done_through = last_sequence
+        if self.on_release is not None:
+            self.on_release()
         return True

@@ -99,6 +99,77 @@ class DependencyLink:
 
 
 @dataclass(frozen=True, slots=True)
+class RedQuery:
+    """RED metrics from the kept span-metric aggregates (``analysis.red``), per step.
+
+    Steps start at ``start_ns`` floored to the minute and are ``step_ns`` long (a whole
+    number of minutes, the aggregates' resolution); the last one starts before ``end_ns``.
+    A step's row covers the ``window_ns`` (a whole number of minutes; default: the step)
+    that end where the step ends, so windows longer than the step slide (as a Prometheus
+    ``rate(...[window])`` evaluated every step does). Empty filters match everything.
+    Without ``by_operation`` (``by_kind``) rows add up every operation (kind) of a service,
+    and carry ``SpanName`` "" (``SpanKind`` -1).
+    """
+
+    start_ns: int
+    end_ns: int
+    step_ns: int
+    services: tuple[str, ...] = ()
+    operation: str | None = None
+    span_kinds: tuple[SpanKind, ...] = ()
+    by_operation: bool = True
+    by_kind: bool = True
+    quantiles: tuple[float, ...] = (0.5, 0.95, 0.99)
+    window_ns: int | None = None
+
+
+RED_SCHEMA = pa.schema(
+    [
+        pa.field("Step", pa.int64(), nullable=False),  # start of the step, ns
+        pa.field("ServiceName", pa.string(), nullable=False),
+        pa.field("SpanName", pa.string(), nullable=False),
+        pa.field("SpanKind", pa.int8(), nullable=False),
+        pa.field("Calls", pa.int64(), nullable=False),
+        pa.field("Errors", pa.int64(), nullable=False),
+        pa.field("DurationSum", pa.int64(), nullable=False),
+        # One duration (ns) per ``RedQuery.quantiles``, in that order.
+        pa.field("Quantiles", pa.list_(pa.float64()), nullable=False),
+    ]
+)
+"""What ``SpanReader.red`` returns: one row per step and series that had calls."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceGraphQuery:
+    """Calls between services in [start, end): pairs of a span and its parent in another
+    service, and client/producer spans to an uninstrumented peer (named by ``peer.service``,
+    ``db.system``, ``messaging.system`` or ``server.address``)."""
+
+    start_ns: int
+    end_ns: int
+    bounds_ns: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceGraphEdge:
+    """``peer_kind``: "" for an instrumented callee, else how the peer was named:
+    ``peer``, ``database`` or ``queue``. ``p95_ns``: of the callee's span (the client span's
+    for a peer). ``server``/``client``: the callee's and the caller's durations as histogram
+    counts over ``ServiceGraphQuery.bounds_ns`` (one count per bound, then the rest)."""
+
+    parent: str
+    child: str
+    calls: int
+    errors: int
+    p95_ns: float
+    peer_kind: str = ""
+    server_counts: tuple[int, ...] = ()
+    server_sum_ns: int = 0
+    client_counts: tuple[int, ...] = ()
+    client_sum_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class StoreStats:
     spans: int
     bytes_on_disk: int
@@ -286,6 +357,18 @@ class SpanWriter(Protocol):
 
 
 @runtime_checkable
+class SpanMetricsWriter(Protocol):
+    async def write_span_metrics(self, rows: pa.Table, *, wal_sequence: int) -> None:
+        """Add ``analysis.red.AGGREGATE_SCHEMA`` rows to the kept aggregates (rows of a key
+        already kept add up), committing ``wal_sequence`` atomically with them."""
+        ...
+
+    async def span_metrics_wal_sequence(self) -> int:
+        """The ``wal_sequence`` committed with the last aggregates, 0 when none."""
+        ...
+
+
+@runtime_checkable
 class SpanReader(Protocol):
     async def get_trace(self, params: GetTraceParams) -> SpanBatch:
         """Every span of one trace (an empty batch when unknown), in no particular order."""
@@ -399,11 +482,20 @@ class SpanReader(Protocol):
         Spans, Values (distinct values, approximate), MaxLength (characters), Example (the
         trace of the longest value); over the sampled traces (``attribute_traces``).
         """
+
+    # --- RED metrics and the service graph (issue 10) ------------------------------------
+
+    async def red(self, query: RedQuery) -> pa.Table:
+        """``RED_SCHEMA`` rows from the kept aggregates, ordered by series then step."""
+        ...
+
+    async def service_graph(self, query: ServiceGraphQuery) -> list[ServiceGraphEdge]:
+        """Every edge with calls in the window, with errors and the p95 latency."""
         ...
 
 
 @runtime_checkable
-class Store(SpanWriter, SpanReader, Protocol):
+class Store(SpanWriter, SpanMetricsWriter, SpanReader, Protocol):
     """An engine: writer and reader over one set of data, plus its life cycle."""
 
     capabilities: Capabilities

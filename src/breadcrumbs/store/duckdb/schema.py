@@ -31,7 +31,9 @@ Physical layout (chosen by measurement, see ``bench/README.md``):
   (``sql.trace_spans_macro``, not a migration: made on open and by merges) hold get-trace.
 - ``attribute_keys``: span attribute keys and when last seen (see ``_V4``).
 - ``dependency_edges``: service-to-service call counts per 15 s (see ``_V5``).
-- ``meta``: ``schema_version`` and the WAL sequence committed with the last batch.
+- ``span_metrics``: RED aggregates per minute, series and latency bucket (see ``_V8``).
+- ``meta``: ``schema_version``, the WAL sequence committed with the last batch and the one
+  committed with the last span-metric aggregates.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from typing import Final
 
 SCHEMA_VERSION_KEY: Final = "schema_version"
 WAL_SEQUENCE_KEY: Final = "wal_sequence"
+SPAN_METRICS_SEQUENCE_KEY: Final = "span_metrics_wal_sequence"
 
 META_DDL: Final = "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value BIGINT NOT NULL)"
 
@@ -201,7 +204,29 @@ _V7: Final[tuple[str, ...]] = tuple(
     _in_microseconds(range_table(level)) for level in (1, 2, 3, 4, 5)
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+# v8: RED aggregates kept as spans arrive (``analysis.red``: calls, errors and duration sum
+# per minute, service, operation, kind and log latency bucket; rows of one key merge by
+# addition, through the primary key's ON CONFLICT). A few hundred rows per series per hour, so
+# RED over a day never reads spans. Spans stored before v8 are not counted (the counts start
+# with the pipeline stage); the WAL sequence committed with them is in ``meta``.
+_V8: Final[tuple[str, ...]] = (
+    """
+    CREATE TABLE IF NOT EXISTS span_metrics (
+        Minute BIGINT NOT NULL,
+        ServiceName VARCHAR NOT NULL,
+        SpanName VARCHAR NOT NULL,
+        SpanKind TINYINT NOT NULL,
+        Bucket SMALLINT NOT NULL,
+        Calls BIGINT NOT NULL,
+        Errors BIGINT NOT NULL,
+        DurationSum BIGINT NOT NULL,
+        PRIMARY KEY (Minute, ServiceName, SpanName, SpanKind, Bucket)
+    )
+    """,
+    f"INSERT OR IGNORE INTO meta VALUES ('{SPAN_METRICS_SEQUENCE_KEY}', 0)",  # noqa: S608
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 """``MIGRATIONS[i]`` takes the file from version ``i`` to ``i + 1``; append, never edit."""
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 from breadcrumbs.model import ATTRIBUTES_TYPE, SPAN_SCHEMA, SpanBatch, SpanKind, empty_batch
 from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import (
+    RED_SCHEMA,
     AttributeCount,
     Capabilities,
     DependencyLink,
@@ -40,14 +41,17 @@ from breadcrumbs.store.base import (
     LatencyQuery,
     Operation,
     OperationCount,
+    RedQuery,
     SelectionCounts,
+    ServiceGraphEdge,
+    ServiceGraphQuery,
     StoreStats,
     TraceIdPrefix,
     TraceQuery,
     TraceSelection,
     TypicalTraceQuery,
 )
-from breadcrumbs.store.duckdb import analysis_sql, dependencies, doctor_sql, schema, sql
+from breadcrumbs.store.duckdb import analysis_sql, dependencies, doctor_sql, red, schema, sql
 
 log = logging.getLogger(__name__)
 
@@ -859,6 +863,7 @@ class DuckDBStore:
             cur.begin()
             try:
                 cur.execute(sql.DELETE_OPERATIONS, [cutoff_ns])
+                cur.execute(red.DELETE_BEFORE, [cutoff_ns])
                 cur.execute(sql.DELETE_ATTRIBUTE_KEYS, [cutoff_ns])
                 cur.execute(sql.DELETE_RESOURCES)
                 cur.commit()
@@ -929,6 +934,70 @@ class DuckDBStore:
 
     async def attribute_profile(self, window: DoctorWindow) -> pa.Table:
         return await self._table(doctor_sql.attribute_profile(window))
+
+    # --- RED metrics and the service graph (issue 10) ---------------------------------------
+
+    async def write_span_metrics(self, rows: pa.Table, *, wal_sequence: int) -> None:
+        await self._run(lambda cur: self._write_span_metrics(cur, rows, wal_sequence))
+
+    def _write_span_metrics(
+        self, cur: duckdb.DuckDBPyConnection, rows: pa.Table, wal_sequence: int
+    ) -> None:
+        # The span writer's lock: both update ``meta`` (concurrent updates would conflict).
+        with self._write_lock:
+            cur.register("span_metrics_in", rows)
+            try:
+                cur.begin()
+                try:
+                    if rows.num_rows:
+                        cur.execute(red.UPSERT)
+                    cur.execute(
+                        sql.SET_WAL_SEQUENCE, [wal_sequence, schema.SPAN_METRICS_SEQUENCE_KEY]
+                    )
+                    cur.commit()
+                except BaseException:
+                    cur.rollback()
+                    raise
+            finally:
+                cur.unregister("span_metrics_in")
+
+    async def span_metrics_wal_sequence(self) -> int:
+        rows = await self._column(
+            "SELECT value FROM meta WHERE key = ?", [schema.SPAN_METRICS_SEQUENCE_KEY]
+        )
+        return int(rows[0]) if rows else 0
+
+    async def red(self, query: RedQuery) -> pa.Table:
+        text, params = red.red_query(query)
+
+        def work(cur: duckdb.DuckDBPyConnection) -> pa.Table:
+            table: pa.Table = cur.sql(text, params=params).to_arrow_table()
+            return table.cast(RED_SCHEMA)
+
+        return await self._run(work)
+
+    async def service_graph(self, query: ServiceGraphQuery) -> list[ServiceGraphEdge]:
+        text, params = sql.service_graph(
+            query.start_ns, query.end_ns, self._dependencies.horizon_ns, query.bounds_ns
+        )
+        rows = await self._run(lambda cur: cur.execute(text, params).fetchall())
+        edges = []
+        for parent, child, kind, calls, errors, p95, server, server_sum, client, client_sum in rows:
+            edges.append(
+                ServiceGraphEdge(
+                    parent,
+                    child,
+                    int(calls),
+                    int(errors),
+                    float(p95 or 0.0),
+                    kind,
+                    server_counts=tuple(server),
+                    server_sum_ns=int(server_sum or 0),
+                    client_counts=tuple(client),
+                    client_sum_ns=int(client_sum or 0),
+                )
+            )
+        return edges
 
 
 def _sample_rate(traces: int, cap: int) -> int:
