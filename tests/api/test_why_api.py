@@ -178,4 +178,5 @@ def test_random_requests_never_fail_the_server(
             return await http.get(path, params=tuple(pairs))
 
     response = asyncio.run(run())
-    assert response.status_code in (200, 400, 404), response.text
+    # 307: an id ending in an encoded "/" is redirected to the path without it, as every route is
+    assert response.status_code in (200, 307, 400, 404), response.text
