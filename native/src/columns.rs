@@ -40,11 +40,23 @@ impl StrCol {
     /// Lowercase hex of a byte id.
     pub fn push_hex(&mut self, value: &[u8]) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        for &byte in value {
-            self.data.push(HEX[usize::from(byte >> 4)]);
-            self.data.push(HEX[usize::from(byte & 15)]);
+        let start = self.data.len();
+        self.data.resize(start + 2 * value.len(), 0);
+        for (pair, &byte) in self.data[start..].chunks_exact_mut(2).zip(value) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 15)];
         }
         self.end_row();
+    }
+
+    /// The rows at `index`, in order (a resource's or scope's value for each span).
+    pub fn take(&self, index: &[i32]) -> StrCol {
+        let size = index.iter().map(|&i| self.get(i as usize).len()).sum();
+        let mut column = StrCol::with_capacity(index.len(), size);
+        for &i in index {
+            column.push(self.get(i as usize));
+        }
+        column
     }
 
     /// Closes a row whose bytes were written to `data` directly.
@@ -193,11 +205,44 @@ impl AttrCol {
         self.codes.push(b'i');
     }
 
+    /// The rows at `index`, in order (each span's resource attributes).
+    pub fn take(&self, index: &[i32]) -> AttrCol {
+        let mut entries = 0;
+        for &i in index {
+            entries += (self.offsets[i as usize + 1] - self.offsets[i as usize]) as usize;
+        }
+        let mut column = AttrCol {
+            offsets: Vec::with_capacity(index.len() + 1),
+            keys: StrCol::with_capacity(entries, 0),
+            texts: StrCol::with_capacity(entries, 0),
+            codes: Vec::with_capacity(entries),
+        };
+        column.offsets.push(0);
+        for &i in index {
+            let (start, end) = (self.offsets[i as usize] as usize, self.offsets[i as usize + 1] as usize);
+            for entry in start..end {
+                column.keys.push(self.keys.get(entry));
+                column.texts.push(self.texts.get(entry));
+            }
+            column.codes.extend_from_slice(&self.codes[start..end]);
+            column.offsets.push(column.codes.len() as i32);
+        }
+        column
+    }
+
     fn has_duplicate_keys(&self, first: usize) -> bool {
         let end = self.codes.len();
         if end - first <= 32 {
-            return (first..end)
-                .any(|i| (first..i).any(|j| self.keys.get(i) == self.keys.get(j)));
+            // Compare offsets-cheap fingerprints (length, first and last byte) before bytes.
+            let keys = &self.keys;
+            let print = |i: usize| {
+                let key = keys.get(i);
+                (key.len(), key.first().copied(), key.last().copied())
+            };
+            let prints: Vec<_> = (first..end).map(print).collect();
+            return (1..prints.len()).any(|i| {
+                (0..i).any(|j| prints[i] == prints[j] && keys.get(first + i) == keys.get(first + j))
+            });
         }
         let mut seen = std::collections::HashSet::with_capacity(end - first);
         !(first..end).all(|i| seen.insert(self.keys.get(i)))

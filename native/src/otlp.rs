@@ -67,8 +67,7 @@ struct Walk<'a> {
     link_attributes: Rows<'a>,
 }
 
-/// The decoded request: columns in `SPAN_SCHEMA` order (resource and scope columns per
-/// resource/scope, with the index of each span's), and which spans were rejected.
+/// The decoded request: columns in `SPAN_SCHEMA` order, and which spans were rejected.
 pub struct Decoded {
     pub spans: usize,
     pub starts: Vec<i64>,
@@ -80,10 +79,8 @@ pub struct Decoded {
     pub kinds: Vec<i8>,
     pub services: StrCol,
     pub resources: AttrCol,
-    pub resource_index: Vec<i32>,
     pub scope_names: StrCol,
     pub scope_versions: StrCol,
-    pub scope_index: Vec<i32>,
     pub attributes: AttrCol,
     pub durations: Vec<i64>,
     pub status_codes: Vec<i8>,
@@ -412,7 +409,8 @@ impl<'a> Walk<'a> {
         }
         let (keep, rejected, error, durations) = self.check();
         let resources = AttrCol::build(&self.resources, &limits).map_err(|_| Failure::Attribute)?;
-        let services = service_names(&resources);
+        let services = service_names(&resources).take(&self.resource_index);
+        let resources = resources.take(&self.resource_index);
         let attributes =
             AttrCol::build(&self.attributes, &limits).map_err(|_| Failure::Attribute)?;
         let event_attributes =
@@ -430,10 +428,8 @@ impl<'a> Walk<'a> {
             kinds: self.kinds.iter().map(|k| enum_value(*k, 5)).collect(),
             services,
             resources,
-            resource_index: self.resource_index,
-            scope_names: strings(&self.scope_names),
-            scope_versions: strings(&self.scope_versions),
-            scope_index: self.scope_index,
+            scope_names: strings(&self.scope_names).take(&self.scope_index),
+            scope_versions: strings(&self.scope_versions).take(&self.scope_index),
             attributes,
             durations,
             status_codes,

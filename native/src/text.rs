@@ -16,6 +16,14 @@ pub fn push_py_float(out: &mut Vec<u8>, value: f64) {
         out.extend_from_slice(if value > 0.0 { b"inf" } else { b"-inf" });
         return;
     }
+    // ryu writes Python's form wherever both write positional digits (1e-4 <= |x| < 1e16,
+    // where ryu also stops at 1e-5): the common case, without the formatting machinery.
+    let mut ryu_buffer = ryu::Buffer::new();
+    let quick = ryu_buffer.format_finite(value);
+    if !quick.contains('e') && !quick.trim_start_matches('-').starts_with("0.0000") {
+        out.extend_from_slice(quick.as_bytes());
+        return;
+    }
     // `{:e}` without a precision gives the shortest round-trip digits: "-1.2345e-7".
     let formatted = format!("{value:e}");
     let (mantissa, exponent) = formatted.split_once('e').expect("LowerExp writes an exponent");
@@ -114,7 +122,17 @@ pub fn push_json(out: &mut Vec<u8>, value: &Any<'_>) {
         Any::Int(number) => push_int(out, *number),
         Any::Double(number) => {
             if number.is_finite() {
-                out.extend_from_slice(ryu::Buffer::new().format_finite(*number).as_bytes());
+                // ryu's digits; orjson signs a positive exponent (`1e+16`, `1.5e-7`).
+                let mut buffer = ryu::Buffer::new();
+                let text = buffer.format_finite(*number);
+                match text.split_once('e') {
+                    Some((mantissa, exponent)) if !exponent.starts_with('-') => {
+                        out.extend_from_slice(mantissa.as_bytes());
+                        out.extend_from_slice(b"e+");
+                        out.extend_from_slice(exponent.as_bytes());
+                    }
+                    _ => out.extend_from_slice(text.as_bytes()),
+                }
             } else {
                 out.push(b'"');
                 push_py_float(out, *number);

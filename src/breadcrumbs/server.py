@@ -45,6 +45,7 @@ from breadcrumbs.api import home as home_api
 from breadcrumbs.api import jaeger as jaeger_api
 from breadcrumbs.api import ops as ops_api
 from breadcrumbs.api import zipkin as zipkin_api
+from breadcrumbs.codec import otlp
 from breadcrumbs.config import Settings
 from breadcrumbs.pipeline.ingest import IngestPipeline, PipelineSettings
 from breadcrumbs.pipeline.retention import Retention
@@ -311,6 +312,7 @@ class Server:
             ),
             metrics=self.metrics,
             decoding=self.decoding,
+            otlp_proto=otlp.proto_decoder(s.decoder)[1],
         )
 
     async def _start_main_http(self) -> None:
@@ -427,12 +429,7 @@ def print_banner(server: Server) -> None:
     rows.append(("Data dir", str(s.data_dir.resolve())))
     rows.append(("Retention", _human_duration(s.retention)))
     workers = s.decode_worker_count
-    rows.append(
-        (
-            "Decoding",
-            f"{workers} worker process{'es' * (workers != 1)}" if workers else "in the server",
-        )
-    )
+    rows.append(("Decoding", decoding_summary(s.decoder, workers)))
     console = Console(stderr=True)
     if console.is_terminal:
         table = Table(title=f"breadcrumbs {__version__}", show_header=False, box=None)
@@ -444,6 +441,15 @@ def print_banner(server: Server) -> None:
     else:
         lines = [f"breadcrumbs {__version__} ready"] + [f"  {n:<10} {v}" for n, v in rows]
         print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def decoding_summary(decoder: str, workers: int) -> str:
+    """``native, in the server`` / ``python (native decoder not built), 2 worker processes``."""
+    name = otlp.proto_decoder(decoder)[0]
+    if name == "python" and decoder == "auto":
+        name = "python (native decoder not built: no Rust toolchain at install)"
+    where = f"{workers} worker process{'es' * (workers != 1)}" if workers else "in the server"
+    return f"{name}, {where}"
 
 
 def _human_duration(seconds: float) -> str:

@@ -3,24 +3,26 @@
 The extension walks the request without the GIL and returns each column as Arrow-layout
 buffers (int32 offsets, UTF-8 data, little-endian integers); this module wraps them with
 ``pa.py_buffer`` (no copy: the buffers export the buffer protocol) and assembles the
-``SPAN_SCHEMA`` table. Resource and scope columns come once per resource/scope with each
-span's index, and are repeated with ``take`` as in ``proto_in``. The rules, limits, markers
+``SPAN_SCHEMA`` table. The rules, limits, markers
 and error messages are ``proto_in``'s (see ``codec/otlp/__init__.py``); the differential
 tests in ``tests/codec/test_otlp_native.py`` hold the two to the same output.
 """
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any, Final
 
 import pyarrow as pa
 
 from breadcrumbs.codec.base import DecodeLimits, DecodeResult
+from breadcrumbs.codec.otlp.columns import DEFAULT_LIMITS
 from breadcrumbs.errors import BadInput
 from breadcrumbs.model import ATTRIBUTES_TYPE, EVENT_TYPE, LINK_TYPE, SPAN_SCHEMA
 
+_native: ModuleType | None
 try:
-    from breadcrumbs import _native
+    import breadcrumbs._native as _native
 except ImportError:  # built by ``pip install`` where cargo is present; else Python decodes
     _native = None
 
@@ -37,7 +39,7 @@ _INT64: Final = pa.int64()
 _STRING: Final = pa.string()
 
 
-def decode_proto(body: bytes, limits: DecodeLimits) -> DecodeResult:
+def decode_proto(body: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodeResult:
     """A serialized ``ExportTraceServiceRequest`` as a ``SpanBatch`` (native decoder)."""
     if _native is None:
         raise RuntimeError("breadcrumbs._native is not built")
@@ -65,10 +67,8 @@ def decode_proto(body: bytes, limits: DecodeLimits) -> DecodeResult:
         kinds,
         services,
         resources,
-        resource_index,
         scope_names,
         scope_versions,
-        scope_index,
         attributes,
         durations,
         status_codes,
@@ -86,8 +86,6 @@ def decode_proto(body: bytes, limits: DecodeLimits) -> DecodeResult:
         rejected,
         error,
     ) = parts
-    resource_rows = _numbers(_INT32, count, resource_index)
-    scope_rows = _numbers(_INT32, count, scope_index)
     resource_maps, resource_types = _attributes(resources)
     span_maps, span_types = _attributes(attributes)
     columns = [
@@ -98,11 +96,11 @@ def decode_proto(body: bytes, limits: DecodeLimits) -> DecodeResult:
         _strings(trace_states),
         _strings(names),
         _numbers(_INT8, count, kinds),
-        _strings(services).take(resource_rows),
-        resource_maps.take(resource_rows),
-        resource_types.take(resource_rows),
-        _strings(scope_names).take(scope_rows),
-        _strings(scope_versions).take(scope_rows),
+        _strings(services),
+        resource_maps,
+        resource_types,
+        _strings(scope_names),
+        _strings(scope_versions),
         span_maps,
         span_types,
         _numbers(_INT64, count, durations),
@@ -124,9 +122,7 @@ def _numbers(kind: pa.DataType, rows: int, data: Any) -> pa.Array:
 
 def _strings(part: tuple[int, Any, Any]) -> pa.Array:
     rows, offsets, data = part
-    return pa.Array.from_buffers(
-        _STRING, rows, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
-    )
+    return pa.Array.from_buffers(_STRING, rows, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
 def _attributes(part: tuple[int, Any, Any, Any, Any]) -> tuple[pa.Array, pa.Array]:
@@ -143,17 +139,13 @@ def _attributes(part: tuple[int, Any, Any, Any, Any]) -> tuple[pa.Array, pa.Arra
     return maps, types
 
 
-def _events(
-    count: int, offsets: Any, times: Any, names: Any, attributes: Any
-) -> pa.Array:
+def _events(count: int, offsets: Any, times: Any, names: Any, attributes: Any) -> pa.Array:
     maps, types = _attributes(attributes)
     events = pa.StructArray.from_arrays(
         [_numbers(_INT64, len(maps), times), _strings(names), maps, types],
         fields=_EVENT_FIELDS,
     )
-    return pa.ListArray.from_arrays(
-        _numbers(_INT32, count + 1, offsets), events, type=_EVENTS_TYPE
-    )
+    return pa.ListArray.from_arrays(_numbers(_INT32, count + 1, offsets), events, type=_EVENTS_TYPE)
 
 
 def _links(
