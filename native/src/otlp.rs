@@ -6,34 +6,40 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::columns::{AttrCol, Limits, Rows, StrCol, DROPPED_EVENTS_KEY, DROPPED_LINKS_KEY};
-use crate::wire::{key_value, Reader, Result, FIXED64, LEN, VARINT};
+use crate::wire::{key_value, Malformed, Reader, Result, FIXED64, LEN, VARINT};
 
 const MIN_START_NS: u64 = 946_684_800 * 1_000_000_000; // 2000-01-01T00:00:00Z
 const FUTURE_SLACK_NS: u64 = 86_400 * 1_000_000_000; // clocks may run ahead, but not by a day
 
 /// Why a request failed as a whole: the Python decoder's messages.
 pub enum Failure {
-    Request,
+    Request(Malformed),
     TooManySpans(usize),
-    Status,
-    Attribute,
+    Status(Malformed),
+    Attribute(Malformed),
 }
 
 impl Failure {
     pub fn message(&self, limits: &Limits) -> String {
         match self {
-            Failure::Request => "malformed OTLP protobuf request: Error parsing message with type \
-                 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest'"
-                .to_string(),
+            Failure::Request(why) => format!(
+                "malformed OTLP protobuf request: Error parsing message with type \
+                 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest': {}",
+                why.reason()
+            ),
             Failure::TooManySpans(total) => {
                 format!("too many spans in one request: {total} > {}", limits.max_spans)
             }
-            Failure::Status => "malformed OTLP span status: Error parsing message with type \
-                 'opentelemetry.proto.trace.v1.Status'"
-                .to_string(),
-            Failure::Attribute => "malformed OTLP attribute: Error parsing message with type \
-                 'opentelemetry.proto.common.v1.KeyValue'"
-                .to_string(),
+            Failure::Status(why) => format!(
+                "malformed OTLP span status: Error parsing message with type \
+                 'opentelemetry.proto.trace.v1.Status': {}",
+                why.reason()
+            ),
+            Failure::Attribute(why) => format!(
+                "malformed OTLP attribute: Error parsing message with type \
+                 'opentelemetry.proto.common.v1.KeyValue': {}",
+                why.reason()
+            ),
         }
     }
 }
@@ -102,7 +108,7 @@ pub struct Decoded {
 
 pub fn decode(body: &[u8], limits: Limits) -> std::result::Result<Option<Decoded>, Failure> {
     let mut walk = Walk::new(limits);
-    walk.request(body).map_err(|_| Failure::Request)?;
+    walk.request(body).map_err(Failure::Request)?;
     let total = walk.trace_ids.len();
     if total > limits.max_spans {
         return Err(Failure::TooManySpans(total));
@@ -401,22 +407,22 @@ impl<'a> Walk<'a> {
         let mut last: (&[u8], i8, &[u8]) = (b"", 0, b"");
         for raw in &self.statuses {
             if *raw != last.0 {
-                let (code, message) = status(raw).map_err(|_| Failure::Status)?;
+                let (code, message) = status(raw).map_err(Failure::Status)?;
                 last = (raw, enum_value(code, 2), message);
             }
             status_codes.push(last.1);
             status_messages.push(last.2);
         }
         let (keep, rejected, error, durations) = self.check();
-        let resources = AttrCol::build(&self.resources, &limits).map_err(|_| Failure::Attribute)?;
+        let resources = AttrCol::build(&self.resources, &limits).map_err(Failure::Attribute)?;
         let services = service_names(&resources).take(&self.resource_index);
         let resources = resources.take(&self.resource_index);
         let attributes =
-            AttrCol::build(&self.attributes, &limits).map_err(|_| Failure::Attribute)?;
+            AttrCol::build(&self.attributes, &limits).map_err(Failure::Attribute)?;
         let event_attributes =
-            AttrCol::build(&self.event_attributes, &limits).map_err(|_| Failure::Attribute)?;
+            AttrCol::build(&self.event_attributes, &limits).map_err(Failure::Attribute)?;
         let link_attributes =
-            AttrCol::build(&self.link_attributes, &limits).map_err(|_| Failure::Attribute)?;
+            AttrCol::build(&self.link_attributes, &limits).map_err(Failure::Attribute)?;
         Ok(Decoded {
             spans: count,
             starts: self.starts.iter().map(|t| *t as i64).collect(),

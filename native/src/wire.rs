@@ -6,13 +6,25 @@
 use prost::bytes::Buf;
 use prost::encoding::{decode_key, decode_varint, skip_field, DecodeContext, WireType};
 
-/// The input is not a valid message; the caller names which message in its error.
-#[derive(Debug)]
-pub struct Malformed;
+/// Why the input is not a valid message, as upb says it; the caller names the message.
+#[derive(Debug, Clone, Copy)]
+pub enum Malformed {
+    Wire,
+    Utf8,
+}
+
+impl Malformed {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Malformed::Wire => "Wire format was corrupt",
+            Malformed::Utf8 => "String field had bad UTF-8",
+        }
+    }
+}
 
 impl From<prost::DecodeError> for Malformed {
     fn from(_: prost::DecodeError) -> Self {
-        Malformed
+        Malformed::Wire
     }
 }
 
@@ -35,7 +47,7 @@ impl<'a> Reader<'a> {
         }
         let (tag, wire_type) = decode_key(&mut self.buf)?;
         if wire_type == WireType::EndGroup {
-            return Err(Malformed); // an end-group tag with no group open
+            return Err(Malformed::Wire); // an end-group tag with no group open
         }
         Ok(Some((tag, wire_type)))
     }
@@ -48,7 +60,7 @@ impl<'a> Reader<'a> {
     pub fn bytes(&mut self) -> Result<&'a [u8]> {
         let len = decode_varint(&mut self.buf)?;
         if len > self.buf.len() as u64 {
-            return Err(Malformed);
+            return Err(Malformed::Wire);
         }
         let (value, rest) = self.buf.split_at(len as usize);
         self.buf = rest;
@@ -57,7 +69,7 @@ impl<'a> Reader<'a> {
 
     pub fn string(&mut self) -> Result<&'a [u8]> {
         let value = self.bytes()?;
-        std::str::from_utf8(value).map_err(|_| Malformed)?;
+        std::str::from_utf8(value).map_err(|_| Malformed::Utf8)?;
         Ok(value)
     }
 
@@ -67,7 +79,7 @@ impl<'a> Reader<'a> {
 
     pub fn fixed64(&mut self) -> Result<u64> {
         if self.buf.len() < 8 {
-            return Err(Malformed);
+            return Err(Malformed::Wire);
         }
         Ok(self.buf.get_u64_le())
     }
@@ -98,7 +110,7 @@ const MAX_DEPTH: u32 = 100;
 /// array or kvlist set twice appends).
 pub fn merge_any<'a>(value: &mut Any<'a>, buf: &'a [u8], depth: u32) -> Result<()> {
     if depth > MAX_DEPTH {
-        return Err(Malformed);
+        return Err(Malformed::Wire);
     }
     let mut reader = Reader::new(buf);
     while let Some((tag, wire_type)) = reader.next()? {
@@ -153,7 +165,7 @@ pub fn merge_any<'a>(value: &mut Any<'a>, buf: &'a [u8], depth: u32) -> Result<(
 /// An encoded `KeyValue` as (key, value).
 pub fn key_value(buf: &[u8], depth: u32) -> Result<(&[u8], Any<'_>)> {
     if depth > MAX_DEPTH {
-        return Err(Malformed);
+        return Err(Malformed::Wire);
     }
     let mut key: &[u8] = b"";
     let mut value = Any::Empty;

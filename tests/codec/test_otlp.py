@@ -34,6 +34,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from breadcrumbs.codec import otlp
 from breadcrumbs.codec.base import (
     DROPPED_ATTRIBUTES_KEY,
     DROPPED_EVENTS_KEY,
@@ -41,7 +42,6 @@ from breadcrumbs.codec.base import (
     TRUNCATED_KEY,
     DecodeLimits,
 )
-from breadcrumbs.codec import otlp
 from breadcrumbs.codec.otlp import (
     DEFAULT_LIMITS,
     decode_json,
