@@ -10,11 +10,18 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# pip builds the native OTLP decoder (native/, Rust) when cargo is present; naming the venv's
+# Python keeps cargo's build of pyo3 valid across installs (pip builds in a fresh env each time).
+export PYO3_PYTHON := $(abspath $(BIN)/python)
+DECODER_CHECK := from breadcrumbs.codec import otlp; print('Decoding:', otlp.proto_decoder()[0])
+
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[demo]'
+	@$(BIN)/python -c "$(DECODER_CHECK)"
 
 install-dev: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@$(BIN)/python -c "$(DECODER_CHECK)"
 
 # Install, then start the server (and the demo shop once it exists) in the foreground.
 run: install
@@ -35,4 +42,4 @@ bench: install-dev
 	$(BIN)/python bench/query.py
 
 clean:
-	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache native/target src/breadcrumbs/_native*.so
