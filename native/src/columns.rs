@@ -29,7 +29,10 @@ impl StrCol {
     pub fn with_capacity(rows: usize, bytes: usize) -> Self {
         let mut offsets = Vec::with_capacity(rows + 1);
         offsets.push(0);
-        StrCol { offsets, data: Vec::with_capacity(bytes) }
+        StrCol {
+            offsets,
+            data: Vec::with_capacity(bytes),
+        }
     }
 
     pub fn push(&mut self, value: &[u8]) {
@@ -88,7 +91,11 @@ pub struct Rows<'a> {
 
 impl<'a> Rows<'a> {
     pub fn new() -> Self {
-        Rows { raws: Vec::new(), offsets: vec![0], markers: Vec::new() }
+        Rows {
+            raws: Vec::new(),
+            offsets: vec![0],
+            markers: Vec::new(),
+        }
     }
 
     pub fn end_row(&mut self) {
@@ -219,7 +226,10 @@ impl AttrCol {
         };
         column.offsets.push(0);
         for &i in index {
-            let (start, end) = (self.offsets[i as usize] as usize, self.offsets[i as usize + 1] as usize);
+            let (start, end) = (
+                self.offsets[i as usize] as usize,
+                self.offsets[i as usize + 1] as usize,
+            );
             for entry in start..end {
                 column.keys.push(self.keys.get(entry));
                 column.texts.push(self.texts.get(entry));

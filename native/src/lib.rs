@@ -32,9 +32,7 @@ impl Data {
     fn as_bytes(&self) -> &[u8] {
         fn raw<T>(values: &[T]) -> &[u8] {
             // SAFETY: plain integers, initialised; read as their (little-endian) bytes.
-            unsafe {
-                std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), size_of_val(values))
-            }
+            unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), size_of_val(values)) }
         }
         match self {
             Data::U8(v) => v,
@@ -129,7 +127,13 @@ fn decode_otlp_proto<'py>(
     max_events: usize,
     max_links: usize,
 ) -> PyResult<Option<Bound<'py, PyTuple>>> {
-    let limits = Limits { max_spans, max_attributes, max_value_length, max_events, max_links };
+    let limits = Limits {
+        max_spans,
+        max_attributes,
+        max_value_length,
+        max_events,
+        max_links,
+    };
     let data: &[u8] = body.as_bytes();
     let decoded = py
         .detach(|| otlp::decode(data, limits))

@@ -28,7 +28,10 @@ impl Failure {
                 why.reason()
             ),
             Failure::TooManySpans(total) => {
-                format!("too many spans in one request: {total} > {}", limits.max_spans)
+                format!(
+                    "too many spans in one request: {total} > {}",
+                    limits.max_spans
+                )
             }
             Failure::Status(why) => format!(
                 "malformed OTLP span status: Error parsing message with type \
@@ -128,8 +131,7 @@ fn strings(values: &[&[u8]]) -> StrCol {
 }
 
 fn hex(values: &[&[u8]]) -> StrCol {
-    let mut column =
-        StrCol::with_capacity(values.len(), values.iter().map(|v| 2 * v.len()).sum());
+    let mut column = StrCol::with_capacity(values.len(), values.iter().map(|v| 2 * v.len()).sum());
     for value in values {
         column.push_hex(value);
     }
@@ -149,7 +151,14 @@ fn valid_id(id: &[u8], len: usize) -> bool {
     id.len() == len && id.iter().any(|b| *b != 0)
 }
 
-fn span_problem(trace_id: &[u8], span_id: &[u8], parent: &[u8], start: u64, end: u64, latest: u64) -> &'static str {
+fn span_problem(
+    trace_id: &[u8],
+    span_id: &[u8],
+    parent: &[u8],
+    start: u64,
+    end: u64,
+    latest: u64,
+) -> &'static str {
     if !valid_id(trace_id, 16) {
         return "invalid trace id (must be 16 bytes, not all zero)";
     }
@@ -273,8 +282,10 @@ impl<'a> Walk<'a> {
             }
         }
         let spans = self.trace_ids.len() - first_span;
-        self.resource_index.extend(std::iter::repeat_n(resource, spans));
-        self.scope_index.extend(std::iter::repeat_n(scope as i32, spans));
+        self.resource_index
+            .extend(std::iter::repeat_n(resource, spans));
+        self.scope_index
+            .extend(std::iter::repeat_n(scope as i32, spans));
         Ok(())
     }
 
@@ -341,7 +352,8 @@ impl<'a> Walk<'a> {
             self.attributes.mark(row, DROPPED_EVENTS_KEY, dropped);
         }
         if links > kept_links {
-            self.attributes.mark(row, DROPPED_LINKS_KEY, (links - kept_links) as u64);
+            self.attributes
+                .mark(row, DROPPED_LINKS_KEY, (links - kept_links) as u64);
         }
         self.event_offsets.push(self.event_times.len() as i32);
         self.link_offsets.push(self.link_trace_ids.len() as i32);
@@ -417,8 +429,7 @@ impl<'a> Walk<'a> {
         let resources = AttrCol::build(&self.resources, &limits).map_err(Failure::Attribute)?;
         let services = service_names(&resources).take(&self.resource_index);
         let resources = resources.take(&self.resource_index);
-        let attributes =
-            AttrCol::build(&self.attributes, &limits).map_err(Failure::Attribute)?;
+        let attributes = AttrCol::build(&self.attributes, &limits).map_err(Failure::Attribute)?;
         let event_attributes =
             AttrCol::build(&self.event_attributes, &limits).map_err(Failure::Attribute)?;
         let link_attributes =
@@ -462,7 +473,9 @@ impl<'a> Walk<'a> {
     /// Which spans to keep, how many were rejected and why, and the durations (0 for a
     /// rejected span, whose start may not fit an int64 either: it is filtered out).
     fn check(&self) -> (Option<Vec<u8>>, usize, String, Vec<i64>) {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
         let latest = now + FUTURE_SLACK_NS;
         let count = self.trace_ids.len();
         let mut keep = vec![1u8; count];
@@ -493,9 +506,14 @@ impl<'a> Walk<'a> {
             return (None, 0, String::new(), durations);
         }
         let rejected: usize = reasons.iter().map(|(_, n)| n).sum();
-        let details: Vec<String> =
-            reasons.iter().map(|(reason, n)| format!("{reason} ({n})")).collect();
-        let error = format!("rejected {rejected} of {count} spans: {}", details.join("; "));
+        let details: Vec<String> = reasons
+            .iter()
+            .map(|(reason, n)| format!("{reason} ({n})"))
+            .collect();
+        let error = format!(
+            "rejected {rejected} of {count} spans: {}",
+            details.join("; ")
+        );
         (Some(keep), rejected, error, durations)
     }
 }

@@ -26,8 +26,12 @@ pub fn push_py_float(out: &mut Vec<u8>, value: f64) {
     }
     // `{:e}` without a precision gives the shortest round-trip digits: "-1.2345e-7".
     let formatted = format!("{value:e}");
-    let (mantissa, exponent) = formatted.split_once('e').expect("LowerExp writes an exponent");
-    let exponent: i32 = exponent.parse().expect("LowerExp writes a decimal exponent");
+    let (mantissa, exponent) = formatted
+        .split_once('e')
+        .expect("LowerExp writes an exponent");
+    let exponent: i32 = exponent
+        .parse()
+        .expect("LowerExp writes a decimal exponent");
     let (negative, mantissa) = match mantissa.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, mantissa),
@@ -161,7 +165,11 @@ pub fn push_json(out: &mut Vec<u8>, value: &Any<'_>) {
                 if entries[..i].iter().any(|(earlier, _)| earlier == key) {
                     continue; // written at its first position, with the last value
                 }
-                let last = entries.iter().rev().find(|(k, _)| k == key).expect("itself");
+                let last = entries
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k == key)
+                    .expect("itself");
                 if !first {
                     out.push(b',');
                 }

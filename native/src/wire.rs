@@ -129,7 +129,9 @@ pub fn merge_any<'a>(value: &mut Any<'a>, buf: &'a [u8], depth: u32) -> Result<(
                 if !matches!(value, Any::Array(_)) {
                     *value = Any::Array(Vec::new());
                 }
-                let Any::Array(values) = value else { unreachable!() };
+                let Any::Array(values) = value else {
+                    unreachable!()
+                };
                 let mut inner = Reader::new(body);
                 while let Some((tag, wire_type)) = inner.next()? {
                     if (tag, wire_type) == (1, LEN) {
@@ -146,7 +148,9 @@ pub fn merge_any<'a>(value: &mut Any<'a>, buf: &'a [u8], depth: u32) -> Result<(
                 if !matches!(value, Any::KvList(_)) {
                     *value = Any::KvList(Vec::new());
                 }
-                let Any::KvList(entries) = value else { unreachable!() };
+                let Any::KvList(entries) = value else {
+                    unreachable!()
+                };
                 let mut inner = Reader::new(body);
                 while let Some((tag, wire_type)) = inner.next()? {
                     if (tag, wire_type) == (1, LEN) {
