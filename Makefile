@@ -13,9 +13,14 @@ $(BIN)/python:
 # pip runs only when what it installs from changed: one stamp per extra, newer than every
 # input. A build step (UI assets, native code) adds its own stamp target the same way and
 # lists it as a prerequisite of `install` and `install-dev`.
-INSTALL_INPUTS := pyproject.toml
+# pip builds the native OTLP decoder (native/, Rust) when cargo is present; naming the venv's
+# Python keeps cargo's build of pyo3 valid across installs (pip builds in a fresh env each time).
+export PYO3_PYTHON := $(abspath $(BIN)/python)
+DECODER_CHECK := from breadcrumbs.codec import otlp; print('Decoding:', otlp.proto_decoder()[0])
+INSTALL_INPUTS := pyproject.toml $(wildcard native/Cargo.toml native/Cargo.lock native/src/*.rs)
 $(VENV)/.installed-%: $(INSTALL_INPUTS) $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[$*]'
+	@$(BIN)/python -c "$(DECODER_CHECK)"
 	touch $@
 
 install: $(VENV)/.installed-demo
@@ -41,4 +46,4 @@ bench: install-dev
 	$(BIN)/python bench/query.py
 
 clean:
-	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache native/target src/breadcrumbs/_native*.so

@@ -2,8 +2,9 @@
 
 Builds realistic ExportTraceServiceRequests (a few resources and scopes, 8-10 attributes of
 mixed types per span, some events and errors) and prints spans per CPU second (process time,
-so other load on a shared machine skews it less) for protobuf parsing alone
-(the floor), ``decode_proto``, its ratio to the floor, ``decode_json`` and ``encode_proto``.
+so other load on a shared machine skews it less) for protobuf parsing alone (the floor: upb
+into messages, no columns), the native decoder (Rust, when built) and the Python
+``decode_proto``, each as a ratio to the floor, then ``decode_json`` and ``encode_proto``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from breadcrumbs.codec.otlp import decode_json, decode_proto, encode_proto
+from breadcrumbs.codec.otlp import (
+    NATIVE_AVAILABLE,
+    decode_json,
+    decode_proto,
+    decode_proto_native,
+    encode_proto,
+)
 
 SERVICES = ["frontend", "checkout", "cart", "payment", "smoothie-blender"]
 ROUTES = ["/", "/api/cart", "/api/checkout", "/api/products/{id}", "/healthz"]
@@ -139,9 +146,22 @@ def main() -> None:
         n += 1
 
     print(f"{count} spans per request, {len(bodies[0]):,} bytes protobuf, {len(jsons[0]):,} JSON")
+
+    def native() -> None:
+        nonlocal n
+        decode_proto_native(bodies[n % 8])
+        n += 1
+
     floor = _rate("protobuf ParseFromString (floor)", count, args.seconds, parse)
-    decoded = _rate("decode_proto", count, args.seconds, proto)
-    print(f"{'decode_proto / floor':<32} {decoded / floor:>12.3f}")
+    if NATIVE_AVAILABLE:
+        fast = _rate("native decode_proto (Rust)", count, args.seconds, native)
+        print(f"{'native / floor':<32} {fast / floor:>12.3f}")
+    else:
+        print("native decode_proto: not built (no Rust toolchain at install)")
+    decoded = _rate("python decode_proto", count, args.seconds, proto)
+    print(f"{'python / floor':<32} {decoded / floor:>12.3f}")
+    if NATIVE_AVAILABLE:
+        print(f"{'native / python':<32} {fast / decoded:>12.3f}")
     _rate("decode_json", count, args.seconds / 2, json)
     batch = decode_proto(bodies[0]).batch
     _rate("encode_proto", count, args.seconds / 2, lambda: encode_proto(batch))

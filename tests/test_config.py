@@ -89,6 +89,7 @@ def test_every_setting_has_an_environment_variable() -> None:
     env["BREADCRUMBS_HOST"] = "::1"
     env["BREADCRUMBS_DATA_DIR"] = "/d"
     env["BREADCRUMBS_DEMO"] = "yes"
+    env["BREADCRUMBS_DECODER"] = "Python"
     s = load_settings(env=env)
     assert s.otlp_grpc_port == 7
     assert s.retention == 7.0
@@ -96,6 +97,7 @@ def test_every_setting_has_an_environment_variable() -> None:
     assert s.host == "::1"
     assert s.log_level == "debug"
     assert s.demo is True
+    assert s.decoder == "python"
     assert load_settings({"demo": False}, env=env).demo is False
 
 

@@ -123,6 +123,16 @@ def _parse_workers(text: str | int) -> str:
     return str(_parse_int(text))
 
 
+_DECODERS: Final = ("auto", "native", "python")
+
+
+def _parse_decoder(text: str) -> str:
+    name = str(text).strip().lower()
+    if name not in _DECODERS:
+        raise ConfigError(f"decoder {text!r} is not one of {', '.join(_DECODERS)}")
+    return name
+
+
 def _setting(default: Any, parse: Callable[[Any], Any], help: str) -> Any:
     return field(default=default, metadata={"parse": parse, "help": help})
 
@@ -176,6 +186,11 @@ class Settings:
         "auto",
         _parse_workers,
         "Processes decoding large requests (auto: cores - 2, up to 4; 0: in the server).",
+    )
+    decoder: str = _setting(
+        "auto",
+        _parse_decoder,
+        "OTLP protobuf decoder: auto (native when built, else python), native or python.",
     )
     log_level: str = _setting("info", _parse_log_level, "debug, info, warning or error.")
     demo: bool = _setting(

@@ -49,6 +49,7 @@ from breadcrumbs.api import ops as ops_api
 from breadcrumbs.api import red as red_api
 from breadcrumbs.api import why as why_api
 from breadcrumbs.api import zipkin as zipkin_api
+from breadcrumbs.codec import otlp
 from breadcrumbs.config import Settings
 from breadcrumbs.pipeline.exposition import (
     GRAPH_BOUNDS_S,
@@ -360,6 +361,7 @@ class Server:
             ),
             metrics=self.metrics,
             decoding=self.decoding,
+            otlp_proto=otlp.proto_decoder(s.decoder)[1],
         )
 
     async def _start_main_http(self) -> None:
@@ -480,12 +482,7 @@ def print_banner(server: Server) -> None:
     rows.append(("Data dir", str(s.data_dir.resolve())))
     rows.append(("Retention", _human_duration(s.retention)))
     workers = s.decode_worker_count
-    rows.append(
-        (
-            "Decoding",
-            f"{workers} worker process{'es' * (workers != 1)}" if workers else "in the server",
-        )
-    )
+    rows.append(("Decoding", decoding_summary(s.decoder, workers)))
     console = Console(stderr=True)
     if console.is_terminal:
         table = Table(title=f"breadcrumbs {__version__}", show_header=False, box=None)
@@ -497,6 +494,15 @@ def print_banner(server: Server) -> None:
     else:
         lines = [f"breadcrumbs {__version__} ready"] + [f"  {n:<10} {v}" for n, v in rows]
         print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def decoding_summary(decoder: str, workers: int) -> str:
+    """``native, in the server`` / ``python (native decoder not built), 2 worker processes``."""
+    name = otlp.proto_decoder(decoder)[0]
+    if name == "python" and decoder == "auto":
+        name = "python (native decoder not built: no Rust toolchain at install)"
+    where = f"{workers} worker process{'es' * (workers != 1)}" if workers else "in the server"
+    return f"{name}, {where}"
 
 
 def _human_duration(seconds: float) -> str:

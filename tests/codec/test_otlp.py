@@ -34,6 +34,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from breadcrumbs.codec import otlp
 from breadcrumbs.codec.base import (
     DROPPED_ATTRIBUTES_KEY,
     DROPPED_EVENTS_KEY,
@@ -54,6 +55,18 @@ from breadcrumbs.model import SPAN_SCHEMA, UNKNOWN_SERVICE, decode_attributes
 TESTDATA = Path(__file__).parent / "otlp_testdata"
 NOW = time.time_ns()
 HYPOTHESIS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.fixture(scope="module", params=sorted(otlp.DECODERS), autouse=True)
+def protobuf_decoder(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test here runs with each protobuf decoder as ``decode_proto`` (the native one
+    where it was built; ``test_otlp_native`` holds the two to identical output)."""
+    name: str = request.param
+    if name == "native" and not otlp.NATIVE_AVAILABLE:
+        pytest.skip("the native decoder is not built (no Rust toolchain at install)")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(globals(), "decode_proto", otlp.DECODERS[name])
+        yield name
 
 
 def kv(key: str, value: AnyValue) -> KeyValue:

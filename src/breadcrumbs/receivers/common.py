@@ -12,6 +12,7 @@ import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from breadcrumbs.codec import otlp
 from breadcrumbs.codec.base import DecodeLimits, DecodeResult
 from breadcrumbs.errors import BadInput, BreadcrumbsError, PayloadTooLarge, UnsupportedMediaType
 from breadcrumbs.pipeline.base import Consumer
@@ -36,6 +37,8 @@ class ReceiverContext:
     limits: ReceiverLimits
     metrics: SelfMetrics
     decoding: Decoding = field(default_factory=InProcessDecoding)
+    # OTLP protobuf: the native decoder when built (``--decoder`` chooses).
+    otlp_proto: otlp.ProtoDecoder = field(default_factory=lambda: otlp.proto_decoder()[1])
 
 
 def media_type(content_type: str | None) -> str:

@@ -1,7 +1,7 @@
 """OTLP/gRPC receiver: ``TraceService/Export`` on a ``grpc.aio`` server (port 4317).
 
 The method is registered with raw-bytes (de)serialisers instead of the generated servicer:
-the request is decoded once by the same codec as OTLP/HTTP (``otlp.decode_proto``), so a
+the request is decoded once by the same codec as OTLP/HTTP (``context.otlp_proto``), so a
 malformed message is an INVALID_ARGUMENT from us rather than grpc's own INTERNAL
 "Exception deserializing request". gzip is inflated by grpc; its message size limit is
 set from ``ReceiverLimits.decompressed_bytes``. Retryable refusals carry a
@@ -16,7 +16,6 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from breadcrumbs.codec import otlp
 from breadcrumbs.errors import BreadcrumbsError, grpc_status, retry_after
 from breadcrumbs.receivers.common import ReceiverContext, accept, refused
 
@@ -46,7 +45,7 @@ def handler(context: ReceiverContext) -> grpc.GenericRpcHandler:
 
     async def export(body: bytes, rpc: grpc.aio.ServicerContext) -> bytes:
         try:
-            result = await context.decoding.decode(otlp.decode_proto, body, context.limits.decode)
+            result = await context.decoding.decode(context.otlp_proto, body, context.limits.decode)
             await accept(context, RECEIVER, result)
         except Exception as error:
             refused(context, RECEIVER, error)

@@ -40,7 +40,6 @@ from breadcrumbs.receivers.decoding import Decoder
 RECEIVER = "otlp_http"
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
-_DECODERS: dict[str, Decoder] = {PROTOBUF: otlp.decode_proto, JSON: otlp.decode_json}
 
 
 def _encode(message: Message, content_type: str) -> bytes:
@@ -68,11 +67,12 @@ def _error_response(error: BaseException, content_type: str) -> Response:
 
 def app(context: ReceiverContext) -> Starlette:
     limits = context.limits
+    decoders: dict[str, Decoder] = {PROTOBUF: context.otlp_proto, JSON: otlp.decode_json}
 
     async def export(request: Request) -> Response:
         content_type = media_type(request.headers.get("content-type"))
         try:
-            decoder = _DECODERS.get(content_type)
+            decoder = decoders.get(content_type)
             if decoder is None:
                 raise UnsupportedMediaType(
                     f"unsupported Content-Type {content_type or '(none)'!r}; "

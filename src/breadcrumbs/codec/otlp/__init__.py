@@ -1,9 +1,11 @@
 """OTLP traces (protobuf and JSON) to ``SpanBatch`` and back.
 
-Modules: ``proto_in`` (protobuf in, the hot path), ``json_in`` (OTLP/JSON in), ``proto_out``
-(protobuf out), ``columns`` (the span columns both decoders fill, with the attribute cache and
-the limits), ``values`` (attribute values of either wire form), ``shadow`` (the raw-attribute
-schema), ``key_values`` (many ``KeyValue``s in one parse).
+Modules: ``proto_in`` (protobuf in, the hot path, in Python), ``native`` (the same in Rust:
+``breadcrumbs._native``, built from ``native/`` where cargo is present), ``json_in``
+(OTLP/JSON in), ``proto_out`` (protobuf out), ``columns`` (the span columns both Python
+decoders fill, with the attribute cache and the limits), ``values`` (attribute values of either
+wire form), ``shadow`` (the raw-attribute schema), ``key_values`` (many ``KeyValue``s in one
+parse).
 
 The protobuf path is the ingest hot path, so it is built for speed in pure Python:
 
@@ -42,9 +44,50 @@ Rules (see also ``codec/base.py``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Final, TypeAlias
+
+from breadcrumbs.codec.base import DecodeLimits, DecodeResult
+from breadcrumbs.codec.otlp import native
 from breadcrumbs.codec.otlp.columns import DEFAULT_LIMITS
 from breadcrumbs.codec.otlp.json_in import decode_json
 from breadcrumbs.codec.otlp.proto_in import decode_proto, decode_request
 from breadcrumbs.codec.otlp.proto_out import encode_proto
 
-__all__ = ["DEFAULT_LIMITS", "decode_json", "decode_proto", "decode_request", "encode_proto"]
+__all__ = [
+    "DECODERS",
+    "DEFAULT_LIMITS",
+    "NATIVE_AVAILABLE",
+    "decode_json",
+    "decode_proto",
+    "decode_proto_native",
+    "decode_request",
+    "encode_proto",
+    "proto_decoder",
+]
+
+ProtoDecoder: TypeAlias = Callable[[bytes, DecodeLimits], DecodeResult]
+
+NATIVE_AVAILABLE: Final = native.AVAILABLE
+"""Whether the Rust decoder was built (``pip install`` builds it when cargo is present)."""
+
+decode_proto_native: Final = native.decode_proto
+
+DECODERS: Final[dict[str, ProtoDecoder]] = {"native": native.decode_proto, "python": decode_proto}
+"""The OTLP protobuf decoders by name; both give the same batches and errors."""
+
+
+def proto_decoder(name: str = "auto") -> tuple[str, ProtoDecoder]:
+    """The decoder called ``name`` (``auto``: native when built, else python) and its name.
+
+    Raises ``ValueError`` for ``native`` when the extension was not built."""
+    if name == "auto":
+        name = "native" if NATIVE_AVAILABLE else "python"
+    if name == "native" and not NATIVE_AVAILABLE:
+        raise ValueError(
+            "the native decoder is not built (no Rust toolchain when breadcrumbs was "
+            "installed); install cargo and reinstall, or use --decoder python"
+        )
+    if name not in DECODERS:
+        raise ValueError(f"unknown decoder {name!r}: use auto, native or python")
+    return name, DECODERS[name]

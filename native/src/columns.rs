@@ -1,0 +1,300 @@
+//! Arrow-layout buffers: string columns (int32 offsets + UTF-8 data) and attribute-map
+//! columns (per-row offsets, key and value-text strings, one type-code byte per entry), with
+//! the limits and marker attributes of `codec/otlp/columns.py` applied per row.
+
+use crate::text::{push_base64, push_int, push_json, push_py_float};
+use crate::wire::{key_value, Any, Result};
+
+pub const TRUNCATED_KEY: &[u8] = b"breadcrumbs.truncated";
+pub const DROPPED_ATTRIBUTES_KEY: &[u8] = b"breadcrumbs.dropped_attributes";
+pub const DROPPED_EVENTS_KEY: &[u8] = b"breadcrumbs.dropped_events";
+pub const DROPPED_LINKS_KEY: &[u8] = b"breadcrumbs.dropped_links";
+
+#[derive(Clone, Copy)]
+pub struct Limits {
+    pub max_spans: usize,
+    pub max_attributes: usize,
+    pub max_value_length: usize,
+    pub max_events: usize,
+    pub max_links: usize,
+}
+
+/// A string column: `offsets` has one more entry than there are rows.
+pub struct StrCol {
+    pub offsets: Vec<i32>,
+    pub data: Vec<u8>,
+}
+
+impl StrCol {
+    pub fn with_capacity(rows: usize, bytes: usize) -> Self {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        StrCol {
+            offsets,
+            data: Vec::with_capacity(bytes),
+        }
+    }
+
+    pub fn push(&mut self, value: &[u8]) {
+        self.data.extend_from_slice(value);
+        self.end_row();
+    }
+
+    /// Lowercase hex of a byte id.
+    pub fn push_hex(&mut self, value: &[u8]) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let start = self.data.len();
+        self.data.resize(start + 2 * value.len(), 0);
+        for (pair, &byte) in self.data[start..].chunks_exact_mut(2).zip(value) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 15)];
+        }
+        self.end_row();
+    }
+
+    /// The rows at `index`, in order (a resource's or scope's value for each span).
+    pub fn take(&self, index: &[i32]) -> StrCol {
+        let size = index.iter().map(|&i| self.get(i as usize).len()).sum();
+        let mut column = StrCol::with_capacity(index.len(), size);
+        for &i in index {
+            column.push(self.get(i as usize));
+        }
+        column
+    }
+
+    /// Closes a row whose bytes were written to `data` directly.
+    pub fn end_row(&mut self) {
+        self.offsets.push(self.data.len() as i32);
+    }
+
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    pub fn get(&self, row: usize) -> &[u8] {
+        &self.data[self.offsets[row] as usize..self.offsets[row + 1] as usize]
+    }
+
+    fn truncate(&mut self, rows: usize) {
+        self.offsets.truncate(rows + 1);
+        self.data.truncate(self.offsets[rows] as usize);
+    }
+}
+
+/// Raw `KeyValue` bytes per row as the walk finds them, plus our marker attributes (count
+/// markers added by the walk, in row order).
+pub struct Rows<'a> {
+    pub raws: Vec<&'a [u8]>,
+    pub offsets: Vec<usize>,
+    pub markers: Vec<(usize, &'static [u8], u64)>,
+}
+
+impl<'a> Rows<'a> {
+    pub fn new() -> Self {
+        Rows {
+            raws: Vec::new(),
+            offsets: vec![0],
+            markers: Vec::new(),
+        }
+    }
+
+    pub fn end_row(&mut self) {
+        self.offsets.push(self.raws.len());
+    }
+
+    pub fn rows(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    pub fn mark(&mut self, row: usize, key: &'static [u8], count: u64) {
+        self.markers.push((row, key, count));
+    }
+}
+
+/// An attribute-map column and its type codes (the codes share the map's offsets).
+pub struct AttrCol {
+    pub offsets: Vec<i32>,
+    pub keys: StrCol,
+    pub texts: StrCol,
+    pub codes: Vec<u8>,
+}
+
+impl AttrCol {
+    /// The column of `rows`: each row's first `max_attributes` attributes decoded, cut to
+    /// `max_value_length` characters (strings, bytes, arrays and maps only, which become
+    /// strings), then the markers: dropped attributes, the walk's, values cut; a repeated key
+    /// keeps its first position and its last value.
+    pub fn build(rows: &Rows<'_>, limits: &Limits) -> Result<AttrCol> {
+        let entries = rows.raws.len() + rows.markers.len();
+        let mut column = AttrCol {
+            offsets: Vec::with_capacity(rows.rows() + 1),
+            keys: StrCol::with_capacity(entries, entries * 16),
+            texts: StrCol::with_capacity(entries, entries * 16),
+            codes: Vec::with_capacity(entries),
+        };
+        column.offsets.push(0);
+        let mut markers = rows.markers.iter().peekable();
+        for (row, window) in rows.offsets.windows(2).enumerate() {
+            let (start, end) = (window[0], window[1]);
+            let first = column.codes.len();
+            let kept = (end - start).min(limits.max_attributes);
+            let mut cut = 0;
+            for raw in &rows.raws[start..start + kept] {
+                cut += u64::from(column.push_raw(raw, limits.max_value_length)?);
+            }
+            if end - start > kept {
+                column.push_marker(DROPPED_ATTRIBUTES_KEY, (end - start - kept) as u64);
+            }
+            while let Some((_, key, count)) = markers.next_if(|(r, _, _)| *r == row) {
+                column.push_marker(key, *count);
+            }
+            if cut > 0 {
+                column.push_marker(TRUNCATED_KEY, cut);
+            }
+            if column.codes.len() - first > 1 && column.has_duplicate_keys(first) {
+                column.dedupe(first);
+            }
+            column.offsets.push(column.codes.len() as i32);
+        }
+        Ok(column)
+    }
+
+    /// Decodes one raw `KeyValue`; true if its value was cut.
+    fn push_raw(&mut self, raw: &[u8], max_length: usize) -> Result<bool> {
+        let (key, value) = key_value(raw, 0)?;
+        self.keys.push(key);
+        let text = &mut self.texts.data;
+        let start = text.len();
+        let code = match &value {
+            Any::Str(s) => {
+                text.extend_from_slice(s);
+                b's'
+            }
+            Any::Int(number) => {
+                push_int(text, *number);
+                b'i'
+            }
+            Any::Double(number) => {
+                push_py_float(text, *number);
+                b'd'
+            }
+            Any::Bool(flag) => {
+                text.extend_from_slice(if *flag { b"true" } else { b"false" });
+                b'b'
+            }
+            Any::Bytes(data) => {
+                push_base64(text, data);
+                b'y'
+            }
+            Any::Array(_) => {
+                push_json(text, &value);
+                b'a'
+            }
+            Any::KvList(_) => {
+                push_json(text, &value);
+                b'm'
+            }
+            Any::Empty | Any::StrIndex => b's',
+        };
+        let cut = matches!(code, b's' | b'y' | b'a' | b'm')
+            && text.len() - start > max_length
+            && cut_chars(text, start, max_length);
+        self.texts.end_row();
+        self.codes.push(if cut { b's' } else { code });
+        Ok(cut)
+    }
+
+    fn push_marker(&mut self, key: &[u8], count: u64) {
+        self.keys.push(key);
+        // Counts are ints: never cut. (A request cannot hold 2**63 of anything.)
+        push_int(&mut self.texts.data, count as i64);
+        self.texts.end_row();
+        self.codes.push(b'i');
+    }
+
+    /// The rows at `index`, in order (each span's resource attributes).
+    pub fn take(&self, index: &[i32]) -> AttrCol {
+        let mut entries = 0;
+        for &i in index {
+            entries += (self.offsets[i as usize + 1] - self.offsets[i as usize]) as usize;
+        }
+        let mut column = AttrCol {
+            offsets: Vec::with_capacity(index.len() + 1),
+            keys: StrCol::with_capacity(entries, 0),
+            texts: StrCol::with_capacity(entries, 0),
+            codes: Vec::with_capacity(entries),
+        };
+        column.offsets.push(0);
+        for &i in index {
+            let (start, end) = (
+                self.offsets[i as usize] as usize,
+                self.offsets[i as usize + 1] as usize,
+            );
+            for entry in start..end {
+                column.keys.push(self.keys.get(entry));
+                column.texts.push(self.texts.get(entry));
+            }
+            column.codes.extend_from_slice(&self.codes[start..end]);
+            column.offsets.push(column.codes.len() as i32);
+        }
+        column
+    }
+
+    fn has_duplicate_keys(&self, first: usize) -> bool {
+        let end = self.codes.len();
+        if end - first <= 32 {
+            // Compare offsets-cheap fingerprints (length, first and last byte) before bytes.
+            let keys = &self.keys;
+            let print = |i: usize| {
+                let key = keys.get(i);
+                (key.len(), key.first().copied(), key.last().copied())
+            };
+            let prints: Vec<_> = (first..end).map(print).collect();
+            return (1..prints.len()).any(|i| {
+                (0..i).any(|j| prints[i] == prints[j] && keys.get(first + i) == keys.get(first + j))
+            });
+        }
+        let mut seen = std::collections::HashSet::with_capacity(end - first);
+        !(first..end).all(|i| seen.insert(self.keys.get(i)))
+    }
+
+    /// Rewrites the entries from `first` on: each key once, at its first position, with its
+    /// last value (rare path).
+    fn dedupe(&mut self, first: usize) {
+        let end = self.codes.len();
+        let mut order: Vec<(Vec<u8>, Vec<u8>, u8)> = Vec::new();
+        for i in first..end {
+            let key = self.keys.get(i);
+            let entry = (self.texts.get(i).to_vec(), self.codes[i]);
+            match order.iter_mut().find(|(k, _, _)| k.as_slice() == key) {
+                Some(existing) => (existing.1, existing.2) = entry,
+                None => order.push((key.to_vec(), entry.0, entry.1)),
+            }
+        }
+        self.keys.truncate(first);
+        self.texts.truncate(first);
+        self.codes.truncate(first);
+        for (key, text, code) in order {
+            self.keys.push(&key);
+            self.texts.push(&text);
+            self.codes.push(code);
+        }
+    }
+}
+
+/// Cuts the text written from `start` to `max_chars` characters; false if it was not longer.
+fn cut_chars(text: &mut Vec<u8>, start: usize, max_chars: usize) -> bool {
+    let value = &text[start..];
+    // A UTF-8 character starts at every byte that is not a continuation byte (0b10xxxxxx).
+    let mut seen = 0;
+    for (i, &byte) in value.iter().enumerate() {
+        if byte & 0xC0 != 0x80 {
+            if seen == max_chars {
+                text.truncate(start + i);
+                return true;
+            }
+            seen += 1;
+        }
+    }
+    false
+}

@@ -1,0 +1,22 @@
+"""Type stub of the Rust extension built from ``native/`` (see ``codec/otlp/native.py``)."""
+
+from typing import Any, final
+
+@final
+class Buffer:
+    """Read-only bytes owned by Rust, exported through the buffer protocol."""
+
+    def __buffer__(self, flags: int, /) -> memoryview: ...
+    def __len__(self) -> int: ...
+
+def decode_otlp_proto(
+    body: bytes,
+    max_spans: int,
+    max_attributes: int,
+    max_value_length: int,
+    max_events: int,
+    max_links: int,
+    /,
+) -> tuple[Any, ...] | None:
+    """The span columns of a serialized ``ExportTraceServiceRequest`` as Arrow-layout buffers
+    (None when it has no spans); raises ``ValueError`` with the Python decoder's message."""

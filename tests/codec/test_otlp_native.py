@@ -1,0 +1,193 @@
+"""The native OTLP protobuf decoder against the Python one: identical batches, rejected counts
+and errors for SDK payloads, generated requests, mutated bytes and every limit."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValueList
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+from tests.codec.test_otlp import good_span, kv, request_of, requests, sdk_request
+
+from breadcrumbs.codec import otlp
+from breadcrumbs.codec.base import DecodeLimits, DecodeResult
+from breadcrumbs.errors import BadInput
+
+pytestmark = pytest.mark.skipif(
+    not otlp.NATIVE_AVAILABLE, reason="the native decoder is not built (no Rust toolchain)"
+)
+DIFFERENTIAL = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+__all__ = ["sdk_request"]  # a fixture, used by name
+
+
+def outcome(decoder: otlp.ProtoDecoder, body: bytes, limits: DecodeLimits) -> object:
+    try:
+        return decoder(body, limits)
+    except BadInput as error:
+        return f"BadInput: {error.message}"
+
+
+def assert_same(body: bytes, limits: DecodeLimits = otlp.DEFAULT_LIMITS) -> DecodeResult | str:
+    expected = outcome(otlp.decode_proto, body, limits)
+    actual = outcome(otlp.decode_proto_native, body, limits)
+    if isinstance(expected, DecodeResult):
+        assert isinstance(actual, DecodeResult), actual
+        assert actual.batch.schema == expected.batch.schema
+        assert actual.batch.equals(expected.batch), (
+            actual.batch.to_pylist(),
+            expected.batch.to_pylist(),
+        )
+        assert (actual.rejected, actual.error) == (expected.rejected, expected.error)
+        return actual
+    assert actual == expected
+    assert isinstance(expected, str)
+    return expected
+
+
+def test_the_native_decoder_is_built_where_cargo_is() -> None:
+    # Skipped with the module where it is not built: this guards the skip itself.
+    assert shutil.which("cargo") is None or otlp.NATIVE_AVAILABLE
+
+
+def test_sdk_payload(sdk_request: ExportTraceServiceRequest) -> None:
+    result = assert_same(sdk_request.SerializeToString())
+    assert isinstance(result, DecodeResult)
+    assert result.batch.num_rows > 0
+
+
+def test_selection() -> None:
+    assert otlp.proto_decoder() == ("native", otlp.decode_proto_native)
+    assert otlp.proto_decoder("python") == ("python", otlp.decode_proto)
+    with pytest.raises(ValueError, match="unknown decoder"):
+        otlp.proto_decoder("fortran")
+
+
+@given(requests)
+@DIFFERENTIAL
+def test_generated_requests(request: ExportTraceServiceRequest) -> None:
+    assert_same(request.SerializeToString())
+
+
+limits = st.builds(
+    DecodeLimits,
+    max_spans=st.integers(1, 6),
+    max_attributes=st.integers(0, 4),
+    max_value_length=st.integers(0, 12),
+    max_events=st.integers(0, 3),
+    max_links=st.integers(0, 3),
+)
+
+
+@given(requests, limits)
+@DIFFERENTIAL
+def test_generated_requests_under_limits(
+    request: ExportTraceServiceRequest, limits: DecodeLimits
+) -> None:
+    assert_same(request.SerializeToString(), limits)
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    """A valid request's bytes with a few bytes changed, inserted or removed."""
+    body = bytearray(draw(requests).SerializeToString())
+    for _ in range(draw(st.integers(1, 4))):
+        if not body:
+            break
+        at = draw(st.integers(0, len(body) - 1))
+        action = draw(st.sampled_from(["set", "insert", "delete"]))
+        if action == "set":
+            body[at] = draw(st.integers(0, 255))
+        elif action == "insert":
+            body.insert(at, draw(st.integers(0, 255)))
+        else:
+            del body[at]
+    return bytes(body)
+
+
+@given(mutated() | st.binary(max_size=300))
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_mutated_and_random_bytes(body: bytes) -> None:
+    assert_same(body)
+
+
+def any_request(value: AnyValue, key: str = "k") -> bytes:
+    return request_of(good_span(1, attributes=[kv(key, value)])).SerializeToString()
+
+
+@pytest.mark.parametrize(
+    "number",
+    [0.0, -0.0, 0.1, 1.5, 1e15, 1e16, 1.5e16, 1e-4, 1e-5, 2.5e-5, 1.5e-7, 1e22, 1e300, 5e-324,
+     123456789.125, float("nan"), float("inf"), float("-inf"), 1 / 3, -2.5e-300],
+)  # fmt: skip
+def test_doubles_as_python_and_orjson_write_them(number: float) -> None:
+    assert_same(any_request(AnyValue(double_value=number)))
+    array = AnyValue(array_value=ArrayValue(values=[AnyValue(double_value=number)]))
+    assert_same(any_request(array))
+
+
+def test_nested_values_and_escapes() -> None:
+    text = 'q"\\\n\t\x01\x7fü€😀'
+    kvlist = KeyValueList(
+        values=[
+            kv("a", AnyValue(string_value=text)),
+            kv("b", AnyValue(bytes_value=b"\x00\xff")),
+            kv("a", AnyValue(bool_value=True)),  # a repeated key: first place, last value
+            kv("c", AnyValue()),
+            kv(text, AnyValue(int_value=-(2**63))),
+        ]
+    )
+    nested = AnyValue(
+        array_value=ArrayValue(values=[AnyValue(kvlist_value=kvlist), AnyValue(), AnyValue()])
+    )
+    assert_same(any_request(nested))
+    assert_same(any_request(AnyValue(kvlist_value=kvlist), key=text))
+
+
+@pytest.mark.parametrize("length", [0, 1, 3, 7, 8])
+def test_cutting_counts_characters(length: int) -> None:
+    values = [
+        AnyValue(string_value="ü€😀abcdefgh"),
+        AnyValue(bytes_value=b"\x00\x01\x02\x03\x04\x05"),
+        AnyValue(int_value=123456789012),
+        AnyValue(array_value=ArrayValue(values=[AnyValue(string_value="ü€😀")])),
+    ]
+    span = good_span(1, attributes=[kv(f"k{i}", v) for i, v in enumerate(values)])
+    body = request_of(span, resource=[kv("service.name", values[0])]).SerializeToString()
+    assert_same(body, DecodeLimits(max_value_length=length))
+
+
+def test_many_spans_resources_and_scopes() -> None:
+    rng = random.Random(7)
+    request = ExportTraceServiceRequest()
+    now = time.time_ns()
+    for r in range(3):
+        resource_spans = ResourceSpans()
+        resource_spans.resource.attributes.append(
+            kv("service.name", AnyValue(string_value=f"s{r}"))
+        )
+        for s in range(2):
+            scope_spans = ScopeSpans()
+            scope_spans.scope.name = f"scope{s}"
+            for n in range(50):
+                span = Span(
+                    trace_id=rng.randbytes(16),
+                    span_id=rng.randbytes(8),
+                    name=f"op{n % 7}",
+                    start_time_unix_nano=now - 10**9,
+                    end_time_unix_nano=now - rng.randrange(10**9 + 1),
+                )
+                span.attributes.extend([kv("n", AnyValue(int_value=n))] * (n % 3))
+                scope_spans.spans.append(span)
+            resource_spans.scope_spans.append(scope_spans)
+        request.resource_spans.append(resource_spans)
+    result = assert_same(request.SerializeToString())
+    assert isinstance(result, DecodeResult)
+    assert result.batch.num_rows == 300
