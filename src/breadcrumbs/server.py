@@ -43,6 +43,7 @@ from starlette.routing import BaseRoute
 from breadcrumbs import __version__
 from breadcrumbs.api import home as home_api
 from breadcrumbs.api import jaeger as jaeger_api
+from breadcrumbs.api import native_trace as native_trace_api
 from breadcrumbs.api import ops as ops_api
 from breadcrumbs.api import zipkin as zipkin_api
 from breadcrumbs.config import Settings
@@ -318,7 +319,8 @@ class Server:
         routes: list[BaseRoute] = [
             *ops_api.routes(self.not_ready, self.metrics, self._refresh_store_gauges),
             *jaeger_api.routes(self.query),
-            *home_api.routes(self.query),
+            *native_trace_api.routes(self.query),
+            *home_api.routes(),  # last: its /api/ catch-all answers unknown API paths
         ]
         await self._serve_http(
             "http", "UI, Jaeger API", self.settings.http_port, Starlette(routes=routes)
