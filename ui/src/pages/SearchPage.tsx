@@ -36,17 +36,23 @@ export function SearchPage({ url }: { url: URL }) {
   useEffect(() => setForm(fromUrl), [fromUrl]);
 
   useEffect(() => {
-    api.services().then(
-      (found) => {
-        setServices(found);
-        if (!fromUrl.service && found.length) {
-          const remembered = localStorage.getItem("breadcrumbs.service");
-          const service = remembered && found.includes(remembered) ? remembered : found[0];
-          navigate(urlFromForm({ ...fromUrl, service }), true);
-        }
-      },
-      (e: Error) => setServicesError(e.message),
-    );
+    // Until the first spans arrive, look again every few seconds.
+    let timer = 0;
+    const load = () =>
+      api.services().then(
+        (found) => {
+          setServices(found);
+          if (!found.length) timer = window.setTimeout(load, 3000);
+          else if (!fromUrl.service) {
+            const remembered = localStorage.getItem("breadcrumbs.service");
+            const service = remembered && found.includes(remembered) ? remembered : found[0];
+            navigate(urlFromForm({ ...fromUrl, service }), true);
+          }
+        },
+        (e: Error) => setServicesError(e.message),
+      );
+    load();
+    return () => window.clearTimeout(timer);
   }, []);
 
   useEffect(() => {

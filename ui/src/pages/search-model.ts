@@ -151,7 +151,7 @@ export function summarize(trace: JaegerTrace, form: SearchForm): TraceRow {
     durationNs: (end - start) * 1000,
     spans: trace.spans.length,
     errors,
-    services: [...counts].map(([name, spans]) => ({ name, spans })).sort((a, b) => b.spans - a.spans),
+    services: [...counts].map(([name, spans]) => ({ name, spans })).sort((a, b) => b.spans - a.spans || a.name.localeCompare(b.name)),
     hasKind,
   };
 }
