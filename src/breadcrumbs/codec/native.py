@@ -96,8 +96,13 @@ def depths(parent: pa.Array) -> pa.Array:
 
 
 def build(spans: SpanBatch, warnings: Sequence[Sequence[str]], cap: int) -> NativeTrace:
-    """The native form of one trace's spans (start-sorted), keeping at most ``cap`` rows."""
+    """The native form of one trace's spans, sorted by start then span id, keeping at most
+    ``cap`` rows (the earliest)."""
     total = spans.num_rows
+    order = pc.sort_indices(spans, [("Timestamp", "ascending"), ("SpanId", "ascending")])
+    spans = spans.take(order)
+    if any(warnings):
+        warnings = [warnings[i] for i in order.to_pylist()]
     notes: list[str] = []
     if total > cap:
         spans = spans.slice(0, cap)

@@ -16,7 +16,9 @@ from breadcrumbs.query.adjusters import (
     AdjustedTrace,
     Adjuster,
     adjust,
+    dedupe,
     standard_adjusters,
+    uniquify_shared,
 )
 from breadcrumbs.query.derived_tags import lift_derived_tags
 from breadcrumbs.query.gc_pause import gc_paused
@@ -142,6 +144,17 @@ class QueryService:
             return AdjustedTrace.of(spans)
         with gc_paused():
             return self._adjust(spans, shared_ids)
+
+    async def get_trace_unskewed(self, trace_id: str) -> AdjustedTrace:
+        """One trace deduplicated, with shared Zipkin span ids split, clocks as recorded (in
+        stored order): for the native API, which shows skew as a per-span warning from the
+        analysis instead of moving spans, and whose big traces cannot afford the per-span
+        clock-skew pass. ``NotFound`` when no span is stored."""
+        spans = await self.reader.get_trace(GetTraceParams(trace_id))
+        if spans.num_rows == 0:
+            raise NotFound("trace not found")
+        with gc_paused():
+            return adjust(spans, (dedupe, uniquify_shared))
 
     async def get_traces(
         self, trace_ids: Sequence[str], *, shared_ids: bool = False

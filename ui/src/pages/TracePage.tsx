@@ -19,7 +19,17 @@ interface Loading {
 declare global {
   interface Window {
     /** Read by the browser benchmark: when the trace arrived and became interactive. */
-    __breadcrumbs?: { fetchMs: number; layoutMs: number; readyAt: number; interactiveAt: number; spans: number };
+    __breadcrumbs?: {
+      /** Epoch ms (performance.timeOrigin + now) of each step, for the browser benchmark. */
+      headerAt: number;
+      arrivedAt: number;
+      readyAt: number;
+      interactiveAt: number;
+      fetchMs: number;
+      layoutMs: number;
+      spans: number;
+      draws: number[];
+    };
   }
 }
 
@@ -35,11 +45,19 @@ export function TracePage({ traceId, spanParam }: { traceId: string; spanParam: 
     const worker = new Worker(new URL("../trace/loader.worker.ts", import.meta.url), { type: "module" });
     worker.onmessage = (event: MessageEvent<LoaderMessage>) => {
       const m = event.data;
-      if (m.type === "header") setLoading((l) => ({ ...l, header: m.header }));
+      if (m.type === "header") {
+        window.__breadcrumbs = { ...emptyTimings(), headerAt: now() };
+        setLoading((l) => ({ ...l, header: m.header }));
+      }
       else if (m.type === "progress") setLoading((l) => ({ ...l, loaded: m.loaded }));
       else if (m.type === "error") setLoading((l) => ({ ...l, error: { status: m.status, message: m.message } }));
       else if (m.type === "ready") {
-        window.__breadcrumbs = { ...m.timings, readyAt: performance.now(), interactiveAt: 0, spans: m.trace.n };
+        window.__breadcrumbs = {
+          ...(window.__breadcrumbs ?? emptyTimings()),
+          ...m.timings,
+          readyAt: now(),
+          spans: m.trace.n,
+        };
         setTrace(m.trace);
         worker.terminate();
       }
@@ -95,6 +113,12 @@ export function TracePage({ traceId, spanParam }: { traceId: string; spanParam: 
     );
   }
   return <TraceView trace={trace} analysis={analysis} spanParam={spanParam} />;
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+function emptyTimings(): NonNullable<Window["__breadcrumbs"]> {
+  return { headerAt: 0, arrivedAt: 0, readyAt: 0, interactiveAt: 0, fetchMs: 0, layoutMs: 0, spans: 0, draws: [] };
 }
 
 function TraceHeader(props: {
@@ -170,10 +194,6 @@ function TraceView({ trace, analysis, spanParam }: { trace: TraceData; analysis:
   const [query, setQuery] = useState("");
   const [matchIndex, setMatchIndex] = useState(0);
   const findRef = useRef<HTMLInputElement>(null);
-
-  useEffect(() => {
-    if (window.__breadcrumbs) window.__breadcrumbs.interactiveAt = performance.now();
-  }, []);
 
   const highlights = useMemo(() => analysisHighlights(trace, analysis), [trace, analysis]);
 

@@ -80,8 +80,15 @@ export function Waterfall(props: Props) {
     const p = latest.current;
     const el = scrollRef.current;
     if (!el || !size.width) return;
+    const t0 = performance.now();
     drawBody(bodyRef.current!, p, size.width, size.height, offset(), hoverRef.current);
     drawRuler(rulerRef.current!, p, size.width);
+    const timings = window.__breadcrumbs;
+    if (timings) {
+      // The first frame with rows on screen is when the trace becomes usable.
+      if (!timings.interactiveAt) timings.interactiveAt = performance.timeOrigin + performance.now();
+      if (timings.draws.length < 10_000) timings.draws.push(performance.now() - t0);
+    }
   };
   const schedule = () => {
     if (!pending.current) pending.current = requestAnimationFrame(draw);

@@ -66,6 +66,7 @@ async function load(traceId: string): Promise<void> {
   const h = header as Header;
   const c = cols as ReturnType<typeof allocate>;
   const fetchMs = performance.now() - t0;
+  const arrivedAt = performance.timeOrigin + performance.now();
   const eventCount = events.reduce((sum, chunk) => sum + chunk.eventSpan.length, 0);
   const eventSpan = new Int32Array(eventCount);
   const eventTime = new Float64Array(eventCount);
@@ -101,7 +102,7 @@ async function load(traceId: string): Promise<void> {
     eventSpan, eventTime, eventName,
     layout.order, layout.depth, layout.subtreeEnd, layout.position, layout.childCount,
   ].map((array) => array.buffer);
-  post({ type: "ready", trace, timings: { fetchMs, layoutMs } }, transfer);
+  post({ type: "ready", trace, timings: { fetchMs, layoutMs, arrivedAt } }, transfer);
 }
 
 function allocate(n: number) {

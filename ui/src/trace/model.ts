@@ -81,7 +81,7 @@ export const KIND_LABELS = ["", "internal", "server", "client", "producer", "con
 export type LoaderMessage =
   | { type: "header"; header: Header }
   | { type: "progress"; loaded: number; total: number }
-  | { type: "ready"; trace: TraceData; timings: { fetchMs: number; layoutMs: number } }
+  | { type: "ready"; trace: TraceData; timings: { fetchMs: number; layoutMs: number; arrivedAt: number } }
   | { type: "error"; status: number; message: string };
 
 /** First index in the ascending `eventSpan` whose span is >= `span`. */
