@@ -223,6 +223,76 @@ def test_service_map_draws_the_call_and_clicking_searches(
     expect(page).to_have_url(re.compile(r"/search\?service=payment"))
 
 
+def test_the_explain_contract_marks_the_error_origin(
+    server: ServerProcess, sent: tuple[str, int], page: Page
+) -> None:
+    """The analysis endpoint lands from another branch: answered here in the shape of
+    CONTRACT-explain.md, the header offers the error origin and one click opens that span."""
+    trace_id, _ = sent
+    spans = server.wait_for_spans(trace_id, 3, timeout_s=30)["spans"]
+    charge = next(s for s in spans if s["operationName"] == XSS_NAME)
+    root = next(s for s in spans if s["operationName"] == "GET /checkout")
+    start_ns = root["startTime"] * 1000
+    explain = {
+        "traceId": trace_id,
+        "summary": {},
+        "criticalPath": {
+            "totalNs": root["duration"] * 1000,
+            "segments": [
+                {
+                    "spanId": root["spanID"],
+                    "service": "gateway",
+                    "name": "GET /checkout",
+                    "startNs": start_ns,
+                    "endNs": start_ns + root["duration"] * 1000,
+                    "uninstrumented": False,
+                }
+            ],
+            "byService": [{"service": "gateway", "ns": root["duration"] * 1000, "share": 1.0}],
+            "byOperation": [],
+        },
+        "errors": {
+            "origins": [
+                {
+                    "spanId": charge["spanID"],
+                    "service": "payment",
+                    "name": XSS_NAME,
+                    "exceptionType": "ZeroDivisionError",
+                    "message": "division by zero in per_item_charge",
+                    "frame": "per_item_charge (payment.py:42)",
+                    "stacktrace": None,
+                    "chain": [charge["spanID"], root["spanID"]],
+                }
+            ],
+            "handled": [],
+            "retries": [],
+        },
+        "skew": [
+            {
+                "spanId": charge["spanID"],
+                "parentSpanId": root["spanID"],
+                "issue": "starts-before-parent",
+                "byNs": 1500,
+            }
+        ],
+        "warnings": [],
+    }
+    page.route(
+        f"**/api/x/traces/{trace_id}/explain",
+        lambda route: route.fulfill(json=explain),
+    )
+    page.goto(f"{server.http_url}/trace/{trace_id}")
+    button = page.get_by_test_id("error-origin")
+    expect(button).to_contain_text("payment · ZeroDivisionError")
+    expect(page.locator(".legend")).to_contain_text("critical path")
+    button.click()
+    panel = page.get_by_test_id("span-panel")
+    expect(panel.locator(".panel-title")).to_have_text(XSS_NAME)
+    expect(panel).to_contain_text("An error starts here.")
+    expect(panel).to_contain_text("per_item_charge (payment.py:42)")
+    expect(panel).to_contain_text("clock skew: starts before parent by 1.5µs")
+
+
 def test_an_empty_server_says_how_to_send_spans(
     server_factory: Callable[..., ServerProcess], page: Page
 ) -> None:

@@ -401,6 +401,7 @@ function TraceView({ trace, analysis, spanParam }: { trace: TraceData; analysis:
             spanId={selectedId}
             traceStartNs={trace.summary.startNs}
             origin={selectedOrigin}
+            notes={highlights.warnings.get(selected) ?? []}
             onClose={close}
             onJump={(id) => {
               const span = findSpanId(trace.spanIds, id);

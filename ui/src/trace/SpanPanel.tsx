@@ -9,11 +9,13 @@ interface Props {
   spanId: string;
   traceStartNs: number;
   origin: { exceptionType: string | null; message: string | null; frame: string | null } | null;
+  /** Warnings the page knows beyond the span's own (clock skew from the analysis). */
+  notes: string[];
   onClose(): void;
   onJump(spanId: string): void;
 }
 
-export function SpanPanel({ traceId, spanId, traceStartNs, origin, onClose, onJump }: Props) {
+export function SpanPanel({ traceId, spanId, traceStartNs, origin, notes, onClose, onJump }: Props) {
   const [detail, setDetail] = useState<SpanDetail | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
@@ -45,7 +47,14 @@ export function SpanPanel({ traceId, spanId, traceStartNs, origin, onClose, onJu
         </button>
       </div>
       {error && <p class="error-text">{error}</p>}
-      {detail && <Body detail={detail} traceStartNs={traceStartNs} origin={origin} onJump={onJump} />}
+      {detail && (
+        <Body
+          detail={{ ...detail, warnings: [...new Set([...detail.warnings, ...notes])] }}
+          traceStartNs={traceStartNs}
+          origin={origin}
+          onJump={onJump}
+        />
+      )}
     </aside>
   );
 }
