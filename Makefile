@@ -34,8 +34,12 @@ $(UI_BUILT): $(UI_SOURCES)
 
 ui: $(UI_BUILT)
 
+# Type-check, unit-test, and check that the committed build is what the sources build to.
 ui-test: ui/node_modules/.installed
 	cd ui && npx tsc --noEmit && npx vitest run
+	@out=$$(mktemp -d) && cd ui && npx vite build --outDir "$$out" --emptyOutDir --logLevel warn \
+		&& diff -r "$$out" ../src/breadcrumbs/ui \
+		|| { echo "src/breadcrumbs/ui is stale: run 'make ui' and commit it"; exit 1; }
 
 # Install, then start the server (and the demo shop once it exists) in the foreground.
 run: install ui
