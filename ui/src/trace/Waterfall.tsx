@@ -67,9 +67,14 @@ export function Waterfall(props: Props) {
     return () => observer.disconnect();
   }, []);
 
+  // A frame is drawn from the latest render's values, never from the closure that asked for it.
+  const geometry = useRef({ size, virtualHeight, spacerHeight });
+  geometry.current = { size, virtualHeight, spacerHeight };
+
   /** Virtual pixel offset of the top of the viewport. */
   const offset = (): number => {
     const el = scrollRef.current!;
+    const { virtualHeight, spacerHeight } = geometry.current;
     const viewH = el.clientHeight;
     if (spacerHeight <= viewH) return 0;
     return el.scrollTop * ((virtualHeight - viewH) / (spacerHeight - viewH));
@@ -79,6 +84,7 @@ export function Waterfall(props: Props) {
     pending.current = 0;
     const p = latest.current;
     const el = scrollRef.current;
+    const { size } = geometry.current;
     if (!el || !size.width) return;
     const t0 = performance.now();
     drawBody(bodyRef.current!, p, size.width, size.height, offset(), hoverRef.current);
