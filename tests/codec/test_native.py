@@ -6,7 +6,8 @@ import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from breadcrumbs.codec.native import depths, parent_rows
+from breadcrumbs.codec.native import build, depths, parent_rows
+from breadcrumbs.model import Span, batch_from_spans
 
 
 @st.composite
@@ -35,3 +36,19 @@ def test_parent_rows_point_at_rows_or_minus_one() -> None:
     ids = pa.array(["a", "b", "c"])
     parents = pa.array(["", "a", "zz"])
     assert parent_rows(ids, parents).to_pylist() == [-1, 0, -1]
+
+
+def test_build_sorts_rows_by_start_and_their_warnings_follow() -> None:
+    trace = "ab" * 16
+    spans = [Span(trace, f"{i + 1:016x}", f"op{i}", "svc", 1_000 + 10 * i, 5) for i in range(4)]
+    batch = batch_from_spans(list(reversed(spans)))  # stored newest first
+    warnings = [("w3",), (), ("w1",), ()]  # row i of the reversed batch
+    built = build(batch, warnings, cap=10)
+    assert built.start.to_pylist() == [0, 10, 20, 30]
+    assert built.span_ids.to_pylist() == [f"{i + 1:016x}" for i in range(4)]
+    assert built.span_warnings == [(1, "w1"), (3, "w3")]
+    capped = build(batch, warnings, cap=2)
+    assert capped.span_ids.to_pylist() == ["0000000000000001", "0000000000000002"]
+    assert capped.summary["warnings"] == [
+        "this trace has 4 spans; only the first 2 by start time are shown"
+    ]
