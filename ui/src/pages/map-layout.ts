@@ -1,4 +1,4 @@
-// Layered layout of a call graph: a service sits one column right of its deepest caller.
+// Layered layout of a call graph: services in columns by call distance from the entry points.
 import type { DependencyLink } from "../api";
 
 export interface MapNode {
@@ -20,24 +20,35 @@ export function layers(links: DependencyLink[]): { columns: string[][]; nodes: M
     node(l.child).callsIn += l.callCount;
     if (l.parent !== l.child) callers.set(l.child, [...(callers.get(l.child) ?? []), l.parent]);
   }
-  // Longest path from a caller-less service; a cycle is cut where it is first re-entered.
+  // Breadth-first from the services nobody calls: a service sits one column right of its
+  // nearest caller, so cycles and dense call graphs stay compact.
+  const callees = new Map<string, string[]>();
+  for (const l of links) if (l.parent !== l.child) callees.set(l.parent, [...(callees.get(l.parent) ?? []), l.child]);
   const level = new Map<string, number>();
-  const visiting = new Set<string>();
-  const depthOf = (name: string): number => {
-    const known = level.get(name);
-    if (known !== undefined) return known;
-    if (visiting.has(name)) return 0;
-    visiting.add(name);
-    let d = 0;
-    for (const c of callers.get(name) ?? []) d = Math.max(d, depthOf(c) + 1);
-    visiting.delete(name);
-    level.set(name, d);
-    return d;
-  };
-  const columns: string[][] = [];
-  for (const name of [...nodes.keys()].sort()) {
-    const d = depthOf(name);
-    (columns[d] ??= []).push(name);
+  const names = [...nodes.keys()].sort();
+  let frontier = names.filter((name) => !callers.has(name));
+  while (level.size < names.length) {
+    if (!frontier.length) {
+      // Only cycles left: start from the busiest caller among the unplaced.
+      const rest = names.filter((name) => !level.has(name));
+      rest.sort((a, b) => nodes.get(b)!.callsOut - nodes.get(a)!.callsOut || a.localeCompare(b));
+      frontier = [rest[0]];
+      level.set(rest[0], 0);
+    } else for (const name of frontier) if (!level.has(name)) level.set(name, 0);
+    while (frontier.length) {
+      const next: string[] = [];
+      for (const name of frontier) {
+        for (const child of callees.get(name) ?? []) {
+          if (!level.has(child)) {
+            level.set(child, level.get(name)! + 1);
+            next.push(child);
+          }
+        }
+      }
+      frontier = next;
+    }
   }
+  const columns: string[][] = [];
+  for (const name of names) (columns[level.get(name)!] ??= []).push(name);
   return { columns: columns.filter(Boolean), nodes };
 }
