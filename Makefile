@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= ./breadcrumbs-data
 
-.PHONY: run test install install-dev lint typecheck unit bench clean
+.PHONY: run test install install-dev lint typecheck unit ui ui-test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,33 @@ install: $(VENV)/.installed-demo
 
 install-dev: $(VENV)/.installed-dev
 
+# The web UI: sources in ui/, built into the package (src/breadcrumbs/ui, committed, so a
+# plain `pip install` without Node has it). Rebuilt only when a source changed; without npm
+# the committed build is served as it is.
+UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html \
+	ui/package.json ui/package-lock.json ui/vite.config.ts ui/tsconfig.json
+UI_BUILT := src/breadcrumbs/ui/index.html
+
+ui/node_modules/.installed: ui/package.json ui/package-lock.json
+	cd ui && npm ci --no-audit --no-fund
+	touch $@
+
+$(UI_BUILT): $(UI_SOURCES)
+	@if command -v npm >/dev/null; then \
+		$(MAKE) ui/node_modules/.installed && cd ui && npm run build; \
+	else echo "npm not found: serving the UI build committed in src/breadcrumbs/ui"; fi
+
+ui: $(UI_BUILT)
+
+# Type-check, unit-test, and check that the committed build is what the sources build to.
+ui-test: ui/node_modules/.installed
+	cd ui && npx tsc --noEmit && npx vitest run
+	@out=$$(mktemp -d) && cd ui && npx vite build --outDir "$$out" --emptyOutDir --logLevel warn \
+		&& diff -r "$$out" ../src/breadcrumbs/ui \
+		|| { echo "src/breadcrumbs/ui is stale: run 'make ui' and commit it"; exit 1; }
+
 # Install, then start the server (and the demo shop once it exists) in the foreground.
-run: install
+run: install ui
 	$(BIN)/breadcrumbs serve --data-dir $(DATA_DIR) $(if $(wildcard src/breadcrumbs/demo/shop.py),--demo,)
 
 lint: install-dev
@@ -39,11 +64,11 @@ lint: install-dev
 unit: install-dev
 	$(BIN)/pytest -q
 
-test: lint unit
+test: lint ui-test unit
 
 bench: install-dev
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/query.py
 
 clean:
-	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache native/target src/breadcrumbs/_native*.so
+	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache ui/node_modules native/target src/breadcrumbs/_native*.so

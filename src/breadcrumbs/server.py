@@ -45,6 +45,7 @@ from breadcrumbs.api import doctor as doctor_api
 from breadcrumbs.api import explain as explain_api
 from breadcrumbs.api import home as home_api
 from breadcrumbs.api import jaeger as jaeger_api
+from breadcrumbs.api import native_trace as native_trace_api
 from breadcrumbs.api import ops as ops_api
 from breadcrumbs.api import red as red_api
 from breadcrumbs.api import why as why_api
@@ -369,11 +370,12 @@ class Server:
         routes: list[BaseRoute] = [
             *ops_api.routes(self.not_ready, self.metrics, self._refresh_store_gauges),
             *jaeger_api.routes(self.query),
-            *home_api.routes(self.query),
             *explain_api.routes(self.query),
             *why_api.routes(self.query),
             *doctor_api.routes(self.query, value_limit=self.settings.max_value_length),
             *red_api.routes(self.query.reader),
+            *native_trace_api.routes(self.query),
+            *home_api.routes(),  # last: its /api/ catch-all answers unknown API paths
         ]
         await self._serve_http(
             "http", "UI, Jaeger API", self.settings.http_port, Starlette(routes=routes)

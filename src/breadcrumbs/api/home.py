@@ -1,67 +1,81 @@
-"""``/``: a plain landing page until the web UI lands: the services seen, and where the APIs are.
+"""The web UI: the built single-page app from ``breadcrumbs/ui`` (sources in ``ui/`` at the
+repository root), served at ``/`` with its client-side routes (``/search``, ``/trace/<id>``,
+``/map``) answering ``index.html`` so a reload or a shared link opens the same page.
 
-Every value that comes from spans (service names) is HTML-escaped and URL-quoted.
+Hashed assets under ``/assets/`` are cached forever; ``index.html`` is revalidated every time,
+so an upgrade is picked up on the next load. Without built assets (a source checkout installed
+without Node), ``/`` says how to build them; the APIs work either way.
 """
 
 from __future__ import annotations
 
-from html import escape
-from urllib.parse import quote
+from pathlib import Path
+from typing import Final
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
-from starlette.routing import BaseRoute, Route
+from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from breadcrumbs import __version__
-from breadcrumbs.query.service import QueryService
+from breadcrumbs.api.common import Endpoint, json_response
 
-_STYLE = """
-body { font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 46rem; color: #222; }
-h1 { font-size: 1.6rem; margin-bottom: 0; } h1 small { color: #888; font-weight: normal; }
-.tagline { color: #555; margin-top: .2rem; }
-h2 { font-size: 1.1rem; margin-top: 1.8rem; border-bottom: 1px solid #eee; }
-ul.services { columns: 2; padding-left: 1.2rem; }
-code { background: #f4f4f4; padding: 0 .25rem; border-radius: 3px; }
-a { color: #2a6f3f; } .empty { color: #888; }
-"""
+UI_DIR: Final = Path(__file__).resolve().parent.parent / "ui"
+# Client-side routes of the app; everything else that is not an API or a file is a 404.
+APP_ROUTES: Final = ("/", "/search", "/trace/{rest:path}", "/map")
 
-_API_LINKS = (
-    ("/api/services", "Jaeger API: services"),
-    ("/api/dependencies", "Jaeger API: service dependencies"),
-    ("/metrics", "Prometheus metrics of breadcrumbs itself"),
-    ("/healthz", "liveness"),
-    ("/readyz", "readiness"),
-)
+_NOT_BUILT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>breadcrumbs</title><style>
+body {{ font: 15px/1.5 system-ui, sans-serif; margin: 3rem auto; max-width: 44rem; color: #222; }}
+code, pre {{ background: #f4f4f4; padding: 0 .3rem; border-radius: 3px; }}
+pre {{ padding: .6rem .8rem; }}
+</style></head><body>
+<h1>breadcrumbs {version}</h1>
+<p>The web UI of this installation was not built (it was installed from source without Node).
+The APIs work: <a href="/api/services">/api/services</a>,
+<a href="/api/dependencies">/api/dependencies</a>, <a href="/metrics">/metrics</a>.</p>
+<p>To build the UI, from the repository root with Node 20.19+ and npm:</p>
+<pre>make ui        # npm ci and vite build into src/breadcrumbs/ui</pre>
+<p>then restart <code>breadcrumbs serve</code>. Wheels published to PyPI include the UI.</p>
+</body></html>"""
 
-
-def _services_list(services: list[str]) -> str:
-    if not services:
-        return (
-            '<p class="empty">No spans yet. Point an OpenTelemetry SDK at '
-            "<code>OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318</code>.</p>"
-        )
-    items = "".join(
-        f'<li><a href="/api/traces?service={quote(name, safe="")}&amp;limit=20">'
-        f"{escape(name)}</a></li>"
-        for name in services
-    )
-    return f'<ul class="services">{items}</ul>'
+_IMMUTABLE: Final = {"Cache-Control": "public, max-age=31536000, immutable"}
 
 
-def routes(query: QueryService) -> list[BaseRoute]:
-    async def home(request: Request) -> HTMLResponse:
-        services = await query.services()
-        api = "".join(f'<li><a href="{href}">{label}</a></li>' for href, label in _API_LINKS)
-        return HTMLResponse(
-            "<!doctype html><html><head><meta charset='utf-8'><title>breadcrumbs</title>"
-            f"<style>{_STYLE}</style></head><body>"
-            f"<h1>breadcrumbs <small>{escape(__version__)}</small></h1>"
-            '<p class="tagline">Follow a request through every service it touched.</p>'
-            f"<h2>Services ({len(services)})</h2>{_services_list(services)}"
-            f"<h2>APIs</h2><ul>{api}</ul>"
-            "<p>Grafana's Jaeger data source and Jaeger UI builds work against this address; "
-            "the web UI of breadcrumbs arrives in a coming release.</p>"
-            "</body></html>"
-        )
+class _HashedAssets(StaticFiles):
+    """Vite names every asset by its content hash, so a browser may keep it forever."""
 
-    return [Route("/", home, methods=["GET"])]
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code == 200:
+            response.headers.update(_IMMUTABLE)
+        return response
+
+
+def routes(ui_dir: Path = UI_DIR) -> list[BaseRoute]:
+    index = ui_dir / "index.html"
+
+    async def app_page(request: Request) -> Response:
+        if not index.is_file():
+            return HTMLResponse(_NOT_BUILT.format(version=__version__))
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+    async def unknown_api(request: Request) -> Response:
+        return json_response({"error": f"no API at {request.url.path}"}, 404)
+
+    found: list[BaseRoute] = [Route(path, app_page, methods=["GET"]) for path in APP_ROUTES]
+    found.append(Route("/api/{rest:path}", unknown_api, methods=["GET"]))
+    if (ui_dir / "assets").is_dir():
+        found.append(Mount("/assets", _HashedAssets(directory=ui_dir / "assets"), name="assets"))
+    for extra in ("favicon.svg",):
+        if (ui_dir / extra).is_file():
+            found.append(Route(f"/{extra}", _file(ui_dir / extra), methods=["GET"]))
+    return found
+
+
+def _file(path: Path) -> Endpoint:
+    async def serve(request: Request) -> Response:
+        return FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
+
+    return serve

@@ -147,6 +147,17 @@ class QueryService:
         with gc_paused():
             return self._adjust(spans, shared_ids)
 
+    async def get_trace_unskewed(self, trace_id: str) -> AdjustedTrace:
+        """One trace deduplicated, with shared Zipkin span ids split, clocks as recorded (in
+        stored order): for the native API, which shows skew as a per-span warning from the
+        analysis instead of moving spans, and whose big traces cannot afford the per-span
+        clock-skew pass. ``NotFound`` when no span is stored."""
+        spans = await self.reader.get_trace(GetTraceParams(trace_id))
+        if spans.num_rows == 0:
+            raise NotFound("trace not found")
+        with gc_paused():
+            return adjust(spans, (dedupe, uniquify_shared))
+
     async def get_traces(
         self, trace_ids: Sequence[str], *, shared_ids: bool = False
     ) -> list[AdjustedTrace]:

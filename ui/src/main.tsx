@@ -1,0 +1,80 @@
+import { render } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { MapPage } from "./pages/MapPage";
+import { SearchPage } from "./pages/SearchPage";
+import { TracePage } from "./pages/TracePage";
+import { navigate, onLinkClick, useLocation } from "./router";
+import "./styles.css";
+
+function App() {
+  const url = useLocation();
+  const path = url.pathname.replace(/\/+$/, "") || "/";
+  const traceMatch = /^\/trace\/([^/]+)$/.exec(path);
+  let page;
+  if (path === "/" || path === "/search") page = <SearchPage url={url} />;
+  else if (traceMatch) page = <TracePage traceId={decodeURIComponent(traceMatch[1])} spanParam={url.searchParams.get("span")} />;
+  else if (path === "/map") page = <MapPage url={url} />;
+  else
+    page = (
+      <div class="page">
+        <div class="empty-state">
+          <h2>No page here</h2>
+          <p>
+            <a href="/search">Search traces</a> or open the <a href="/map">service map</a>.
+          </p>
+        </div>
+      </div>
+    );
+  useEffect(() => {
+    document.title = traceMatch ? `Trace ${traceMatch[1].slice(0, 8)} · breadcrumbs` : path === "/map" ? "Service map · breadcrumbs" : "Search · breadcrumbs";
+  }, [path]);
+  return (
+    <div class="app" onClick={(e) => onLinkClick(e as unknown as MouseEvent)}>
+      <nav class="topbar">
+        <a class="brand" href="/search">
+          <svg viewBox="0 0 32 32" width="22" height="22" aria-hidden="true">
+            <circle cx="8" cy="23" r="3.2" fill="#f59e0b" />
+            <circle cx="16" cy="15.5" r="3.2" fill="#fbbf24" />
+            <circle cx="24" cy="8" r="3.2" fill="#fde68a" />
+          </svg>
+          breadcrumbs
+        </a>
+        <a class={`nav ${path === "/" || path === "/search" ? "active" : ""}`} href="/search">
+          Search
+        </a>
+        <a class={`nav ${path === "/map" ? "active" : ""}`} href="/map">
+          Service map
+        </a>
+        <div class="spacer" />
+        <TraceIdJump />
+      </nav>
+      {page}
+    </div>
+  );
+}
+
+function TraceIdJump() {
+  const [value, setValue] = useState("");
+  return (
+    <form
+      class="jump"
+      onSubmit={(e) => {
+        e.preventDefault();
+        const id = value.trim().toLowerCase();
+        if (/^[0-9a-f]{16,32}$/.test(id)) {
+          navigate(`/trace/${id}`);
+          setValue("");
+        }
+      }}
+    >
+      <input
+        placeholder="Go to trace id…"
+        value={value}
+        aria-label="Trace id"
+        onInput={(e) => setValue((e.target as HTMLInputElement).value)}
+      />
+    </form>
+  );
+}
+
+render(<App />, document.getElementById("app")!);
