@@ -118,8 +118,8 @@ def test_search_lists_the_trace_and_opens_it(
     expect(header).to_contain_text("GET /checkout")
     expect(header).to_contain_text(str(count))
     assert _rows(page) == count
-    # The analysis endpoint is not on this server yet: no error-origin button, no failure.
-    expect(page.get_by_test_id("error-origin")).to_have_count(0)
+    # The server's analysis (/explain) found the failing span: one click from the header.
+    expect(page.get_by_test_id("error-origin")).to_have_count(1)
 
 
 def test_the_url_holds_the_search(server: ServerProcess, sent: tuple[str, int], page: Page) -> None:
