@@ -16,8 +16,8 @@ from typing import Any, Final
 import pyarrow as pa
 
 from breadcrumbs.codec.base import DecodeLimits, DecodeResult
+from breadcrumbs.codec.otlp import proto_in
 from breadcrumbs.codec.otlp.columns import DEFAULT_LIMITS
-from breadcrumbs.errors import BadInput
 from breadcrumbs.model import ATTRIBUTES_TYPE, EVENT_TYPE, LINK_TYPE, SPAN_SCHEMA
 
 _native: ModuleType | None
@@ -52,8 +52,11 @@ def decode_proto(body: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodeRe
             limits.max_events,
             limits.max_links,
         )
-    except ValueError as exc:
-        raise BadInput(str(exc)) from None
+    except ValueError:
+        # A body the wire format refuses: the reference decoder names why, so both decoders
+        # give the same message even where upb finds another fault first (bad UTF-8 before a
+        # corrupt length, say). Bad input only, so the hot path never pays for it.
+        return proto_in.decode_proto(body, limits)
     if parts is None:
         return DecodeResult(_EMPTY_BATCH)
     (
