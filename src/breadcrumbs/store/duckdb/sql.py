@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from breadcrumbs.store import base
 from breadcrumbs.store.base import TagFilter, TraceQuery
 from breadcrumbs.store.duckdb import schema
 
@@ -301,7 +302,7 @@ ORDER BY peer
 # ``dependency_edges`` keeps their counts per unit of time (see dependencies.py).
 
 DEPENDENCY_UNIT_NS: Final = 15 * 10**9
-DEPENDENCY_HORIZON_NS: Final = 60 * 10**9
+DEPENDENCY_HORIZON_NS: Final = base.DEPENDENCY_HORIZON_NS  # the contract's definition
 
 _CALL_COLUMNS: Final = "TraceId, SpanId, ParentSpanId, ServiceName, StatusCode, Timestamp"
 # peer.service of a span (NULL when absent); measured ~30% cheaper than ``attribute``'s filter.
