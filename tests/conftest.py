@@ -26,6 +26,7 @@ import pytest
 PORT_NAMES = ("otlp_grpc_port", "otlp_http_port", "zipkin_port", "http_port")
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
+VISIBLE_TIMEOUT_S = 30.0
 _BANNER = re.compile(r"^breadcrumbs \S+ ready$", re.MULTILINE)
 
 
@@ -124,9 +125,12 @@ class ServerProcess:
         response.raise_for_status()
         return response.json()
 
-    def wait_for_spans(self, trace_id: str, count: int, timeout_s: float = 2.0) -> Any:
-        """The Jaeger JSON of a trace once it has ``count`` spans: bounded in time, because
-        accepted spans must be searchable within 2 s of the ack."""
+    def wait_for_spans(
+        self, trace_id: str, count: int, timeout_s: float = VISIBLE_TIMEOUT_S
+    ) -> Any:
+        """The Jaeger JSON of a trace once it has ``count`` spans, in a bounded poll. The
+        contract is "searchable within 2 s of the ack", which bench/ measures; a test only
+        needs a bound generous enough for a loaded 2-core CI machine."""
         deadline = time.monotonic() + timeout_s
         while True:
             response = httpx.get(f"{self.http_url}/api/traces/{trace_id}", timeout=10.0)

@@ -118,7 +118,7 @@ def test_sdk_trace_round_trips_through_the_jaeger_api(kind: str, server: ServerP
     finally:
         exporter.shutdown()
 
-    got = server.wait_for_spans(ids["trace"], 3)  # searchable within 2 s of the ack
+    got = server.wait_for_spans(ids["trace"], 3)
     assert got["traceID"] == ids["trace"]
     by_name = {span["operationName"]: span for span in got["spans"]}
     assert set(by_name) == {"GET /checkout", "POST /pay", "pay"}

@@ -11,6 +11,7 @@ import pytest
 from py_zipkin.encoding._types import Encoding, Kind
 from py_zipkin.transport import SimpleHTTPTransport
 from py_zipkin.zipkin import zipkin_span
+from tests.conftest import VISIBLE_TIMEOUT_S
 
 if TYPE_CHECKING:
     from tests.conftest import ServerProcess
@@ -19,8 +20,8 @@ pytestmark = pytest.mark.e2e
 
 
 def _zipkin_trace(server: ServerProcess, trace_id: str, count: int) -> list[dict[str, Any]]:
-    """Bounded poll: accepted spans are searchable within 2 s."""
-    deadline = time.monotonic() + 2.0
+    """A bounded poll, generous for a loaded CI machine (the 2 s visibility is benchmarked)."""
+    deadline = time.monotonic() + VISIBLE_TIMEOUT_S
     while True:
         response = httpx.get(f"{server.zipkin_url}/api/v2/trace/{trace_id}", timeout=10.0)
         if response.status_code == 200 and len(spans := response.json()) >= count:

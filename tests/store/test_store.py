@@ -478,11 +478,13 @@ TRAFFIC_WINDOWS = [
 
 
 async def test_dependencies_over_many_minutes_with_late_parents(store: Store) -> None:
+    """Every engine against the reference definition (``traffic.links``, the contract's
+    ``DependencyLink``), including consumers beyond the horizon that are no call."""
     require(store, "dependencies")
     spans = await write_traffic(store)
     for end, lookback in TRAFFIC_WINDOWS:
         got = await store.dependencies(traffic.T0 + end, lookback)
-        want = traffic.links(spans, traffic.T0 + end, lookback, traffic.CONSUMER_DELAY_NS)
+        want = traffic.links(spans, traffic.T0 + end, lookback)
         assert sorted(got, key=lambda d: (d.parent, d.child)) == want, (end, lookback)
     everything = await store.dependencies(traffic.T0 + TRAFFIC_WINDOWS[0][0], TRAFFIC_WINDOWS[0][1])
     assert DependencyLink("frontend", "cart", TRAFFIC_TRACES, len(range(0, 150, 7))) in everything
@@ -496,5 +498,5 @@ async def test_dependencies_after_retention(store: Store) -> None:
     kept = [s for s in spans if s.start_ns >= cutoff]
     for end, lookback in TRAFFIC_WINDOWS:
         got = await store.dependencies(traffic.T0 + end, lookback)
-        want = traffic.links(kept, traffic.T0 + end, lookback, traffic.CONSUMER_DELAY_NS)
+        want = traffic.links(kept, traffic.T0 + end, lookback)
         assert sorted(got, key=lambda d: (d.parent, d.child)) == want, (end, lookback)

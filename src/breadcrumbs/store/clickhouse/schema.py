@@ -87,7 +87,7 @@ def ddl(database: str, cluster: str | None = None) -> list[str]:
 ENGINE = {_engine("", cluster, "spans")}
 PARTITION BY {_DAY}
 ORDER BY (intDiv(Timestamp, {BUCKET_NS}), TraceId, SpanId)
-SETTINGS index_granularity = 8192""",
+SETTINGS index_granularity = 1024""",
         f"""CREATE TABLE IF NOT EXISTS {table("trace_ranges")}{on} (
     TraceId FixedString(16) CODEC(ZSTD(1)),
     FirstStart SimpleAggregateFunction(min, Int64) CODEC(DoubleDelta, ZSTD(1)),
