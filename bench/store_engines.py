@@ -45,9 +45,8 @@ async def timed(n: int, call: Callable[[int], Awaitable[Any]]) -> list[float]:
 
 async def child(engine: str, spans: int) -> dict[str, Any]:
     sys.path.insert(0, str(HERE))
-    from gen import Generator
-
     from breadcrumbs.store.base import GetTraceParams, Store, TagFilter, TraceQuery
+    from gen import Generator
 
     directory = Path(tempfile.mkdtemp(prefix=f"bc-engines-{engine}-"))
     store: Store
@@ -115,11 +114,8 @@ async def child(engine: str, spans: int) -> dict[str, Any]:
     }
     await store.close()
     # DuckDB's file after its closing checkpoint; ClickHouse's active parts.
-    bytes_on_disk = (
-        store.bytes_on_disk()  # type: ignore[attr-defined]
-        if engine == "duckdb"
-        else stats.bytes_on_disk
-    )
+    file_size = getattr(store, "bytes_on_disk", None)
+    bytes_on_disk = file_size() if callable(file_size) else stats.bytes_on_disk
     figures["bytes_per_span"] = bytes_on_disk / total
     return figures
 
