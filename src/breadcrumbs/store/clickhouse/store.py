@@ -304,7 +304,5 @@ class ClickHouseStore:
                     )
             return deleted
 
-        deleted = await self._run(work)
-        if self._metrics is not None and deleted:
-            self._metrics.retention_deleted.inc(deleted)
-        return deleted
+        # Counted once, by the caller (pipeline.retention), not here as well.
+        return await self._run(work)

@@ -802,8 +802,7 @@ class DuckDBStore:
 
     async def delete_before(self, cutoff_ns: int) -> int:
         deleted = await self._run(lambda cur: self._delete_before(cur, cutoff_ns))
-        if self._metrics is not None and deleted:
-            self._metrics.retention_deleted.inc(deleted)
+        # Counted once, by the caller (pipeline.retention), not here as well.
         return deleted
 
     def _delete_before(self, cur: duckdb.DuckDBPyConnection, cutoff_ns: int) -> int:
