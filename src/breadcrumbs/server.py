@@ -181,7 +181,8 @@ class Server:
 
     async def _start_store(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = await open_store(self.settings.store, self.settings.data_dir, self.metrics)
+        s = self.settings
+        self.store = await open_store(s.store, s.data_dir, self.metrics, retention_s=s.retention)
         self.query = QueryService(self.store)
         self._maintenance = asyncio.create_task(self._maintain(self.store), name="store-maintain")
 

@@ -47,12 +47,12 @@ def _duckdb_fail_writes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(duckdb_sql, "UPSERT_ATTRIBUTE_KEYS", "SELECT error('injected failure')")
 
 
-_CHDB_DIR = Path(tempfile.mkdtemp(prefix="breadcrumbs-chdb-"))
+CHDB_DIR = Path(tempfile.mkdtemp(prefix="breadcrumbs-chdb-"))
 
 
 def _chdb(directory: Path) -> Store:
     database = "t_" + hashlib.sha256(str(directory).encode()).hexdigest()[:16]
-    return ClickHouseStore(ChdbExecutor(_CHDB_DIR), database=database)
+    return ClickHouseStore(ChdbExecutor(CHDB_DIR), database=database)
 
 
 ENGINES = [Engine("duckdb", _duckdb, _duckdb_fail_writes), Engine("chdb", _chdb)]

@@ -3,9 +3,17 @@ statements are checked as generated; the single-node ones also run on chDB in th
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import re
+import time
 
-from breadcrumbs.store.clickhouse import schema
+from breadcrumbs.model import batch_from_spans
+from breadcrumbs.store.clickhouse import ClickHouseStore, schema
+from breadcrumbs.store.clickhouse.executor import ChdbExecutor
+
+from . import world
+from .conftest import CHDB_DIR
 
 SPANS = "CREATE TABLE IF NOT EXISTS `traces`.spans "
 TABLES = ("spans", "trace_ranges", "operations", "wal_sequence", "meta")
@@ -51,3 +59,25 @@ def test_cluster_ddl_is_replicated_local_tables_under_distributed_ones() -> None
     (view,) = [s for s in statements if "trace_ranges_mv" in s]
     assert "TO `traces`.trace_ranges_local" in view
     assert "FROM `traces`.spans_local" in view
+
+
+def test_retention_is_a_ttl_dropping_whole_days() -> None:
+    (spans,) = [s for s in schema.ddl("traces", ttl_s=7 * 86400) if s.startswith(SPANS)]
+    day = "toDate(fromUnixTimestamp(intDiv(Timestamp, 1000000000)))"
+    assert f"TTL {day} + INTERVAL {8 * 86400} SECOND DELETE" in spans
+    assert "ttl_only_drop_parts = 1" in spans
+    (forever,) = [s for s in schema.ddl("traces") if s.startswith(SPANS)]
+    assert "TTL" not in forever
+
+
+async def test_the_ttl_drops_expired_days_on_chdb() -> None:
+    store = ClickHouseStore(ChdbExecutor(CHDB_DIR), database="ttl_check", retention_s=86400)
+    try:
+        recent = dataclasses.replace(world.SPANS[0], start_ns=time.time_ns())
+        await store.write(batch_from_spans([*world.SPANS, recent]))  # world.SPANS: 2023
+        deadline = time.monotonic() + 30  # expired rows go at insert or in a merge after
+        while (spans := (await store.stats()).spans) != 1 and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        assert spans == 1
+    finally:
+        await store.close()

@@ -17,12 +17,15 @@ DUCKDB_FILE = "spans.duckdb"
 CHDB_DIR = "chdb"
 
 
-async def open_store(url: str | StoreUrl, data_dir: Path, metrics: SelfMetrics) -> Store:
-    """The engine, created or migrated; ``OSError`` with the reason when it cannot open."""
+async def open_store(
+    url: str | StoreUrl, data_dir: Path, metrics: SelfMetrics, *, retention_s: float = 0
+) -> Store:
+    """The engine, created or migrated; ``OSError`` with the reason when it cannot open.
+    ``retention_s``: for engines that also expire data by themselves (ClickHouse's TTL)."""
     parsed = parse_store_url(url) if isinstance(url, str) else url
     try:
         # Opening migrates, and a server may be slow to answer: not on the event loop.
-        return await asyncio.to_thread(_open, parsed, data_dir, metrics)
+        return await asyncio.to_thread(_open, parsed, data_dir, metrics, retention_s)
     except ImportError as error:
         raise OSError(
             f"the {parsed.engine} store needs the clickhouse extra: "
@@ -32,7 +35,7 @@ async def open_store(url: str | StoreUrl, data_dir: Path, metrics: SelfMetrics) 
         raise OSError(f"cannot open the store {parsed.redacted()}: {error}") from error
 
 
-def _open(url: StoreUrl, data_dir: Path, metrics: SelfMetrics) -> Store:
+def _open(url: StoreUrl, data_dir: Path, metrics: SelfMetrics, retention_s: float) -> Store:
     if url.engine == "duckdb":
         from breadcrumbs.store.duckdb import DuckDBStore
 
@@ -42,6 +45,12 @@ def _open(url: StoreUrl, data_dir: Path, metrics: SelfMetrics) -> Store:
 
     if url.engine == "chdb":
         session = executor.ChdbExecutor(url.path or data_dir / CHDB_DIR)
-        return ClickHouseStore(session, metrics=metrics)
+        return ClickHouseStore(session, retention_s=retention_s, metrics=metrics)
     client = executor.HttpExecutor(url)
-    return ClickHouseStore(client, cluster=url.cluster, metrics=metrics)
+    return ClickHouseStore(
+        client,
+        database=url.database,
+        cluster=url.cluster,
+        retention_s=retention_s,
+        metrics=metrics,
+    )

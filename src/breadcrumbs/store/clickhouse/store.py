@@ -86,7 +86,8 @@ def _binary_ids(batch: SpanBatch) -> pa.Table:
 
 class ClickHouseStore:
     """The ClickHouse engine over ``executor`` in ``database`` (created or migrated on open;
-    ``cluster``: the DDL runs ON CLUSTER, see ``schema``)."""
+    ``cluster``: the DDL runs ON CLUSTER; ``retention_s``: the spans table's TTL when it is
+    created, see ``schema``)."""
 
     capabilities = Capabilities(
         missing={
@@ -104,6 +105,7 @@ class ClickHouseStore:
         *,
         database: str = "breadcrumbs",
         cluster: str | None = None,
+        retention_s: float = 0,
         metrics: SelfMetrics | None = None,
     ) -> None:
         if not database.replace("_", "").isalnum():
@@ -111,6 +113,7 @@ class ClickHouseStore:
         self._executor = executor
         self._db = f"`{database}`"
         self._cluster = cluster
+        self._ttl_s = int(retention_s)
         self._metrics = metrics
         self._closed = False
         try:
@@ -120,7 +123,7 @@ class ClickHouseStore:
             raise
 
     def _migrate(self) -> None:
-        for statement in schema.ddl(self._db.strip("`"), self._cluster):
+        for statement in schema.ddl(self._db.strip("`"), self._cluster, self._ttl_s):
             self._executor.command(statement)
         found = self._executor.query(
             f"SELECT max(Value) AS v FROM {self._db}.meta WHERE Key = 'schema_version'"
