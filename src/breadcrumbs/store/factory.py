@@ -7,6 +7,7 @@ The ClickHouse engine's libraries (``clickhouse-connect``, ``chdb``) are the opt
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 from breadcrumbs.selfmetrics import SelfMetrics
@@ -52,5 +53,7 @@ def _open(url: StoreUrl, data_dir: Path, metrics: SelfMetrics, retention_s: floa
         database=url.database,
         cluster=url.cluster,
         retention_s=retention_s,
+        # This process's WAL: its last_wal_sequence is not another ingest node's.
+        node=f"{socket.gethostname()}:{data_dir.resolve()}",
         metrics=metrics,
     )

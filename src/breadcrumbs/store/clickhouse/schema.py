@@ -14,7 +14,8 @@
   arrive (min/max merged in the background): get-trace reads it first, then only that range.
 - ``operations``: (ServiceName, SpanName, SpanKind) -> newest start, kept by a materialized
   view; services and operations read this small table.
-- ``wal_sequence``: the highest WAL sequence written with a batch (see ``Store.write``).
+- ``wal_sequence``: per writing node (its WAL), the WAL sequences written with its batches
+  (see ``Store.write``); several ingest nodes share one database, each replays its own WAL.
 - ``meta``: the schema version.
 
 With a cluster name every statement runs ``ON CLUSTER``: the tables are
@@ -125,8 +126,8 @@ ORDER BY (ServiceName, SpanName, SpanKind)""",
 TO {table("operations")} AS
 SELECT ServiceName, SpanName, SpanKind, max(Timestamp) AS LastSeen
 FROM {table("spans")} GROUP BY ServiceName, SpanName, SpanKind""",
-        f"""CREATE TABLE IF NOT EXISTS {table("wal_sequence")}{on} (Sequence UInt64)
-ENGINE = {_engine("Replacing", cluster, "wal_sequence")} ORDER BY tuple()""",
+        f"""CREATE TABLE IF NOT EXISTS {table("wal_sequence")}{on} (Node String, Sequence UInt64)
+ENGINE = {_engine("", cluster, "wal_sequence")} ORDER BY Node""",
         f"""CREATE TABLE IF NOT EXISTS {table("meta")}{on} (Key String, Value Int64)
 ENGINE = {_engine("Replacing", cluster, "meta", "Value")} ORDER BY Key""",
     ]

@@ -87,7 +87,8 @@ def _binary_ids(batch: SpanBatch) -> pa.Table:
 class ClickHouseStore:
     """The ClickHouse engine over ``executor`` in ``database`` (created or migrated on open;
     ``cluster``: the DDL runs ON CLUSTER; ``retention_s``: the spans table's TTL when it is
-    created, see ``schema``)."""
+    created, see ``schema``; ``node``: names this writer's WAL, so each of several ingest
+    nodes sharing a database keeps its own ``last_wal_sequence``)."""
 
     capabilities = Capabilities(
         missing={
@@ -106,6 +107,7 @@ class ClickHouseStore:
         database: str = "breadcrumbs",
         cluster: str | None = None,
         retention_s: float = 0,
+        node: str = "",
         metrics: SelfMetrics | None = None,
     ) -> None:
         if not database.replace("_", "").isalnum():
@@ -114,6 +116,7 @@ class ClickHouseStore:
         self._db = f"`{database}`"
         self._cluster = cluster
         self._ttl_s = int(retention_s)
+        self._node = node
         self._metrics = metrics
         self._closed = False
         try:
@@ -170,15 +173,21 @@ class ClickHouseStore:
             if wal_sequence is not None:
                 executor.insert(
                     f"{self._db}.wal_sequence",
-                    pa.table({"Sequence": pa.array([wal_sequence], pa.uint64())}),
+                    pa.table(
+                        {
+                            "Node": pa.array([self._node], pa.string()),
+                            "Sequence": pa.array([wal_sequence], pa.uint64()),
+                        }
+                    ),
                 )
 
         await self._run(work)
 
     async def last_wal_sequence(self) -> int:
-        table = await self._run(
-            lambda e: e.query(f"SELECT max(Sequence) AS s FROM {self._db}.wal_sequence")
+        text = (
+            f"SELECT max(Sequence) AS s FROM {self._db}.wal_sequence WHERE Node = {{node:String}}"
         )
+        table = await self._run(lambda e: e.query(text, {"node": self._node}))
         return int(table.column(0)[0].as_py() or 0)
 
     # --- read -------------------------------------------------------------------------------
