@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import dataclasses
 import logging
 import struct
 import sys
@@ -46,7 +47,12 @@ _INSERT_COLUMNS = (
     "ResourceAttributeTypes", "ScopeName", "ScopeVersion", "SpanAttributes",
     "SpanAttributeTypes", "Duration", "StatusCode", "StatusMessage", "Events", "Links",
 )  # fmt: skip
-_RECENT_WINDOW_NS = 3600 * 10**9  # autocomplete values come from the newest hour
+_RECENT_WINDOW_NS = 3600 * 10**9
+_SEARCH_FRACTIONS = (
+    64,
+    16,
+    1,
+)  # find_trace_ids' widening windows  # autocomplete values come from the newest hour
 
 
 def _hex_words(column: pa.ChunkedArray, digits: int) -> bytes:
@@ -213,9 +219,35 @@ class ClickHouseStore:
     async def find_trace_ids(self, query: TraceQuery) -> list[str]:
         if query.limit <= 0:
             return []
-        text, params = sql.find_trace_ids(self._db, query)
-        table = await self._run(lambda e: e.query(text, params))
-        return [str(t) for t in table.column(0).to_pylist()]
+
+        def work(executor: Executor) -> list[str]:
+            # Newest first, as the DuckDB engine does: the last 1/64 of the part of the window
+            # holding data, then 1/16, then all. When a sub-window holds ``limit`` traces they
+            # are the answer (any other trace's newest match is older), and the time-ordered
+            # buckets of the sort key keep a short window's read short.
+            extent = executor.query(
+                f"SELECT count() AS n, min(Timestamp) AS lo, max(Timestamp) AS hi "
+                f"FROM {self._db}.spans"
+            )
+            if not extent.column(0)[0].as_py():  # min and max of no rows are 0, not NULL
+                return []
+            oldest, newest = extent.column(1)[0].as_py(), extent.column(2)[0].as_py()
+            top = min(query.end_ns, int(newest))
+            span = max(0, top - max(query.start_ns, int(oldest)))
+            found: list[str] = []
+            for fraction in _SEARCH_FRACTIONS:
+                start = (
+                    query.start_ns if fraction == 1 else max(query.start_ns, top - span // fraction)
+                )
+                text, params = sql.find_trace_ids(
+                    self._db, dataclasses.replace(query, start_ns=start)
+                )
+                found = [str(t) for t in executor.query(text, params).column(0).to_pylist()]
+                if len(found) >= query.limit or start == query.start_ns:
+                    break
+            return found
+
+        return await self._run(work)
 
     async def _column(self, text: str, params: dict[str, Any] | None = None) -> list[Any]:
         table = await self._run(lambda e: e.query(text, params))
