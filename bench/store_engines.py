@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -117,6 +118,7 @@ async def child(engine: str, spans: int) -> dict[str, Any]:
     file_size = getattr(store, "bytes_on_disk", None)
     bytes_on_disk = file_size() if callable(file_size) else stats.bytes_on_disk
     figures["bytes_per_span"] = bytes_on_disk / total
+    shutil.rmtree(directory)
     return figures
 
 
