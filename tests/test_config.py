@@ -90,7 +90,9 @@ def test_every_setting_has_an_environment_variable() -> None:
     env["BREADCRUMBS_DATA_DIR"] = "/d"
     env["BREADCRUMBS_DEMO"] = "yes"
     env["BREADCRUMBS_DECODER"] = "Python"
+    env["BREADCRUMBS_STORE"] = "chdb:///var/lib/breadcrumbs"
     s = load_settings(env=env)
+    assert s.store == "chdb:///var/lib/breadcrumbs"
     assert s.otlp_grpc_port == 7
     assert s.retention == 7.0
     assert s.max_links == 7

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from breadcrumbs.codec.base import DecodeLimits
+from breadcrumbs.store.url import parse_store_url
 
 ENV_PREFIX: Final = "BREADCRUMBS_"
 _DEFAULT_LIMITS: Final = DecodeLimits()
@@ -99,6 +100,14 @@ def _parse_path(text: str | Path) -> Path:
     return Path(text).expanduser()
 
 
+def _parse_store(text: str) -> str:
+    try:
+        parse_store_url(str(text))
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    return str(text).strip()
+
+
 def _parse_bool(text: str | bool) -> bool:
     if isinstance(text, bool):
         return text
@@ -143,6 +152,12 @@ class Settings:
 
     data_dir: Path = _setting(  # noqa: RUF009 (returns a dataclasses.field)
         Path("./breadcrumbs-data"), _parse_path, "Directory for the WAL and the store."
+    )
+    store: str = _setting(
+        "duckdb",
+        _parse_store,
+        "Where spans are kept: duckdb (in the data dir), chdb:///dir or "
+        "clickhouse://user:pass@host:8123/db?cluster=NAME.",
     )
     host: str = _setting("127.0.0.1", _parse_str, "Interface every port listens on.")
     otlp_grpc_port: int = _setting(4317, _parse_port, "OTLP gRPC receiver port (0: off).")

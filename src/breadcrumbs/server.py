@@ -3,9 +3,9 @@
 ``Server.modules`` is the whole server (like Tempo's module map). Modules start top to bottom
 and stop bottom to top:
 
-- ``store`` first and last: everything reads or writes it. On start it also counts, in the
-  background, the service dependencies of spans stored before (an upgraded or idle store),
-  and keeps compacting the store's trace lookup (``DuckDBStore.compact``) between flushes.
+- ``store`` first and last: everything reads or writes it. The engine comes from
+  ``--store`` (``store.factory``); its own background work (``Store.maintain``: DuckDB's
+  lookup merges and dependency counts) runs as one task while it is open.
 - ``http`` (UI, Jaeger API, /healthz, /readyz, /metrics) starts before the WAL replay so
   ``/readyz`` can answer 503 "replaying WAL" meanwhile, and stops after the pipeline flushed
   so health checks keep answering during the drain.
@@ -66,20 +66,16 @@ from breadcrumbs.receivers import zipkin as zipkin_receiver
 from breadcrumbs.receivers.common import ReceiverContext, ReceiverLimits
 from breadcrumbs.receivers.decoding import Decoding, InProcessDecoding, decoding
 from breadcrumbs.selfmetrics import SelfMetrics
-from breadcrumbs.store.base import ServiceGraphQuery
-from breadcrumbs.store.duckdb import DuckDBStore
+from breadcrumbs.store.base import Capability, ServiceGraphQuery, Store
+from breadcrumbs.store.factory import open_store
+from breadcrumbs.store.url import parse_store_url
 
 log = logging.getLogger("breadcrumbs.server")
 
 DRAIN_TIMEOUT_S = 10.0  # longest wait for in-flight requests on shutdown
-STORE_FILE = "spans.duckdb"
-_CATCH_UP_PAUSE_S = 0.1  # between dependency-count steps on start, each ~1 s at 10M spans/h
-_RECOUNT_PAUSE_S = 10.0  # between looks for uncounted dependency units once caught up
-_COMPACT_RETRY_S = 60.0  # after a failed merge
 _EDGE_INTERVAL_S = 15.0  # service-graph edge metrics: how often a settled stretch is added
 _EDGE_SETTLE_NS = 75 * 10**9  # the dependency horizon (60 s) plus the flush and a margin
 _EDGE_BOUNDS_NS = tuple(round(b * 1e9) for b in GRAPH_BOUNDS_S)
-_COMPACT_PAUSE_S = 1.0  # between checks for trace-lookup work (a check with none is in memory)
 
 
 class _HttpServer(uvicorn.Server):
@@ -119,7 +115,7 @@ class Server:
 
     settings: Settings
     metrics: SelfMetrics = field(default_factory=SelfMetrics)
-    store: DuckDBStore | None = None
+    store: Store | None = None
     pipeline: IngestPipeline | None = None
     query: QueryService | None = None
     retention: Retention | None = None
@@ -129,8 +125,7 @@ class Server:
     _grpc: grpc.aio.Server | None = None
     _shop: Any = None  # breadcrumbs.demo.shop.Shop when --demo
     _demo_task: asyncio.Task[None] | None = None
-    _catch_up: asyncio.Task[None] | None = None
-    _compaction: asyncio.Task[None] | None = None
+    _maintenance: asyncio.Task[None] | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     span_metrics_exposition: SpanMetricsExposition = field(default_factory=SpanMetricsExposition)
     service_graph_exposition: ServiceGraphExposition = field(default_factory=ServiceGraphExposition)
@@ -208,15 +203,12 @@ class Server:
 
     async def _start_store(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        path = self.settings.data_dir / STORE_FILE
-        try:
-            self.store = DuckDBStore(path, metrics=self.metrics)
-        except Exception as error:  # most often: another server holds the file's lock
-            raise OSError(f"cannot open the store {path}: {error}") from error
+        s = self.settings
+        self.store = await open_store(s.store, s.data_dir, self.metrics, retention_s=s.retention)
         self.query = QueryService(self.store)
-        self._catch_up = asyncio.create_task(self._count_dependencies(), name="dependencies")
-        self._compaction = asyncio.create_task(self._compact_lookup(), name="compaction")
-        self._service_graph = asyncio.create_task(self._count_edges(), name="service-graph")
+        self._maintenance = asyncio.create_task(self._maintain(self.store), name="store-maintain")
+        if self.store.capabilities.has(Capability.SERVICE_GRAPH):
+            self._service_graph = asyncio.create_task(self._count_edges(), name="service-graph")
 
     async def _count_edges(self) -> None:
         """Service-graph edge metrics for /metrics: each stretch of time once it has settled
@@ -238,32 +230,15 @@ class Server:
             self.service_graph_exposition.add(edges)
             cursor = settled
 
-    async def _compact_lookup(self) -> None:
-        """The store's trace-lookup merges, one per step, beside flushes (they do not wait)."""
-        assert self.store is not None
-        while True:
-            try:
-                merged = await self.store.compact()
-            except Exception:  # lookups stay exact, only slower; do not flood the log
-                log.exception("compacting the trace lookup failed; trying again in a minute")
-                await asyncio.sleep(_COMPACT_RETRY_S)
-                continue
-            await asyncio.sleep(0 if merged else _COMPACT_PAUSE_S)
-
-    async def _count_dependencies(self) -> None:
-        """Dependency counts between writes: spans stored before (an upgraded store) and units
-        that writes left uncounted (late spans, then quiet), a bounded stretch at a time."""
-        assert self.store is not None
+    @staticmethod
+    async def _maintain(store: Store) -> None:
         try:
-            while True:
-                counted = await self.store.refresh_dependencies()
-                # Short pauses while catching up let flushes take the write lock between steps.
-                await asyncio.sleep(_CATCH_UP_PAUSE_S if counted else _RECOUNT_PAUSE_S)
-        except Exception:
-            log.exception("counting dependencies failed (queries join the spans instead)")
+            await store.maintain()
+        except Exception:  # the store still serves; only its background work stopped
+            log.exception("the store's background maintenance stopped")
 
     async def _stop_store(self) -> None:
-        for task in (self._catch_up, self._compaction, self._service_graph):
+        for task in (self._maintenance, self._service_graph):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -274,12 +249,16 @@ class Server:
     async def _start_pipeline(self) -> None:
         assert self.store is not None
         s = self.settings
-        span_metrics = SpanMetricsStage(
-            self.store,
-            max_series=s.max_metric_series,
-            exposition=self.span_metrics_exposition,
-            metrics=self.metrics,
-        )
+        stages = []
+        if self.store.capabilities.has(Capability.SPAN_METRICS):  # an engine may not keep RED
+            stages.append(
+                SpanMetricsStage(
+                    self.store,
+                    max_series=s.max_metric_series,
+                    exposition=self.span_metrics_exposition,
+                    metrics=self.metrics,
+                )
+            )
         self.pipeline = IngestPipeline(
             s.data_dir,
             self.store,
@@ -287,7 +266,7 @@ class Server:
                 flush_interval_s=s.flush_interval, max_unflushed_spans=s.max_unflushed_spans
             ),
             self.metrics,
-            stages=[span_metrics],
+            stages=stages,
         )
         await self.pipeline.start()
 
@@ -482,6 +461,7 @@ def print_banner(server: Server) -> None:
     if "http" in server.listeners:
         rows.append(("Metrics", server.listeners["http"].url + "/metrics"))
     rows.append(("Data dir", str(s.data_dir.resolve())))
+    rows.append(("Store", parse_store_url(s.store).redacted()))
     rows.append(("Retention", _human_duration(s.retention)))
     workers = s.decode_worker_count
     rows.append(("Decoding", decoding_summary(s.decoder, workers)))

@@ -31,12 +31,14 @@ async def test_deletes_spans_older_than_retention() -> None:
 
 
 async def test_background_task_deletes_through_duckdb(tmp_path: Path) -> None:
-    store = DuckDBStore(tmp_path / "spans.duckdb")
+    # One SelfMetrics for the store and retention, as the server wires them: each deleted
+    # span is counted once.
+    metrics = SelfMetrics()
+    store = DuckDBStore(tmp_path / "spans.duckdb", metrics=metrics)
     try:
         old = make_batch(1, spans=3, start_ns=1_000_000_000)  # 1970: far beyond 7 days
         recent = make_batch(2, spans=2, start_ns=NOW_NS)
         await store.write(concat_batches([old, recent]))
-        metrics = SelfMetrics()
         retention = Retention(store, metrics)  # defaults: 7 days, a first pass at start
         retention.start()
         for _ in range(3000):  # the first pass runs at start; wait for it, boundedly

@@ -12,6 +12,7 @@ import pytest
 
 from breadcrumbs.model import batch_from_spans
 from breadcrumbs.store.base import (
+    Capability,
     Endpoint,
     LatencyQuery,
     SelectionCounts,
@@ -22,6 +23,9 @@ from breadcrumbs.store.base import (
 
 from .conftest import Engine
 from .shop_traces import BIKE, CARGO, MS, T0, order_items, order_trace, shop_batch, trace_id
+
+REQUIRES = (Capability.SELECTIONS,)
+
 
 COUNT = 200
 WINDOW = Endpoint(T0, T0 + COUNT * 100 * MS, "gateway")

@@ -9,9 +9,12 @@ import pytest
 
 from breadcrumbs.analysis.doctor import ID_PATTERN
 from breadcrumbs.model import Span, SpanKind, batch_from_spans
-from breadcrumbs.store.base import DoctorWindow, Store
+from breadcrumbs.store.base import Capability, DoctorWindow, Store
 
 from . import world
+
+REQUIRES = (Capability.DOCTOR,)
+
 
 WINDOW = DoctorWindow(world.WINDOW_START, world.WINDOW_END, ID_PATTERN, settle_ns=0)
 

@@ -25,7 +25,7 @@ async def _assert_every_window_exact(store: DuckDBStore, spans: list[Span]) -> N
     """Every traffic window's dependencies equal the definition over the spans written."""
     for end, lookback in TRAFFIC_WINDOWS:
         got = await store.dependencies(traffic.T0 + end, lookback)
-        want = traffic.links(spans, traffic.T0 + end, lookback, traffic.CONSUMER_DELAY_NS)
+        want = traffic.links(spans, traffic.T0 + end, lookback)
         assert sorted(got, key=lambda d: (d.parent, d.child)) == want, (end, lookback)
 
 

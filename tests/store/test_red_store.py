@@ -8,7 +8,13 @@ import pyarrow as pa
 
 from breadcrumbs.analysis import red
 from breadcrumbs.model import Span, SpanKind, StatusCode, batch_from_spans
-from breadcrumbs.store.base import RedQuery, ServiceGraphEdge, ServiceGraphQuery, Store
+from breadcrumbs.store.base import Capability, RedQuery, ServiceGraphEdge, ServiceGraphQuery, Store
+
+REQUIRES = (
+    Capability.SPAN_METRICS,
+    Capability.SERVICE_GRAPH,
+)
+
 
 MINUTE = red.MINUTE_NS
 T0 = 1_699_999_980 * 10**9  # a minute boundary

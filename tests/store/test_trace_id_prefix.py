@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from breadcrumbs.model import Span, batch_from_spans
-from breadcrumbs.store.base import Store, TraceIdPrefix
+from breadcrumbs.store.base import Capability, Store, TraceIdPrefix
+
+REQUIRES = (Capability.TRACE_ID_PREFIX,)
+
 
 BASE = 1_700_000_000_000_000_000
 IDS = [

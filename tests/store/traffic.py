@@ -10,7 +10,9 @@ Every trace ``i`` starts at ``T0 + i * GAP_NS``:
   -> cart ``GET /items`` (server; error when ``i % 7 == 0``)
   -> cart ``SELECT`` (client, peer.service=postgres, never answered; error when ``i % 5 == 0``)
 - when ``i % 4 == 0``: email ``send`` (consumer), child of the cart server span, starting
-  ``CONSUMER_DELAY_NS`` later.
+  ``CONSUMER_DELAY_NS`` later (within the horizon: a call).
+- when ``i % 6 == 0``: audit ``record`` (consumer), child of the cart server span, starting
+  ``BEYOND_HORIZON_NS`` later (beyond ``DEPENDENCY_HORIZON_NS``: by definition not a call).
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from collections.abc import Sequence
 from typing import Final
 
 from breadcrumbs.model import Span, SpanKind, StatusCode
-from breadcrumbs.store.base import DependencyLink
+from breadcrumbs.store.base import DEPENDENCY_HORIZON_NS, DependencyLink
 
 T0: Final = 1_760_000_000_000_000_000
 MS: Final = 1_000_000
 GAP_NS: Final = 20_000 * MS
 CONSUMER_DELAY_NS: Final = 50_000 * MS
+BEYOND_HORIZON_NS: Final = DEPENDENCY_HORIZON_NS + 10_000 * MS
 
 
 def trace(i: int) -> list[Span]:
@@ -60,11 +63,24 @@ def trace(i: int) -> list[Span]:
                 kind=SpanKind.CONSUMER,
             )
         )
+    if i % 6 == 0:
+        spans.append(
+            Span(
+                trace_id,
+                sid(6),
+                "record",
+                "audit",
+                t + 2 * MS + BEYOND_HORIZON_NS,
+                5 * MS,
+                parent_span_id=sid(3),
+                kind=SpanKind.CONSUMER,
+            )
+        )
     return spans
 
 
 def links(
-    spans: Sequence[Span], end_ns: int, lookback_ns: int, horizon_ns: int
+    spans: Sequence[Span], end_ns: int, lookback_ns: int, horizon_ns: int = DEPENDENCY_HORIZON_NS
 ) -> list[DependencyLink]:
     """The dependencies of spans starting in (end - lookback, end], by definition: a span whose
     parent is in another service, both in the window and at most ``horizon_ns`` apart; a

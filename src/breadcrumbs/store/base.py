@@ -1,7 +1,9 @@
 """The storage contracts: what every engine implements, with parameter objects.
 
 Every engine passes the one storage test suite in ``tests/store/``. What an engine cannot do
-it names in ``Capabilities`` and raises ``Unsupported`` for, so callers can fall back.
+it names in ``Capabilities`` (a ``Capability`` with the reason) and raises ``Unsupported``
+for, so callers can fall back. ``store.factory.open_store`` picks the engine from a URL; the
+server knows only ``Store``.
 
 All times are ns since the Unix epoch (UTC); all ids lowercase hex (``model.normalize_*``
 has already run: nothing here re-checks them).
@@ -9,8 +11,10 @@ has already run: nothing here re-checks them).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from enum import StrEnum
+from typing import Final, Literal, Protocol, runtime_checkable
 
 import pyarrow as pa
 
@@ -87,10 +91,28 @@ class Operation:
     span_kind: SpanKind
 
 
+DEPENDENCY_HORIZON_NS: Final = 60 * 10**9
+"""How far apart the two spans of one call may start (see ``DependencyLink``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class DependencyLink:
-    """Calls from ``parent`` to ``child`` service: a span whose parent span is in another
-    service, or a client span with ``peer.service`` naming an uninstrumented service."""
+    """Calls from ``parent`` to ``child`` service among the spans starting in a window.
+
+    The definition every engine implements (``tests/store/traffic.links`` is its reference):
+
+    - a *pair*: a span whose parent span is in another service, both spans starting in the
+      window and at most ``DEPENDENCY_HORIZON_NS`` apart; counted as parent's service ->
+      span's service, an error when the child span's status is Error;
+    - a *peer call*: a client or producer span in the window whose ``peer.service`` names a
+      service other than its own and that has no child span (anywhere) starting within the
+      horizon of it, an uninstrumented callee; counted as its service -> the peer, an error
+      when the client span's status is Error.
+
+    The horizon bounds how far any engine looks for a span's other half (as Tempo's service
+    graphs bound their wait), so a count never depends on the window it is read for, and a
+    parent and child starting further apart are not a call.
+    """
 
     parent: str
     child: str
@@ -177,11 +199,38 @@ class StoreStats:
     newest_ns: int | None = None
 
 
+class Capability(StrEnum):
+    """An operation or guarantee an engine may lack."""
+
+    FIND_TRACE_IDS = "find_trace_ids"
+    EVENT_TAGS = "event_tags"
+    """``TagFilter`` with scope ``any`` also matches an event's attributes."""
+    REMOTE_SERVICES = "remote_services"
+    DEPENDENCIES = "dependencies"
+    TAG_KEYS = "tag_keys"
+    TAG_VALUES = "tag_values"
+    ATOMIC_WRITE = "atomic_write"
+    """A failed ``write`` commits none of its spans and not its ``wal_sequence``."""
+    DELETE_BEFORE = "delete_before"
+    TRACE_ID_PREFIX = "trace_id_prefix"
+    """``trace_ids_with_prefix``: a trace found by the first 8+ hex characters of its id."""
+    SELECTIONS = "selections"
+    """``selection_counts``, ``latency_distribution``, ``typical_traces`` (why, compare)."""
+    DOCTOR = "doctor"
+    """The trace doctor's ``*_profile`` reads."""
+    SPAN_METRICS = "span_metrics"
+    """RED aggregates kept at ingest: ``write_span_metrics`` and ``red``."""
+    SERVICE_GRAPH = "service_graph"
+
+
 @dataclass(frozen=True, slots=True)
 class Capabilities:
     """What an engine cannot do, each with the reason (shown by the storage test suite)."""
 
-    missing: dict[str, str] = field(default_factory=dict)
+    missing: Mapping[Capability, str] = field(default_factory=dict)
+
+    def has(self, capability: Capability) -> bool:
+        return capability not in self.missing
 
 
 # --- many traces: "what is different", latency, typical traces ------------------------------
@@ -394,7 +443,8 @@ class SpanReader(Protocol):
         ...
 
     async def dependencies(self, end_ns: int, lookback_ns: int) -> list[DependencyLink]:
-        """Service-to-service call counts for spans starting in (end - lookback, end]."""
+        """Service-to-service call counts for spans starting in (end - lookback, end], as
+        ``DependencyLink`` defines them."""
         ...
 
     async def tag_keys(self) -> list[str]:
@@ -499,6 +549,12 @@ class Store(SpanWriter, SpanMetricsWriter, SpanReader, Protocol):
     """An engine: writer and reader over one set of data, plus its life cycle."""
 
     capabilities: Capabilities
+
+    async def maintain(self) -> None:
+        """The engine's own background work (merges, kept counts), run by the server as one
+        task for as long as the store is open and cancelled before ``close``. It handles and
+        logs its own failures; an engine with nothing to do returns at once."""
+        ...
 
     async def delete_before(self, cutoff_ns: int) -> int:
         """Retention: delete spans that started before ``cutoff_ns``; returns how many."""

@@ -9,6 +9,7 @@ import itertools
 from collections.abc import Sequence
 from typing import Any, Final
 
+from breadcrumbs.store import base
 from breadcrumbs.store.base import TagFilter, TraceQuery
 from breadcrumbs.store.duckdb import schema
 
@@ -303,7 +304,7 @@ ORDER BY peer
 # ``dependency_edges`` keeps their counts per unit of time (see dependencies.py).
 
 DEPENDENCY_UNIT_NS: Final = 15 * 10**9
-DEPENDENCY_HORIZON_NS: Final = 60 * 10**9
+DEPENDENCY_HORIZON_NS: Final = base.DEPENDENCY_HORIZON_NS  # the contract's definition
 
 _CALL_COLUMNS: Final = (
     "TraceId, SpanId, ParentSpanId, ServiceName, StatusCode, Timestamp, SpanKind, Duration"

@@ -85,6 +85,12 @@ def _entries_to_map(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pa.chunked_array(chunks, ATTRIBUTES_TYPE)
 
 
+# ``maintain``'s pauses.
+_CATCH_UP_PAUSE_S = 0.1  # between dependency-count steps on start, each ~1 s at 10M spans/h
+_RECOUNT_PAUSE_S = 10.0  # between looks for uncounted dependency units once caught up
+_COMPACT_RETRY_S = 60.0  # after a failed merge
+_COMPACT_PAUSE_S = 1.0  # between checks for trace-lookup work (a check with none is in memory)
+
 _DEFAULT_CHECKPOINT_THRESHOLD = "16MiB"
 _LARGE_FLUSH = 80_000
 # At low volume DuckDB's WAL (uncompressed, ~340 B/span) would wait an hour or more for the
@@ -412,6 +418,33 @@ class DuckDBStore:
                 log.info("created %s at schema version %d", self.path, schema.SCHEMA_VERSION)
         finally:
             cur.close()
+
+    async def maintain(self) -> None:
+        """The background work of this engine, beside flushes: the trace lookup's merges
+        (``compact``) and the dependency counts that writes left (``refresh_dependencies``:
+        spans stored before an upgrade, late spans followed by quiet)."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._compact_lookup(), name="lookup-compaction")
+            group.create_task(self._count_dependencies(), name="dependency-counts")
+
+    async def _compact_lookup(self) -> None:
+        while True:
+            try:
+                merged = await self.compact()
+            except Exception:  # lookups stay exact, only slower; do not flood the log
+                log.exception("compacting the trace lookup failed; trying again in a minute")
+                await asyncio.sleep(_COMPACT_RETRY_S)
+                continue
+            await asyncio.sleep(0 if merged else _COMPACT_PAUSE_S)
+
+    async def _count_dependencies(self) -> None:
+        try:
+            while True:
+                counted = await self.refresh_dependencies()
+                # Short pauses while catching up let flushes take the write lock between steps.
+                await asyncio.sleep(_CATCH_UP_PAUSE_S if counted else _RECOUNT_PAUSE_S)
+        except Exception:
+            log.exception("counting dependencies failed (queries join the spans instead)")
 
     async def close(self) -> None:
         if self._closed:

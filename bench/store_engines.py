@@ -1,0 +1,159 @@
+"""The two engines side by side, through the ``Store`` contract: ClickHouse on chDB vs DuckDB.
+
+    python bench/store_engines.py --spans 1000000
+
+Each engine runs in its own child process (chDB allows one embedded server per process) on a
+fresh directory, one after the other, with the same generated spans (``bench/gen.py``, an
+hour of traffic, 100k-span flushes as the WAL writer sends them). Figures per engine: ingest
+(wall seconds and spans/s through ``Store.write``), get-trace p50/p99 over sampled traces,
+search p50/p99 (service + tag + min duration, and service alone, over the hour), the hour's
+dependencies, and bytes per span on disk. The last column is chDB / DuckDB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+HOUR_NS = 3600 * 10**9
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def timed(n: int, call: Callable[[int], Awaitable[Any]]) -> list[float]:
+    await call(0)  # warm
+    walls = []
+    for i in range(n):
+        began = time.perf_counter()
+        await call(i)
+        walls.append(time.perf_counter() - began)
+    return walls
+
+
+async def child(engine: str, spans: int) -> dict[str, Any]:
+    sys.path.insert(0, str(HERE))
+    from breadcrumbs.store.base import GetTraceParams, Store, TagFilter, TraceQuery
+    from gen import Generator
+
+    directory = Path(tempfile.mkdtemp(prefix=f"bc-engines-{engine}-"))
+    store: Store
+    if engine == "duckdb":
+        from breadcrumbs.store.duckdb import DuckDBStore
+
+        store = DuckDBStore(directory / "spans.duckdb")
+    else:
+        from breadcrumbs.store.clickhouse import ClickHouseStore
+        from breadcrumbs.store.clickhouse.executor import ChdbExecutor
+
+        store = ClickHouseStore(ChdbExecutor(directory / "chdb"))
+    now = time.time_ns()
+    gen = Generator(start_ns=now - HOUR_NS, spans_per_second=spans / 3600)
+    rng = random.Random(11)
+    sample: list[str] = []
+    services: list[str] = []
+    total = 0
+    began = time.perf_counter()
+    for sequence, batch in enumerate(gen.batches(spans, 100_000), start=1):
+        ids = batch.column("TraceId")
+        sample.extend(ids[rng.randrange(batch.num_rows)].as_py() for _ in range(30))
+        services = sorted(set(batch.column("ServiceName").to_pylist()))
+        total += batch.num_rows
+        await store.write(batch, wal_sequence=sequence)
+    ingest_s = time.perf_counter() - began
+    # The engines' own background work (DuckDB's lookup merges) before reading, as a server
+    # that has been up a while would have done it.
+    compact = getattr(store, "compact", None)
+    while compact is not None and await compact():
+        pass
+    stats = await store.stats()
+    end = stats.newest_ns or now
+
+    async def get_trace(i: int) -> None:
+        got = await store.get_trace(GetTraceParams(sample[i % len(sample)]))
+        assert got.num_rows, "a sampled trace was not found"
+
+    def search(tagged: bool) -> Callable[[int], Awaitable[Any]]:
+        async def run(i: int) -> None:
+            service = services[i % len(services)]
+            tags = (TagFilter("http.response.status_code", "500"),) if tagged else ()
+            await store.find_trace_ids(
+                TraceQuery(
+                    end - HOUR_NS,
+                    end,
+                    service=service,
+                    tags=tags,
+                    min_duration_ns=20_000_000 if tagged else None,
+                )
+            )
+
+        return run
+
+    async def dependencies(_: int) -> None:
+        await store.dependencies(end, HOUR_NS)
+
+    figures = {
+        "spans": total,
+        "ingest_s": ingest_s,
+        "get_trace": await timed(200, get_trace),
+        "search_tag": await timed(40, search(True)),
+        "search_service": await timed(40, search(False)),
+        "dependencies": await timed(5, dependencies),
+    }
+    await store.close()
+    # DuckDB's file after its closing checkpoint; ClickHouse's active parts.
+    file_size = getattr(store, "bytes_on_disk", None)
+    bytes_on_disk = file_size() if callable(file_size) else stats.bytes_on_disk
+    figures["bytes_per_span"] = bytes_on_disk / total
+    shutil.rmtree(directory)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spans", type=int, default=1_000_000)
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(asyncio.run(child(args.child, args.spans))))
+        return
+    results = {}
+    for engine in ("duckdb", "chdb"):
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", engine, "--spans", str(args.spans)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        results[engine] = json.loads(out.strip().splitlines()[-1])
+    duck, ch = results["duckdb"], results["chdb"]
+    rows: list[tuple[str, float, float]] = [
+        ("ingest spans/s", duck["spans"] / duck["ingest_s"], ch["spans"] / ch["ingest_s"]),
+    ]
+    for name in ("get_trace", "search_tag", "search_service", "dependencies"):
+        for q in (0.5, 0.99):
+            rows.append(
+                (f"{name} p{int(q * 100)} ms", pct(duck[name], q) * 1e3, pct(ch[name], q) * 1e3)
+            )
+    rows.append(("bytes/span", duck["bytes_per_span"], ch["bytes_per_span"]))
+    print(f"{args.spans:,} spans over one hour")
+    print(f"{'':<24}{'DuckDB':>12}{'chDB':>12}{'chDB/DuckDB':>14}")
+    for label, d, c in rows:
+        print(f"{label:<24}{d:>12.1f}{c:>12.1f}{c / d:>14.2f}")
+
+
+if __name__ == "__main__":
+    main()
