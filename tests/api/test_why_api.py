@@ -93,7 +93,11 @@ async def test_why_names_what_the_slow_traces_share(client: httpx.AsyncClient) -
     ]
     assert answer["time"][0]["spanName"] == "lock.wait"
     assert answer["time"][0]["selectedSelfNs"] == 250 * MS
-    assert answer["criticalPath"] is None
+    critical = answer["criticalPath"]  # whole traces, split at the same threshold
+    assert (critical["selected"]["traces"], critical["baseline"]["traces"]) == (20, 40)
+    on_path = {o.get("name"): o["meanNs"] for o in critical["selected"]["byOperation"]}
+    assert on_path["lock.wait"] == 250 * MS
+    assert "lock.wait" not in {o.get("name") for o in critical["baseline"]["byOperation"]}
     assert answer["rarerAttributes"][0]["text"] == "region = us"
 
 

@@ -32,14 +32,18 @@ from breadcrumbs.analysis.why import (
     explain_selection,
 )
 from breadcrumbs.api.common import handle_errors, json_response, now_ns, query_pairs
+from breadcrumbs.api.explain import aggregate_json
 from breadcrumbs.errors import NotFound
 from breadcrumbs.model import normalize_trace_id
 from breadcrumbs.query import analysis_params
+from breadcrumbs.query.critical_path_params import CriticalPathParams
+from breadcrumbs.query.many_traces import aggregate_over_search
 from breadcrumbs.query.service import QueryService
 from breadcrumbs.store.base import (
     Endpoint,
     LatencyDistribution,
     LatencyQuery,
+    TraceQuery,
     TraceSelection,
     TypicalTraceQuery,
 )
@@ -98,6 +102,44 @@ def _selection(selection: TraceSelection, report: WhyReport) -> dict[str, Any]:
     return {"kind": kind, "percentile": selection.percentile, "thresholdNs": report.threshold_ns}
 
 
+CRITICAL_PATH_TRACES = 300
+"""Traces whose critical paths ``why`` aggregates (newest first): enough for stable shares,
+few enough to read and walk in well under a second."""
+
+
+async def _critical_path_split(
+    query: QueryService, selection: TraceSelection
+) -> dict[str, Any] | None:
+    """Where the critical path time of the slow traces goes, against the others': whole
+    traces through the endpoint, split at the same percentile or threshold (None for an
+    ``errors`` selection, which is not a split by time)."""
+    if selection.errors:
+        return None
+    endpoint = selection.endpoint
+    search = TraceQuery(
+        endpoint.start_ns,
+        endpoint.end_ns,
+        service=endpoint.service,
+        operation=endpoint.operation,
+        limit=CRITICAL_PATH_TRACES,
+    )
+    result = await aggregate_over_search(
+        query,
+        CriticalPathParams(
+            search, slower_than_ns=selection.slower_than_ns, percentile=selection.percentile
+        ),
+    )
+    if result.baseline is None:
+        return None
+    return {
+        "slowerThanNs": result.threshold_ns,
+        "matchedTraces": result.matched,
+        "selected": aggregate_json(result.selection),
+        "baseline": aggregate_json(result.baseline),
+        "warnings": list(result.warnings),
+    }
+
+
 def why_json(selection: TraceSelection, report: WhyReport) -> dict[str, Any]:
     return {
         "endpoint": _endpoint(selection.endpoint),
@@ -125,9 +167,7 @@ def why_json(selection: TraceSelection, report: WhyReport) -> dict[str, Any]:
             }
             for f in report.time
         ],
-        # Where the selection's critical path time goes against the baseline's: filled by
-        # the aggregated critical path analysis (analysis-trace) once merged.
-        "criticalPath": None,
+        "criticalPath": None,  # filled by the endpoint: where the slow traces' time goes
         "droppedKeys": [
             {
                 "scope": k.scope,
@@ -236,7 +276,9 @@ def routes(query: QueryService) -> list[BaseRoute]:
         asked = analysis_params.parse_why(query_pairs(request), now_ns())
         counts = await reader.selection_counts(asked.selection)
         report = explain_selection(counts, limit=asked.limit)
-        return json_response(why_json(asked.selection, report))
+        body = why_json(asked.selection, report)
+        body["criticalPath"] = await _critical_path_split(query, asked.selection)
+        return json_response(body)
 
     @guard
     async def latency(request: Request) -> Response:

@@ -89,6 +89,42 @@ def _selection_words(answer: dict[str, Any]) -> tuple[str, str]:
     return f"slower than {limit}", "slow"
 
 
+def _critical_path_table(critical: dict[str, Any]) -> Table:
+    """Per operation: its critical-path time per trace in the slow traces and in the others."""
+    selected, baseline = critical["selected"], critical["baseline"]
+
+    def per_trace(side: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+        return {(row["service"], row.get("name", "")): row for row in side["byOperation"]}
+
+    slow, others = per_trace(selected), per_trace(baseline)
+    added = {
+        key: slow.get(key, {}).get("meanNs", 0) - others.get(key, {}).get("meanNs", 0)
+        for key in slow.keys() | others.keys()
+    }
+    table = Table(
+        title=f"Where the critical path time goes: {selected['traces']} whole traces slower "
+        f"than {format_ns(critical['slowerThanNs'] or 0)} vs {baseline['traces']} others",
+        title_justify="left",
+        box=None,
+        pad_edge=False,
+    )
+    for name in ("#", "operation", "service", "slow", "others", "added"):
+        table.add_column(
+            name, justify="right" if name in ("#", "slow", "others", "added") else "left"
+        )
+    ranked = sorted(added.items(), key=lambda item: -item[1])[:8]
+    for i, ((service, name), extra) in enumerate(ranked, 1):
+        table.add_row(
+            str(i),
+            name or "(all)",
+            service,
+            format_ns(slow.get((service, name), {}).get("meanNs", 0)),
+            format_ns(others.get((service, name), {}).get("meanNs", 0)),
+            ("+" if extra >= 0 else "-") + format_ns(abs(extra)),
+        )
+    return table
+
+
 def render_why(answer: dict[str, Any]) -> None:
     endpoint, traces = answer["endpoint"], answer["traces"]
     headline, side = _selection_words(answer)
@@ -156,8 +192,8 @@ def render_why(answer: dict[str, Any]) -> None:
             )
         console.print(table)
     critical = answer.get("criticalPath")
-    if critical:  # the aggregated critical path (analysis-trace), once merged
-        console.print("Where the critical path time goes:", critical)
+    if critical and critical["selected"]["traces"] and critical["baseline"]["traces"]:
+        console.print(_critical_path_table(critical))
     rarer = answer["rarerAttributes"][:5]
     if rarer:
         console.print(
