@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from breadcrumbs.store.duckdb import DuckDBStore
 
 from .crash_child import MAX_BATCHES, PRODUCERS
 from .support import MemoryStore, make_batch, trace_id
-from .test_wal import replay_all, start_child
+from .test_wal import acks_then_sigkill, replay_all
 
 NEVER = 3600.0  # a flush interval the test never reaches
 
@@ -183,19 +182,8 @@ async def test_duckdb_restart_replays_without_duplicates(tmp_path: Path) -> None
 
 
 async def test_sigkill_with_duckdb_loses_no_acked_span(tmp_path: Path) -> None:
-    child = start_child("duckdb", tmp_path)
-    assert child.stdout is not None
-    acked: list[int] = []
-    try:
-        for line in child.stdout:
-            acked.append(int(line.split()[1]))
-            if len(acked) == 600:  # past about ten flushes (200 spans each)
-                break
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-        child.stdout.close()
-    assert len(acked) == 600
+    # past about ten flushes (200 spans each)
+    acked = [int(words[0]) for words in acks_then_sigkill("duckdb", tmp_path, 600)]
 
     store = DuckDBStore(tmp_path / "spans.duckdb")
     try:

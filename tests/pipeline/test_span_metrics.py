@@ -3,7 +3,6 @@ whichever of the two stages after the WAL had persisted its part; the series lim
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,7 +16,7 @@ from breadcrumbs.store.duckdb import DuckDBStore
 
 from .crash_child import MAX_BATCHES, PRODUCERS
 from .support import MemoryStore, MetricsDown, make_batch
-from .test_wal import start_child
+from .test_wal import acks_then_sigkill
 
 START = 1_700_000_000_000_000_000  # make_batch's spans start here
 HOUR = 3600 * 10**9
@@ -96,19 +95,8 @@ async def test_replay_after_spans_were_persisted_but_metrics_not(tmp_path: Path)
 
 
 async def test_sigkill_neither_loses_nor_double_counts(tmp_path: Path) -> None:
-    child = start_child("metrics", tmp_path)
-    assert child.stdout is not None
-    acked: list[int] = []
-    try:
-        for line in child.stdout:
-            acked.append(int(line.split()[1]))
-            if len(acked) == 600:  # past many flushes of both stages
-                break
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-        child.stdout.close()
-    assert len(acked) == 600
+    # past many flushes of both stages
+    acked = [int(words[0]) for words in acks_then_sigkill("metrics", tmp_path, 600)]
 
     store = DuckDBStore(tmp_path / "spans.duckdb")
     try:

@@ -41,6 +41,25 @@ def start_child(mode: str, directory: Path) -> subprocess.Popen[str]:
     )
 
 
+def acks_then_sigkill(mode: str, directory: Path, count: int) -> list[list[str]]:
+    """Runs ``crash_child`` until it has acknowledged ``count`` batches, then SIGKILLs it
+    mid-stream; each ack line's words after the first (the child prints ``ack TAG ...``)."""
+    child = start_child(mode, directory)
+    assert child.stdout is not None
+    acks: list[list[str]] = []
+    try:
+        for line in child.stdout:
+            acks.append(line.split()[1:])
+            if len(acks) == count:
+                break
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+    assert len(acks) == count
+    return acks
+
+
 def replay_all(directory: Path, after: int = 0) -> list[tuple[int, SpanBatch]]:
     return list(WriteAheadLog(directory).replay(after))
 
@@ -227,20 +246,8 @@ async def test_a_newer_format_refuses_to_start(tmp_path: Path) -> None:
 
 
 def test_sigkill_after_ack_loses_nothing(tmp_path: Path) -> None:
-    child = start_child("wal", tmp_path)
-    assert child.stdout is not None
-    acked: dict[int, int] = {}
-    try:
-        for line in child.stdout:
-            tag, sequence = (int(word) for word in line.split()[1:])
-            acked[sequence] = tag
-            if len(acked) == 400:
-                break
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-        child.stdout.close()
-    assert len(acked) == 400
+    acked = {int(sequence): int(tag) for tag, sequence in acks_then_sigkill("wal", tmp_path, 400)}
+    assert len(acked) == 400  # every ack named its own sequence
     assert len(segments(tmp_path)) > 1
 
     replayed = dict(replay_all(tmp_path))
