@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from breadcrumbs.store.base import Capability, Store
+from breadcrumbs.store.base import Capabilities, Capability, Store
 from breadcrumbs.store.clickhouse import ClickHouseStore
 from breadcrumbs.store.clickhouse.executor import ChdbExecutor
 from breadcrumbs.store.duckdb import DuckDBStore
@@ -33,6 +33,7 @@ class Engine:
     name: str
     open: Callable[[Path], Store]
     """Opens (creating or reopening) the engine's data in a directory."""
+    capabilities: Capabilities
     fail_writes: Callable[[pytest.MonkeyPatch], None] | None = None
     """Makes the next writes fail after their spans were inserted (for engines that claim
     ``atomic_write``): a statement the engine runs later in the write raises."""
@@ -55,7 +56,10 @@ def _chdb(directory: Path) -> Store:
     return ClickHouseStore(ChdbExecutor(CHDB_DIR), database=database)
 
 
-ENGINES = [Engine("duckdb", _duckdb, _duckdb_fail_writes), Engine("chdb", _chdb)]
+ENGINES = [
+    Engine("duckdb", _duckdb, DuckDBStore.capabilities, _duckdb_fail_writes),
+    Engine("chdb", _chdb, ClickHouseStore.capabilities),
+]
 
 
 @pytest.fixture(scope="module", params=ENGINES, ids=lambda engine: engine.name)
@@ -73,9 +77,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         engine = callspec.params.get("engine") if callspec is not None else None
         if not needed or not isinstance(engine, Engine):
             continue
-        opened_class = DuckDBStore if engine.name == "duckdb" else ClickHouseStore
         for capability in needed:
-            reason = opened_class.capabilities.missing.get(capability)
+            reason = engine.capabilities.missing.get(capability)
             if reason is not None:
                 item.add_marker(pytest.mark.skip(reason=f"{capability}: {reason}"))
                 break
