@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
 from typer.testing import CliRunner
 
 from breadcrumbs.cli import app
-from breadcrumbs.demo.shop import Shop, start_shop
+from breadcrumbs.demo.shop import Shop
 
 if TYPE_CHECKING:
     from tests.conftest import ServerProcess
@@ -29,19 +29,10 @@ BROKEN_SETTLE = "10s"
 
 
 @pytest.fixture(scope="module")
-def shop(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
-    running = start_shop(
-        otlp_endpoint=server.otlp_http_url,
-        base_port=0,
-        scenarios=[],
-        state_dir=tmp_path_factory.mktemp("shop"),
-        env={"OTEL_BSP_SCHEDULE_DELAY": "200"},
-    )
-    running.start_load(rate=3.0, seed=7)
-    try:
-        yield running
-    finally:
-        running.stop()
+def shop(shop: Shop) -> Shop:
+    """The healthy shop, with steady traffic for the doctor to judge."""
+    shop.start_load(rate=3.0, seed=7)
+    return shop
 
 
 def doctor(server: ServerProcess, *options: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from breadcrumbs.cli import app
-from breadcrumbs.demo.shop import Shop, start_shop
+from breadcrumbs.demo.shop import Shop
 
 if TYPE_CHECKING:
     from tests.conftest import ServerProcess
@@ -32,21 +32,6 @@ ORDERS: dict[str, dict[str, Any]] = {
     "regular": {"token": "tok-1005", "items": [{"sku": "chia-pudding", "qty": 2}]},
     "acai": {"token": "tok-1003", "items": [{"sku": "acai-bowl", "qty": 1}]},
 }
-
-
-@pytest.fixture(scope="module")
-def shop(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
-    running = start_shop(
-        otlp_endpoint=server.otlp_http_url,
-        base_port=0,
-        scenarios=[],
-        state_dir=tmp_path_factory.mktemp("explain-shop"),
-        env={"OTEL_BSP_SCHEDULE_DELAY": "200"},  # export within 0.2 s, not 5 s
-    )
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def _order(shop: Shop, scenario: str, name: str) -> str:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from tests.demo.conftest import running_shop
 from typer.testing import CliRunner
 
 from breadcrumbs.demo.cli import demo_app
@@ -24,7 +25,7 @@ from breadcrumbs.demo.loadgen import LoadGenerator
 from breadcrumbs.demo.scenarios import SCENARIOS
 from breadcrumbs.demo.services import SERVICES, UNTRACED
 from breadcrumbs.demo.services.delivery_scheduling import CARGO_QUERY
-from breadcrumbs.demo.shop import Shop, start_shop
+from breadcrumbs.demo.shop import Shop
 
 if TYPE_CHECKING:
     from tests.conftest import ServerProcess
@@ -91,17 +92,8 @@ def exception_fields(span: Span) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def shop(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
-    running = start_shop(
-        otlp_endpoint=server.otlp_http_url,
-        base_port=0,
-        scenarios=list(SCENARIOS),
-        state_dir=tmp_path_factory.mktemp("shop"),
-        env={"OTEL_BSP_SCHEDULE_DELAY": "200"},  # export within 0.2 s, not 5 s
-    )
-    try:
+    with running_shop(server, tmp_path_factory.mktemp("shop"), SCENARIOS) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def order(shop: Shop, name: str) -> tuple[str, httpx.Response]:

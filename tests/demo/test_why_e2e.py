@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -17,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from breadcrumbs.cli import app
-from breadcrumbs.demo.shop import Shop, start_shop
+from breadcrumbs.demo.shop import Shop
 
 if TYPE_CHECKING:
     from tests.conftest import ServerProcess
@@ -26,21 +25,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 WAIT_S = 60.0
 runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"})
-
-
-@pytest.fixture(scope="module")
-def shop(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
-    running = start_shop(
-        otlp_endpoint=server.otlp_http_url,
-        base_port=0,
-        scenarios=[],
-        state_dir=tmp_path_factory.mktemp("shop"),
-        env={"OTEL_BSP_SCHEDULE_DELAY": "200"},  # export within 0.2 s, not 5 s
-    )
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def cart(items: int) -> dict[str, Any]:
