@@ -75,3 +75,8 @@ def handle_errors(render: ErrorRenderer) -> Callable[[Endpoint], Endpoint]:
         return wrapped
 
     return wrap
+
+
+def json_error(status: int, message: str) -> Response:
+    """The ``/api/x/`` error body: ``{"error": "..."}``."""
+    return json_response({"error": message}, status)

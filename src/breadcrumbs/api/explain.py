@@ -2,7 +2,7 @@
 the time goes over many (the shapes are fixed in the web UI contract and the README).
 
 Adapters only: ids and parameters are parsed in ``query/``, the analyses are the pure
-functions of ``analysis/``; this module turns their values into camelCase JSON."""
+functions of ``analysis/``, their JSON shapes in ``render``."""
 
 from __future__ import annotations
 
@@ -13,167 +13,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from breadcrumbs.analysis.aggregate import CriticalPathAggregate
-from breadcrumbs.analysis.critical_path import CriticalPath, Share
-from breadcrumbs.analysis.errors import ErrorAnalysis
-from breadcrumbs.analysis.explain import TraceExplanation, explain_trace
-from breadcrumbs.analysis.summary import Summary
-from breadcrumbs.api.common import handle_errors, json_response, now_ns, query_pairs
+from breadcrumbs.analysis.explain import explain_trace
+from breadcrumbs.api.common import handle_errors, json_error, json_response, now_ns, query_pairs
+from breadcrumbs.api.render import aggregate_json, explanation_json
 from breadcrumbs.query.critical_path_params import parse_critical_path
 from breadcrumbs.query.gc_pause import gc_paused
 from breadcrumbs.query.many_traces import aggregate_over_search
 from breadcrumbs.query.service import QueryService
-
-
-def json_error(status: int, message: str) -> Response:
-    return json_response({"error": message}, status)
-
-
-def _summary(summary: Summary) -> dict[str, Any]:
-    root = summary.root
-    return {
-        "spanCount": summary.span_count,
-        "startNs": summary.start_ns,
-        "durationNs": summary.duration_ns,
-        "depth": summary.depth,
-        "maxFanOut": summary.max_fan_out,
-        "errorCount": summary.error_count,
-        "rootCount": summary.root_count,
-        "orphanCount": summary.orphan_count,
-        "root": None
-        if root is None
-        else {"spanId": root.span_id, "service": root.service, "name": root.name},
-        "services": [
-            {"name": s.name, "spans": s.spans, "errors": s.errors} for s in summary.services
-        ],
-    }
-
-
-def share_json(share: Share) -> dict[str, Any]:
-    out: dict[str, Any] = {"service": share.service}
-    if share.name is not None:
-        out["name"] = share.name
-    out.update(ns=share.ns, uninstrumentedNs=share.uninstrumented_ns, share=share.share)
-    return out
-
-
-def _critical_path(path: CriticalPath) -> dict[str, Any]:
-    return {
-        "rootSpanId": path.root_span_id,
-        "totalNs": path.total_ns,
-        "excludedSpans": path.excluded,
-        "lateSpans": path.late,
-        "segments": [
-            {
-                "spanId": s.span_id,
-                "service": s.service,
-                "name": s.name,
-                "startNs": s.start_ns,
-                "endNs": s.end_ns,
-                "uninstrumented": s.uninstrumented,
-                "kind": s.kind.label,
-                "peer": s.peer,
-            }
-            for s in path.segments
-        ],
-        "byService": [share_json(s) for s in path.by_service],
-        "byOperation": [share_json(s) for s in path.by_operation],
-    }
-
-
-def _errors(errors: ErrorAnalysis) -> dict[str, Any]:
-    return {
-        "originCount": errors.origins_total,
-        "origins": [
-            {
-                "spanId": o.span_id,
-                "service": o.service,
-                "name": o.name,
-                "startNs": o.start_ns,
-                "exceptionType": o.exception_type,
-                "message": o.message,
-                "frame": o.frame,
-                "stacktrace": o.stacktrace,
-                "statusMessage": o.status_message,
-                "chain": list(o.chain),
-                "chainSpans": [
-                    {
-                        "spanId": c.span_id,
-                        "service": c.service,
-                        "name": c.name,
-                        "error": c.error,
-                        "statusMessage": c.status_message,
-                        "statusCode": c.status_code,
-                    }
-                    for c in o.chain_spans
-                ],
-                "propagated": o.propagated,
-                "handledBy": o.handled_by,
-            }
-            for o in errors.origins
-        ],
-        "handled": [
-            {
-                "spanId": h.span_id,
-                "handledBy": h.handled_by,
-                "service": h.service,
-                "name": h.name,
-                "handledByService": h.handled_by_service,
-                "handledByName": h.handled_by_name,
-            }
-            for h in errors.handled
-        ],
-        "retries": [
-            {
-                "parentSpanId": r.parent_span_id,
-                "parentService": r.parent_service,
-                "parentName": r.parent_name,
-                "service": r.service,
-                "name": r.name,
-                "attempts": r.attempts,
-                "failed": r.failed,
-                "spanIds": list(r.span_ids),
-            }
-            for r in errors.retries
-        ],
-    }
-
-
-def explanation_json(explained: TraceExplanation) -> dict[str, Any]:
-    return {
-        "traceId": explained.trace_id,
-        "summary": _summary(explained.summary),
-        "criticalPath": _critical_path(explained.critical_path),
-        "errors": _errors(explained.errors),
-        "skew": [
-            {
-                "spanId": s.span_id,
-                "parentSpanId": s.parent_span_id,
-                "issue": s.issue,
-                "byNs": s.by_ns,
-                "service": s.service,
-                "parentService": s.parent_service,
-            }
-            for s in explained.skew
-        ],
-        "skewCount": explained.skew_total,
-        "warnings": list(explained.warnings),
-    }
-
-
-def aggregate_json(aggregate: CriticalPathAggregate) -> dict[str, Any]:
-    return {
-        "traces": aggregate.traces,
-        "totalNs": aggregate.total_ns,
-        "byService": [
-            {**share_json(s.share), "traces": s.traces, "meanNs": s.mean_ns}
-            for s in aggregate.by_service
-        ],
-        "byOperation": [
-            {**share_json(s.share), "traces": s.traces, "meanNs": s.mean_ns}
-            for s in aggregate.by_operation
-        ],
-    }
 
 
 def routes(query: QueryService) -> list[BaseRoute]:

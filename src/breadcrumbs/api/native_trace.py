@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from breadcrumbs.api.common import handle_errors, json_response, query_pairs
+from breadcrumbs.api.common import handle_errors, json_error, json_response, query_pairs
 from breadcrumbs.codec import native
 from breadcrumbs.errors import NotFound
 from breadcrumbs.model import normalize_span_id, normalize_trace_id
@@ -30,10 +30,6 @@ MAX_SPANS: Final = 2_000_000
 MAX_CHUNK: Final = 500_000
 RECENT_S: Final = 60.0
 RECENT_MAX_SPANS: Final = 2_000_000
-
-
-def error_json(status: int, message: str) -> Response:
-    return json_response({"error": message}, status)
 
 
 def _lines(trace: native.NativeTrace, chunk: int) -> Iterator[bytes]:
@@ -60,7 +56,7 @@ class _RecentTrace:
 
 
 def routes(query: QueryService) -> list[BaseRoute]:
-    guard = handle_errors(error_json)
+    guard = handle_errors(json_error)
     recent = _RecentTrace(query)
 
     @guard
