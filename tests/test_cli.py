@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import TYPE_CHECKING
@@ -201,3 +202,30 @@ def test_services_traces_and_trace(server: ServerProcess, trace_id: str) -> None
         app, ["traces", "-s", "x", "-t", "novalue", "--server", server.http_url]
     )
     assert bad_tag.exit_code == 2
+
+
+@pytest.mark.e2e
+def test_trace_ids_for_scripts_a_prefix_and_json(server: ServerProcess, trace_id: str) -> None:
+    ids = runner.invoke(app, ["traces", "-s", "cli-shop", "--ids", "--server", server.http_url])
+    assert ids.exit_code == 0, ids.output
+    assert trace_id in ids.output.split()
+    assert all(len(line) == 32 for line in ids.output.splitlines())  # nothing but ids
+
+    as_json = runner.invoke(
+        app, ["traces", "-s", "cli-shop", "--json", "--server", server.http_url]
+    )
+    assert as_json.exit_code == 0, as_json.output
+    assert trace_id in [t["traceID"] for t in json.loads(as_json.output)["data"]]
+
+    # a prefix, as copied from a terminal; the timeline takes the width of a wide terminal
+    wide = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"}).invoke(
+        app, ["trace", trace_id[:10], "--server", server.http_url]
+    )
+    assert wide.exit_code == 0, wide.output
+    assert trace_id in wide.output
+    root = next(line for line in wide.output.splitlines() if "GET /smoothie" in line)
+    assert root.count("█") >= 100, wide.output  # the root's bar spans the timeline
+    assert len(root.rstrip()) <= 200
+
+    shown = runner.invoke(app, ["trace", trace_id, "--json", "--server", server.http_url])
+    assert json.loads(shown.output)["data"][0]["traceID"] == trace_id

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from breadcrumbs.analysis.errors import innermost_frame
 from breadcrumbs.cli.app import app, console, err_console
-from breadcrumbs.cli.client import ServerOption, format_duration, get_json, utc
+from breadcrumbs.cli.client import ServerOption, format_duration, get_json, print_json, utc
 
 
 @app.command()
@@ -76,6 +76,10 @@ def traces(
         typer.Option("--lookback", help="e.g. 1h, 2d [default: the server's, 2d]."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
+    ids: Annotated[
+        bool, typer.Option("--ids", help="Only the trace ids, one a line (for scripts).")
+    ] = False,
+    json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")] = False,
     server: ServerOption = None,
 ) -> None:
     """Find traces of a service, newest first."""
@@ -88,14 +92,24 @@ def traces(
         params["operation"] = operation
     if min_duration:
         params["minDuration"] = min_duration
-    found: list[dict[str, Any]] = get_json(server, "/api/traces", params).get("data") or []
+    answer = get_json(server, "/api/traces", params)
+    if json:
+        print_json(answer)
+        return
+    found: list[dict[str, Any]] = sorted(
+        answer.get("data") or [], key=lambda t: -_root(t).get("startTime", 0)
+    )
+    if ids:
+        for trace in found:
+            typer.echo(trace.get("traceID", ""))
+        return
     table = Table(box=box.SIMPLE, pad_edge=False, collapse_padding=True)
     table.add_column("trace id", no_wrap=True, min_width=32)  # ids must stay copyable
     table.add_column("root", min_width=12, overflow="fold")
     table.add_column("start (UTC)", no_wrap=True)
     for name in ("duration", "spans"):
         table.add_column(name, justify="right", no_wrap=True)
-    for trace in sorted(found, key=lambda t: -_root(t).get("startTime", 0)):
+    for trace in found:
         root = _root(trace)
         errors = sum(_is_error(span) for span in trace.get("spans") or [])
         table.add_row(
@@ -241,17 +255,28 @@ def critical_span_ids(server: str | None, trace_id: str) -> frozenset[str]:
 
 @app.command()
 def trace(
-    trace_id: Annotated[str, typer.Argument(help="Trace id (hex).")],
+    trace_id: Annotated[
+        str, typer.Argument(help="Trace id (hex), or its first 8+ hex characters.")
+    ],
     critical_path: Annotated[
         bool,
         typer.Option(
             "--critical-path", "-c", help=f"Mark the critical path's spans ({PATH_MARK})."
         ),
     ] = False,
+    json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")] = False,
     server: ServerOption = None,
 ) -> None:
     """Show one trace as an indented waterfall; failed spans marked ✗ with what went wrong."""
-    data: list[dict[str, Any]] = get_json(server, f"/api/traces/{trace_id}").get("data") or []
+    trace_id = trace_id.strip()
+    if len(trace_id) not in (16, 32):
+        # a prefix: the explain API resolves it (and names the traces it could be)
+        trace_id = str(get_json(server, f"/api/x/traces/{trace_id}/explain")["traceId"])
+    answer = get_json(server, f"/api/traces/{trace_id}")
+    if json:
+        print_json(answer)
+        return
+    data: list[dict[str, Any]] = answer.get("data") or []
     if not data:
         err_console.print(f"[red]trace {trace_id} not found[/red]")
         raise typer.Exit(1)
