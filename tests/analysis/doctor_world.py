@@ -47,6 +47,7 @@ class Shop:
         status: StatusCode = StatusCode.UNSET,
         trace_state: str = "",
         links: tuple[Link, ...] = (),
+        host: str = "",
         **attributes: AttributeValue,
     ) -> str:
         span_id = f"{next(self._ids):016x}"
@@ -64,6 +65,7 @@ class Shop:
                 trace_state=trace_state,
                 links=links,
                 attributes={k.replace("__", "."): v for k, v in attributes.items()},
+                resource={"host.name": host} if host else None,
             )
         )
         return span_id

@@ -380,6 +380,26 @@ async def test_clock_skew_between_two_services(tmp_path: Path) -> None:
     assert (finding.count, finding.total) == (10, 10)
 
 
+async def test_clock_skew_is_named_by_host_pair_when_hosts_are_known(tmp_path: Path) -> None:
+    shop = Shop().healthy()
+    for i in range(10):
+        trace = shop.trace_id()
+        start = 165_000 + i * 100
+        root = shop.span(trace, "frontend", "GET /x", SpanKind.SERVER, start, 50, host="web-1")
+        client = shop.span(trace, "frontend", "GET", SpanKind.CLIENT, start + 1, 40, root,
+                           host="web-1")  # fmt: skip
+        # two inventory replicas: only db-7's clock is 25 ms behind
+        host = "db-7" if i % 2 else "db-3"
+        late = 25 if host == "db-7" else 0
+        shop.span(trace, "inventory", "GET /stock", SpanKind.SERVER, start + 2 - late, 20,
+                  client, host=host)  # fmt: skip
+    (finding,) = await run("skew.clock-skew", shop, tmp_path)
+    assert finding.title == "clock skew between hosts web-1 and db-7: up to 24.0 ms"
+    assert (finding.count, finding.total) == (5, 5)
+    assert "frontend → inventory" in finding.detail
+    assert "hosts web-1 and db-7" in finding.fix
+
+
 async def test_a_server_span_ending_after_its_client_is_not_skew(tmp_path: Path) -> None:
     shop = Shop().healthy()
     for i in range(10):

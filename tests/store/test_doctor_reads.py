@@ -178,3 +178,28 @@ async def test_attribute_profile_reads_one_in_n_traces(store: Store) -> None:
     assert rows(everything, KeyTemplate="k")[0]["Spans"] == 40
     quarter = DoctorWindow(WINDOW.start_ns, WINDOW.end_ns, ID_PATTERN, attribute_traces=4)
     assert rows(await store.attribute_profile(quarter), KeyTemplate="k")[0]["Spans"] == 10
+
+
+async def test_parent_profile_pairs_hosts_and_sees_skew_within_a_service(store: Store) -> None:
+    t0, ms = world.T0, world.MS
+    trace = "4" * 32
+    on = {"a": {"host.name": "node-a"}, "b": {"host.name": "node-b"}}
+    await store.write(
+        batch_from_spans(
+            [
+                Span(trace, "b000000000000001", "GET /x", "api", t0 + 100 * ms, 10 * ms,
+                     kind=SpanKind.SERVER, resource=on["a"]),
+                Span(trace, "b000000000000002", "GET", "api", t0 + 101 * ms, 8 * ms,
+                     "b000000000000001", SpanKind.CLIENT, resource=on["a"]),
+                # the same service on another host, whose clock is 3 ms behind
+                Span(trace, "b000000000000003", "GET /y", "api", t0 + 98 * ms, 4 * ms,
+                     "b000000000000002", SpanKind.SERVER, resource=on["b"]),
+            ]
+        )
+    )  # fmt: skip
+    table = await store.parent_profile(WINDOW)
+    (remote,) = rows(table, SpanName="GET /y")
+    assert (remote["Host"], remote["ParentHost"]) == ("node-b", "node-a")
+    assert (remote["StartsBefore"], remote["MaxBeforeNs"]) == (1, 3 * ms)
+    (local,) = rows(table, SpanName="GET")
+    assert (local["Host"], local["ParentHost"], local["StartsBefore"]) == ("node-a", "node-a", 0)

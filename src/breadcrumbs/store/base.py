@@ -491,14 +491,16 @@ class SpanReader(Protocol):
 
     async def parent_profile(self, window: DoctorWindow) -> pa.Table:
         """Settled spans of the window with a parent id, per (ServiceName, SpanName,
-        SpanKind, ParentService, ParentKind); ParentService and ParentKind are null when the
-        parent never arrived.
+        SpanKind, ParentService, ParentKind, Host, ParentHost); ParentService and ParentKind
+        are null when the parent never arrived; Host and ParentHost are the spans' resource
+        ``host.name`` (null when not set).
 
         Columns: the keys, Spans, InCompleteTraces (spans of traces whose root span arrived,
         or that started over ``margin_ns`` before the window's end: a missing parent there
         is missing, not an ancestor still running), StartsBefore (the parent is in another
-        service and started more than ``tolerance_ns`` later), StartsAfter (the parent, a
-        client span in another service, had ended more than ``tolerance_ns`` before the span
+        service or on another host, and started more than ``tolerance_ns`` later),
+        StartsAfter (the parent, a client span in another service or on another host, had
+        ended more than ``tolerance_ns`` before the span
         started: on one clock impossible for a call the client waited for), MaxBeforeNs,
         MaxAfterNs (the largest of each, ns), Example. A server span ending after its client
         span is not counted: servers end their span after sending the response.

@@ -57,12 +57,14 @@ def parent_profile(window: DoctorWindow) -> tuple[str, list[Any]]:
     # root has not arrived is complete anyway (its root is not merely still running).
     text = f"""
     WITH c AS (
-        SELECT TraceId, ParentSpanId, ServiceName, SpanName, SpanKind, Timestamp, Duration
+        SELECT TraceId, ParentSpanId, ServiceName, SpanName, SpanKind, Timestamp, Duration,
+               ResourceId
         FROM spans
         WHERE Timestamp >= $1 AND Timestamp < $2 AND ParentSpanId IS NOT NULL
     ),
     p AS (
-        SELECT TraceId, SpanId, ServiceName, SpanKind, Timestamp, Duration FROM spans
+        SELECT TraceId, SpanId, ServiceName, SpanKind, Timestamp, Duration, ResourceId
+        FROM spans
         WHERE Timestamp >= $3 AND Timestamp < $4
           AND TraceId IN (SELECT TraceId FROM c)
     ),
@@ -71,16 +73,25 @@ def parent_profile(window: DoctorWindow) -> tuple[str, list[Any]]:
         WHERE Timestamp >= $3 AND Timestamp < $4 AND ParentSpanId IS NULL
           AND TraceId IN (SELECT TraceId FROM c)
     ),
+    hosts AS (
+        SELECT ResourceId, {attribute("ResourceAttributes", "host.name")} AS Host
+        FROM resources
+    ),
     j AS (
-        SELECT c.*, p.ServiceName AS ParentService, p.SpanKind AS ParentKind,
+        SELECT c.* EXCLUDE (ResourceId), p.ServiceName AS ParentService,
+               p.SpanKind AS ParentKind, h.Host, ph.Host AS ParentHost,
                r.TraceId IS NOT NULL OR c.Timestamp < $7 AS Complete,
                p.Timestamp - c.Timestamp AS Before,
                c.Timestamp - (p.Timestamp + p.Duration) AS After,
-               p.ServiceName IS NOT NULL AND p.ServiceName <> c.ServiceName AS Remote
+               p.ServiceName IS NOT NULL
+                   AND (p.ServiceName <> c.ServiceName OR h.Host <> ph.Host) AS Remote
         FROM c LEFT JOIN p ON p.TraceId = c.TraceId AND p.SpanId = c.ParentSpanId
                LEFT JOIN r ON r.TraceId = c.TraceId
+               LEFT JOIN hosts h ON h.ResourceId = c.ResourceId
+               LEFT JOIN hosts ph ON ph.ResourceId = p.ResourceId
     )
-    SELECT ServiceName, SpanName, SpanKind, ParentService, ParentKind, count(*)::BIGINT AS Spans,
+    SELECT ServiceName, SpanName, SpanKind, ParentService, ParentKind, Host, ParentHost,
+           count(*)::BIGINT AS Spans,
            count_if(Complete)::BIGINT AS InCompleteTraces,
            count_if(Remote AND Before > $5)::BIGINT AS StartsBefore,
            count_if(Remote AND ParentKind = 3 AND After > $5)::BIGINT AS StartsAfter,
