@@ -241,6 +241,57 @@ async def test_one_endpoint_named_two_ways(tmp_path: Path) -> None:
     assert "'GET /items' (cart)" in finding.detail
 
 
+async def test_a_service_naming_server_spans_its_own_way(tmp_path: Path) -> None:
+    shop = Shop().healthy()
+    for i in range(4):
+        shop.span(
+            shop.trace_id(),
+            "billing",
+            "invoice_handler",
+            SpanKind.SERVER,
+            95_000 + i * 10,
+            5,
+            http__route="/invoices",
+            http__request__method="POST",
+        )
+        shop.span(
+            shop.trace_id(),
+            "billing",
+            "GET /health",
+            SpanKind.SERVER,
+            95_005 + i * 10,
+            1,
+            http__route="/health",
+            http__request__method="GET",
+        )
+    # ids in names are the ids check's finding, not this one's
+    for i in range(6):
+        shop.span(
+            shop.trace_id(),
+            "points",
+            f"GET /points/{1000 + i}",
+            SpanKind.SERVER,
+            96_000 + i * 10,
+            5,
+            http__route="/points/{id}",
+            http__request__method="GET",
+        )
+    (finding,) = await run("naming.across-services", shop, tmp_path)
+    assert finding.title == (
+        "billing names its HTTP server spans its own way: 'invoice_handler' for POST /invoices"
+    )
+    assert (finding.count, finding.severity) == (4, Severity.LOW)
+    assert "'cart', 'frontend'" in finding.detail  # the services that follow the convention
+    assert "'POST /invoices'" in finding.fix
+
+
+async def test_no_convention_to_break_when_no_service_follows_it(tmp_path: Path) -> None:
+    shop = Shop()
+    shop.span(shop.trace_id(), "billing", "invoice_handler", SpanKind.SERVER, 1, 5,
+              http__route="/invoices", http__request__method="POST")  # fmt: skip
+    assert await run("naming.across-services", shop, tmp_path) == []
+
+
 def test_the_id_pattern_marks_ids_and_leaves_words() -> None:
     assert template("GET /points/1042") == "GET /points/{id}"
     assert template("GET /orders/3f2a9c1e-7b4d-4e8f-9a0b-1c2d3e4f5a6b") == "GET /orders/{id}"

@@ -205,3 +205,57 @@ def inconsistent_route_names(evidence: Evidence) -> list[Finding]:
             )
         )
     return findings
+
+
+def _own_style(row: Row) -> bool:
+    """An HTTP server span named neither ``{method} {route}`` nor with an id or a generic
+    name in it (the other naming checks' findings)."""
+    name = str(row["LastName"])
+    return (
+        kind(row) == SpanKind.SERVER
+        and bool(_route_name(row))
+        and name != _route_name(row)
+        and int(row["Names"]) == 1
+        and str(row["NameTemplate"]) == name
+        and not _generic(row)
+    )
+
+
+def naming_across_services(evidence: Evidence) -> list[Finding]:
+    """Services naming their HTTP server spans their own way while the others follow the
+    ``{method} {http.route}`` convention: the same kind of work reads differently per service."""
+    conforming: set[str] = set()
+    own: dict[str, list[Row]] = defaultdict(list)
+    for row in evidence.operations:
+        if kind(row) == SpanKind.SERVER and _route_name(row):
+            if str(row["LastName"]) == _route_name(row):
+                conforming.add(str(row["ServiceName"]))
+            elif _own_style(row):
+                own[str(row["ServiceName"])].append(row)
+    if not conforming:
+        return []  # no convention among the services to be inconsistent with
+    findings = []
+    for service, rows in sorted(own.items()):
+        rows.sort(key=lambda row: -int(row["Spans"]))
+        spans = sum(int(row["Spans"]) for row in rows)
+        spelled = [f"'{row['LastName']}' for {_route_name(row)}" for row in rows[:3]]
+        others = sorted(conforming - {service})
+        findings.append(
+            Finding(
+                check="naming.across-services",
+                severity=Severity.LOW,
+                title=f"{service} names its HTTP server spans its own way: {spelled[0]}",
+                detail=f"{spans:,} server spans of {service} ({'; '.join(spelled)}) while "
+                f"{quoted(others)} name theirs `{{method}} {{http.route}}`: the same kind of "
+                "operation reads differently from service to service.",
+                fix="Follow the OpenTelemetry HTTP conventions everywhere: name server spans "
+                f"`{{method}} {{http.route}}` (here '{_route_name(rows[0])}'); the "
+                "instrumentations do unless code renames the span.",
+                count=spans,
+                unit="spans",
+                examples=tuple(
+                    Example(str(row["Example"]), service, str(row["LastName"])) for row in rows[:2]
+                ),
+            )
+        )
+    return findings

@@ -19,6 +19,7 @@ CHECKS: Final[dict[str, Check]] = {
     "naming.ids-in-names": naming.ids_in_names,
     "naming.generic-names": naming.generic_names,
     "naming.inconsistent": naming.inconsistent_route_names,
+    "naming.across-services": naming.naming_across_services,
     "instrumentation.uncovered-time": instrumentation.uncovered_time,
     "instrumentation.peers-only": instrumentation.peers_only,
     "noise.dynamic-keys": noise.dynamic_keys,
