@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 WAIT_S = 60.0  # generous: a loaded 2-core CI machine
-runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"})
 
 ORDERS: dict[str, dict[str, Any]] = {
     "plain": {"token": "tok-1001", "items": [{"sku": "vegan-kale", "qty": 1}], "outfit": "linen"},
@@ -59,9 +58,11 @@ def _explained(
     raise AssertionError(f"trace {trace_id} incomplete after {WAIT_S} s: {last}")
 
 
-def _explain_text(server: ServerProcess, trace_id: str) -> str:
+def _explain_text(server: ServerProcess, trace_id: str, columns: int = 200) -> str:
     # a prefix, as copied from a terminal
-    result = runner.invoke(app, ["explain", trace_id[:12], "--server", server.http_url])
+    result = CliRunner(env={"COLUMNS": str(columns), "NO_COLOR": "1"}).invoke(
+        app, ["explain", trace_id[:12], "--server", server.http_url]
+    )
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -85,6 +86,16 @@ def test_payment_div_zero(shop: Shop, server: ServerProcess) -> None:
     assert "at per_item_charge (payment.py:" in text
     assert "gateway: POST /orders ✗" in text  # the chain up to the root
     assert "the failure reached the root" in text
+    # At 80 columns every line fits, and the cause's lines wrap under their indent.
+    narrow = _explain_text(server, trace_id, columns=80)
+    lines = narrow.splitlines()
+    assert all(len(line) <= 80 for line in lines), narrow
+    cause = lines.index(next(line for line in lines if "ZeroDivisionError" in line))
+    assert lines[cause - 1].startswith("  ")
+    assert lines[cause].startswith("    ZeroDivision")
+    assert "at per_item_charge (payment.py:" in narrow
+    summary = [line for line in lines[1:] if line and not line[0].isupper()][:4]
+    assert all(line.startswith("  ") for line in summary), narrow  # wrapped, still indented
 
 
 def test_cascade(shop: Shop, server: ServerProcess) -> None:

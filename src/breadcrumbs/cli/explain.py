@@ -6,6 +6,7 @@ from typing import Annotated, Any, Final
 
 import typer
 from rich import box
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -19,6 +20,12 @@ _SHARE_ROWS: Final = 8
 
 def _label(service: str, name: str) -> str:
     return f"{service}: {name}"
+
+
+def _say(text: Text | str, indent: int) -> None:
+    """A line indented by ``indent``, wrapped lines indented alike (readable at 80 columns)."""
+    line = Text(text) if isinstance(text, str) else text
+    console.print(Padding(line, (0, 0, 0, indent), expand=False), highlight=False)
 
 
 def _pct(share: float) -> str:
@@ -39,24 +46,25 @@ def _header(data: dict[str, Any]) -> None:
         title.append("  ✓ no errors", style="green")
     console.print(title)
     if root is not None:
-        console.print(
-            f"  root {_label(root['service'], root['name'])}, "
-            f"{format_ns(summary['durationNs'])}, started {utc(summary['startNs'] // 1000)} UTC"
+        _say(
+            f"root {_label(root['service'], root['name'])}, "
+            f"{format_ns(summary['durationNs'])}, started {utc(summary['startNs'] // 1000)} UTC",
+            2,
         )
     services = ", ".join(
         f"{s['name']} ({s['spans']}{', ' + str(s['errors']) + ' err' if s['errors'] else ''})"
         for s in summary["services"]
     )
-    console.print(
-        f"  {summary['spanCount']} spans, depth {summary['depth']}, "
+    _say(
+        f"{summary['spanCount']} spans, depth {summary['depth']}, "
         f"max fan-out {summary['maxFanOut']}, {summary['rootCount']} root(s)",
-        highlight=False,
+        2,
     )
-    console.print(Text(f"  services: {services}", overflow="fold"), highlight=False)
+    _say(f"services: {services}", 2)
 
 
 def _chain_text(origin: dict[str, Any]) -> Text:
-    text = Text("    path: ")
+    text = Text("path: ")
     for i, span in enumerate(origin.get("chainSpans") or []):
         if i:
             text.append(" → ")
@@ -90,51 +98,48 @@ def _origins(errors: dict[str, Any]) -> None:
         shown.append(origin)
     for origin in shown:
         key = (origin["service"], origin["name"], origin["exceptionType"], origin["message"])
-        line = Text(f"  {ERROR_MARK} ", style="bold red")
+        line = Text(f"{ERROR_MARK} ", style="bold red")
         line.append(f"started in {_label(origin['service'], origin['name'])}", style="bold")
         if seen[key] > 1:
             line.append(f"  (x{seen[key]})")
         line.append(f"  span {origin['spanId']}", style="dim")
-        console.print(line)
+        _say(line, 2)
         exception = origin.get("exceptionType")
         message = origin.get("message")
         if exception or message:
-            console.print(
-                Text(f"    {exception or 'error'}: {message or ''}".rstrip(": "), style="red"),
-                highlight=False,
-            )
+            _say(Text(f"{exception or 'error'}: {message or ''}".rstrip(": "), style="red"), 4)
         if origin.get("frame"):
-            console.print(Text(f"    at {origin['frame']}"), highlight=False)
+            _say(f"at {origin['frame']}", 4)
         status = origin.get("statusMessage")
         if status and message not in status:
-            console.print(Text(f"    status: {status}"), highlight=False)
+            _say(f"status: {status}", 4)
         if len(origin.get("chainSpans") or []) > 1:
-            console.print(_chain_text(origin), highlight=False)
+            _say(_chain_text(origin), 4)
         if origin.get("propagated"):
-            console.print("    the failure reached the root", highlight=False)
+            _say("the failure reached the root", 4)
 
 
 def _retries_and_handled(errors: dict[str, Any]) -> None:
     for retry in errors["retries"]:
-        console.print(
+        _say(
             Text(
-                f"  ↻ retried: {_label(retry['service'], retry['name'])} "
+                f"↻ retried: {_label(retry['service'], retry['name'])} "
                 f"{retry['attempts']} attempts, {retry['failed']} failed "
                 f"(under {_label(retry['parentService'], retry['parentName'])})",
                 style="yellow",
             ),
-            highlight=False,
+            2,
         )
     handled = errors["handled"]
     if handled:
         names = sorted({_label(h["service"], h["name"]) for h in handled})
-        console.print(
+        _say(
             Text(
-                f"  handled: {len(handled)} failed span(s) whose caller carried on: "
+                f"handled: {len(handled)} failed span(s) whose caller carried on: "
                 + ", ".join(names[:5]),
                 style="yellow",
             ),
-            highlight=False,
+            2,
         )
 
 
@@ -221,17 +226,17 @@ def _skew(data: dict[str, Any]) -> None:
     for entry in skewed[:10]:
         where = "starts" if entry["issue"] == "starts-before-parent" else "ends"
         before = "before" if where == "starts" else "after"
-        console.print(
+        _say(
             Text(
-                f"  ⚠ span {entry['spanId']} ({entry['service']}) {where} "
+                f"⚠ span {entry['spanId']} ({entry['service']}) {where} "
                 f"{format_ns(entry['byNs'])} {before} its parent {entry['parentSpanId']} "
                 f"({entry['parentService']}): their hosts' clocks disagree",
                 style="yellow",
             ),
-            highlight=False,
+            2,
         )
     if len(skewed) > 10:
-        console.print(f"  ... and {data.get('skewCount', len(skewed)) - 10} more")
+        _say(f"... and {data.get('skewCount', len(skewed)) - 10} more", 2)
 
 
 @app.command()
