@@ -116,7 +116,11 @@ def main() -> None:
         ("floor (scan of attributes)", floor),
         ("why p95", why(TraceSelection(endpoint, percentile=95))),
         ("why errors", why(TraceSelection(endpoint, errors=True))),
-        ("why >= p50 (capped at 20k/side)", why(TraceSelection(endpoint, percentile=50))),
+        ("why >= p50 (10k/side, the default)", why(TraceSelection(endpoint, percentile=50))),
+        (
+            "why >= p50, 20k/side",
+            why(TraceSelection(endpoint, percentile=50, max_traces_per_side=20_000)),
+        ),
         (
             "why >= p50, no cap",
             why(TraceSelection(endpoint, percentile=50, max_traces_per_side=10**9)),

@@ -271,7 +271,7 @@ class TraceSelection:
     slower_than_ns: int | None = None
     percentile: float | None = None
     errors: bool = False
-    max_traces_per_side: int = 20_000
+    max_traces_per_side: int = 10_000
     max_values_per_key: int = 24
     unique_share: float = 0.5
     slack_ns: int = 10 * 60 * 10**9
