@@ -105,7 +105,7 @@ def _critical_path_table(critical: dict[str, Any]) -> Table:
         title=f"Where the critical path time goes: {selected['traces']} whole traces slower "
         f"than {format_ns(critical['slowerThanNs'] or 0)} vs {baseline['traces']} others",
         title_justify="left",
-        box=None,
+        box=box.SIMPLE,
         pad_edge=False,
     )
     for name in ("#", "operation", "service", "slow", "others", "added"):
