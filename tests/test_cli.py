@@ -227,5 +227,13 @@ def test_trace_ids_for_scripts_a_prefix_and_json(server: ServerProcess, trace_id
     assert root.count("█") >= 100, wide.output  # the root's bar spans the timeline
     assert len(root.rstrip()) <= 200
 
+    # at 80 columns the failed span count is still there, in text
+    listed = CliRunner(env={"COLUMNS": "80", "NO_COLOR": "1"}).invoke(
+        app, ["traces", "-s", "cli-shop", "--server", server.http_url]
+    )
+    row = next(line for line in listed.output.splitlines() if trace_id in line)
+    assert row.rstrip().endswith("3 ✗1"), listed.output
+    assert all(len(line) <= 80 for line in listed.output.splitlines())
+
     shown = runner.invoke(app, ["trace", trace_id, "--json", "--server", server.http_url])
     assert json.loads(shown.output)["data"][0]["traceID"] == trace_id

@@ -105,8 +105,8 @@ def traces(
         return
     table = Table(box=box.SIMPLE, pad_edge=False, collapse_padding=True)
     table.add_column("trace id", no_wrap=True, min_width=32)  # ids must stay copyable
-    table.add_column("root", min_width=12, overflow="fold")
-    table.add_column("start (UTC)", no_wrap=True)
+    table.add_column("root", min_width=8, overflow="fold")
+    table.add_column("start (UTC)", min_width=8, overflow="fold")  # wraps, the errors stay
     for name in ("duration", "spans"):
         table.add_column(name, justify="right", no_wrap=True)
     for trace in found:
@@ -117,7 +117,7 @@ def traces(
             f"{_service(trace, root)}: {root.get('operationName', '')}",
             utc(root.get("startTime", 0)),
             format_duration(float(root.get("duration", 0))),
-            Text(f"{len(trace.get('spans') or [])} ({errors} err)", style="red")
+            Text(f"{len(trace.get('spans') or [])} {ERROR_MARK}{errors}", style="red")
             if errors
             else str(len(trace.get("spans") or [])),
         )
