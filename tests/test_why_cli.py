@@ -85,6 +85,9 @@ def test_why_ranks_the_shared_value_and_the_extra_operation(
     assert "100% ██████████ 10" in first
     assert "0% ░░░░░░░░░░ 0" in first
     assert "lock.wait" in output.split("Operations found more often")[1]
+    # where to look next: the newest slow traces, as commands to paste
+    looks = output.split("Look at one: the newest slow traces")[1].split()
+    assert looks[:3] == ["breadcrumbs", "explain", trace_id(max(range(0, COUNT, 3)))]
 
 
 def test_latency_shows_two_modes(server: ServerProcess, sent: None) -> None:

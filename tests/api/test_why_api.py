@@ -99,6 +99,10 @@ async def test_why_names_what_the_slow_traces_share(client: httpx.AsyncClient) -
     assert on_path["lock.wait"] == 250 * MS
     assert "lock.wait" not in {o.get("name") for o in critical["baseline"]["byOperation"]}
     assert answer["rarerAttributes"][0]["text"] == "region = us"
+    assert len(answer["examples"]) == 3  # slow traces to open next
+    for example in answer["examples"]:
+        opened = (await client.get(f"/api/x/compare/{example}")).json()
+        assert opened["a"]["durationNs"] >= 200 * MS
 
 
 async def test_why_by_errors_and_percentile(client: httpx.AsyncClient) -> None:

@@ -67,6 +67,14 @@ async def test_slower_than_splits_traces_and_counts_values_per_side(shop: Store)
     assert any(a.scope == "resource" and a.span_name == "" for a in counts.attributes)
 
 
+async def test_the_newest_selected_traces_are_named_to_look_at(shop: Store) -> None:
+    counts = await shop.selection_counts(TraceSelection(WINDOW, slower_than_ns=200 * MS))
+    large = [i for i in range(COUNT) if _items(i) >= 5]  # the slow ones; later i starts later
+    assert counts.examples == tuple(trace_id(i) for i in reversed(large[-3:]))
+    failing = await shop.selection_counts(TraceSelection(WINDOW, errors=True))
+    assert failing.examples == tuple(trace_id(i) for i in (196, 192, 188))  # i % 4 == 0 fail
+
+
 async def test_nearly_unique_keys_are_dropped_not_counted(shop: Store) -> None:
     counts = await shop.selection_counts(TraceSelection(WINDOW, slower_than_ns=200 * MS))
     assert [(k.key, k.service) for k in counts.dropped_keys] == [("order.id", "gateway")]

@@ -136,6 +136,8 @@ class WhyReport:
     time: tuple[TimeFinding, ...] = ()
     """Operations whose self time per trace grew, most first."""
     dropped_keys: tuple[DroppedKey, ...] = field(default=())
+    examples: tuple[str, ...] = ()
+    """Selected trace ids to open next (newest first)."""
 
 
 # --- attributes ------------------------------------------------------------------------------
@@ -340,4 +342,5 @@ def explain_selection(
         ),
         time=_time_findings(counts.operations, totals, limit),
         dropped_keys=counts.dropped_keys,
+        examples=counts.examples,
     )

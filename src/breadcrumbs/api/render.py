@@ -244,6 +244,7 @@ def why_json(selection: TraceSelection, report: WhyReport) -> dict[str, Any]:
             }
             for f in report.time
         ],
+        "examples": list(report.examples),
         "criticalPath": None,  # filled by the endpoint: where the slow traces' time goes
         "droppedKeys": [
             {

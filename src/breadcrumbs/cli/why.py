@@ -205,6 +205,12 @@ def render_why(answer: dict[str, Any]) -> None:
         console.print(
             Text("Left out, nearly unique per trace: " + ", ".join(names[:8]), style="dim")
         )
+    examples = answer.get("examples") or []
+    if examples:
+        console.print()
+        console.print(Text(f"Look at one: the newest {side} traces", style="bold"))
+        for trace_id in examples:
+            console.print(f"  breadcrumbs explain {trace_id}", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -342,6 +342,8 @@ class SelectionCounts:
     attributes: tuple[AttributeCount, ...] = ()
     operations: tuple[OperationCount, ...] = ()
     dropped_keys: tuple[DroppedKey, ...] = ()
+    examples: tuple[str, ...] = ()
+    """Trace ids of the selection to look at first: the newest (lowercase hex)."""
 
 
 @dataclass(frozen=True, slots=True)

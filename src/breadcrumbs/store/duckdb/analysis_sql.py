@@ -74,6 +74,18 @@ def pick(selected: str) -> str:
     """
 
 
+def examples(selected: str) -> str:
+    """The newest selected traces' ids (parameters: the condition's, then the limit)."""
+    return f"""
+    SELECT lpad(lower(hex(TraceId)), 32, '0') FROM why_traces WHERE {selected}
+    ORDER BY t1 DESC, TraceId LIMIT ?
+    """
+
+
+EXAMPLES: Final = 3
+"""Selected traces ``why`` names, for a person to open next."""
+
+
 PICKED_SIDES: Final = (
     "SELECT count(*) FILTER (WHERE sel), count(*) FILTER (WHERE NOT sel) FROM why_picked"
 )

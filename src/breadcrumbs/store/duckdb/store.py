@@ -1099,6 +1099,9 @@ def _selection_counts(cur: duckdb.DuckDBPyConnection, selection: TraceSelection)
                 scope, service, span, key, value, int(in_selected), int(in_baseline), low, high
             )
         )
+    found = cur.execute(
+        analysis_sql.examples(condition), [*condition_params, analysis_sql.EXAMPLES]
+    ).fetchall()
     return SelectionCounts(
         threshold,
         int(selected),
@@ -1108,6 +1111,7 @@ def _selection_counts(cur: duckdb.DuckDBPyConnection, selection: TraceSelection)
         tuple(attributes),
         operations,
         dropped,
+        tuple(str(trace_id) for (trace_id,) in found),
     )
 
 
