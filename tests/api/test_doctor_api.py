@@ -44,7 +44,8 @@ async def test_findings_worst_first_with_examples(
     assert orphan["title"] == "cart: spans whose parent never arrived"
     assert orphan["examples"] == [{"traceId": SHOP_TRACE, "service": "cart", "spanName": "refresh"}]
     skew = by_check["skew.clock-skew"]  # cart's span starts 5 ms before frontend's
-    assert skew["title"] == "clock skew between frontend and cart: up to 5.0 ms"
+    assert skew["title"] == "clock skew between hosts web-1 and cart-1: up to 5.0 ms"
+    assert "(frontend → cart)" in skew["detail"]  # the services on them
     assert (skew["count"], skew["total"], skew["unit"]) == (1, 1, "spans")
     assert set(by_check["propagation.orphans"]) >= {"detail", "fix", "count", "total"}
 
