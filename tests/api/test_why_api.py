@@ -153,6 +153,8 @@ async def test_compare_two_traces_and_with_the_typical_one(client: httpx.AsyncCl
         ("/api/x/compare/" + "0" * 32, 400),
         ("/api/x/compare/" + "f" * 32, 404),
         (f"/api/x/compare/{trace_id(0)}/{'e' * 32}", 404),
+        ("/api/x/compare/00000000", 400),  # a prefix of many traces: give more of the id
+        ("/api/x/compare/eeeeeeee", 404),  # a prefix of none
     ],
 )
 async def test_bad_requests_get_a_json_error(

@@ -22,7 +22,6 @@ from breadcrumbs.analysis.why import explain_selection
 from breadcrumbs.api.common import handle_errors, json_error, json_response, now_ns, query_pairs
 from breadcrumbs.api.render import aggregate_json, compare_json, latency_json, why_json
 from breadcrumbs.errors import NotFound
-from breadcrumbs.model import normalize_trace_id
 from breadcrumbs.query import analysis_params
 from breadcrumbs.query.critical_path_params import CriticalPathParams
 from breadcrumbs.query.many_traces import aggregate_over_search
@@ -87,14 +86,14 @@ def routes(query: QueryService) -> list[BaseRoute]:
 
     @guard
     async def compare_two(request: Request) -> Response:
-        a_id = normalize_trace_id(request.path_params["a"])
-        b_id = normalize_trace_id(request.path_params["b"])
+        a_id = await query.resolve_trace_id(request.path_params["a"])
+        b_id = await query.resolve_trace_id(request.path_params["b"])
         a, b = await query.get_trace(a_id), await query.get_trace(b_id)
         return json_response(compare_json(compare_spans(a.spans, b.spans), "trace"))
 
     @guard
     async def compare_typical(request: Request) -> Response:
-        a_id = normalize_trace_id(request.path_params["a"])
+        a_id = await query.resolve_trace_id(request.path_params["a"])
         lookback = analysis_params.parse_typical_window(query_pairs(request), now_ns())
         a = await query.get_trace(a_id)
         root = trace_shape(a.spans).root

@@ -409,7 +409,7 @@ def render_compare(answer: dict[str, Any]) -> None:
 
 @app.command()
 def compare(
-    trace_a: Annotated[str, typer.Argument(help="Trace id (hex).")],
+    trace_a: Annotated[str, typer.Argument(help="Trace id (hex), or its first 8+ hex.")],
     trace_b: Annotated[
         Optional[str],  # noqa: UP045
         typer.Argument(help="Trace id to compare with [default: the typical trace of A's root]."),
