@@ -6,7 +6,6 @@ from typing import Annotated, Any, Final
 
 import typer
 from rich import box
-from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -25,7 +24,9 @@ def _label(service: str, name: str) -> str:
 def _say(text: Text | str, indent: int) -> None:
     """A line indented by ``indent``, wrapped lines indented alike (readable at 80 columns)."""
     line = Text(text) if isinstance(text, str) else text
-    console.print(Padding(line, (0, 0, 0, indent), expand=False), highlight=False)
+    for part in line.wrap(console, max(20, console.width - indent)):
+        part.rstrip()
+        console.print(Text(" " * indent) + part, highlight=False, soft_wrap=True)
 
 
 def _pct(share: float) -> str:
