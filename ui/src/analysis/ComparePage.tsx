@@ -61,14 +61,14 @@ function Comparison({ a, b }: { a: string; b: string | null }) {
     api.compare(a, b, abort.signal).then(
       (found) => {
         setResult(found);
-        setCollapsed(initiallyCollapsed(buildCompareTree(found.paths)));
+        setCollapsed(initiallyCollapsed(buildCompareTree(found.paths, sideName(found))));
       },
       (e: Error & { status?: number }) => e.name !== "AbortError" && setError({ status: e.status ?? 0, message: e.message }),
     );
     return () => abort.abort();
   }, [a, b]);
 
-  const rows = useMemo(() => (result ? buildCompareTree(result.paths) : []), [result]);
+  const rows = useMemo(() => (result ? buildCompareTree(result.paths, sideName(result)) : []), [result]);
 
   if (error) {
     return (
@@ -116,7 +116,7 @@ function Comparison({ a, b }: { a: string; b: string | null }) {
     });
   const onlyA = rows.filter((r) => r.change.kind === "only-a").length;
   const onlyB = rows.filter((r) => r.change.kind === "only-b").length;
-  const bLabel = result.baseline === "typical" ? "typical" : "B";
+  const bLabel = sideName(result);
 
   return (
     <div class="page analysis-page compare-page" data-testid="compare">
@@ -182,13 +182,17 @@ function Comparison({ a, b }: { a: string; b: string | null }) {
         </div>
         <div class="ctree" data-testid="compare-tree">
           {shown.map((row) => (
-            <TreeRow row={row} maxNs={maxNs} collapsed={collapsed.has(row.key)} onToggle={() => toggle(row.key)} />
+            <TreeRow row={row} maxNs={maxNs} bLabel={bLabel} collapsed={collapsed.has(row.key)} onToggle={() => toggle(row.key)} />
           ))}
           {!shown.length && <div class="muted pad">The two traces have the same spans and timings.</div>}
         </div>
       </div>
     </div>
   );
+}
+
+function sideName(result: api.Comparison): string {
+  return result.baseline === "typical" ? "typical" : "B";
 }
 
 function Verdict({ result }: { result: api.Comparison }) {
@@ -234,7 +238,8 @@ function SideCard({ label, shape, other }: { label: string; shape: api.TraceShap
   );
 }
 
-function TreeRow({ row, maxNs, collapsed, onToggle }: { row: CompareRow; maxNs: number; collapsed: boolean; onToggle(): void }) {
+function TreeRow(props: { row: CompareRow; maxNs: number; bLabel: string; collapsed: boolean; onToggle(): void }) {
+  const { row, maxNs, collapsed, onToggle } = props;
   const { diff, change } = row;
   const self = diff.a.count && diff.b.count ? classify({ ...diff, deltaNs: diff.selfDeltaNs, a: { ...diff.a, durationNs: diff.a.selfNs }, b: { ...diff.b, durationNs: diff.b.selfNs } }) : null;
   return (
@@ -252,7 +257,7 @@ function TreeRow({ row, maxNs, collapsed, onToggle }: { row: CompareRow; maxNs: 
         <span class="ctree-op" title={diff.spanName}>
           {diff.spanName}
         </span>
-        {(change.kind === "only-a" || change.kind === "only-b") && <span class={`mark ${change.kind}`}>{change.kind === "only-a" ? "only A" : "only B"}</span>}
+        {(change.kind === "only-a" || change.kind === "only-b") && <span class={`mark ${change.kind}`}>{change.kind === "only-a" ? "only A" : `only ${props.bLabel}`}</span>}
       </div>
       <SideCell stats={diff.a} maxNs={maxNs} side="a" />
       <SideCell stats={diff.b} maxNs={maxNs} side="b" />

@@ -80,6 +80,7 @@ describe("classify", () => {
     expect(classify(PATHS[1])).toEqual({ kind: "slower", text: "200ms slower (+400%)" });
     expect(classify(diff(["a:x"], stats(1, 50), stats(1, 100)))).toEqual({ kind: "faster", text: "50ms faster (−50%)" });
     expect(classify(PATHS[2]).text).toBe("20ms slower (+200%) · 3× vs 1×");
+    expect(classify(diff(["a:x"], stats(2, 380), stats(1, 20))).text).toBe("360ms slower (19× as long) · 2× vs 1×");
   });
 
   it("calls small differences the same", () => {

@@ -32,16 +32,18 @@ export function pathKey(path: PathDiff["path"]): string {
   return JSON.stringify(path.map((step) => [step.service, step.spanName]));
 }
 
-export function classify(diff: PathDiff): Change {
+/** `bName` names the other side in the words ("B", or "typical" against a typical trace). */
+export function classify(diff: PathDiff, bName = "B"): Change {
   if (diff.status === "only-a") return { kind: "only-a", text: `only in A (${countText(diff.a.count)})` };
-  if (diff.status === "only-b") return { kind: "only-b", text: `only in B (${countText(diff.b.count)})` };
+  if (diff.status === "only-b") return { kind: "only-b", text: `only in ${bName} (${countText(diff.b.count)})` };
   const delta = diff.deltaNs;
   const longer = Math.max(diff.a.durationNs, diff.b.durationNs);
   const counts = diff.status === "count" ? ` · ${diff.a.count}× vs ${diff.b.count}×` : "";
   if (Math.abs(delta) < ABSOLUTE_NS || Math.abs(delta) < RELATIVE * longer) {
     return { kind: "same", text: `about the same${counts}` };
   }
-  const percent = diff.b.durationNs > 0 ? ` (${delta > 0 ? "+" : "−"}${percentText(Math.abs(delta) / diff.b.durationNs)})` : "";
+  const ratio = diff.b.durationNs > 0 ? Math.abs(delta) / diff.b.durationNs : null;
+  const percent = ratio === null ? "" : delta > 0 && ratio >= 10 ? ` (${Math.round(1 + ratio)}× as long)` : ` (${delta > 0 ? "+" : "−"}${Math.round(ratio * 100)}%)`;
   return delta > 0
     ? { kind: "slower", text: `${formatDuration(delta)} slower${percent}${counts}` }
     : { kind: "faster", text: `${formatDuration(-delta)} faster${percent}${counts}` };
@@ -51,14 +53,9 @@ function countText(count: number): string {
   return count === 1 ? "1 span" : `${count} spans`;
 }
 
-function percentText(ratio: number): string {
-  if (ratio >= 10) return `${Math.round(ratio)}×`;
-  return `${Math.round(ratio * 100)}%`;
-}
-
 /** The rows in depth-first order, children in the API's order; a path whose parent path is
  * missing (a trace with several roots) becomes a root itself. */
-export function buildCompareTree(paths: PathDiff[]): CompareRow[] {
+export function buildCompareTree(paths: PathDiff[], bName = "B"): CompareRow[] {
   const byKey = new Map<string, PathDiff>();
   for (const diff of paths) byKey.set(pathKey(diff.path), diff);
   const children = new Map<string | null, string[]>();
@@ -74,7 +71,7 @@ export function buildCompareTree(paths: PathDiff[]): CompareRow[] {
   const rows: CompareRow[] = [];
   const visit = (key: string, depth: number): boolean => {
     const diff = byKey.get(key)!;
-    const change = classify(diff);
+    const change = classify(diff, bName);
     const row: CompareRow = {
       key,
       parentKey: parentOf.get(key) ?? null,
