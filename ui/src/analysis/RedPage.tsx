@@ -103,6 +103,11 @@ export function RedPage({ url }: { url: URL }) {
         <div class="empty-state small">
           <h3>No spans of {service} in this time range</h3>
           <p>Choose a longer time range, or check the service name (it is the resource's service.name).</p>
+          <p>
+            <a class="button" href={`/services?service=${encodeURIComponent(service)}&lookback=24h`}>
+              Show the last 24 hours
+            </a>
+          </p>
         </div>
       </div>
     );
@@ -239,10 +244,12 @@ function OperationsTable({ red, service, range }: { red: api.Red | null; service
                 <td class="num">{t.p50 === null ? "–" : formatDuration(t.p50)}</td>
                 <td class="num">{t.p95 === null ? "–" : formatDuration(t.p95)}</td>
                 <td class="num">{t.p99 === null ? "–" : formatDuration(t.p99)}</td>
-                <td class="row-actions">
-                  <a href={`/search?${q}&lookback=${range}`}>Traces</a>
-                  <a href={`/why?${q}&lookback=${range}`}>Why slow?</a>
-                  {t.errors > 0 && <a href={`/why?${q}&lookback=${range}&errors=1`}>Why errors?</a>}
+                <td>
+                  <div class="row-actions">
+                    <a href={`/search?${q}&lookback=${range}`}>Traces</a>
+                    <a href={`/why?${q}&lookback=${range}`}>Why slow?</a>
+                    {t.errors > 0 && <a href={`/why?${q}&lookback=${range}&errors=1`}>Why errors?</a>}
+                  </div>
                 </td>
               </tr>
             );

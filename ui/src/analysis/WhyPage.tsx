@@ -240,6 +240,8 @@ function WhyResults({ why, q }: { why: api.Why; q: WhyQuestion }) {
           </section>
         )}
         <div class="why-side">
+          {why.criticalPath && <CriticalPathCard path={why.criticalPath} side={side} />}
+          {!why.criticalPath && why.time.length > 0 && <SelfTimeCard time={why.time} side={side} />}
           {(why.operations.length > 0 || why.missingOperations.length > 0) && (
             <section class="card why-card" data-testid="why-operations">
               <h2>Operations in the {side} calls</h2>
@@ -253,8 +255,6 @@ function WhyResults({ why, q }: { why: api.Why; q: WhyQuestion }) {
               ))}
             </section>
           )}
-          {why.criticalPath && <CriticalPathCard path={why.criticalPath} side={side} />}
-          {!why.criticalPath && why.time.length > 0 && <SelfTimeCard time={why.time} side={side} />}
         </div>
       </div>
       {why.rarerAttributes.length > 0 && (

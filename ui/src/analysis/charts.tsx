@@ -31,7 +31,9 @@ export function TimeChart(props: {
   const n = props.times.length;
   let max = props.minMax ?? 0;
   for (const line of props.lines) for (const v of line.values) if (v !== null && v > max) max = v;
-  const ticks = niceTicks(0, max > 0 ? max * 1.1 : 1, 2);
+  const ticks = niceTicks(0, max > 0 ? max : 1, 2);
+  // The top grid line is at or above the highest value, so no line leaves the chart.
+  if (ticks.length > 1 && ticks[ticks.length - 1] < max) ticks.push(ticks[ticks.length - 1] + ticks[1] - ticks[0]);
   const top = ticks[ticks.length - 1] || 1;
   const x = (i: number) => PAD.left + (n <= 1 ? 0 : (i / (n - 1)) * (W - PAD.left - PAD.right));
   const y = (v: number) => H - PAD.bottom - (v / top) * (H - PAD.top - PAD.bottom);
@@ -105,6 +107,14 @@ export function TimeChart(props: {
         {props.lines.map((line) => (
           <path d={path(line.values)} fill="none" stroke={line.color} stroke-width={1.6} stroke-linejoin="round" />
         ))}
+        {props.lines.map((line) =>
+          // A value with no neighbour draws no line: a dot shows it.
+          line.values.map((v, i) =>
+            v !== null && (line.values[i - 1] ?? null) === null && (line.values[i + 1] ?? null) === null ? (
+              <circle cx={x(i)} cy={y(v)} r={2.2} fill={line.color} />
+            ) : null,
+          ),
+        )}
         {hover !== null && <line class="hover-line" x1={x(hover)} x2={x(hover)} y1={PAD.top} y2={H - PAD.bottom} />}
       </svg>
     </div>

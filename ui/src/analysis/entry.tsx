@@ -63,7 +63,7 @@ export function CompareTray() {
   if (!ids.length) return null;
   return (
     <div class="compare-tray" data-testid="compare-tray">
-      {ids.length === 1 ? "Tick one more trace to compare, or" : "Two traces ticked:"}
+      {ids.length === 1 ? "1 trace ticked:" : "2 traces ticked:"}
       <button
         class="button small button-primary"
         data-testid="compare-picked"
@@ -73,7 +73,7 @@ export function CompareTray() {
           navigate(b ? `/compare/${a}/${b}` : `/compare/${a}`);
         }}
       >
-        {ids.length === 1 ? "compare it with a typical trace" : "Compare them"}
+        {ids.length === 1 ? "Compare with a typical trace" : "Compare them"}
       </button>
       <button class="link small" onClick={() => setPicked([])}>
         Clear
