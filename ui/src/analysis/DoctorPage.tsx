@@ -5,6 +5,7 @@ import { serviceColor } from "../colors";
 import { formatCount, formatDateTime } from "../format";
 import { navigate } from "../router";
 import * as api from "./api";
+import { Pending } from "./states";
 
 const RANGES: [string, string][] = [
   ["15m", "Last 15 minutes"],
@@ -49,25 +50,7 @@ export function DoctorPage({ url }: { url: URL }) {
       <span class="muted">Mistakes in your own telemetry that make traces harder to read: lost context, noisy names, blind spots.</span>
     </div>
   );
-  if (error)
-    return (
-      <div class="page analysis-page">
-        {head}
-        <div class="banner banner-error" role="alert">
-          {error}
-        </div>
-      </div>
-    );
-  if (!found)
-    return (
-      <div class="page analysis-page">
-        {head}
-        <div class="loading-block" data-testid="doctor-loading">
-          <div class="spinner" />
-          Examining every span of the window…
-        </div>
-      </div>
-    );
+  if (error || !found) return <Pending head={head} error={error} loading="Examining every span of the window…" testId="doctor-loading" />;
 
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, found.findings.filter((f) => f.severity === s).length]));
   const families = [...new Set(found.findings.map((f) => f.family))];

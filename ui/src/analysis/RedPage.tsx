@@ -7,6 +7,7 @@ import { formatDuration } from "../format";
 import { NoServices } from "../pages/NoServices";
 import { navigate } from "../router";
 import * as api from "./api";
+import { Pending } from "./states";
 import { TimeChart } from "./charts";
 import { alignSteps, byAttention, formatPercent, formatRate, isEstimated, serviceSeries, valueAt, type Metric } from "./red-model";
 
@@ -75,25 +76,7 @@ export function RedPage({ url }: { url: URL }) {
       <span class="muted">Rate, errors and duration of every span as it arrived (counted before any sampling).</span>
     </div>
   );
-  if (error)
-    return (
-      <div class="page analysis-page">
-        {head}
-        <div class="banner banner-error" role="alert">
-          {error}
-        </div>
-      </div>
-    );
-  if (!found)
-    return (
-      <div class="page analysis-page">
-        {head}
-        <div class="loading-block" data-testid="red-loading">
-          <div class="spinner" />
-          Reading RED metrics…
-        </div>
-      </div>
-    );
+  if (error || !found) return <Pending head={head} error={error} loading="Reading RED metrics…" testId="red-loading" />;
   const picked = byAttention(serviceSeries(found.series));
   if (!picked.length) {
     if (!service) return <NoServices />;

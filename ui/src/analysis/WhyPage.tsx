@@ -12,6 +12,7 @@ import * as api from "./api";
 import { latencyParams, questionFromUrl, urlFromQuestion, whyParams, type WhyQuestion } from "./band";
 import { ShareBars } from "./charts";
 import { LatencyHeatmap, LatencyHistogram } from "./LatencyChart";
+import { Problem } from "./states";
 
 const TIME_STEPS = 60;
 const PERCENTILES = [90, 95, 99];
@@ -359,25 +360,14 @@ function CriticalPathCard({ path, side }: { path: NonNullable<api.Why["criticalP
       </p>
       {rows.map((r) => {
         const delta = r.selectedNs - r.baselineNs;
-        return (
-          <div class="cp-row">
-            <div class="cp-label">
-              <span class="dot" style={{ background: serviceColor(r.service) }} />
-              <b>{r.service}</b>
-              <span class={`delta ${delta > 0 ? "slower" : "faster"}`}>
-                {Math.abs(delta) < 1000 ? "same" : `${delta > 0 ? "+" : "−"}${formatDuration(Math.abs(delta))}`}
-              </span>
-            </div>
-            <div class="cp-bars">
-              <div class="cp-bar selected" style={{ width: `${(100 * r.selectedNs) / max}%` }}>
-                <span>{formatDuration(r.selectedNs)}</span>
-              </div>
-              <div class="cp-bar baseline" style={{ width: `${(100 * r.baselineNs) / max}%` }}>
-                <span>{formatDuration(r.baselineNs)}</span>
-              </div>
-            </div>
-          </div>
+        const label = (
+          <>
+            <span class="dot" style={{ background: serviceColor(r.service) }} />
+            <b>{r.service}</b>
+          </>
         );
+        const text = Math.abs(delta) < 1000 ? "same" : `${delta > 0 ? "+" : "−"}${formatDuration(Math.abs(delta))}`;
+        return <PairedBars label={label} delta={text} slower={delta > 0} selectedNs={r.selectedNs} baselineNs={r.baselineNs} max={max} />;
       })}
       {path.warnings.map((w) => (
         <div class="notice">{w}</div>
@@ -404,31 +394,34 @@ function SelfTimeCard({ time, side }: { time: api.Why["time"]; side: string }) {
       <h2>Where the extra time goes</h2>
       <p class="muted small card-note">Self time per trace by operation, {side} against the others.</p>
       {rows.map((r) => (
-        <div class="cp-row">
-          <div class="cp-label">
-            <OperationName service={r.service} name={r.spanName} />
-            <span class="delta slower">+{formatDuration(r.addedSelfNs)}</span>
-          </div>
-          <div class="cp-bars">
-            <div class="cp-bar selected" style={{ width: `${(100 * r.selectedSelfNs) / max}%` }}>
-              <span>{formatDuration(r.selectedSelfNs)}</span>
-            </div>
-            <div class="cp-bar baseline" style={{ width: `${(100 * r.baselineSelfNs) / max}%` }}>
-              <span>{formatDuration(r.baselineSelfNs)}</span>
-            </div>
-          </div>
-        </div>
+        <PairedBars
+          label={<OperationName service={r.service} name={r.spanName} />}
+          delta={`+${formatDuration(r.addedSelfNs)}`}
+          slower
+          selectedNs={r.selectedSelfNs}
+          baselineNs={r.baselineSelfNs}
+          max={max}
+        />
       ))}
     </section>
   );
 }
 
-export function Problem({ title, text }: { title: string; text: string }) {
+/** One row of time, the selected side's bar over the others', both written out. */
+function PairedBars(props: { label: preact.ComponentChildren; delta: string; slower: boolean; selectedNs: number; baselineNs: number; max: number }) {
   return (
-    <div class="page">
-      <div class="empty-state">
-        <h2>{title}</h2>
-        <p>{text}</p>
+    <div class="cp-row">
+      <div class="cp-label">
+        {props.label}
+        <span class={`delta ${props.slower ? "slower" : "faster"}`}>{props.delta}</span>
+      </div>
+      <div class="cp-bars">
+        <div class="cp-bar selected" style={{ width: `${(100 * props.selectedNs) / props.max}%` }}>
+          <span>{formatDuration(props.selectedNs)}</span>
+        </div>
+        <div class="cp-bar baseline" style={{ width: `${(100 * props.baselineNs) / props.max}%` }}>
+          <span>{formatDuration(props.baselineNs)}</span>
+        </div>
       </div>
     </div>
   );

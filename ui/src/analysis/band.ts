@@ -42,19 +42,14 @@ export function questionFromUrl(params: URLSearchParams): WhyQuestion {
 
 /** The page's own URL: times in ns, so a shared link asks exactly the same question. */
 export function urlFromQuestion(q: WhyQuestion): string {
-  const p = new URLSearchParams();
-  p.set("service", q.service);
-  if (q.operation) p.set("operation", q.operation);
-  if (q.startNs !== null && q.endNs !== null) {
-    p.set("start", String(q.startNs));
-    p.set("end", String(q.endNs));
-  } else p.set("lookback", q.lookback);
+  const p = windowParams(q);
   if (q.mode === "errors") p.set("errors", "1");
   else if (q.slowerThanNs !== null) p.set("slowerThan", String(q.slowerThanNs));
   else if (q.percentile !== DEFAULT_PERCENTILE) p.set("percentile", String(q.percentile));
   return `/why?${p}`;
 }
 
+/** The endpoint and its window, as both the page and the APIs name them. */
 function windowParams(q: WhyQuestion): URLSearchParams {
   const p = new URLSearchParams();
   p.set("service", q.service);
