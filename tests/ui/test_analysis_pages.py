@@ -154,6 +154,11 @@ def test_why_from_a_band_dragged_on_the_histogram(
     _drag(page, histogram, 0.5, 0.5, 0.97, 0.5)
     expect(page).to_have_url(re.compile(r"slowerThan=\d+"))
     expect(page.get_by_test_id("band-note")).to_contain_text(f"about {SLOW} of {FAST + SLOW}")
+    # The keyboard moves the band's edge one bucket (still between fast and slow).
+    dragged = page.url
+    histogram.press("ArrowLeft")
+    expect(page).not_to_have_url(dragged)
+    expect(page.get_by_test_id("band-note")).to_contain_text(f"about {SLOW} of {FAST + SLOW}")
     results = page.get_by_test_id("why-results")
     expect(results).to_contain_text(f"Comparing {SLOW} slow calls")
     expect(results).to_contain_text(f"with the other {FAST}")

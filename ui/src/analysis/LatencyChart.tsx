@@ -4,7 +4,7 @@
 import { useRef, useState } from "preact/hooks";
 import { formatCount, formatDuration, formatTime } from "../format";
 import type { Latency } from "./api";
-import { bucketSpan, countInBand, heatGrid, regionFromDrag, thresholdFromDrag } from "./band";
+import { bucketLowNs, bucketSpan, countInBand, heatGrid, regionFromDrag, thresholdFromDrag } from "./band";
 
 const HW = 640;
 const HH = 150;
@@ -56,6 +56,14 @@ export function LatencyHistogram(props: { latency: Latency; thresholdNs: number 
     setDrag(null);
     props.onThreshold(thresholdFromDrag(drag.x0, drag.x1, span, per));
   };
+  // ← → move where "slow" starts by one bucket, for those not using a mouse.
+  const onKey = (event: KeyboardEvent) => {
+    if (event.key !== "ArrowLeft" && event.key !== "ArrowRight") return;
+    event.preventDefault();
+    const at = props.thresholdNs === null ? span.last : Math.round(Math.log2(Math.max(props.thresholdNs, 1)) * per);
+    const next = Math.min(span.last, Math.max(span.first, at + (event.key === "ArrowLeft" ? -1 : 1)));
+    props.onThreshold(bucketLowNs(next, per));
+  };
   const dragX = drag ? HPAD.left + Math.max(0, Math.min(1, Math.min(drag.x0, drag.x1))) * plotW : null;
 
   return (
@@ -72,6 +80,11 @@ export function LatencyHistogram(props: { latency: Latency; thresholdNs: number 
         viewBox={`0 0 ${HW} ${HH}`}
         class="hist-svg"
         data-testid="latency-histogram"
+        tabindex={0}
+        role="slider"
+        aria-label="Where slow starts"
+        aria-valuetext={props.thresholdNs === null ? "not set" : `at least ${formatDuration(props.thresholdNs)}`}
+        onKeyDown={onKey}
         onPointerDown={onDown}
         onPointerMove={onMove}
         onPointerUp={onUp}

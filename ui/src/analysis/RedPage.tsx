@@ -108,7 +108,7 @@ export function RedPage({ url }: { url: URL }) {
           <span>Duration</span>
         </div>
         {picked.map((s) => (
-          <ServiceRow series={s} red={found} times={times} onOpen={() => go({ service: s.service })} big={Boolean(service)} />
+          <ServiceRow series={s} red={found} range={range} times={times} onOpen={() => go({ service: s.service })} big={Boolean(service)} />
         ))}
       </div>
       {service && <OperationsTable red={operations} service={service} range={range} />}
@@ -122,8 +122,9 @@ function charts(series: api.RedSeries, red: api.Red, times: number[]) {
   return { times: times.length === steps.length ? times : steps.map((s) => s.time), values };
 }
 
-function ServiceRow(props: { series: api.RedSeries; red: api.Red; times: number[]; onOpen(): void; big: boolean }) {
+function ServiceRow(props: { series: api.RedSeries; red: api.Red; range: string; times: number[]; onOpen(): void; big: boolean }) {
   const { series: s, red } = props;
+  const q = `service=${encodeURIComponent(s.service)}&lookback=${props.range}`;
   const { times, values } = charts(s, red, props.times);
   const t = s.totals;
   const height = props.big ? 150 : 96;
@@ -149,9 +150,9 @@ function ServiceRow(props: { series: api.RedSeries; red: api.Red; times: number[
           </span>
         </div>
         <div class="red-links small">
-          <a href={`/search?service=${encodeURIComponent(s.service)}`}>Traces</a>
-          <a href={`/why?service=${encodeURIComponent(s.service)}`}>Why slow?</a>
-          {t.errors > 0 && <a href={`/why?service=${encodeURIComponent(s.service)}&errors=1`}>Why errors?</a>}
+          <a href={`/search?${q}`}>Traces</a>
+          <a href={`/why?${q}`}>Why slow?</a>
+          {t.errors > 0 && <a href={`/why?${q}&errors=1`}>Why errors?</a>}
         </div>
       </div>
       <TimeChart title="" times={times} stepNs={red.step} height={height} lines={[{ name: "rate", color: "#4f46e5", values: values("rate"), area: true }]} format={formatRate} />
