@@ -4,8 +4,10 @@
 import { useRef, useState } from "preact/hooks";
 import { formatCount, formatDuration, formatTime } from "../format";
 import type { Latency } from "./api";
-import { bucketLowNs, bucketSpan, countInBand, heatGrid, regionFromDrag, thresholdFromDrag } from "./band";
+import { bucketLowNs, bucketSpan, countInBand, heatGrid, regionFromDrag, thresholdFromDrag, widen } from "./band";
 
+/** The latency axes span at least this many doublings (x16). */
+const MIN_DOUBLINGS = 4;
 const HW = 640;
 const HH = 150;
 const HPAD = { left: 44, right: 10, top: 14, bottom: 22 };
@@ -23,9 +25,10 @@ export function LatencyHistogram(props: { latency: Latency; thresholdNs: number 
   const { latency } = props;
   const svgRef = useRef<SVGSVGElement>(null);
   const [drag, setDrag] = useState<Drag | null>(null);
-  const span = bucketSpan(latency.histogram);
-  if (!span) return null;
   const per = latency.bucketsPerDoubling;
+  const found = bucketSpan(latency.histogram);
+  if (!found) return null;
+  const span = widen(found, MIN_DOUBLINGS * per);
   const n = span.last - span.first + 1;
   const counts = new Array<number>(n).fill(0);
   const errors = new Array<number>(n).fill(0);
@@ -111,15 +114,16 @@ export function LatencyHistogram(props: { latency: Latency; thresholdNs: number 
               {formatDuration(2 ** (b / per))}
             </text>
           ))}
-        {(["p50", "p99"] as const).map((name) => {
+        {(["p50", "p99"] as const).map((name, row) => {
           const ns = latency.percentilesNs[name];
           if (ns == null) return null;
           const x = xOfNs(ns);
           const right = x > HW - 110;
+          // p99 one line lower, so the two labels never overlap when they are close.
           return (
             <g class="pmark">
               <line x1={x} x2={x} y1={HPAD.top - 4} y2={HH - HPAD.bottom} />
-              <text x={right ? x - 3 : x + 3} y={HPAD.top + 2} class="axis" text-anchor={right ? "end" : "start"}>
+              <text x={right ? x - 3 : x + 3} y={HPAD.top + 2 + row * 12} class="axis" text-anchor={right ? "end" : "start"}>
                 {name} {formatDuration(ns)}
               </text>
             </g>
@@ -152,9 +156,9 @@ export function LatencyHeatmap(props: {
   const { latency } = props;
   const svgRef = useRef<SVGSVGElement>(null);
   const [drag, setDrag] = useState<Drag | null>(null);
-  const grid = heatGrid(latency.heatmap, props.steps);
-  if (!grid) return null;
   const per = latency.bucketsPerDoubling;
+  const grid = heatGrid(latency.heatmap, props.steps, MIN_DOUBLINGS * per);
+  if (!grid) return null;
   const rows = grid.span.last - grid.span.first + 1;
   const plotW = MW - MPAD.left - MPAD.right;
   const plotH = MH - MPAD.top - MPAD.bottom;

@@ -9,6 +9,7 @@ import {
   thresholdFromDrag,
   urlFromQuestion,
   whyParams,
+  widen,
 } from "./band";
 
 const PER = 4;
@@ -55,6 +56,12 @@ describe("the band on the histogram", () => {
     const forward = thresholdFromDrag(0.31, 0.8, span, PER);
     expect(forward).toBe(Math.round(2 ** (103 / PER)));
     expect(thresholdFromDrag(0.8, 0.31, span, PER)).toBe(forward);
+  });
+
+  it("widens a narrow distribution around its data, never below bucket 0", () => {
+    expect(widen({ first: 100, last: 101 }, 16)).toEqual({ first: 93, last: 108 });
+    expect(widen({ first: 2, last: 3 }, 16)).toEqual({ first: 0, last: 15 });
+    expect(widen(span, 4)).toBe(span);
   });
 
   it("counts the traces in the band, a cut bucket in part", () => {

@@ -91,6 +91,15 @@ export function bucketSpan(buckets: readonly LatencyBucket[]): { first: number; 
   return { first, last };
 }
 
+/** At least `minBuckets` drawn, the data centred: a narrow distribution still reads as a
+ * histogram, with room to place the band on either side of it. */
+export function widen(span: { first: number; last: number }, minBuckets: number): { first: number; last: number } {
+  const missing = minBuckets - (span.last - span.first + 1);
+  if (missing <= 0) return span;
+  const first = Math.max(0, span.first - Math.floor(missing / 2));
+  return { first, last: first + minBuckets - 1 };
+}
+
 /** Lower bound in ns of bucket `bucket` (the API's `2^(bucket / perDoubling)`). */
 export function bucketLowNs(bucket: number, perDoubling: number): number {
   return Math.round(2 ** (bucket / perDoubling));
@@ -137,9 +146,10 @@ export interface HeatGrid {
   max: number;
 }
 
-export function heatGrid(cells: readonly HeatCell[], steps: number): HeatGrid | null {
-  const span = bucketSpan(cells);
-  if (!span) return null;
+export function heatGrid(cells: readonly HeatCell[], steps: number, minBuckets = 0): HeatGrid | null {
+  const found = bucketSpan(cells);
+  if (!found) return null;
+  const span = widen(found, minBuckets);
   const height = span.last - span.first + 1;
   const counts = Array.from({ length: steps }, () => new Array<number>(height).fill(0));
   const errors = Array.from({ length: steps }, () => new Array<number>(height).fill(0));
