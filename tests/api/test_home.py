@@ -11,7 +11,18 @@ from starlette.applications import Starlette
 
 from breadcrumbs.api import home
 
-APP_PATHS = ("/", "/search?service=a%20b&tag=x%3Dy", "/trace/" + "ab" * 16, "/map")
+APP_PATHS = (
+    "/",
+    "/search?service=a%20b&tag=x%3Dy",
+    "/trace/" + "ab" * 16,
+    "/map",
+    "/services?service=gateway",
+    "/why?service=gateway&slowerThan=250000000",
+    "/compare",
+    "/compare/" + "ab" * 16,
+    "/compare/" + "ab" * 16 + "/" + "cd" * 16,
+    "/doctor?lookback=1h",
+)
 
 
 def _client(ui_dir: Path) -> httpx.AsyncClient:

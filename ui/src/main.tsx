@@ -1,5 +1,6 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
+import { AnalysisPage } from "./analysis/lazy";
 import { MapPage } from "./pages/MapPage";
 import { SearchPage } from "./pages/SearchPage";
 import { TracePage } from "./pages/TracePage";
@@ -10,10 +11,15 @@ function App() {
   const url = useLocation();
   const path = url.pathname.replace(/\/+$/, "") || "/";
   const traceMatch = /^\/trace\/([^/]+)$/.exec(path);
+  const compareMatch = /^\/compare(?:\/([^/]+))?(?:\/([^/]+))?$/.exec(path);
   let page;
   if (path === "/" || path === "/search") page = <SearchPage url={url} />;
   else if (traceMatch) page = <TracePage traceId={decodeURIComponent(traceMatch[1])} spanParam={url.searchParams.get("span")} />;
   else if (path === "/map") page = <MapPage url={url} />;
+  else if (path === "/why") page = <AnalysisPage render={(p) => <p.WhyPage url={url} />} />;
+  else if (path === "/services" || path === "/red") page = <AnalysisPage render={(p) => <p.RedPage url={url} />} />;
+  else if (path === "/doctor") page = <AnalysisPage render={(p) => <p.DoctorPage url={url} />} />;
+  else if (compareMatch) page = <AnalysisPage render={(p) => <p.ComparePage a={compareMatch[1] ?? null} b={compareMatch[2] ?? null} />} />;
   else
     page = (
       <div class="page">
@@ -26,7 +32,7 @@ function App() {
       </div>
     );
   useEffect(() => {
-    document.title = traceMatch ? `Trace ${traceMatch[1].slice(0, 8)} · breadcrumbs` : path === "/map" ? "Service map · breadcrumbs" : "Search · breadcrumbs";
+    document.title = `${traceMatch ? `Trace ${traceMatch[1].slice(0, 8)}` : (TITLES[path.split("/")[1]] ?? "Search")} · breadcrumbs`;
   }, [path]);
   return (
     <div class="app" onClick={(e) => onLinkClick(e as unknown as MouseEvent)}>
@@ -45,6 +51,18 @@ function App() {
         <a class={`nav ${path === "/map" ? "active" : ""}`} href="/map">
           Service map
         </a>
+        <a class={`nav ${path === "/services" || path === "/red" ? "active" : ""}`} href="/services">
+          Services
+        </a>
+        <a class={`nav ${path === "/why" ? "active" : ""}`} href="/why">
+          Why slow?
+        </a>
+        <a class={`nav ${compareMatch ? "active" : ""}`} href="/compare">
+          Compare
+        </a>
+        <a class={`nav ${path === "/doctor" ? "active" : ""}`} href="/doctor">
+          Doctor
+        </a>
         <div class="spacer" />
         <TraceIdJump />
       </nav>
@@ -52,6 +70,15 @@ function App() {
     </div>
   );
 }
+
+const TITLES: Record<string, string> = {
+  map: "Service map",
+  services: "Services",
+  red: "Services",
+  why: "Why",
+  compare: "Compare",
+  doctor: "Doctor",
+};
 
 function TraceIdJump() {
   const [value, setValue] = useState("");

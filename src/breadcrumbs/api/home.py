@@ -1,6 +1,7 @@
 """The web UI: the built single-page app from ``breadcrumbs/ui`` (sources in ``ui/`` at the
 repository root), served at ``/`` with its client-side routes (``/search``, ``/trace/<id>``,
-``/map``) answering ``index.html`` so a reload or a shared link opens the same page.
+``/map``, ``/services``, ``/why``, ``/compare/<a>/<b>``, ``/doctor``) answering
+``index.html`` so a reload or a shared link opens the same page.
 
 Hashed assets under ``/assets/`` are cached forever; ``index.html`` is revalidated every time,
 so an upgrade is picked up on the next load. Without built assets (a source checkout installed
@@ -23,7 +24,18 @@ from breadcrumbs.api.common import Endpoint, json_response
 
 UI_DIR: Final = Path(__file__).resolve().parent.parent / "ui"
 # Client-side routes of the app; everything else that is not an API or a file is a 404.
-APP_ROUTES: Final = ("/", "/search", "/trace/{rest:path}", "/map")
+APP_ROUTES: Final = (
+    "/",
+    "/search",
+    "/trace/{rest:path}",
+    "/map",
+    "/services",
+    "/red",
+    "/why",
+    "/compare",
+    "/compare/{rest:path}",
+    "/doctor",
+)
 
 _NOT_BUILT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>breadcrumbs</title><style>

@@ -1,6 +1,7 @@
 // Search: find traces by service, operation, kind, attributes and durations; see them as a
 // scatter plot (brush to filter) and a sortable list. The URL holds the whole query.
 import { useEffect, useMemo, useState } from "preact/hooks";
+import { ComparePick, CompareTray, WhyRegionButton } from "../analysis/entry";
 import * as api from "../api";
 import { serviceColor } from "../colors";
 import { formatAgo, formatCount, formatDateTime, formatDuration } from "../format";
@@ -200,6 +201,8 @@ export function SearchPage({ url }: { url: URL }) {
               Clear selection
             </button>
           )}
+          {brush && <WhyRegionButton service={fromUrl.service} operation={fromUrl.operation} region={brush} />}
+          <CompareTray />
         </div>
         {results && results.length === 0 && !searching && (
           <div class="empty-state small">
@@ -226,6 +229,7 @@ export function SearchPage({ url }: { url: URL }) {
               {shown.map((r) => (
                 <tr class={r.errors ? "has-error" : ""}>
                   <td class="trace-cell">
+                    <ComparePick traceId={r.traceId} />
                     <a href={`/trace/${r.traceId}`} data-testid="trace-link">
                       <span class="dot" style={{ background: serviceColor(r.rootService) }} />
                       <b>{r.rootService}</b> <span>{r.rootName}</span>

@@ -1,6 +1,7 @@
 // One trace: header, waterfall, find-in-trace, span panel. The trace arrives through a worker
 // that parses the native API's stream and lays the tree out off the main thread.
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { CompareMenu } from "../analysis/entry";
 import { explain as fetchExplain, type Explain } from "../api";
 import { serviceColor } from "../colors";
 import { formatCount, formatDateTime, formatDuration } from "../format";
@@ -143,6 +144,7 @@ function TraceHeader(props: {
           )}
         </h1>
         <div class="trace-id mono">{props.traceId}</div>
+        <CompareMenu traceId={props.traceId} />
       </div>
       <div class="stats">
         <Stat label="Duration" value={formatDuration(s.durationNs)} />
