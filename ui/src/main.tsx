@@ -12,7 +12,10 @@ function App() {
   const traceMatch = /^\/trace\/([^/]+)$/.exec(path);
   let page;
   if (path === "/" || path === "/search") page = <SearchPage url={url} />;
-  else if (traceMatch) page = <TracePage traceId={decodeURIComponent(traceMatch[1])} spanParam={url.searchParams.get("span")} />;
+  else if (traceMatch) {
+    const q = url.searchParams;
+    page = <TracePage traceId={decodeURIComponent(traceMatch[1])} params={{ span: q.get("span"), match: q.get("match"), view: q.get("view") }} />;
+  }
   else if (path === "/map") page = <MapPage url={url} />;
   else
     page = (
