@@ -222,8 +222,8 @@ def test_service_map_draws_the_call_and_clicking_searches(
     payment = nodes.filter(has_text="payment")
     # Calls, error rate and p95 on the service and on the call (the charge failed).
     expect(payment).to_contain_text("1 calls · 100% err · p95")
-    edge = page.locator('[data-edge="gateway→payment"]')
-    expect(edge).to_contain_text("1 · 100% err · p95")
+    label = page.locator('[data-edge-label="gateway→payment"]')
+    expect(label).to_contain_text("1 · 100% err · p95")
     payment.click()
     expect(page).to_have_url(re.compile(r"/search\?service=payment"))
     expect(page.get_by_test_id("trace-link")).to_have_count(1)

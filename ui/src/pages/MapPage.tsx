@@ -16,9 +16,9 @@ export const MAP_RANGES: [string, number, string][] = [
   ["6h", 6 * 3_600_000, "Last 6 hours"],
   ["24h", 24 * 3_600_000, "Last 24 hours"],
 ];
-const NODE_W = 200;
+const NODE_W = 206;
 const NODE_H = 52;
-const COL_GAP = 150;
+const COL_GAP = 140;
 const ROW_GAP = 26;
 const PEER_LABEL: Record<string, string> = { database: "database", queue: "queue", peer: "not instrumented" };
 
@@ -46,8 +46,8 @@ export function MapPage({ url }: { url: URL }) {
         ))}
       </select>
       <span class="muted">
-        Arrows point from caller to callee, with calls, error rate and p95 latency. Click a service or an arrow to search its
-        traces.
+        Arrows point from caller to callee, with calls, error rate and p95 latency (hover a service to see its calls). Click a
+        service or an arrow to search its traces.
       </span>
     </div>
   );
@@ -84,8 +84,13 @@ export function MapPage({ url }: { url: URL }) {
     );
 
   const links = graph.edges.map((e) => ({ parent: e.source, child: e.target, callCount: e.calls }));
-  const { columns } = layers(links);
   const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  // Databases, queues and other peers only ever answer: one column of their own on the right,
+  // so every call to them runs forward instead of across the services.
+  const isPeer = (name: string) => (byId.get(name)?.kind ?? "instrumented") !== "instrumented";
+  const layered = layers(links).columns.map((col) => col.filter((name) => !isPeer(name))).filter((col) => col.length);
+  const peers = [...new Set(graph.edges.map((e) => e.target))].filter(isPeer).sort();
+  const columns = peers.length ? [...layered, peers] : layered;
   const height = Math.max(...columns.map((c) => c.length)) * (NODE_H + ROW_GAP) + 60;
   const width = columns.length * (NODE_W + COL_GAP) + 40;
   const pos = new Map<string, { x: number; y: number }>();
@@ -95,6 +100,9 @@ export function MapPage({ url }: { url: URL }) {
   });
   const maxCalls = Math.max(...graph.edges.map((e) => e.calls));
   const lookback = range[0];
+  // A busy map labels only the calls that failed and those of the hovered service or call.
+  const labelAll = graph.edges.length <= 12;
+  const labels: preact.JSX.Element[] = [];
 
   return (
     <div class="page map-page">
@@ -131,8 +139,17 @@ export function MapPage({ url }: { url: URL }) {
               : `M ${x0} ${y0} C ${mx} ${y0}, ${mx} ${y1}, ${x1} ${y1}`;
             const active = hover === e.source || hover === e.target || hover === `${e.source}→${e.target}`;
             const kind = byId.get(e.target)?.kind ?? "instrumented";
-            const lx = back ? (a.x + b.x + NODE_W) / 2 : x1 - 64;
-            const ly = back ? Math.max(a.y, b.y) + NODE_H + 48 : y1 - 8;
+            // Forward calls are labelled at their middle, where converging arrows are apart;
+            // the labels are drawn last, over the boxes.
+            const lx = back ? (a.x + b.x + NODE_W) / 2 : mx;
+            const ly = back ? Math.max(a.y, b.y) + NODE_H + 48 : (y0 + y1) / 2 - 5;
+            labels.push(
+              <text x={lx} y={ly} text-anchor="middle" data-edge-label={`${e.source}→${e.target}`} class={`edge-label ${labelAll || active || e.errors ? "" : "hidden"} ${hover && !active ? "faded" : ""}`}>
+                {formatCount(e.calls)}
+                {e.errors > 0 && <tspan class="err">{` · ${percent(e.errorRate)} err`}</tspan>}
+                {e.p95 ? ` · p95 ${formatDuration(e.p95)}` : ""}
+              </text>,
+            );
             return (
               <g
                 class={`edge ${e.errors ? "has-errors" : ""} ${active ? "active" : ""} ${hover && !active ? "faded" : ""}`}
@@ -144,11 +161,6 @@ export function MapPage({ url }: { url: URL }) {
               >
                 <path d={path} class="hit" />
                 <path d={path} stroke-width={1.2 + 3 * Math.sqrt(e.calls / maxCalls)} marker-end="url(#arrow)" />
-                <text x={lx} y={ly} text-anchor="middle" class="edge-label">
-                  {formatCount(e.calls)}
-                  {e.errors > 0 && <tspan class="err">{` · ${percent(e.errorRate)} err`}</tspan>}
-                  {e.p95 ? ` · p95 ${formatDuration(e.p95)}` : ""}
-                </text>
                 <title>{`${e.source} → ${e.target}: ${figuresText(e)}. Click to search these calls.`}</title>
               </g>
             );
@@ -170,7 +182,7 @@ export function MapPage({ url }: { url: URL }) {
                 <rect width={NODE_W} height={NODE_H} rx={8} class="box" />
                 {!peer && <rect width={5} height={NODE_H} rx={2} fill={serviceColor(name)} />}
                 <text x={14} y={18} class="node-name">
-                  {name.length > 24 ? name.slice(0, 23) + "…" : name}
+                  {name.length > 22 ? name.slice(0, 21) + "…" : name}
                 </text>
                 <text x={14} y={33} class="node-sub">
                   {formatCount(n.calls)} calls
@@ -184,6 +196,7 @@ export function MapPage({ url }: { url: URL }) {
               </g>
             );
           })}
+          <g class="edge-labels">{labels}</g>
         </svg>
       </div>
     </div>

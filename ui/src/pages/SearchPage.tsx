@@ -108,6 +108,8 @@ export function SearchPage({ url }: { url: URL }) {
     sort.desc,
   );
   const maxDuration = Math.max(1, ...shown.map((r) => r.durationNs));
+  // Without a span condition every span "matches": the column would only repeat the root.
+  const spanConditions = hasSpanConditions(fromUrl);
   const traceHref = (id: string) => `/trace/${id}${matchBase ? `?match=${encodeURIComponent(matchBase)}` : ""}`;
   const rangeLabel =
     fromUrl.lookback === "custom" ? "chosen range" : (LOOKBACKS.find(([v]) => v === fromUrl.lookback)?.[1].toLowerCase() ?? "chosen range");
@@ -243,7 +245,7 @@ export function SearchPage({ url }: { url: URL }) {
                 <SortHeader label="Spans" id="spans" sort={sort} setSort={setSort} />
                 <th>Services</th>
                 <SortHeader label="Errors" id="errors" sort={sort} setSort={setSort} />
-                <SortHeader label="Matching span took" id="matched" sort={sort} setSort={setSort} />
+                {spanConditions && <SortHeader label="Matching span took" id="matched" sort={sort} setSort={setSort} />}
                 <SortHeader label="Whole trace took" id="duration" sort={sort} setSort={setSort} />
                 <SortHeader label="Started" id="start" sort={sort} setSort={setSort} />
               </tr>
@@ -271,16 +273,20 @@ export function SearchPage({ url }: { url: URL }) {
                     </div>
                   </td>
                   <td class="num">{r.errors ? <span class="badge badge-error">{r.errors}</span> : <span class="muted">0</span>}</td>
-                  <td class="small matched-cell" data-testid="matched">
-                    {r.matched.durationNs !== undefined && (
-                      <>
-                        <b>{formatDuration(r.matched.durationNs)}</b>{" "}
-                        <span class="dot" style={{ background: serviceColor(r.matched.service ?? "") }} />
-                        {r.matched.service} <span class="muted">{r.matched.name}</span>
-                        {r.matched.count > 1 && <div class="muted">longest of {formatCount(r.matched.count)} matching spans</div>}
-                      </>
-                    )}
-                  </td>
+                  {spanConditions && (
+                    <td class="small matched-cell" data-testid="matched">
+                      {r.matched.durationNs !== undefined && (
+                        <>
+                          <b>{formatDuration(r.matched.durationNs)}</b>
+                          {r.matched.count > 1 && <span class="muted"> (longest of {formatCount(r.matched.count)})</span>}
+                          <div class="matched-span">
+                            <span class="dot" style={{ background: serviceColor(r.matched.service ?? "") }} />
+                            {r.matched.service} <span class="muted">{r.matched.name}</span>
+                          </div>
+                        </>
+                      )}
+                    </td>
+                  )}
                   <td class="duration-cell">
                     <div class="duration-bar">
                       <div style={{ width: `${(100 * r.durationNs) / maxDuration}%`, background: r.errors ? "#dc2626" : "#6366f1" }} />
@@ -299,6 +305,10 @@ export function SearchPage({ url }: { url: URL }) {
       </section>
     </div>
   );
+}
+
+function hasSpanConditions(form: SearchForm): boolean {
+  return !!(form.service || form.operation || form.kind || form.tags.trim() || form.resourceTags.trim() || form.minSpan || form.maxSpan || form.errors);
 }
 
 function Field(props: { label: string; hint?: string; children: preact.ComponentChildren }) {
