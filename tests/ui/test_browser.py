@@ -189,6 +189,20 @@ def test_find_span_panel_and_deep_link(
     expect(page.get_by_test_id("span-panel")).to_contain_text("ZeroDivisionError")
 
 
+def test_find_in_trace_by_attribute(
+    server: ServerProcess, sent: tuple[str, int], page: Page
+) -> None:
+    trace_id, _ = sent
+    page.goto(f"{server.http_url}/trace/{trace_id}")
+    find = page.get_by_test_id("find")
+    find.fill("amount.cents=1250")
+    expect(page.get_by_test_id("find-count")).to_have_text("1 of 1")
+    find.press("Enter")
+    expect(page.get_by_test_id("span-panel").locator(".panel-title")).to_have_text(XSS_NAME)
+    find.fill("amount.cents=1")
+    expect(page.get_by_test_id("find-count")).to_have_text("no match")
+
+
 def test_span_data_with_html_shows_verbatim_and_never_runs(
     server: ServerProcess, sent: tuple[str, int], page: Page
 ) -> None:

@@ -30,6 +30,9 @@ declare global {
       layoutMs: number;
       spans: number;
       draws: number[];
+      /** The flame graph: its levels' build time and each frame's draw time (ms). */
+      flameLevelsMs?: number;
+      flameDraws?: number[];
     };
   }
 }
@@ -252,7 +255,34 @@ function TraceView({ trace, analysis, params }: { trace: TraceData; analysis: Ex
     reveal(searched.spans[next]);
   };
 
-  const matches = useMemo(() => findMatches(trace, query), [trace, query]);
+  // "key=value" finds spans by attribute: the attributes stay on the server, which answers
+  // with the same matching as search (span, resource or event attributes).
+  const [attributeMatches, setAttributeMatches] = useState<Int32Array | null>(null);
+  const attributeQuery = /^\s*[^=\s]+\s*=/.test(query) ? query.trim() : "";
+  useEffect(() => {
+    setAttributeMatches(null);
+    if (!attributeQuery) return;
+    const abort = new AbortController();
+    const timer = window.setTimeout(() => {
+      // Any start time: the trace is already chosen.
+      const params = new URLSearchParams({ tag: attributeQuery, start: "0", end: "9000000000000000000" });
+      fetchMatches(trace.traceId, params, abort.signal).then(
+        (ids) => {
+          const index = indexOf(trace, ids);
+          setAttributeMatches(Int32Array.from(index.values()).sort((a, b) => trace.layout.position[a] - trace.layout.position[b]));
+        },
+        () => setAttributeMatches(new Int32Array(0)),
+      );
+    }, 250);
+    return () => {
+      window.clearTimeout(timer);
+      abort.abort();
+    };
+  }, [trace, attributeQuery]);
+  const matches = useMemo(
+    () => (attributeQuery ? attributeMatches : findMatches(trace, query)),
+    [trace, query, attributeQuery, attributeMatches],
+  );
   const matchFlags = useMemo(() => {
     if (!matches) return null;
     const flags = new Uint8Array(trace.n);
@@ -428,7 +458,7 @@ function TraceView({ trace, analysis, params }: { trace: TraceData; analysis: Ex
           <input
             ref={findRef}
             type="search"
-            placeholder="Find span by name, service or span id   ( / )"
+            placeholder="Find by name, service, span id or key=value   ( / )"
             value={query}
             data-testid="find"
             onInput={(e) => {

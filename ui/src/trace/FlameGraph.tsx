@@ -25,7 +25,12 @@ interface Props {
 
 export function FlameGraph(props: Props) {
   const { trace, view } = props;
-  const levels = useMemo(() => flameLevels(trace.layout.depth, trace.start), [trace]);
+  const levels = useMemo(() => {
+    const t0 = performance.now();
+    const built = flameLevels(trace.layout.depth, trace.start);
+    if (window.__breadcrumbs) window.__breadcrumbs.flameLevelsMs = performance.now() - t0;
+    return built;
+  }, [trace]);
   const depthCount = levels.levelStart.length - 1;
   const canvasRef = useRef<HTMLCanvasElement>(null);
   const boxRef = useRef<HTMLDivElement>(null);
@@ -47,7 +52,12 @@ export function FlameGraph(props: Props) {
   useEffect(() => {
     const canvas = canvasRef.current;
     if (!canvas || !width) return;
-    const frame = requestAnimationFrame(() => draw(canvas, props, levels, scale, width, height, hover));
+    const frame = requestAnimationFrame(() => {
+      const t0 = performance.now();
+      draw(canvas, props, levels, scale, width, height, hover);
+      const timings = window.__breadcrumbs;
+      if (timings) (timings.flameDraws ??= []).push(performance.now() - t0);
+    });
     return () => cancelAnimationFrame(frame);
   });
 
