@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from breadcrumbs.api.common import handle_errors, json_response, now_ns, query_pairs
+from breadcrumbs.api.native_trace import error_json
 from breadcrumbs.codec import native
 from breadcrumbs.model import SpanBatch, normalize_trace_id
 from breadcrumbs.query.adjusters import AdjustedTrace
@@ -29,10 +30,6 @@ from breadcrumbs.query.search_params import parse_native_search
 from breadcrumbs.query.service import QueryService
 
 _SUMMARY_KEYS = ("startNs", "durationNs", "spanCount", "errorCount", "root", "services")
-
-
-def json_error(status: int, message: str) -> Response:
-    return json_response({"error": message}, status)
 
 
 def _matched(spans: SpanBatch, mask: pa.Array) -> dict[str, Any]:
@@ -59,7 +56,7 @@ def _row(trace: AdjustedTrace, mask: pa.Array) -> dict[str, Any]:
 
 
 def routes(query: QueryService) -> list[BaseRoute]:
-    guard = handle_errors(json_error)
+    guard = handle_errors(error_json)
 
     @guard
     async def search(request: Request) -> Response:

@@ -7,7 +7,7 @@ import { ERROR_COLOR, serviceColor } from "../colors";
 import { formatDuration } from "../format";
 import { firstStartingAfter, flameLevels, niceTicks, TimeScale } from "./layout";
 import { STATUS_ERROR, type TraceData } from "./model";
-import { clampView, type Highlights } from "./Waterfall";
+import { clampView, type Highlights, prepare } from "./Waterfall";
 
 const BAND = 22;
 const RULER = 22;
@@ -156,15 +156,7 @@ function draw(
   height: number,
   hover: number,
 ): void {
-  const ratio = window.devicePixelRatio || 1;
-  if (canvas.width !== Math.round(width * ratio) || canvas.height !== Math.round(height * ratio)) {
-    canvas.width = Math.round(width * ratio);
-    canvas.height = Math.round(height * ratio);
-    canvas.style.width = `${width}px`;
-    canvas.style.height = `${height}px`;
-  }
-  const ctx = canvas.getContext("2d")!;
-  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  const ctx = prepare(canvas, width, height);
   ctx.clearRect(0, 0, width, height);
   const { trace, view, highlights, selected } = p;
   const { levelStart, spans } = levels;
