@@ -261,3 +261,28 @@ async def test_search_every_service_and_the_matched_spans(tmp_path: Path) -> Non
             assert unknown.status_code == 404
     finally:
         await store.close()
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    pairs=st.lists(
+        st.tuples(NAMES_DRAWN, st.text(max_size=16) | st.integers(-(2**70), 2**70).map(str)),
+        max_size=6,
+    ),
+    matches=st.booleans(),
+)
+def test_random_requests_never_fail_the_server(
+    world: World, pairs: list[tuple[str, str]], matches: bool
+) -> None:
+    app = Starlette(routes=search_api.routes(QueryService(world.store)))
+    path = f"/api/x/traces/{1:032x}/matches" if matches else "/api/x/search"
+
+    async def request() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://q") as client:
+            return await client.get(path, params=tuple(pairs))
+
+    response = world.run(request())
+    assert response.status_code in (200, 400), response.text
+    if response.status_code == 400:
+        assert response.json()["error"]
