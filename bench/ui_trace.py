@@ -308,7 +308,11 @@ def main() -> None:
                 browser.close()
         finally:
             proc.terminate()
-            proc.wait(60)
+            try:
+                proc.wait(120)  # a store of 1M spans checkpoints on the way out
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 if __name__ == "__main__":
