@@ -5,7 +5,7 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ERROR_COLOR, serviceColor } from "../colors";
 import { formatDuration } from "../format";
-import { firstStartingAfter, flameLevels, niceTicks, TimeScale } from "./layout";
+import { firstStartingAfter, flameLevels, levelMaxDuration, niceTicks, TimeScale } from "./layout";
 import { STATUS_ERROR, type TraceData } from "./model";
 import { clampView, type Highlights, prepare } from "./Waterfall";
 
@@ -28,8 +28,9 @@ export function FlameGraph(props: Props) {
   const levels = useMemo(() => {
     const t0 = performance.now();
     const built = flameLevels(trace.layout.depth, trace.start);
+    const longest = levelMaxDuration(built, trace.duration);
     if (window.__breadcrumbs) window.__breadcrumbs.flameLevelsMs = performance.now() - t0;
-    return built;
+    return { ...built, longest };
   }, [trace]);
   const depthCount = levels.levelStart.length - 1;
   const canvasRef = useRef<HTMLCanvasElement>(null);
@@ -150,7 +151,7 @@ export function FlameGraph(props: Props) {
 function draw(
   canvas: HTMLCanvasElement,
   p: Props,
-  levels: ReturnType<typeof flameLevels>,
+  levels: ReturnType<typeof flameLevels> & { longest: Float64Array },
   scale: TimeScale,
   width: number,
   height: number,
@@ -159,7 +160,8 @@ function draw(
   const ctx = prepare(canvas, width, height);
   ctx.clearRect(0, 0, width, height);
   const { trace, view, highlights, selected } = p;
-  const { levelStart, spans } = levels;
+  const { levelStart, spans, longest } = levels;
+  const pixelNs = (view[1] - view[0]) / Math.max(width, 1);
   ctx.font = FONT;
   ctx.textBaseline = "middle";
   ctx.fillStyle = "#eef0f3";
@@ -169,15 +171,25 @@ function draw(
   for (const t of ticks) ctx.fillText(formatDuration(t), scale.x(t) + 3, 9);
   for (let level = 0; level + 1 < levelStart.length; level++) {
     const y = RULER + level * BAND;
-    const to = firstStartingAfter(spans, levelStart[level], levelStart[level + 1], trace.start, view[1]);
+    const from = levelStart[level];
+    const to = firstStartingAfter(spans, from, levelStart[level + 1], trace.start, view[1]);
+    // Spans starting longer before the window than the level's longest span have ended.
+    const first = firstStartingAfter(spans, from, to, trace.start, view[0] - longest[level] - 1);
+    // When even the longest span is under a pixel, the spans starting inside a pixel already
+    // drawn end inside it too: jump past them by start time instead of walking them.
+    const jump = longest[level] < pixelNs;
     let lastX = -Infinity;
-    for (let i = levelStart[level]; i < to; i++) {
+    for (let i = Math.max(first - 1, from); i < to; i++) {
       const span = spans[i];
       const end = trace.start[span] + trace.duration[span];
       if (end < view[0]) continue;
       const x0 = Math.max(scale.x(trace.start[span]), 0);
       const x1 = Math.min(scale.x(end), width);
-      if (x1 - x0 < 1 && x1 < lastX + 1) continue; // under a pixel already drawn
+      if (x1 - x0 < 1 && x1 < lastX + 1) {
+        // under a pixel already drawn
+        if (jump) i = Math.max(i, firstStartingAfter(spans, i, to, trace.start, scale.t(Math.floor(lastX) + 1)) - 1);
+        continue;
+      }
       const w = Math.max(x1 - x0, 1);
       const service = trace.strings[trace.service[span]];
       ctx.globalAlpha = highlights.critical && !highlights.critical[span] ? 0.6 : 1;

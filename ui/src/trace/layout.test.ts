@@ -5,6 +5,7 @@ import {
   findSpanId,
   firstStartingAfter,
   flameLevels,
+  levelMaxDuration,
   niceTicks,
   rowWindow,
   spanIdAt,
@@ -144,6 +145,8 @@ describe("flameLevels", () => {
     expect(firstStartingAfter(spans, 3, 5, start, 35)).toBe(4);
     expect(firstStartingAfter(spans, 3, 5, start, 100)).toBe(5);
     expect(firstStartingAfter(spans, 3, 5, start, -1)).toBe(3);
+    const duration = Float64Array.from([100, 5, 20, 1, 7]);
+    expect([...levelMaxDuration({ levelStart, spans }, duration)]).toEqual([100, 20, 7]);
   });
 
   it("keeps every span once on a 200k-span trace", () => {

@@ -229,3 +229,17 @@ export function firstStartingAfter(spans: Int32Array, from: number, to: number, 
   }
   return lo;
 }
+
+/** Per flame level, its longest span's duration: spans starting more than that before a time
+ * have ended by then, and a level whose longest span is under a pixel can be skipped through
+ * by start time alone. */
+export function levelMaxDuration(levels: FlameLevels, duration: Float64Array): Float64Array {
+  const { levelStart, spans } = levels;
+  const max = new Float64Array(levelStart.length - 1);
+  for (let d = 0; d + 1 < levelStart.length; d++) {
+    let m = 0;
+    for (let i = levelStart[d]; i < levelStart[d + 1]; i++) if (duration[spans[i]] > m) m = duration[spans[i]];
+    max[d] = m;
+  }
+  return max;
+}
