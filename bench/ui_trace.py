@@ -9,7 +9,9 @@
   interactive (first waterfall frame drawn), each from navigation start, and interactive after
   the data arrived (typed arrays, tree layout, transfer, first frame);
 - scroll and zoom: 120 frames scrolling 10 rows per frame and 60 frames of Ctrl+wheel zoom,
-  with the draw time per frame (p50/p95/max) and the frame interval.
+  with the draw time per frame (p50/p95/max) and the frame interval;
+- the flame graph: time from the click to its first frame (with the per-level grouping of
+  the spans), then 60 Ctrl+wheel zoom steps (in and out; two animation frames each).
 
     python bench/ui_trace.py --spans 100000 --spans 1000000
 """
@@ -185,6 +187,32 @@ SCROLL_JS = """async ({frames, step, zoom}) => {
 }"""
 
 
+FLAME_JS = """async (frames) => {
+  const timings = window.__breadcrumbs;
+  timings.flameDraws = [];
+  const t0 = performance.now();
+  document.querySelector('[data-testid="view-flame"]').click();
+  while (!timings.flameDraws.length) await new Promise(requestAnimationFrame);
+  const openMs = performance.now() - t0;
+  const canvas = document.querySelector('[data-testid="flame-canvas"]');
+  timings.flameDraws = [];
+  const gaps = [];
+  let last = performance.now();
+  for (let i = 0; i < frames; i++) {
+    const rect = canvas.getBoundingClientRect();
+    canvas.dispatchEvent(new WheelEvent("wheel", {deltaY: i < frames / 2 ? -60 : 60,
+      ctrlKey: true, bubbles: true, cancelable: true, clientX: rect.left + rect.width * 0.4,
+      clientY: rect.top + 40}));
+    await new Promise(requestAnimationFrame);
+    await new Promise(requestAnimationFrame);
+    const now = performance.now();
+    gaps.push(now - last);
+    last = now;
+  }
+  return { openMs, levelsMs: timings.flameLevelsMs, draws: timings.flameDraws.slice(), gaps };
+}"""
+
+
 def open_trace(page: Page, base: str, trace_id: str) -> dict[str, Any]:
     page.goto(f"{base}/map")  # a page of the app; the trace is then opened in-app
     floor = page.evaluate(FLOOR_JS, f"{base}/api/x/traces/{trace_id}")
@@ -200,7 +228,15 @@ def open_trace(page: Page, base: str, trace_id: str) -> dict[str, Any]:
     page.wait_for_timeout(300)
     scroll = page.evaluate(SCROLL_JS, {"frames": 120, "step": 240, "zoom": False})
     zoom = page.evaluate(SCROLL_JS, {"frames": 60, "step": 0, "zoom": True})
-    return {"floor": floor, "t_nav": t_nav, "marks": marks, "scroll": scroll, "zoom": zoom}
+    flame = page.evaluate(FLAME_JS, 60)
+    return {
+        "floor": floor,
+        "t_nav": t_nav,
+        "marks": marks,
+        "scroll": scroll,
+        "zoom": zoom,
+        "flame": flame,
+    }
 
 
 def frames(label: str, result: dict[str, list[float]]) -> str:
@@ -260,10 +296,23 @@ def main() -> None:
                     )
                     print(frames("scroll", r["scroll"]))
                     print(frames("zoom", r["zoom"]))
+                    flame = r["flame"]
+                    steps = flame["gaps"]
+                    print(
+                        f"  flame graph: open {flame['openMs']:.0f} ms (levels "
+                        f"{flame['levelsMs']:.0f} ms); zoom: draw p50 "
+                        f"{pct(flame['draws'], 0.5):.2f} ms, p95 {pct(flame['draws'], 0.95):.2f} "
+                        f"ms, max {max(flame['draws'], default=0):.2f} ms; step (two frames) "
+                        f"p50 {pct(steps, 0.5):.1f} ms, p95 {pct(steps, 0.95):.1f} ms"
+                    )
                 browser.close()
         finally:
             proc.terminate()
-            proc.wait(60)
+            try:
+                proc.wait(120)  # a store of 1M spans checkpoints on the way out
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ from breadcrumbs.api import jaeger as jaeger_api
 from breadcrumbs.api import native_trace as native_trace_api
 from breadcrumbs.api import ops as ops_api
 from breadcrumbs.api import red as red_api
+from breadcrumbs.api import search as search_api
 from breadcrumbs.api import why as why_api
 from breadcrumbs.api import zipkin as zipkin_api
 from breadcrumbs.codec import otlp
@@ -354,6 +355,7 @@ class Server:
             *doctor_api.routes(self.query, value_limit=self.settings.max_value_length),
             *red_api.routes(self.query.reader),
             *native_trace_api.routes(self.query),
+            *search_api.routes(self.query),
             *home_api.routes(),  # last: its /api/ catch-all answers unknown API paths
         ]
         await self._serve_http(

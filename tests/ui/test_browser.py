@@ -84,7 +84,7 @@ def test_search_lists_the_trace_and_opens_it(
     expect(results).to_contain_text("payment")
     expect(page.get_by_test_id("scatter").locator("circle.error")).to_have_count(1)
     link.click()
-    expect(page).to_have_url(re.compile(f"/trace/{trace_id}$"))
+    expect(page).to_have_url(re.compile(f"/trace/{trace_id}\\?match="))
     header = page.get_by_test_id("trace-header")
     expect(header).to_contain_text("GET /checkout")
     expect(header).to_contain_text(str(count))
@@ -160,6 +160,20 @@ def test_find_span_panel_and_deep_link(
     expect(page.get_by_test_id("span-panel")).to_contain_text("ZeroDivisionError")
 
 
+def test_find_in_trace_by_attribute(
+    server: ServerProcess, sent: tuple[str, int], page: Page
+) -> None:
+    trace_id, _ = sent
+    page.goto(f"{server.http_url}/trace/{trace_id}")
+    find = page.get_by_test_id("find")
+    find.fill("amount.cents=1250")
+    expect(page.get_by_test_id("find-count")).to_have_text("1 of 1")
+    find.press("Enter")
+    expect(page.get_by_test_id("span-panel").locator(".panel-title")).to_have_text(XSS_NAME)
+    find.fill("amount.cents=1")
+    expect(page.get_by_test_id("find-count")).to_have_text("no match")
+
+
 def test_span_data_with_html_shows_verbatim_and_never_runs(
     server: ServerProcess, sent: tuple[str, int], page: Page
 ) -> None:
@@ -190,8 +204,71 @@ def test_service_map_draws_the_call_and_clicking_searches(
     page.goto(server.http_url + "/map")
     nodes = page.get_by_test_id("map-node")
     expect(nodes).to_have_count(2)
-    nodes.filter(has_text="payment").click()
+    payment = nodes.filter(has_text="payment")
+    # Calls, error rate and p95 on the service and on the call (the charge failed).
+    expect(payment).to_contain_text("1 calls · 100% err · p95")
+    label = page.locator('[data-edge-label="gateway→payment"]')
+    expect(label).to_contain_text("1 · 100% err · p95")
+    payment.click()
     expect(page).to_have_url(re.compile(r"/search\?service=payment"))
+    expect(page.get_by_test_id("trace-link")).to_have_count(1)
+    page.go_back()
+    page.locator('[data-edge="gateway→payment"] path.hit').click(force=True)
+    expect(page).to_have_url(re.compile(r"/search\?service=payment&kind=server"))
+    expect(page.get_by_test_id("trace-link")).to_have_count(1)
+
+
+def test_search_across_services_highlights_the_matching_spans(
+    server: ServerProcess, sent: tuple[str, int], page: Page
+) -> None:
+    trace_id, _ = sent
+    # No service chosen: every service is searched.
+    page.goto(server.http_url + "/search?lookback=1h")
+    expect(page.get_by_test_id("service")).to_have_value("")
+    expect(page.get_by_test_id("results")).to_contain_text("GET /checkout")
+    # A span attribute of the payment span, found without naming its service; the list says
+    # how long the matching span took beside the whole trace.
+    page.get_by_test_id("tags").fill("amount.cents=1250")
+    page.get_by_test_id("kind").select_option("server")
+    page.get_by_test_id("search-button").click()
+    expect(page).to_have_url(re.compile(r"kind=server"))
+    expect(page.get_by_test_id("trace-link")).to_have_count(1)
+    expect(page.get_by_test_id("matched")).to_contain_text("payment")
+    # A resource attribute no span carries finds nothing; the message says what to try.
+    page.get_by_test_id("resource-tags").fill("service.name=gateway")
+    page.get_by_test_id("search-button").click()
+    expect(page.locator(".empty-state")).to_contain_text("No service has a matching span")
+    page.get_by_test_id("resource-tags").fill("service.name=payment")
+    page.get_by_test_id("search-button").click()
+    page.get_by_test_id("trace-link").click()
+    expect(page).to_have_url(re.compile(f"/trace/{trace_id}\\?match="))
+    matched = page.get_by_test_id("search-matches")
+    expect(matched).to_contain_text("1 span matched your search")
+    page.get_by_test_id("next-searched").click()
+    expect(page.get_by_test_id("span-panel").locator(".panel-title")).to_have_text(XSS_NAME)
+    # The highlight survives a reload of the shared link.
+    page.reload()
+    expect(page.get_by_test_id("search-matches")).to_contain_text("1 span matched your search")
+    expect(page.get_by_test_id("span-panel").locator(".panel-title")).to_have_text(XSS_NAME)
+
+
+def test_flame_graph_of_the_same_trace(
+    server: ServerProcess, sent: tuple[str, int], page: Page
+) -> None:
+    trace_id, _ = sent
+    page.goto(f"{server.http_url}/trace/{trace_id}")
+    page.get_by_test_id("view-flame").click()
+    flame = page.get_by_test_id("flame-graph")
+    expect(flame).to_have_attribute("data-levels", "3")  # root, its children, the widgets
+    expect(page).to_have_url(re.compile(r"view=flame"))
+    # The root's band spans the width: a click on it opens the root span.
+    page.get_by_test_id("flame-canvas").click(position={"x": 300, "y": 22 + 11})
+    expect(page.get_by_test_id("span-panel").locator(".panel-title")).to_have_text("GET /checkout")
+    page.reload()
+    expect(page.get_by_test_id("flame-graph")).to_have_attribute("data-levels", "3")
+    expect(page.get_by_test_id("span-panel").locator(".panel-title")).to_have_text("GET /checkout")
+    page.get_by_test_id("view-waterfall").click()
+    expect(page.get_by_test_id("waterfall")).to_be_visible()
 
 
 def test_the_explain_contract_marks_the_error_origin(

@@ -145,3 +145,61 @@ export async function explain(traceId: string, signal?: AbortSignal): Promise<Ex
     throw error;
   }
 }
+
+// Native search (/api/x/search): every service at once, kind, span/resource attributes,
+// and both durations (the matching span's and the whole trace's).
+export interface SearchTrace {
+  traceId: string;
+  root: { spanId: string; service: string; name: string } | null;
+  startNs: number;
+  durationNs: number;
+  spanCount: number;
+  errorCount: number;
+  services: { name: string; spans: number; errors: number }[];
+  matched: { count: number; spanId?: string; service?: string; name?: string; durationNs?: number };
+}
+
+export interface SearchResult {
+  traces: SearchTrace[];
+  limit: number;
+  startNs: number;
+  endNs: number;
+}
+
+export async function search(params: URLSearchParams, signal?: AbortSignal): Promise<SearchResult> {
+  return getJson<SearchResult>(`/api/x/search?${params}`, signal);
+}
+
+/** The spans of a trace that meet a search's span conditions. */
+export async function matches(traceId: string, params: URLSearchParams, signal?: AbortSignal): Promise<string[]> {
+  return (await getJson<{ spanIds: string[] }>(`/api/x/traces/${traceId}/matches?${params}`, signal)).spanIds;
+}
+
+export interface GraphFigures {
+  calls: number;
+  errors: number;
+  errorRate: number;
+  p95: number | null;
+}
+
+export interface GraphNode extends GraphFigures {
+  id: string;
+  /** "instrumented", or how an uninstrumented peer was named: "peer", "database", "queue". */
+  kind: string;
+}
+
+export interface GraphEdge extends GraphFigures {
+  source: string;
+  target: string;
+}
+
+export interface ServiceGraph {
+  start: number;
+  end: number;
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+}
+
+export async function serviceGraph(startNs: number, endNs: number, signal?: AbortSignal): Promise<ServiceGraph> {
+  return getJson<ServiceGraph>(`/api/x/service-graph?start=${startNs}&end=${endNs}`, signal);
+}

@@ -14,7 +14,10 @@ function App() {
   const compareMatch = /^\/compare(?:\/([^/]+))?(?:\/([^/]+))?$/.exec(path);
   let page;
   if (path === "/" || path === "/search") page = <SearchPage url={url} />;
-  else if (traceMatch) page = <TracePage traceId={decodeURIComponent(traceMatch[1])} spanParam={url.searchParams.get("span")} />;
+  else if (traceMatch) {
+    const q = url.searchParams;
+    page = <TracePage traceId={decodeURIComponent(traceMatch[1])} params={{ span: q.get("span"), match: q.get("match"), view: q.get("view") }} />;
+  }
   else if (path === "/map") page = <MapPage url={url} />;
   else if (path === "/why") page = <AnalysisPage render={(p) => <p.WhyPage url={url} />} />;
   else if (path === "/services" || path === "/red") page = <AnalysisPage render={(p) => <p.RedPage url={url} />} />;

@@ -22,6 +22,8 @@ from breadcrumbs.query.adjusters import (
 )
 from breadcrumbs.query.derived_tags import lift_derived_tags
 from breadcrumbs.query.gc_pause import gc_paused
+from breadcrumbs.query.matching import matching_mask
+from breadcrumbs.query.search_params import NativeSearch
 from breadcrumbs.query.trace_ids import parse_trace_id_or_prefix
 from breadcrumbs.store.base import (
     DependencyLink,
@@ -192,6 +194,28 @@ class QueryService:
         )
         kept = [t for t in traces if _has_keys(t.spans, required_keys, query)]
         return kept[:wanted]
+
+    async def search(self, search: NativeSearch) -> list[tuple[AdjustedTrace, pa.Array]]:
+        """Traces with a span meeting ``search.query`` whose whole duration fits, newest
+        first, each with its matching spans (a boolean per row). With trace-duration bounds
+        the store is asked for more traces than wanted, as they are checked here."""
+        wanted = search.query.limit
+        bounded = search.min_trace_ns is not None or search.max_trace_ns is not None
+        query = (
+            replace(search.query, limit=min(_MAX_FETCH, wanted * _OVERFETCH))
+            if bounded
+            else search.query
+        )
+        found: list[tuple[AdjustedTrace, pa.Array]] = []
+        for trace in await self.find_traces(query):
+            spans = trace.spans
+            start = pc.min(spans["Timestamp"]).as_py()
+            end = pc.max(pc.add(spans["Timestamp"], spans["Duration"])).as_py()
+            if search.trace_fits(int(end) - int(start)):
+                found.append((trace, matching_mask(spans, search.query)))
+            if len(found) == wanted:
+                break
+        return found
 
     async def resolve_service(self, name: str) -> str:
         """The stored spelling of a service name given in any case (itself when unknown)."""

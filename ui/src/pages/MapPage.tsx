@@ -1,49 +1,54 @@
-// The service map from /api/dependencies: services in layers by who calls whom, edges with
-// call counts. Clicking a service searches its traces.
+// The service map from /api/x/service-graph: services in columns by who calls whom; calls,
+// error rate and p95 on every service and every edge; uninstrumented peers (databases, queues,
+// services named only by their callers) drawn apart. Clicking a service or an edge searches
+// its traces over the same time range.
 import { useEffect, useState } from "preact/hooks";
 import * as api from "../api";
 import { serviceColor } from "../colors";
-import { formatCount } from "../format";
+import { formatCount, formatDuration } from "../format";
 import { navigate } from "../router";
-import { layers } from "./map-layout";
+import { edgeSearch, figuresText, layers, nodeSearch } from "./map-layout";
 
-const LOOKBACKS: [number, string][] = [
-  [15 * 60_000, "Last 15 minutes"],
-  [3_600_000, "Last hour"],
-  [6 * 3_600_000, "Last 6 hours"],
-  [24 * 3_600_000, "Last 24 hours"],
-  [7 * 24 * 3_600_000, "Last 7 days"],
+export const MAP_RANGES: [string, number, string][] = [
+  ["5m", 5 * 60_000, "Last 5 minutes"],
+  ["15m", 15 * 60_000, "Last 15 minutes"],
+  ["1h", 3_600_000, "Last hour"],
+  ["6h", 6 * 3_600_000, "Last 6 hours"],
+  ["24h", 24 * 3_600_000, "Last 24 hours"],
 ];
-const NODE_W = 172;
-const NODE_H = 40;
-const COL_GAP = 120;
-const ROW_GAP = 22;
+const NODE_W = 206;
+const NODE_H = 52;
+const COL_GAP = 140;
+const ROW_GAP = 26;
+const PEER_LABEL: Record<string, string> = { database: "database", queue: "queue", peer: "not instrumented" };
 
 export function MapPage({ url }: { url: URL }) {
-  const lookback = Number(url.searchParams.get("lookback") ?? 3_600_000) || 3_600_000;
-  const [links, setLinks] = useState<api.DependencyLink[] | null>(null);
+  const range = MAP_RANGES.find(([key]) => key === url.searchParams.get("range")) ?? MAP_RANGES[2];
+  const [graph, setGraph] = useState<api.ServiceGraph | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [hover, setHover] = useState<string | null>(null);
 
   useEffect(() => {
     const abort = new AbortController();
-    setLinks(null);
-    api.dependencies(lookback, abort.signal).then(setLinks, (e: Error) => e.name !== "AbortError" && setError(e.message));
+    setGraph(null);
+    setError(null);
+    const end = Date.now() * 1e6;
+    api.serviceGraph(end - range[1] * 1e6, end, abort.signal).then(setGraph, (e: Error) => e.name !== "AbortError" && setError(e.message));
     return () => abort.abort();
-  }, [lookback]);
+  }, [range[0]]);
 
   const head = (
     <div class="map-head">
       <h1>Service map</h1>
-      <select
-        value={String(lookback)}
-        onChange={(e) => navigate(`/map?lookback=${(e.target as HTMLSelectElement).value}`, true)}
-      >
-        {LOOKBACKS.map(([ms, label]) => (
-          <option value={String(ms)}>{label}</option>
+      <select value={range[0]} data-testid="map-range" onChange={(e) => navigate(`/map?range=${(e.target as HTMLSelectElement).value}`, true)}>
+        {MAP_RANGES.map(([key, , label]) => (
+          <option value={key}>{label}</option>
         ))}
       </select>
-      <span class="muted">Arrows point from caller to callee; numbers are calls. Click a service to search its traces.</span>
+      <span class="muted">
+        Arrows point from caller to callee, with calls, error rate and p95 latency (hover a service to see its calls). Click a
+        service or an arrow to search its traces.
+      </span>
     </div>
   );
   if (error)
@@ -53,43 +58,66 @@ export function MapPage({ url }: { url: URL }) {
         <div class="banner banner-error">{error}</div>
       </div>
     );
-  if (!links)
+  if (!graph)
     return (
       <div class="page">
         {head}
         <div class="loading-block">
           <div class="spinner" />
-          Loading dependencies…
+          Loading the service graph…
         </div>
       </div>
     );
-  if (!links.length)
+  if (!graph.edges.length)
     return (
       <div class="page">
         {head}
         <div class="empty-state small">
           <h3>No calls between services in this time range</h3>
           <p>
-            The map draws a service once it calls another (a client or producer span with a server or consumer child in
-            another service). Try a longer range, or check that trace context propagates between your services.
+            The map draws a call when a span's parent is in another service, or when a client span names what it called
+            (<code>peer.service</code>, <code>db.system</code>, <code>messaging.system</code>). Try a longer range, or check
+            that trace context propagates between your services.
           </p>
         </div>
       </div>
     );
 
-  const { columns, nodes } = layers(links);
-  const height = Math.max(...columns.map((c) => c.length)) * (NODE_H + ROW_GAP) + 40;
+  const links = graph.edges.map((e) => ({ parent: e.source, child: e.target, callCount: e.calls }));
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  // Databases, queues and other peers only ever answer: one column of their own on the right,
+  // so every call to them runs forward instead of across the services.
+  const isPeer = (name: string) => (byId.get(name)?.kind ?? "instrumented") !== "instrumented";
+  const layered = layers(links).columns.map((col) => col.filter((name) => !isPeer(name))).filter((col) => col.length);
+  const peers = [...new Set(graph.edges.map((e) => e.target))].filter(isPeer).sort();
+  const columns = peers.length ? [...layered, peers] : layered;
+  const height = Math.max(...columns.map((c) => c.length)) * (NODE_H + ROW_GAP) + 60;
   const width = columns.length * (NODE_W + COL_GAP) + 40;
   const pos = new Map<string, { x: number; y: number }>();
   columns.forEach((col, ci) => {
     const offset = (height - col.length * (NODE_H + ROW_GAP)) / 2;
     col.forEach((name, ri) => pos.set(name, { x: 20 + ci * (NODE_W + COL_GAP), y: offset + ri * (NODE_H + ROW_GAP) }));
   });
-  const maxCalls = Math.max(...links.map((l) => l.callCount));
+  const maxCalls = Math.max(...graph.edges.map((e) => e.calls));
+  const lookback = range[0];
+  // A busy map labels only the calls that failed and those of the hovered service or call.
+  const labelAll = graph.edges.length <= 12;
+  const labels: preact.JSX.Element[] = [];
 
   return (
     <div class="page map-page">
       {head}
+      <div class="map-legend muted small">
+        <span>
+          <span class="legend-node" /> instrumented service
+        </span>
+        <span>
+          <span class="legend-node peer" /> database, queue or service seen only from its callers
+        </span>
+        <span>
+          <span class="legend-line error" /> calls with errors
+        </span>
+      </div>
       <div class="card map-card">
         <svg viewBox={`0 0 ${width} ${height}`} width={width} height={height} class="map-svg" data-testid="service-map">
           <defs>
@@ -97,9 +125,9 @@ export function MapPage({ url }: { url: URL }) {
               <path d="M 0 0 L 10 5 L 0 10 z" fill="#9ca3af" />
             </marker>
           </defs>
-          {links.map((l) => {
-            const a = pos.get(l.parent)!;
-            const b = pos.get(l.child)!;
+          {graph.edges.map((e) => {
+            const a = pos.get(e.source)!;
+            const b = pos.get(e.target)!;
             const x0 = a.x + NODE_W;
             const y0 = a.y + NODE_H / 2;
             const x1 = b.x - 2;
@@ -109,41 +137,73 @@ export function MapPage({ url }: { url: URL }) {
             const path = back
               ? `M ${a.x + NODE_W / 2} ${a.y + NODE_H} C ${a.x + NODE_W / 2} ${a.y + NODE_H + 60}, ${b.x + NODE_W / 2} ${b.y + NODE_H + 60}, ${b.x + NODE_W / 2} ${b.y + NODE_H + 2}`
               : `M ${x0} ${y0} C ${mx} ${y0}, ${mx} ${y1}, ${x1} ${y1}`;
-            const active = hover === l.parent || hover === l.child;
-            return (
-              <g class={`edge ${active ? "active" : ""} ${hover && !active ? "faded" : ""}`}>
-                <path d={path} stroke-width={1.2 + 3 * Math.sqrt(l.callCount / maxCalls)} marker-end="url(#arrow)" />
-                <text x={back ? (a.x + b.x + NODE_W) / 2 : x1 - 30} y={back ? Math.max(a.y, b.y) + NODE_H + 48 : y1 - 6} text-anchor="middle" class="edge-label">
-                  {formatCount(l.callCount)}
-                </text>
-              </g>
+            const active = hover === e.source || hover === e.target || hover === `${e.source}→${e.target}`;
+            const kind = byId.get(e.target)?.kind ?? "instrumented";
+            // Forward calls are labelled at their middle, where converging arrows are apart;
+            // the labels are drawn last, over the boxes.
+            const lx = back ? (a.x + b.x + NODE_W) / 2 : mx;
+            const ly = back ? Math.max(a.y, b.y) + NODE_H + 48 : (y0 + y1) / 2 - 5;
+            labels.push(
+              <text x={lx} y={ly} text-anchor="middle" data-edge-label={`${e.source}→${e.target}`} class={`edge-label ${labelAll || active || e.errors ? "" : "hidden"} ${hover && !active ? "faded" : ""}`}>
+                {formatCount(e.calls)}
+                {e.errors > 0 && <tspan class="err">{` · ${percent(e.errorRate)} err`}</tspan>}
+                {e.p95 ? ` · p95 ${formatDuration(e.p95)}` : ""}
+              </text>,
             );
-          })}
-          {[...nodes.values()].map((n) => {
-            const p = pos.get(n.name)!;
             return (
               <g
-                class={`node ${hover && hover !== n.name ? "faded" : ""}`}
-                transform={`translate(${p.x} ${p.y})`}
-                onClick={() => navigate(`/search?service=${encodeURIComponent(n.name)}`)}
-                onMouseEnter={() => setHover(n.name)}
+                class={`edge ${e.errors ? "has-errors" : ""} ${active ? "active" : ""} ${hover && !active ? "faded" : ""}`}
+                data-testid="map-edge"
+                data-edge={`${e.source}→${e.target}`}
+                onClick={() => navigate(edgeSearch(e, kind, lookback))}
+                onMouseEnter={() => setHover(`${e.source}→${e.target}`)}
                 onMouseLeave={() => setHover(null)}
-                data-testid="map-node"
               >
-                <rect width={NODE_W} height={NODE_H} rx={8} />
-                <rect width={5} height={NODE_H} rx={2} fill={serviceColor(n.name)} />
-                <text x={14} y={17} class="node-name">
-                  {n.name.length > 22 ? n.name.slice(0, 21) + "…" : n.name}
-                </text>
-                <text x={14} y={31} class="node-sub">
-                  {formatCount(n.callsIn)} in · {formatCount(n.callsOut)} out
-                </text>
-                <title>{n.name}</title>
+                <path d={path} class="hit" />
+                <path d={path} stroke-width={1.2 + 3 * Math.sqrt(e.calls / maxCalls)} marker-end="url(#arrow)" />
+                <title>{`${e.source} → ${e.target}: ${figuresText(e)}. Click to search these calls.`}</title>
               </g>
             );
           })}
+          {columns.flat().map((name) => {
+            const n = byId.get(name) ?? { id: name, kind: "instrumented", calls: 0, errors: 0, errorRate: 0, p95: null };
+            const p = pos.get(name)!;
+            const peer = n.kind !== "instrumented";
+            return (
+              <g
+                class={`node ${peer ? "peer" : ""} ${n.errors ? "has-errors" : ""} ${hover && hover !== name && !hover.includes(name) ? "faded" : ""}`}
+                transform={`translate(${p.x} ${p.y})`}
+                onClick={() => navigate(nodeSearch(n, graph.edges, lookback))}
+                onMouseEnter={() => setHover(name)}
+                onMouseLeave={() => setHover(null)}
+                data-testid="map-node"
+                data-kind={n.kind}
+              >
+                <rect width={NODE_W} height={NODE_H} rx={8} class="box" />
+                {!peer && <rect width={5} height={NODE_H} rx={2} fill={serviceColor(name)} />}
+                <text x={14} y={18} class="node-name">
+                  {name.length > 22 ? name.slice(0, 21) + "…" : name}
+                </text>
+                <text x={14} y={33} class="node-sub">
+                  {formatCount(n.calls)} calls
+                  {n.calls > 0 && <tspan class={n.errors ? "err" : ""}>{` · ${percent(n.errorRate)} err`}</tspan>}
+                  {n.p95 ? ` · p95 ${formatDuration(n.p95)}` : ""}
+                </text>
+                <text x={14} y={46} class="node-kind">
+                  {peer ? PEER_LABEL[n.kind] ?? n.kind : "service"}
+                </text>
+                <title>{`${name}${peer ? ` (${PEER_LABEL[n.kind] ?? n.kind})` : ""}: ${figuresText(n)}. Click to search its traces.`}</title>
+              </g>
+            );
+          })}
+          <g class="edge-labels">{labels}</g>
         </svg>
       </div>
     </div>
   );
+}
+
+function percent(rate: number): string {
+  const p = rate * 100;
+  return `${p >= 10 || p === 0 ? p.toFixed(0) : p.toFixed(1)}%`;
 }

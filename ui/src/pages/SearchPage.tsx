@@ -1,5 +1,7 @@
-// Search: find traces by service, operation, kind, attributes and durations; see them as a
-// scatter plot (brush to filter) and a sortable list. The URL holds the whole query.
+// Search: find traces in one service or all of them by operation, kind, span and resource
+// attributes and durations (the matching span's and the whole trace's); see them as a scatter
+// plot (brush to filter) and a sortable list. The URL holds the whole query, and a trace opened
+// from the results highlights the spans that matched.
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { ComparePick, CompareTray, WhyRegionButton } from "../analysis/entry";
 import * as api from "../api";
@@ -9,10 +11,10 @@ import { navigate } from "../router";
 import { Scatter, type Brush } from "./Scatter";
 import {
   formFromUrl,
-  jaegerQuery,
-  keep,
   LOOKBACKS,
-  summarize,
+  matchQuery,
+  searchQuery,
+  toRow,
   urlFromForm,
   type SearchForm,
   type TraceRow,
@@ -20,7 +22,7 @@ import {
 import { NoServices } from "./NoServices";
 
 const KINDS = ["server", "client", "producer", "consumer", "internal"];
-type SortKey = "start" | "duration" | "spans" | "errors";
+type SortKey = "start" | "duration" | "spans" | "errors" | "matched";
 
 export function SearchPage({ url }: { url: URL }) {
   const fromUrl = useMemo(() => formFromUrl(url.searchParams), [url.search]);
@@ -29,6 +31,7 @@ export function SearchPage({ url }: { url: URL }) {
   const [servicesError, setServicesError] = useState<string | null>(null);
   const [operations, setOperations] = useState<api.Operation[]>([]);
   const [results, setResults] = useState<TraceRow[] | null>(null);
+  const [matchBase, setMatchBase] = useState<string>("");
   const [searching, setSearching] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [brush, setBrush] = useState<Brush | null>(null);
@@ -44,11 +47,6 @@ export function SearchPage({ url }: { url: URL }) {
         (found) => {
           setServices(found);
           if (!found.length) timer = window.setTimeout(load, 3000);
-          else if (!fromUrl.service) {
-            const remembered = localStorage.getItem("breadcrumbs.service");
-            const service = remembered && found.includes(remembered) ? remembered : found[0];
-            navigate(urlFromForm({ ...fromUrl, service }), true);
-          }
         },
         (e: Error) => setServicesError(e.message),
       );
@@ -57,23 +55,25 @@ export function SearchPage({ url }: { url: URL }) {
   }, []);
 
   useEffect(() => {
-    if (!form.service) return;
+    if (!form.service) return setOperations([]);
     const abort = new AbortController();
     api.operations(form.service, abort.signal).then(setOperations, () => setOperations([]));
     return () => abort.abort();
   }, [form.service]);
 
-  // Every change of the URL's query runs the search.
+  // Every change of the URL's query runs the search (no service: every service).
+  const servicesKnown = !!services?.length;
   useEffect(() => {
-    if (!fromUrl.service) return;
-    localStorage.setItem("breadcrumbs.service", fromUrl.service);
+    if (!servicesKnown) return;
     const abort = new AbortController();
+    const query = searchQuery(fromUrl);
     setSearching(true);
     setError(null);
     setBrush(null);
-    api.searchTraces(jaegerQuery(fromUrl), abort.signal).then(
-      (traces) => {
-        setResults(keep(traces.map((t) => summarize(t, fromUrl)), fromUrl));
+    api.search(query, abort.signal).then(
+      (found) => {
+        setResults(found.traces.map(toRow));
+        setMatchBase(matchQuery(query, found.startNs, found.endNs));
         setSearching(false);
       },
       (e: Error) => {
@@ -83,7 +83,7 @@ export function SearchPage({ url }: { url: URL }) {
       },
     );
     return () => abort.abort();
-  }, [url.search]);
+  }, [url.search, servicesKnown]);
 
   if (servicesError) {
     return (
@@ -109,6 +109,11 @@ export function SearchPage({ url }: { url: URL }) {
     sort.desc,
   );
   const maxDuration = Math.max(1, ...shown.map((r) => r.durationNs));
+  // Without a span condition every span "matches": the column would only repeat the root.
+  const spanConditions = hasSpanConditions(fromUrl);
+  const traceHref = (id: string) => `/trace/${id}${matchBase ? `?match=${encodeURIComponent(matchBase)}` : ""}`;
+  const rangeLabel =
+    fromUrl.lookback === "custom" ? "chosen range" : (LOOKBACKS.find(([v]) => v === fromUrl.lookback)?.[1].toLowerCase() ?? "chosen range");
 
   return (
     <div class="page search-page">
@@ -119,34 +124,44 @@ export function SearchPage({ url }: { url: URL }) {
             data-testid="service"
             onChange={(e) => update({ service: (e.target as HTMLSelectElement).value, operation: "" })}
           >
-            {(services ?? [form.service]).map((s) => (
+            <option value="">All services</option>
+            {(services ?? (form.service ? [form.service] : [])).map((s) => (
               <option value={s}>{s}</option>
             ))}
           </select>
         </Field>
         <Field label="Operation">
-          <select value={form.operation} data-testid="operation" onChange={(e) => update({ operation: (e.target as HTMLSelectElement).value })}>
-            <option value="">All operations</option>
+          <select value={form.operation} data-testid="operation" disabled={!form.service} onChange={(e) => update({ operation: (e.target as HTMLSelectElement).value })}>
+            <option value="">{form.service ? "All operations" : "Choose a service first"}</option>
             {operationNames.map((o) => (
               <option value={o}>{o}</option>
             ))}
           </select>
         </Field>
         <Field label="Span kind">
-          <select value={form.kind} onChange={(e) => update({ kind: (e.target as HTMLSelectElement).value })}>
+          <select value={form.kind} data-testid="kind" onChange={(e) => update({ kind: (e.target as HTMLSelectElement).value })}>
             <option value="">Any kind</option>
             {KINDS.map((k) => (
               <option value={k}>{k}</option>
             ))}
           </select>
         </Field>
-        <Field label="Attributes" hint="key=value, several allowed (all must match)">
+        <Field label="Span attributes" hint="key=value, one per line; all must hold on the matching span">
           <textarea
             rows={2}
             value={form.tags}
             placeholder={"http.response.status_code=500\nuser.tier=gold"}
             data-testid="tags"
             onInput={(e) => update({ tags: (e.target as HTMLTextAreaElement).value })}
+          />
+        </Field>
+        <Field label="Resource attributes" hint="of the process that sent it">
+          <textarea
+            rows={1}
+            value={form.resourceTags}
+            placeholder="deployment.environment=production"
+            data-testid="resource-tags"
+            onInput={(e) => update({ resourceTags: (e.target as HTMLTextAreaElement).value })}
           />
         </Field>
         <Field label="A matching span took" hint="e.g. 150ms, 1.5s">
@@ -161,13 +176,19 @@ export function SearchPage({ url }: { url: URL }) {
             <input placeholder="at most" value={form.maxTrace} onInput={(e) => update({ maxTrace: (e.target as HTMLInputElement).value })} />
           </div>
         </Field>
-        <Field label="Time range">
-          <select value={form.lookback} onChange={(e) => update({ lookback: (e.target as HTMLSelectElement).value })}>
+        <Field label="Time range" hint="when the matching span started">
+          <select value={form.lookback} data-testid="lookback" onChange={(e) => update({ lookback: (e.target as HTMLSelectElement).value })}>
             {LOOKBACKS.map(([value, label]) => (
               <option value={value}>{label}</option>
             ))}
           </select>
         </Field>
+        {form.lookback === "custom" && (
+          <div class="range custom-range">
+            <input type="datetime-local" aria-label="From" data-testid="from" value={form.from} onInput={(e) => update({ from: (e.target as HTMLInputElement).value })} />
+            <input type="datetime-local" aria-label="To" data-testid="to" value={form.to} onInput={(e) => update({ to: (e.target as HTMLInputElement).value })} />
+          </div>
+        )}
         <div class="form-row">
           <label class="check">
             <input type="checkbox" checked={form.errors} data-testid="errors-only" onChange={(e) => update({ errors: (e.target as HTMLInputElement).checked })} />
@@ -189,7 +210,7 @@ export function SearchPage({ url }: { url: URL }) {
           </div>
         )}
         {results && results.length > 0 && (
-          <Scatter rows={results} brush={brush} onBrush={setBrush} onOpen={(id) => navigate(`/trace/${id}`)} />
+          <Scatter rows={results} brush={brush} onBrush={setBrush} onOpen={(id) => navigate(traceHref(id))} />
         )}
         <div class="results-head">
           <h2>
@@ -208,8 +229,14 @@ export function SearchPage({ url }: { url: URL }) {
           <div class="empty-state small">
             <h3>No traces match</h3>
             <p>
-              Nothing from <b>{fromUrl.service}</b> matches in the {LOOKBACKS.find(([v]) => v === fromUrl.lookback)?.[1].toLowerCase() ?? "chosen range"}.
-              Try a longer time range, fewer attribute filters, or another service.
+              {fromUrl.service ? (
+                <>
+                  Nothing from <b>{fromUrl.service}</b> matches in the {rangeLabel}.
+                </>
+              ) : (
+                <>No service has a matching span in the {rangeLabel}.</>
+              )}{" "}
+              Try a longer time range, fewer attribute filters, or all services.
             </p>
           </div>
         )}
@@ -221,7 +248,8 @@ export function SearchPage({ url }: { url: URL }) {
                 <SortHeader label="Spans" id="spans" sort={sort} setSort={setSort} />
                 <th>Services</th>
                 <SortHeader label="Errors" id="errors" sort={sort} setSort={setSort} />
-                <SortHeader label="Duration" id="duration" sort={sort} setSort={setSort} />
+                {spanConditions && <SortHeader label="Matching span took" id="matched" sort={sort} setSort={setSort} />}
+                <SortHeader label="Whole trace took" id="duration" sort={sort} setSort={setSort} />
                 <SortHeader label="Started" id="start" sort={sort} setSort={setSort} />
               </tr>
             </thead>
@@ -230,7 +258,7 @@ export function SearchPage({ url }: { url: URL }) {
                 <tr class={r.errors ? "has-error" : ""}>
                   <td class="trace-cell">
                     <ComparePick traceId={r.traceId} />
-                    <a href={`/trace/${r.traceId}`} data-testid="trace-link">
+                    <a href={traceHref(r.traceId)} data-testid="trace-link">
                       <span class="dot" style={{ background: serviceColor(r.rootService) }} />
                       <b>{r.rootService}</b> <span>{r.rootName}</span>
                     </a>
@@ -249,6 +277,20 @@ export function SearchPage({ url }: { url: URL }) {
                     </div>
                   </td>
                   <td class="num">{r.errors ? <span class="badge badge-error">{r.errors}</span> : <span class="muted">0</span>}</td>
+                  {spanConditions && (
+                    <td class="small matched-cell" data-testid="matched">
+                      {r.matched.durationNs !== undefined && (
+                        <>
+                          <b>{formatDuration(r.matched.durationNs)}</b>
+                          {r.matched.count > 1 && <span class="muted"> (longest of {formatCount(r.matched.count)})</span>}
+                          <div class="matched-span">
+                            <span class="dot" style={{ background: serviceColor(r.matched.service ?? "") }} />
+                            {r.matched.service} <span class="muted">{r.matched.name}</span>
+                          </div>
+                        </>
+                      )}
+                    </td>
+                  )}
                   <td class="duration-cell">
                     <div class="duration-bar">
                       <div style={{ width: `${(100 * r.durationNs) / maxDuration}%`, background: r.errors ? "#dc2626" : "#6366f1" }} />
@@ -267,6 +309,10 @@ export function SearchPage({ url }: { url: URL }) {
       </section>
     </div>
   );
+}
+
+function hasSpanConditions(form: SearchForm): boolean {
+  return !!(form.service || form.operation || form.kind || form.tags.trim() || form.resourceTags.trim() || form.minSpan || form.maxSpan || form.errors);
 }
 
 function Field(props: { label: string; hint?: string; children: preact.ComponentChildren }) {
@@ -299,7 +345,15 @@ function SortHeader(props: {
 
 function sortRows(rows: TraceRow[], key: SortKey, desc: boolean): TraceRow[] {
   const value = (r: TraceRow) =>
-    key === "start" ? r.startMs : key === "duration" ? r.durationNs : key === "spans" ? r.spans : r.errors;
+    key === "start"
+      ? r.startMs
+      : key === "duration"
+        ? r.durationNs
+        : key === "spans"
+          ? r.spans
+          : key === "matched"
+            ? (r.matched.durationNs ?? 0)
+            : r.errors;
   return [...rows].sort((a, b) => (desc ? value(b) - value(a) : value(a) - value(b)));
 }
 

@@ -2,12 +2,13 @@
 // that parses the native API's stream and lays the tree out off the main thread.
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { CompareMenu } from "../analysis/entry";
-import { explain as fetchExplain, type Explain } from "../api";
+import { explain as fetchExplain, matches as fetchMatches, type Explain } from "../api";
 import { serviceColor } from "../colors";
 import { formatCount, formatDateTime, formatDuration } from "../format";
 import { navigate } from "../router";
 import { ancestors, findSpanId, spanIdAt, visibleRows } from "../trace/layout";
 import type { Header, LoaderMessage, TraceData } from "../trace/model";
+import { FlameGraph } from "../trace/FlameGraph";
 import { SpanPanel } from "../trace/SpanPanel";
 import { clampView, type Highlights, Waterfall } from "../trace/Waterfall";
 
@@ -30,11 +31,33 @@ declare global {
       layoutMs: number;
       spans: number;
       draws: number[];
+      /** The flame graph: its levels' build time and each frame's draw time (ms). */
+      flameLevelsMs?: number;
+      flameDraws?: number[];
     };
   }
 }
 
-export function TracePage({ traceId, spanParam }: { traceId: string; spanParam: string | null }) {
+export interface TraceParams {
+  /** The span to select (a span id). */
+  span: string | null;
+  /** The search the trace was opened from (its span conditions): its matches are highlighted. */
+  match: string | null;
+  /** "flame" for the flame graph; the waterfall otherwise. */
+  view: string | null;
+}
+
+/** The page's URL for a state, keeping what the others need. */
+export function traceUrl(traceId: string, params: TraceParams): string {
+  const q = new URLSearchParams();
+  if (params.span) q.set("span", params.span);
+  if (params.view === "flame") q.set("view", "flame");
+  if (params.match) q.set("match", params.match);
+  const text = q.toString();
+  return `/trace/${traceId}${text ? `?${text}` : ""}`;
+}
+
+export function TracePage({ traceId, params }: { traceId: string; params: TraceParams }) {
   const [trace, setTrace] = useState<TraceData | null>(null);
   const [loading, setLoading] = useState<Loading>({ header: null, loaded: 0, error: null });
   const [analysis, setAnalysis] = useState<Explain | null>(null);
@@ -113,7 +136,7 @@ export function TracePage({ traceId, spanParam }: { traceId: string; spanParam: 
       </div>
     );
   }
-  return <TraceView trace={trace} analysis={analysis} spanParam={spanParam} />;
+  return <TraceView trace={trace} analysis={analysis} params={params} />;
 }
 
 const now = () => performance.timeOrigin + performance.now();
@@ -181,7 +204,10 @@ function Stat({ label, value, tone }: { label: string; value: string; tone?: "er
   );
 }
 
-function TraceView({ trace, analysis, spanParam }: { trace: TraceData; analysis: Explain | null; spanParam: string | null }) {
+function TraceView({ trace, analysis, params }: { trace: TraceData; analysis: Explain | null; params: TraceParams }) {
+  const spanParam = params.span;
+  const flame = params.view === "flame";
+  const urlFor = (span: number) => traceUrl(trace.traceId, { ...params, span: span >= 0 ? spanIdAt(trace.spanIds, span) : null });
   const [collapsedVersion, setCollapsedVersion] = useState(0);
   const collapsed = useMemo(() => new Uint8Array(trace.n), [trace]);
   const rows = useMemo(() => visibleRows(trace.layout, collapsed), [trace, collapsedVersion]);
@@ -199,7 +225,66 @@ function TraceView({ trace, analysis, spanParam }: { trace: TraceData; analysis:
 
   const highlights = useMemo(() => analysisHighlights(trace, analysis), [trace, analysis]);
 
-  const matches = useMemo(() => findMatches(trace, query), [trace, query]);
+  // The spans that met the search this trace was opened from, in display order.
+  const [searched, setSearched] = useState<{ spans: Int32Array; flags: Uint8Array } | null>(null);
+  const [searchedIndex, setSearchedIndex] = useState(-1);
+  const [searchedError, setSearchedError] = useState<string | null>(null);
+  useEffect(() => {
+    setSearched(null);
+    if (!params.match) return;
+    const abort = new AbortController();
+    fetchMatches(trace.traceId, new URLSearchParams(params.match), abort.signal).then(
+      (ids) => {
+        const index = indexOf(trace, ids);
+        const flags = new Uint8Array(trace.n);
+        for (const span of index.values()) flags[span] = 1;
+        const spans = Int32Array.from(index.values()).sort((a, b) => trace.layout.position[a] - trace.layout.position[b]);
+        setSearched({ spans, flags });
+        if (spans.length && !spanParam) {
+          setSearchedIndex(0);
+          reveal(spans[0], false);
+        }
+      },
+      (e: Error) => e.name !== "AbortError" && setSearchedError(e.message),
+    );
+    return () => abort.abort();
+  }, [trace, params.match]);
+  const stepSearched = (delta: number) => {
+    if (!searched?.spans.length) return;
+    const n = searched.spans.length;
+    const next = (((searchedIndex + delta) % n) + n) % n;
+    setSearchedIndex(next);
+    reveal(searched.spans[next]);
+  };
+
+  // "key=value" finds spans by attribute: the attributes stay on the server, which answers
+  // with the same matching as search (span, resource or event attributes).
+  const [attributeMatches, setAttributeMatches] = useState<Int32Array | null>(null);
+  const attributeQuery = /^\s*[^=\s]+\s*=/.test(query) ? query.trim() : "";
+  useEffect(() => {
+    setAttributeMatches(null);
+    if (!attributeQuery) return;
+    const abort = new AbortController();
+    const timer = window.setTimeout(() => {
+      // Any start time: the trace is already chosen.
+      const params = new URLSearchParams({ tag: attributeQuery, start: "0", end: "9000000000000000000" });
+      fetchMatches(trace.traceId, params, abort.signal).then(
+        (ids) => {
+          const index = indexOf(trace, ids);
+          setAttributeMatches(Int32Array.from(index.values()).sort((a, b) => trace.layout.position[a] - trace.layout.position[b]));
+        },
+        () => setAttributeMatches(new Int32Array(0)),
+      );
+    }, 250);
+    return () => {
+      window.clearTimeout(timer);
+      abort.abort();
+    };
+  }, [trace, attributeQuery]);
+  const matches = useMemo(
+    () => (attributeQuery ? attributeMatches : findMatches(trace, query)),
+    [trace, query, attributeQuery, attributeMatches],
+  );
   const matchFlags = useMemo(() => {
     if (!matches) return null;
     const flags = new Uint8Array(trace.n);
@@ -221,14 +306,14 @@ function TraceView({ trace, analysis, spanParam }: { trace: TraceData; analysis:
       if (changed) setCollapsedVersion((v) => v + 1);
       if (select) {
         setSelected(span);
-        navigate(`/trace/${trace.traceId}?span=${spanIdAt(trace.spanIds, span)}`, true);
+        navigate(urlFor(span), true);
       }
       // Scroll once the rows reflect the expansion.
       setTimeout(() => {
         setScrollTo((s) => ({ row: span, seq: s.seq + 1 }));
       }, 0);
     },
-    [trace, collapsed],
+    [trace, collapsed, params],
   );
   const scrollRow = scrollTo.row >= 0 ? rowOf[scrollTo.row] : -1;
 
@@ -250,12 +335,14 @@ function TraceView({ trace, analysis, spanParam }: { trace: TraceData; analysis:
   };
   const select = (span: number) => {
     setSelected(span);
-    navigate(`/trace/${trace.traceId}?span=${spanIdAt(trace.spanIds, span)}`, true);
+    navigate(urlFor(span), true);
   };
   const close = () => {
     setSelected(-1);
-    navigate(`/trace/${trace.traceId}`, true);
+    navigate(urlFor(-1), true);
   };
+  const setMode = (mode: "waterfall" | "flame") =>
+    navigate(traceUrl(trace.traceId, { ...params, span: selected >= 0 ? spanIdAt(trace.spanIds, selected) : null, view: mode }), true);
   const step = (delta: number) => {
     if (!matches || !matches.length) return;
     const next = (Math.min(matchIndex, matches.length - 1) + delta + matches.length) % matches.length;
@@ -332,12 +419,48 @@ function TraceView({ trace, analysis, spanParam }: { trace: TraceData; analysis:
           ⚠ {w}
         </div>
       ))}
+      {params.match && (
+        <div class="search-matches" data-testid="search-matches">
+          <span class="swatch" />
+          {searchedError ? (
+            <span>Could not find the spans your search matched: {searchedError}</span>
+          ) : !searched ? (
+            <span class="muted">Finding the spans your search matched…</span>
+          ) : searched.spans.length ? (
+            <>
+              <span>
+                <b>{formatCount(searched.spans.length)}</b> span{searched.spans.length === 1 ? "" : "s"} matched your search
+                {searchedIndex >= 0 && ` · ${searchedIndex + 1} of ${formatCount(searched.spans.length)}`}
+              </span>
+              <button class="button small" onClick={() => stepSearched(-1)} title="Previous matching span">
+                ↑
+              </button>
+              <button class="button small" onClick={() => stepSearched(1)} title="Next matching span" data-testid="next-searched">
+                ↓
+              </button>
+            </>
+          ) : (
+            <span class="muted">No span of this trace meets the search any more (its time window may have passed).</span>
+          )}
+          <button class="link" onClick={() => navigate(traceUrl(trace.traceId, { ...params, match: null }), true)}>
+            Clear
+          </button>
+        </div>
+      )}
       <div class="toolbar">
+        <div class="segmented" role="tablist">
+          <button role="tab" aria-selected={!flame} class={!flame ? "active" : ""} onClick={() => setMode("waterfall")} data-testid="view-waterfall">
+            Waterfall
+          </button>
+          <button role="tab" aria-selected={flame} class={flame ? "active" : ""} onClick={() => setMode("flame")} data-testid="view-flame">
+            Flame graph
+          </button>
+        </div>
         <div class="find">
           <input
             ref={findRef}
             type="search"
-            placeholder="Find span by name, service or span id   ( / )"
+            placeholder="Find by name, service, span id or key=value   ( / )"
             value={query}
             data-testid="find"
             onInput={(e) => {
@@ -385,18 +508,29 @@ function TraceView({ trace, analysis, spanParam }: { trace: TraceData; analysis:
         </div>
       </div>
       <div class="trace-main">
-        <Waterfall
-          trace={trace}
-          rows={rows}
-          collapsed={collapsed}
-          selected={selected}
-          view={view}
-          highlights={{ ...highlights, matches: matchFlags, current }}
-          scrollTo={{ row: scrollRow, seq: scrollTo.seq }}
-          onSelect={select}
-          onToggle={toggle}
-          onView={(v) => setView(clampView(v[0], v[1], trace))}
-        />
+        {flame ? (
+          <FlameGraph
+            trace={trace}
+            view={view}
+            selected={selected}
+            highlights={{ ...highlights, matches: matchFlags, current, searched: searched?.flags ?? null }}
+            onSelect={select}
+            onView={(v) => setView(clampView(v[0], v[1], trace))}
+          />
+        ) : (
+          <Waterfall
+            trace={trace}
+            rows={rows}
+            collapsed={collapsed}
+            selected={selected}
+            view={view}
+            highlights={{ ...highlights, matches: matchFlags, current, searched: searched?.flags ?? null }}
+            scrollTo={{ row: scrollRow, seq: scrollTo.seq }}
+            onSelect={select}
+            onToggle={toggle}
+            onView={(v) => setView(clampView(v[0], v[1], trace))}
+          />
+        )}
         {selectedId && (
           <SpanPanel
             traceId={trace.traceId}
@@ -435,7 +569,7 @@ export function findMatches(trace: TraceData, query: string): Int32Array | null 
   return Int32Array.from(found);
 }
 
-function analysisHighlights(trace: TraceData, analysis: Explain | null): Omit<Highlights, "matches" | "current"> {
+function analysisHighlights(trace: TraceData, analysis: Explain | null): Omit<Highlights, "matches" | "current" | "searched"> {
   const warnings = new Map<number, string[]>();
   for (const [row, text] of trace.spanWarnings) warnings.set(row, [...(warnings.get(row) ?? []), text]);
   const criticalSegments = new Map<number, [number, number][]>();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { layers } from "./map-layout";
+import { edgeSearch, layers, nodeSearch } from "./map-layout";
 
 describe("service map layers", () => {
   it("puts a service one column right of its nearest caller and survives cycles", () => {
@@ -19,5 +19,22 @@ describe("service map layers", () => {
       { parent: "c", child: "a", callCount: 5 },
     ]);
     expect(columns).toEqual([["c"], ["a"], ["b"]]);
+  });
+});
+
+describe("service map searches", () => {
+  const figures = { calls: 3, errors: 0, errorRate: 0, p95: 1e6 };
+  const edges = [{ source: "orders", target: "postgresql", ...figures }];
+  it("searches a service's own spans, and a peer through its callers' client spans", () => {
+    expect(nodeSearch({ id: "orders", kind: "instrumented", ...figures }, edges, "1h")).toBe("/search?service=orders&lookback=1h");
+    expect(nodeSearch({ id: "postgresql", kind: "database", ...figures }, edges, "15m")).toBe(
+      "/search?service=orders&tag=db.system%3Dpostgresql&lookback=15m",
+    );
+  });
+  it("searches an edge's calls where they are recorded", () => {
+    expect(edgeSearch({ source: "web", target: "orders", ...figures }, "instrumented", "1h")).toBe("/search?service=orders&kind=server&lookback=1h");
+    expect(edgeSearch({ source: "orders", target: "kafka", ...figures }, "queue", "1h")).toBe(
+      "/search?service=orders&kind=producer&tag=messaging.system%3Dkafka&lookback=1h",
+    );
   });
 });

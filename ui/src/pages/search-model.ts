@@ -1,6 +1,6 @@
-// Search: the URL <-> form state, the Jaeger query it becomes, and trace summaries.
-import type { JaegerTrace } from "../api";
-import { parseDuration, toGoDuration } from "../format";
+// Search: the URL <-> form state, the native search query it becomes, and result rows.
+import type { SearchTrace } from "../api";
+import { toGoDuration } from "../format";
 
 export const LOOKBACKS: [string, string][] = [
   ["5m", "Last 5 minutes"],
@@ -11,18 +11,22 @@ export const LOOKBACKS: [string, string][] = [
   ["24h", "Last 24 hours"],
   ["2d", "Last 2 days"],
   ["7d", "Last 7 days"],
+  ["custom", "Custom range…"],
 ];
 
 export interface SearchForm {
-  service: string;
+  service: string; // "" = every service
   operation: string;
   kind: string;
-  tags: string; // "key=value key2=value2", one filter per line or space
+  tags: string; // span attributes: "key=value", one filter per line or space
+  resourceTags: string; // resource attributes, same syntax
   minSpan: string;
   maxSpan: string;
   minTrace: string;
   maxTrace: string;
   lookback: string;
+  from: string; // custom range, datetime-local text ("2026-12-03T14:05")
+  to: string;
   errors: boolean;
   limit: string;
 }
@@ -32,11 +36,14 @@ export const EMPTY_FORM: SearchForm = {
   operation: "",
   kind: "",
   tags: "",
+  resourceTags: "",
   minSpan: "",
   maxSpan: "",
   minTrace: "",
   maxTrace: "",
   lookback: "1h",
+  from: "",
+  to: "",
   errors: false,
   limit: "50",
 };
@@ -47,11 +54,14 @@ export function formFromUrl(params: URLSearchParams): SearchForm {
     operation: params.get("operation") ?? "",
     kind: params.get("kind") ?? "",
     tags: params.getAll("tag").join("\n"),
+    resourceTags: params.getAll("resourceTag").join("\n"),
     minSpan: params.get("minSpan") ?? "",
     maxSpan: params.get("maxSpan") ?? "",
     minTrace: params.get("minTrace") ?? "",
     maxTrace: params.get("maxTrace") ?? "",
     lookback: params.get("lookback") ?? "1h",
+    from: params.get("from") ?? "",
+    to: params.get("to") ?? "",
     errors: params.get("errors") === "1",
     limit: params.get("limit") ?? "50",
   };
@@ -75,31 +85,67 @@ export function urlFromForm(form: SearchForm): string {
   set("operation", form.operation);
   set("kind", form.kind);
   for (const [k, v] of parseTags(form.tags)) p.append("tag", `${k}=${v}`);
+  for (const [k, v] of parseTags(form.resourceTags)) p.append("resourceTag", `${k}=${v}`);
   set("minSpan", form.minSpan);
   set("maxSpan", form.maxSpan);
   set("minTrace", form.minTrace);
   set("maxTrace", form.maxTrace);
   set("lookback", form.lookback);
+  if (form.lookback === "custom") {
+    set("from", form.from);
+    set("to", form.to);
+  }
   if (form.errors) p.set("errors", "1");
   set("limit", form.limit);
   return `/search?${p}`;
 }
 
-/** The Jaeger /api/traces query for the form (the trace-duration and kind filters apply to
- * the traces it returns). */
-export function jaegerQuery(form: SearchForm): URLSearchParams {
+/** Epoch ns of a datetime-local text (local time), null when empty or invalid. */
+export function localTimeNs(text: string): number | null {
+  if (!text) return null;
+  const ms = new Date(text).getTime();
+  return Number.isFinite(ms) ? ms * 1e6 : null;
+}
+
+/** The /api/x/search query for the form. Span attributes are matched on the span itself
+ * (spanTag), resource attributes on its resource (resourceTag). */
+export function searchQuery(form: SearchForm): URLSearchParams {
   const p = new URLSearchParams();
-  p.set("service", form.service);
+  if (form.service) p.set("service", form.service);
   if (form.operation) p.set("operation", form.operation);
-  for (const [k, v] of parseTags(form.tags)) p.append("tag", `${k}:${v}`);
-  if (form.errors) p.append("tag", "error:true");
-  const min = toGoDuration(form.minSpan);
-  const max = toGoDuration(form.maxSpan);
-  if (min) p.set("minDuration", min);
-  if (max) p.set("maxDuration", max);
-  p.set("lookback", form.lookback);
+  if (form.kind) p.set("kind", form.kind);
+  for (const [k, v] of parseTags(form.tags)) p.append("spanTag", `${k}=${v}`);
+  for (const [k, v] of parseTags(form.resourceTags)) p.append("resourceTag", `${k}=${v}`);
+  if (form.errors) p.set("errors", "1");
+  const durations: [string, string][] = [
+    ["minDuration", form.minSpan],
+    ["maxDuration", form.maxSpan],
+    ["minTraceDuration", form.minTrace],
+    ["maxTraceDuration", form.maxTrace],
+  ];
+  for (const [name, text] of durations) {
+    const go = toGoDuration(text);
+    if (go) p.set(name, go);
+  }
+  if (form.lookback === "custom") {
+    const start = localTimeNs(form.from);
+    const end = localTimeNs(form.to);
+    if (start !== null) p.set("start", String(start));
+    if (end !== null) p.set("end", String(end));
+    if (start !== null && end === null) p.set("end", String(Date.now() * 1e6));
+  } else p.set("lookback", form.lookback);
   p.set("limit", form.limit || "50");
   return p;
+}
+
+/** The span conditions of a search with its time window fixed, for a trace opened from the
+ * results: the trace page asks which of its spans meet them. */
+export function matchQuery(query: URLSearchParams, startNs: number, endNs: number): string {
+  const p = new URLSearchParams(query);
+  for (const name of ["lookback", "limit", "minTraceDuration", "maxTraceDuration"]) p.delete(name);
+  p.set("start", String(startNs));
+  p.set("end", String(endNs));
+  return p.toString();
 }
 
 export interface TraceRow {
@@ -111,56 +157,19 @@ export interface TraceRow {
   spans: number;
   errors: number;
   services: { name: string; spans: number }[];
-  hasKind: boolean;
+  matched: SearchTrace["matched"];
 }
 
-/** One line of the result list per Jaeger trace. */
-export function summarize(trace: JaegerTrace, form: SearchForm): TraceRow {
-  const ids = new Set(trace.spans.map((s) => s.spanID));
-  let root = trace.spans[0];
-  let rootFound = false;
-  let start = Infinity;
-  let end = -Infinity;
-  let errors = 0;
-  let hasKind = !form.kind;
-  const counts = new Map<string, number>();
-  for (const span of trace.spans) {
-    const service = trace.processes[span.processID]?.serviceName ?? "?";
-    counts.set(service, (counts.get(service) ?? 0) + 1);
-    start = Math.min(start, span.startTime);
-    end = Math.max(end, span.startTime + span.duration);
-    let kind = "";
-    for (const tag of span.tags) {
-      if (tag.key === "error" && tag.value === true) errors++;
-      if (tag.key === "span.kind") kind = String(tag.value);
-    }
-    if (!hasKind && kind === form.kind && service === form.service && (!form.operation || span.operationName === form.operation)) {
-      hasKind = true;
-    }
-    const isRoot = !span.references.some((r) => r.refType === "CHILD_OF" && ids.has(r.spanID));
-    if (isRoot && (!rootFound || span.startTime < root.startTime)) {
-      root = span;
-      rootFound = true;
-    }
-  }
+export function toRow(t: SearchTrace): TraceRow {
   return {
-    traceId: trace.traceID,
-    rootService: trace.processes[root?.processID]?.serviceName ?? "?",
-    rootName: root?.operationName ?? "?",
-    startMs: start / 1000,
-    durationNs: (end - start) * 1000,
-    spans: trace.spans.length,
-    errors,
-    services: [...counts].map(([name, spans]) => ({ name, spans })).sort((a, b) => b.spans - a.spans || a.name.localeCompare(b.name)),
-    hasKind,
+    traceId: t.traceId,
+    rootService: t.root?.service ?? "(no root span)",
+    rootName: t.root?.name ?? "",
+    startMs: t.startNs / 1e6,
+    durationNs: t.durationNs,
+    spans: t.spanCount,
+    errors: t.errorCount,
+    services: t.services,
+    matched: t.matched,
   };
-}
-
-/** Rows that pass the filters the Jaeger API does not know: trace duration and span kind. */
-export function keep(rows: TraceRow[], form: SearchForm): TraceRow[] {
-  const min = parseDuration(form.minTrace);
-  const max = parseDuration(form.maxTrace);
-  return rows.filter(
-    (r) => r.hasKind && (min === null || r.durationNs >= min) && (max === null || r.durationNs <= max),
-  );
 }

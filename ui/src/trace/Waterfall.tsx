@@ -7,6 +7,7 @@ import { niceTicks, rowWindow, TimeScale } from "./layout";
 import { firstEvent, STATUS_ERROR, type TraceData } from "./model";
 
 export const ROW_HEIGHT = 24;
+export const SEARCHED_COLOR = "#7c3aed";
 const NAME_WIDTH = 400;
 const MINIMAP_HEIGHT = 56;
 const RULER_HEIGHT = 26;
@@ -25,6 +26,8 @@ export interface Highlights {
   /** Per span: 1 when it matches find-in-trace. */
   matches: Uint8Array | null;
   current: number;
+  /** Per span: 1 when it met the search the trace was opened from. */
+  searched: Uint8Array | null;
 }
 
 interface Props {
@@ -245,7 +248,8 @@ export function clampView(a: number, b: number, trace: TraceData): [number, numb
   return [start, end];
 }
 
-function prepare(canvas: HTMLCanvasElement, width: number, height: number): CanvasRenderingContext2D {
+/** A canvas sized for the device's pixel ratio, its context scaled to CSS pixels. */
+export function prepare(canvas: HTMLCanvasElement, width: number, height: number): CanvasRenderingContext2D {
   const ratio = window.devicePixelRatio || 1;
   if (canvas.width !== Math.round(width * ratio) || canvas.height !== Math.round(height * ratio)) {
     canvas.width = Math.round(width * ratio);
@@ -295,10 +299,15 @@ function drawBody(
     if (span === selected) bg = "#dbeafe";
     else if (span === highlights.current) bg = "#fde68a";
     else if (highlights.matches?.[span]) bg = "#fef9c3";
+    else if (highlights.searched?.[span]) bg = "#f3efff";
     else if (row === hover) bg = "#f3f4f6";
     if (bg) {
       ctx.fillStyle = bg;
       ctx.fillRect(0, y, width, ROW_HEIGHT);
+    }
+    if (highlights.searched?.[span]) {
+      ctx.fillStyle = SEARCHED_COLOR;
+      ctx.fillRect(0, y + 1, 3, ROW_HEIGHT - 2);
     }
     // Name column: indentation, toggle, error mark, service, operation.
     const d = depth[span];

@@ -1,5 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { ancestors, buildLayout, findSpanId, niceTicks, rowWindow, spanIdAt, TimeScale, visibleRows } from "./layout";
+import {
+  ancestors,
+  buildLayout,
+  findSpanId,
+  firstStartingAfter,
+  flameLevels,
+  levelMaxDuration,
+  niceTicks,
+  rowWindow,
+  spanIdAt,
+  TimeScale,
+  visibleRows,
+} from "./layout";
 
 /** A trace as (parent, start) pairs; row i is span i. */
 function layoutOf(spans: [number, number][]) {
@@ -112,5 +124,42 @@ describe("span ids", () => {
     expect(findSpanId(ids, "00000000000000B2")).toBe(2);
     expect(findSpanId(ids, "0000000000000a10")).toBe(-1);
     expect(spanIdAt(ids, 2)).toBe("00000000000000b2");
+  });
+});
+
+describe("flameLevels", () => {
+  it("groups spans by depth, each level in start order across parents", () => {
+    // 0 root; 1 (start 30) and 2 (start 10) under it; 3 under 1 at 31, 4 under 2 at 40.
+    const start = Float64Array.from([0, 30, 10, 31, 40]);
+    const layout = layoutOf([
+      [-1, 0],
+      [0, 30],
+      [0, 10],
+      [1, 31],
+      [2, 40],
+    ]);
+    const { levelStart, spans } = flameLevels(layout.depth, start);
+    expect([...levelStart]).toEqual([0, 1, 3, 5]);
+    expect([...spans]).toEqual([0, 2, 1, 3, 4]);
+    // Level 2 is [3 (31), 4 (40)]: the first starting after 35 is at index 4.
+    expect(firstStartingAfter(spans, 3, 5, start, 35)).toBe(4);
+    expect(firstStartingAfter(spans, 3, 5, start, 100)).toBe(5);
+    expect(firstStartingAfter(spans, 3, 5, start, -1)).toBe(3);
+    const duration = Float64Array.from([100, 5, 20, 1, 7]);
+    expect([...levelMaxDuration({ levelStart, spans }, duration)]).toEqual([100, 20, 7]);
+  });
+
+  it("keeps every span once on a 200k-span trace", () => {
+    const n = 200_000;
+    const parent = Int32Array.from({ length: n }, (_, i) => (i === 0 ? -1 : Math.floor((i - 1) / 8)));
+    const start = Float64Array.from({ length: n }, (_, i) => (i * 7919) % n);
+    const layout = buildLayout(parent, start);
+    const { levelStart, spans } = flameLevels(layout.depth, start);
+    expect(levelStart[levelStart.length - 1]).toBe(n);
+    expect(new Set(spans).size).toBe(n);
+    let unordered = 0;
+    for (let d = 0; d + 1 < levelStart.length; d++)
+      for (let i = levelStart[d] + 1; i < levelStart[d + 1]; i++) if (start[spans[i]] < start[spans[i - 1]]) unordered++;
+    expect(unordered).toBe(0);
   });
 });

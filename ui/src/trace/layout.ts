@@ -191,3 +191,55 @@ export function findSpanId(spanIds: string, id: string): number {
   }
   return -1;
 }
+
+/** Spans by depth for the flame graph: level d holds `spans[levelStart[d] .. levelStart[d+1])`,
+ * each level in start order (ties by row). One counting pass plus a sort per level. */
+export interface FlameLevels {
+  levelStart: Int32Array;
+  spans: Int32Array;
+}
+
+export function flameLevels(depth: Int32Array, start: Float64Array): FlameLevels {
+  const n = depth.length;
+  let levels = 0;
+  for (let i = 0; i < n; i++) if (depth[i] + 1 > levels) levels = depth[i] + 1;
+  const levelStart = new Int32Array(levels + 1);
+  for (let i = 0; i < n; i++) levelStart[depth[i] + 1]++;
+  for (let d = 0; d < levels; d++) levelStart[d + 1] += levelStart[d];
+  const fill = levelStart.slice(0, levels);
+  const spans = new Int32Array(n);
+  for (let i = 0; i < n; i++) spans[fill[depth[i]]++] = i;
+  const byStart = (a: number, b: number) => start[a] - start[b] || a - b;
+  for (let d = 0; d < levels; d++) {
+    const from = levelStart[d];
+    const to = levelStart[d + 1];
+    if (!isSorted(spans, from, to, start)) spans.subarray(from, to).sort(byStart);
+  }
+  return { levelStart, spans };
+}
+
+/** First index in [from, to) of a start-ordered level whose span starts after `t`. */
+export function firstStartingAfter(spans: Int32Array, from: number, to: number, start: Float64Array, t: number): number {
+  let lo = from;
+  let hi = to;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (start[spans[mid]] <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Per flame level, its longest span's duration: spans starting more than that before a time
+ * have ended by then, and a level whose longest span is under a pixel can be skipped through
+ * by start time alone. */
+export function levelMaxDuration(levels: FlameLevels, duration: Float64Array): Float64Array {
+  const { levelStart, spans } = levels;
+  const max = new Float64Array(levelStart.length - 1);
+  for (let d = 0; d + 1 < levelStart.length; d++) {
+    let m = 0;
+    for (let i = levelStart[d]; i < levelStart[d + 1]; i++) if (duration[spans[i]] > m) m = duration[spans[i]];
+    max[d] = m;
+  }
+  return max;
+}
