@@ -33,7 +33,7 @@ from breadcrumbs.sampling.adaptive import AdaptiveRates, Key
 
 log = logging.getLogger(__name__)
 
-_TH: Final = r"(?:^|,)\s*ot=(?:[^,]*;)?th:([0-9a-f]{1,14})(?:[;,]|$)"
+_TH: Final = r"(?:^|,)\s*ot=(?:[^,]*;)?th:(?P<th>[0-9a-f]{1,14})(?:[;,]|$)"
 
 
 def adjusted_counts(trace_state: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -48,7 +48,7 @@ def adjusted_counts(trace_state: pa.Array | pa.ChunkedArray) -> pa.Array:
     found = pc.extract_regex(encoded.dictionary, _TH).to_pylist()
     weights = []
     for match in found:
-        t = threshold.decode(match["pattern0"]) if match else None
+        t = threshold.decode(match["th"]) if match else None
         valid = t is not None and t < threshold.MAX_THRESHOLD
         weights.append(1 / threshold.probability(t) if valid and t is not None else 1.0)
     return pc.take(pa.array(weights, pa.float64()), encoded.indices)
@@ -117,9 +117,10 @@ class RootThroughputStage:
         ):
             self._sums[(service, operation)] += weight
 
-    def recompute(self) -> None:
-        """Hand this interval's sums to the rates and start a new interval."""
-        now = time.monotonic()
+    def recompute(self, now: float | None = None) -> None:
+        """Hand this interval's sums to the rates and start a new interval (at ``now``, a
+        ``time.monotonic()`` value)."""
+        now = time.monotonic() if now is None else now
         sums, self._sums = dict(self._sums), defaultdict(float)
         self.rates.observe(sums, now - self._since)
         self._since = now
