@@ -317,14 +317,28 @@ class Server:
         neither a slow nor a broken demo holds up (or takes down) the server."""
         endpoint = f"http://127.0.0.1:{self.listeners['otlp-http'].port}"
         try:
-            from breadcrumbs.demo.shop import start_shop  # optional: the `demo` extra
+            from breadcrumbs.demo.shop import head_sampling_env, start_shop  # the `demo` extra
 
-            self._shop = start_shop(otlp_endpoint=endpoint, wait=False)
+            sampling_url = self._sampling_url()
+            env = head_sampling_env(sampling_url) if sampling_url else None
+            self._shop = start_shop(otlp_endpoint=endpoint, wait=False, env=env)
         except Exception:
             log.exception("demo shop could not start (tracing goes on)")
             return
         self.listeners["demo"] = Listener("Demo shop", 0, self._shop.gateway_url, True)
         self._demo_task = asyncio.create_task(self._demo_traffic(), name="demo")
+
+    def _sampling_url(self) -> str | None:
+        """Where the demo shop fetches head-sampling strategies: only when breadcrumbs has
+        some to serve (a strategies file or adaptive rates)."""
+        s = self.settings
+        if not (s.sampling_adaptive or s.sampling_strategies):
+            return None
+        if (sampling := self.listeners.get("sampling")) is not None:
+            return f"http://127.0.0.1:{sampling.port}/sampling"
+        if (http := self.listeners.get("http")) is not None:
+            return f"http://127.0.0.1:{http.port}/api/sampling"
+        return None
 
     async def _demo_traffic(self) -> None:
         from breadcrumbs.demo.shop import READY_TIMEOUT_S, ShopError
