@@ -477,7 +477,8 @@ def sampling_provider(settings: Settings) -> StrategyProvider:
     """The head-sampling strategies served to SDKs: a file, adaptive rates, or a default."""
     s = settings
     if s.sampling_strategies:
-        return strategies_file.load(Path(s.sampling_strategies), s.sampling_default_probability)
+        path = Path(s.sampling_strategies)
+        return strategies_file.ReloadingStrategies(path, s.sampling_default_probability)
     if s.sampling_adaptive:
         return AdaptiveRates(
             AdaptiveSettings(

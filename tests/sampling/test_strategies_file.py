@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ import pytest
 
 from breadcrumbs.sampling import strategies_file, wire
 from breadcrumbs.sampling.strategies_file import StrategiesFileError
-from breadcrumbs.sampling.strategy import OperationProbability, RateLimiting
+from breadcrumbs.sampling.strategy import OperationProbability, Probabilistic, RateLimiting
 
 GOLDEN = Path(__file__).parent / "golden"
 JAEGER_DEFAULT = 0.001  # Jaeger's default sampling probability, which its snapshots assume
@@ -144,3 +146,20 @@ def test_mistakes_name_the_file_and_the_place(tmp_path: Path, text: str, message
 def test_a_missing_file_says_so(tmp_path: Path) -> None:
     with pytest.raises(StrategiesFileError, match="cannot read sampling strategies file"):
         strategies_file.load(tmp_path / "absent.json", 1.0)
+
+
+def test_an_edited_file_is_read_again_and_a_broken_edit_keeps_the_last_good_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "strategies.json"
+    path.write_text('{"default_strategy": {"type": "probabilistic", "param": 0.5}}')
+    strategies = strategies_file.ReloadingStrategies(path, 1.0, check_s=0)
+    assert strategies.strategy("a").probabilistic == Probabilistic(0.5)
+    path.write_text('{"default_strategy": {"type": "probabilistic", "param": 0.25}}')
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))  # a coarse clock's same tick
+    assert strategies.strategy("a").probabilistic == Probabilistic(0.25)
+    path.write_text('{"default_strategy": {"type": "probabilistic", "param": 9}}')
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
+    with caplog.at_level(logging.ERROR):
+        assert strategies.strategy("a").probabilistic == Probabilistic(0.25)
+    assert "param: 9 is not a probability" in caplog.text

@@ -17,7 +17,8 @@ not listed gets ``default_strategy``; a service without operation strategies of 
 the default's (with its own probability as their default); one with its own gets the
 default's added for operations it does not name; an operation strategy can only be
 probabilistic (Jaeger's protocol has no per-operation rate limit), so a ``ratelimiting`` one
-is skipped with a warning, as Jaeger does. Unlike Jaeger, a mistake is an error naming the
+is skipped with a warning, as Jaeger does. The file is read again when it changes
+(``ReloadingStrategies``). Unlike Jaeger, a mistake is an error naming the
 file and the place (``service_strategies[1].param: 1.5 is not a probability between 0 and
 1``) rather than a silent fallback to the default.
 """
@@ -26,6 +27,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -63,6 +66,48 @@ class FileStrategies:
 
     def strategy(self, service: str) -> Strategy:
         return self.services.get(service, self.default)
+
+
+class ReloadingStrategies:
+    """A file's strategies, read again when the file changes: edit it and the SDKs get the
+    new strategies at their next poll, no restart. The file is checked (one ``stat``) at most
+    every ``check_s`` seconds, when a strategy is asked for; a change that does not parse is
+    logged and the last good strategies stay in force. A ``StrategyProvider``."""
+
+    def __init__(self, path: Path, default_probability: float, check_s: float = 5.0) -> None:
+        self.path = path
+        self.default_probability = default_probability
+        self.check_s = check_s
+        self._stamp = _stamp(path)
+        self.current = load(path, default_probability)
+        self._checked = time.monotonic()
+
+    def strategy(self, service: str) -> Strategy:
+        now = time.monotonic()
+        if now - self._checked >= self.check_s:
+            self._checked = now
+            self._reload_if_changed()
+        return self.current.strategy(service)
+
+    def _reload_if_changed(self) -> None:
+        stamp = _stamp(self.path)
+        if stamp == self._stamp:
+            return
+        self._stamp = stamp
+        try:
+            self.current = load(self.path, self.default_probability)
+        except StrategiesFileError as error:
+            log.error("sampling strategies not reloaded, the last good ones stay: %s", error)
+            return
+        log.info("sampling strategies reloaded from %s", self.path)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_mtime_ns, found.st_size
 
 
 def load(path: Path, default_probability: float) -> FileStrategies:
