@@ -12,8 +12,6 @@ from breadcrumbs.model import Span, batch_from_spans
 from breadcrumbs.pipeline.root_throughput import RootThroughputStage, adjusted_counts
 from breadcrumbs.sampling.adaptive import AdaptiveRates, AdaptiveSettings
 
-NOW = time.time_ns()
-
 
 def _span(
     number: int, parent: int | None, name: str, trace_state: str = "", age_s: float = 0
@@ -24,7 +22,7 @@ def _span(
         parent_span_id="" if parent is None else f"{parent:016x}",
         name=name,
         service="shop",
-        start_ns=NOW - int(age_s * 1e9),
+        start_ns=time.time_ns() - int(age_s * 1e9),
         duration_ns=1000,
         trace_state=trace_state,
     )
