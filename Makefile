@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= ./breadcrumbs-data
 
-.PHONY: run test install install-dev lint typecheck unit ui ui-test bench clean
+.PHONY: run test install install-dev lint typecheck unit ui ui-test bench clean proto
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,17 @@ unit: install-dev
 	$(BIN)/pytest -q
 
 test: lint ui-test unit
+
+# Jaeger's sampling protobuf (proto/jaeger/api_v2/sampling.proto) as Python, committed so an
+# install needs no code generator. grpcio-tools 1.63 writes protobuf 5.26 code, the oldest
+# runtime pyproject.toml allows (newer runtimes load it; newer generators demand theirs).
+PROTO_OUT := src/breadcrumbs/sampling/proto
+proto:
+	test -x .venv-protoc/bin/python || $(PYTHON) -m venv .venv-protoc
+	.venv-protoc/bin/pip install --quiet 'grpcio-tools==1.63.2'
+	.venv-protoc/bin/python -m grpc_tools.protoc -Iproto --python_out=$(PROTO_OUT) \
+		--pyi_out=$(PROTO_OUT) proto/jaeger/api_v2/sampling.proto
+	touch $(PROTO_OUT)/jaeger/__init__.py $(PROTO_OUT)/jaeger/api_v2/__init__.py
 
 bench: install-dev
 	$(BIN)/python bench/ingest.py

@@ -194,7 +194,7 @@ class Target:
 
 
 def start_breadcrumbs(data_dir: Path, log: Path, decode_workers: str) -> Target:
-    ports = {name: free_port() for name in ("http", "otlp-http", "otlp-grpc", "zipkin")}
+    ports = {name: free_port() for name in ("http", "otlp-http", "otlp-grpc", "zipkin", "sampling")}
     args = [sys.executable, "-c", "from breadcrumbs.cli import app; app()", "serve"]
     args += ["--data-dir", str(data_dir), "--host", "127.0.0.1", "--log-level", "warning"]
     args += ["--decode-workers", decode_workers]

@@ -204,7 +204,7 @@ def main() -> None:
     server = subprocess.Popen(
         [sys.executable, "-m", "breadcrumbs", "serve", "--data-dir", str(directory),
          "--host", "127.0.0.1", "--http-port", str(port), "--otlp-grpc-port", "0",
-         "--otlp-http-port", "0", "--zipkin-port", "0", "--retention", "0"],
+         "--otlp-http-port", "0", "--zipkin-port", "0", "--sampling-port", "0", "--retention", "0"],
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"

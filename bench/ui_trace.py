@@ -109,7 +109,7 @@ def requests(n: int, trace_id: bytes, start_ns: int) -> list[bytes]:
 
 
 def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
-    ports = {name: free_port() for name in ("http", "otlp-http", "otlp-grpc", "zipkin")}
+    ports = {name: free_port() for name in ("http", "otlp-http", "otlp-grpc", "zipkin", "sampling")}
     args = [sys.executable, "-m", "breadcrumbs", "serve", "--data-dir", str(data_dir)]
     args += [f"--{name}-port={port}" for name, port in ports.items()]
     log = (data_dir.parent / "server.log").open("wb")

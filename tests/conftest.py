@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 
-PORT_NAMES = ("otlp_grpc_port", "otlp_http_port", "zipkin_port", "http_port")
+PORT_NAMES = ("otlp_grpc_port", "otlp_http_port", "zipkin_port", "http_port", "sampling_port")
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
 # How long a test waits for accepted spans to show up: generous for a loaded 2-core CI
@@ -64,6 +64,10 @@ class ServerProcess:
     @property
     def zipkin_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['zipkin_port']}"
+
+    @property
+    def sampling_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['sampling_port']}"
 
     @property
     def grpc_target(self) -> str:

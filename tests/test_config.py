@@ -83,8 +83,14 @@ def test_bad_toml_and_unknown_keys(tmp_path: Path) -> None:
         load_settings(env={}, config_file=tmp_path / "missing.toml")
 
 
-def test_every_setting_has_an_environment_variable() -> None:
+def test_every_setting_has_an_environment_variable(tmp_path: Path) -> None:
     env = {"BREADCRUMBS_" + name.upper(): "7" for name in SETTING_NAMES}
+    strategies = tmp_path / "strategies.json"
+    strategies.write_text('{"default_strategy": {"type": "probabilistic", "param": 0.7}}')
+    env["BREADCRUMBS_SAMPLING_STRATEGIES"] = str(strategies)
+    env["BREADCRUMBS_SAMPLING_ADAPTIVE"] = "no"  # excludes a strategies file
+    for name in ("DEFAULT", "MIN", "MAX"):
+        env[f"BREADCRUMBS_SAMPLING_{name}_PROBABILITY"] = "0.7"
     env["BREADCRUMBS_LOG_LEVEL"] = "debug"
     env["BREADCRUMBS_HOST"] = "::1"
     env["BREADCRUMBS_DATA_DIR"] = "/d"
@@ -99,6 +105,8 @@ def test_every_setting_has_an_environment_variable() -> None:
     assert s.host == "::1"
     assert s.log_level == "debug"
     assert s.demo is True
+    assert s.sampling_strategies == str(strategies)
+    assert s.sampling_min_probability == 0.7
     assert s.decoder == "python"
     assert load_settings({"demo": False}, env=env).demo is False
 
@@ -140,3 +148,17 @@ def test_markdown_table_lists_every_setting_with_its_default() -> None:
         assert f"`BREADCRUMBS_{name.upper()}`" in table
     assert "| `--retention` | `BREADCRUMBS_RETENTION` | `7d` |" in table
     assert "| `--max-request-bytes` | `BREADCRUMBS_MAX_REQUEST_BYTES` | `16MiB` |" in table
+
+
+def test_sampling_settings_that_contradict_each_other_are_refused(tmp_path: Path) -> None:
+    strategies = tmp_path / "strategies.json"
+    strategies.write_text("{}")
+    both = {"sampling_adaptive": True, "sampling_strategies": str(strategies)}
+    with pytest.raises(ConfigError, match="exclude each other"):
+        load_settings(both, env={})
+    with pytest.raises(ConfigError, match="is above --sampling-max-probability"):
+        load_settings(
+            {"sampling_min_probability": "0.5", "sampling_max_probability": "0.1"}, env={}
+        )
+    with pytest.raises(ConfigError, match="not a probability"):
+        load_settings({"sampling_default_probability": "1.5"}, env={})

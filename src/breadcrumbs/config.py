@@ -132,6 +132,39 @@ def _parse_workers(text: str | int) -> str:
     return str(_parse_int(text))
 
 
+def _parse_probability(text: str | float) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ConfigError(f"not a probability: {text!r} (a number from 0 to 1)") from None
+    if isinstance(text, bool) or not 0 <= value <= 1:
+        raise ConfigError(f"not a probability: {text!r} (a number from 0 to 1)")
+    return value
+
+
+def _parse_positive(text: str | float) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ConfigError(f"not a number: {text!r}") from None
+    if isinstance(text, bool) or not (value > 0 and value != float("inf")):
+        raise ConfigError(f"not a positive number: {text!r}")
+    return value
+
+
+def _parse_strategies_file(text: str | Path) -> str:
+    """The path, once the file reads as Jaeger sampling strategies (errors name the place)."""
+    path = str(text).strip()
+    if path:
+        from breadcrumbs.sampling import strategies_file
+
+        try:
+            strategies_file.load(Path(path).expanduser(), default_probability=1.0)
+        except strategies_file.StrategiesFileError as error:
+            raise ConfigError(str(error)) from None
+    return path
+
+
 _DECODERS: Final = ("auto", "native", "python")
 
 
@@ -166,6 +199,9 @@ class Settings:
     http_port: int = _setting(
         16686, _parse_port, "UI, Jaeger API, /metrics, /healthz, /readyz port (0: off)."
     )
+    sampling_port: int = _setting(
+        5778, _parse_port, "Jaeger remote sampling port for SDKs, /sampling?service=S (0: off)."
+    )
     retention: float = _setting(
         7 * 86400.0, parse_duration, "How long spans are kept (e.g. 7d, 12h; 0: forever)."
     )
@@ -197,6 +233,34 @@ class Settings:
         _parse_int,
         "RED series (service, operation, kind) kept; spans of more count as otel.metric.overflow.",
     )
+    sampling_strategies: str = _setting(
+        "",
+        _parse_strategies_file,
+        "Head-sampling strategies served to SDKs: a Jaeger strategies JSON file.",
+    )
+    sampling_adaptive: bool = _setting(
+        False,
+        _parse_bool,
+        "Serve adaptive head sampling: per-operation probabilities aiming at "
+        "--sampling-target-tps.",
+    )
+    sampling_target_tps: float = _setting(
+        1.0, _parse_positive, "Adaptive sampling: traces per second kept per service and operation."
+    )
+    sampling_default_probability: float = _setting(
+        1.0,
+        _parse_probability,
+        "Head-sampling probability of services and operations with no strategy yet.",
+    )
+    sampling_min_probability: float = _setting(
+        1e-5, _parse_probability, "Adaptive sampling: the lowest probability served."
+    )
+    sampling_max_probability: float = _setting(
+        1.0, _parse_probability, "Adaptive sampling: the highest probability served."
+    )
+    sampling_interval: float = _setting(
+        30.0, parse_duration, "Adaptive sampling: how often rates are recomputed."
+    )
     decode_workers: str = _setting(
         "auto",
         _parse_workers,
@@ -211,6 +275,22 @@ class Settings:
     demo: bool = _setting(
         False, _parse_bool, "Also run the kale smoothie demo shop, with traffic, sending here."
     )
+
+    def __post_init__(self) -> None:
+        if self.sampling_adaptive and self.sampling_strategies:
+            raise ConfigError(
+                "--sampling-adaptive and --sampling-strategies exclude each other: "
+                "choose a strategies file or adaptive rates"
+            )
+        if self.sampling_min_probability > self.sampling_max_probability:
+            raise ConfigError(
+                f"--sampling-min-probability {self.sampling_min_probability:g} is above "
+                f"--sampling-max-probability {self.sampling_max_probability:g}"
+            )
+        if self.sampling_adaptive and self.sampling_min_probability <= 0:
+            raise ConfigError("--sampling-min-probability must be above 0 for adaptive sampling")
+        if self.sampling_interval <= 0:
+            raise ConfigError("--sampling-interval must be longer than 0")
 
     @property
     def decode_worker_count(self) -> int:
@@ -249,7 +329,7 @@ _FIELDS: Final = {f.name: f for f in dataclasses.fields(Settings)}
 
 def _default_text(name: str) -> str:
     default: Any = getattr(Settings(), name)
-    if name in ("retention", "flush_interval"):
+    if name in ("retention", "flush_interval", "sampling_interval"):
         seconds = float(default)
         for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
             if seconds >= size and seconds % size == 0:
@@ -259,6 +339,8 @@ def _default_text(name: str) -> str:
         return f"{int(default) // 1024**2}MiB"
     if isinstance(default, bool):
         return str(default).lower()
+    if default == "":
+        return "(none)"
     return str(default)
 
 

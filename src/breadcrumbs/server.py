@@ -14,6 +14,10 @@ and stop bottom to top:
   send them bodies and stopped after them.
 - the receivers start only once the pipeline accepts, and stop first on shutdown: they stop
   accepting, finish in-flight requests (whose acks need the pipeline), then close.
+- ``sampling``: Jaeger's remote sampling HTTP port (5778) for SDKs; the same strategies are
+  also served on the main port (``/api/sampling``) and over gRPC beside OTLP. They come from
+  ``sampling_provider``: a strategies file, adaptive rates (fed by the root throughput stage
+  of the pipeline), or one default probability.
 - ``retention``: a background task deleting aged-out spans.
 - ``demo`` (``--demo``): the kale smoothie shop and its traffic, sending to our OTLP/HTTP port.
 
@@ -31,6 +35,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import grpc
@@ -48,6 +53,8 @@ from breadcrumbs.api import jaeger as jaeger_api
 from breadcrumbs.api import native_trace as native_trace_api
 from breadcrumbs.api import ops as ops_api
 from breadcrumbs.api import red as red_api
+from breadcrumbs.api import sampling as sampling_api
+from breadcrumbs.api import sampling_grpc
 from breadcrumbs.api import search as search_api
 from breadcrumbs.api import why as why_api
 from breadcrumbs.api import zipkin as zipkin_api
@@ -60,12 +67,17 @@ from breadcrumbs.pipeline.exposition import (
 )
 from breadcrumbs.pipeline.ingest import IngestPipeline, PipelineSettings
 from breadcrumbs.pipeline.retention import Retention
+from breadcrumbs.pipeline.root_throughput import RootThroughputStage
 from breadcrumbs.pipeline.span_metrics import SpanMetricsStage
+from breadcrumbs.pipeline.stages import Stage
 from breadcrumbs.query.service import QueryService
 from breadcrumbs.receivers import otlp_grpc, otlp_http
 from breadcrumbs.receivers import zipkin as zipkin_receiver
 from breadcrumbs.receivers.common import ReceiverContext, ReceiverLimits
 from breadcrumbs.receivers.decoding import Decoding, InProcessDecoding, decoding
+from breadcrumbs.sampling import strategies_file
+from breadcrumbs.sampling.adaptive import AdaptiveRates, AdaptiveSettings
+from breadcrumbs.sampling.strategy import FixedStrategy, StrategyProvider, probabilistic
 from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import Capability, ServiceGraphQuery, Store
 from breadcrumbs.store.factory import open_store
@@ -131,10 +143,12 @@ class Server:
     span_metrics_exposition: SpanMetricsExposition = field(default_factory=SpanMetricsExposition)
     service_graph_exposition: ServiceGraphExposition = field(default_factory=ServiceGraphExposition)
     _service_graph: asyncio.Task[None] | None = None
+    sampling: StrategyProvider = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics.registry.register(self.span_metrics_exposition)
         self.metrics.registry.register(self.service_graph_exposition)
+        self.sampling = sampling_provider(self.settings)
 
     # --- the table ---------------------------------------------------------------------------
 
@@ -152,6 +166,7 @@ class Server:
                 "otlp-http", self._start_otlp_http, self._stop("otlp-http"), s.otlp_http_port != 0
             ),
             Module("zipkin", self._start_zipkin, self._stop("zipkin"), s.zipkin_port != 0),
+            Module("sampling", self._start_sampling, self._stop("sampling"), s.sampling_port != 0),
             Module("retention", self._start_retention, self._stop_retention, s.retention > 0),
             Module("demo", self._start_demo, self._stop_demo, s.demo and s.otlp_http_port != 0),
         ]
@@ -250,7 +265,7 @@ class Server:
     async def _start_pipeline(self) -> None:
         assert self.store is not None
         s = self.settings
-        stages = []
+        stages: list[Stage] = []
         if self.store.capabilities.has(Capability.SPAN_METRICS):  # an engine may not keep RED
             stages.append(
                 SpanMetricsStage(
@@ -258,6 +273,12 @@ class Server:
                     max_series=s.max_metric_series,
                     exposition=self.span_metrics_exposition,
                     metrics=self.metrics,
+                )
+            )
+        if isinstance(self.sampling, AdaptiveRates):  # before a tail sampler drops any root
+            stages.append(
+                RootThroughputStage(
+                    self.sampling, interval_s=s.sampling_interval, max_age_s=2 * s.sampling_interval
                 )
             )
         self.pipeline = IngestPipeline(
@@ -297,14 +318,28 @@ class Server:
         neither a slow nor a broken demo holds up (or takes down) the server."""
         endpoint = f"http://127.0.0.1:{self.listeners['otlp-http'].port}"
         try:
-            from breadcrumbs.demo.shop import start_shop  # optional: the `demo` extra
+            from breadcrumbs.demo.shop import head_sampling_env, start_shop  # the `demo` extra
 
-            self._shop = start_shop(otlp_endpoint=endpoint, wait=False)
+            sampling_url = self._sampling_url()
+            env = head_sampling_env(sampling_url) if sampling_url else None
+            self._shop = start_shop(otlp_endpoint=endpoint, wait=False, env=env)
         except Exception:
             log.exception("demo shop could not start (tracing goes on)")
             return
         self.listeners["demo"] = Listener("Demo shop", 0, self._shop.gateway_url, True)
         self._demo_task = asyncio.create_task(self._demo_traffic(), name="demo")
+
+    def _sampling_url(self) -> str | None:
+        """Where the demo shop fetches head-sampling strategies: only when breadcrumbs has
+        some to serve (a strategies file or adaptive rates)."""
+        s = self.settings
+        if not (s.sampling_adaptive or s.sampling_strategies):
+            return None
+        if (sampling := self.listeners.get("sampling")) is not None:
+            return f"http://127.0.0.1:{sampling.port}/sampling"
+        if (http := self.listeners.get("http")) is not None:
+            return f"http://127.0.0.1:{http.port}/api/sampling"
+        return None
 
     async def _demo_traffic(self) -> None:
         from breadcrumbs.demo.shop import READY_TIMEOUT_S, ShopError
@@ -356,6 +391,7 @@ class Server:
             *red_api.routes(self.query.reader),
             *native_trace_api.routes(self.query),
             *search_api.routes(self.query),
+            *sampling_api.routes(self.sampling),
             *home_api.routes(),  # last: its /api/ catch-all answers unknown API paths
         ]
         await self._serve_http(
@@ -375,9 +411,16 @@ class Server:
             "zipkin", "Zipkin", self.settings.zipkin_port, Starlette(routes=routes)
         )
 
+    async def _start_sampling(self) -> None:
+        app = Starlette(routes=sampling_api.routes(self.sampling, sampling_api.SAMPLING_PORT_PATHS))
+        await self._serve_http(
+            "sampling", "Sampling", self.settings.sampling_port, app, "/sampling?service="
+        )
+
     async def _start_otlp_grpc(self) -> None:
         s = self.settings
         server, port = otlp_grpc.server(self._receiver_context(), s.host, s.otlp_grpc_port)
+        server.add_generic_rpc_handlers((sampling_grpc.handler(self.sampling),))
         await server.start()
         self._grpc = server
         self.listeners["otlp-grpc"] = Listener(
@@ -432,6 +475,36 @@ class Server:
         self.metrics.store_bytes.set(stats.bytes_on_disk)
 
 
+def sampling_provider(settings: Settings) -> StrategyProvider:
+    """The head-sampling strategies served to SDKs: a file, adaptive rates, or a default."""
+    s = settings
+    if s.sampling_strategies:
+        path = Path(s.sampling_strategies)
+        return strategies_file.ReloadingStrategies(path, s.sampling_default_probability)
+    if s.sampling_adaptive:
+        return AdaptiveRates(
+            AdaptiveSettings(
+                target_tps=s.sampling_target_tps,
+                min_probability=s.sampling_min_probability,
+                max_probability=s.sampling_max_probability,
+                default_probability=s.sampling_default_probability,
+            )
+        )
+    return FixedStrategy(probabilistic(s.sampling_default_probability))
+
+
+def sampling_summary(settings: Settings) -> str:
+    s = settings
+    if s.sampling_strategies:
+        return f"strategies from {s.sampling_strategies}"
+    if s.sampling_adaptive:
+        return (
+            f"adaptive, {s.sampling_target_tps:g} traces/s per operation "
+            f"(p {s.sampling_min_probability:g} to {s.sampling_max_probability:g})"
+        )
+    return f"p = {s.sampling_default_probability:g} for every service"
+
+
 def _bind(host: str, port: int) -> socket.socket:
     """A listening socket, so a busy port fails here with a clear error (uvicorn would
     ``sys.exit`` from inside its task)."""
@@ -465,6 +538,7 @@ def print_banner(server: Server) -> None:
     rows.append(("Data dir", str(s.data_dir.resolve())))
     rows.append(("Store", parse_store_url(s.store).redacted()))
     rows.append(("Retention", _human_duration(s.retention)))
+    rows.append(("Strategies", sampling_summary(s)))
     workers = s.decode_worker_count
     rows.append(("Decoding", decoding_summary(s.decoder, workers)))
     console = Console(stderr=True)

@@ -122,6 +122,7 @@ def test_unknown_propagator_is_refused() -> None:
 
 def test_public_api_is_pinned() -> None:
     assert sdk.__all__ == [
+        "JaegerRemoteSampler",
         "Telemetry",
         "ThirdParty",
         "Traced",

@@ -91,6 +91,13 @@ def run(
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")
     ] = None,
+    sampling_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="Head sampling from breadcrumbs: its sampling API "
+            "(http://localhost:5778); default: every trace is kept."
+        ),
+    ] = None,
 ) -> None:
     """Start every shop service and send steady customer traffic, with a live summary."""
     try:
@@ -105,6 +112,7 @@ def run(
             protocol=protocol.value,
             base_port=base_port,
             duration=duration,
+            sampling_endpoint=sampling_endpoint,
         )
     except ShopError as exc:
         # Escaped and unwrapped: the message may hold a pip line with `[demo]` to paste.

@@ -306,6 +306,17 @@ def start_shop(
     return shop
 
 
+def head_sampling_env(endpoint: str, polling_interval_s: float = 10.0) -> dict[str, str]:
+    """Environment that makes every shop service take its head-sampling strategy from
+    breadcrumbs' sampling API at ``endpoint`` (``http://127.0.0.1:5778``), through the
+    SDK's remote sampler; everything is kept until the first strategy arrives."""
+    arg = f"endpoint={endpoint},pollingIntervalMs={int(polling_interval_s * 1000)}"
+    return {
+        "OTEL_TRACES_SAMPLER": "parentbased_jaeger_remote",
+        "OTEL_TRACES_SAMPLER_ARG": arg + ",initialSamplingRate=1",
+    }
+
+
 def run_shop(
     *,
     rate: float = DEFAULT_RATE,
@@ -315,6 +326,7 @@ def run_shop(
     base_port: int | None = None,
     duration: float | None = None,
     console: Console | None = None,
+    sampling_endpoint: str | None = None,
 ) -> Stats:
     """Start the shop and its traffic in the foreground until Ctrl-C, SIGTERM or ``duration``."""
     out = console or Console(stderr=True)
@@ -323,7 +335,11 @@ def run_shop(
         raise ShopError(absent)  # before any banner: nothing starts
     out.print(f"[bold]kale smoothie shop[/]: starting {len(SERVICES)} services...")
     shop = start_shop(
-        otlp_endpoint=otlp_endpoint, protocol=protocol, base_port=base_port, scenarios=chosen
+        otlp_endpoint=otlp_endpoint,
+        protocol=protocol,
+        base_port=base_port,
+        scenarios=chosen,
+        env=head_sampling_env(sampling_endpoint) if sampling_endpoint else None,
     )
     banner = (
         f"gateway {shop.gateway_url}  scenarios: {', '.join(chosen) or 'none'}  "

@@ -20,10 +20,12 @@ from breadcrumbs.sdk.messaging import (
     inject,
     producer_span,
 )
+from breadcrumbs.sdk.remote_sampler import JaegerRemoteSampler
 from breadcrumbs.sdk.thirdparty import ThirdParty, third_party
 from breadcrumbs.sdk.traced import Traced, traced
 
 __all__ = [
+    "JaegerRemoteSampler",
     "Telemetry",
     "ThirdParty",
     "Traced",

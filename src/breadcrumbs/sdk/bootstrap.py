@@ -26,7 +26,10 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
     SpanExporter,
 )
+from opentelemetry.sdk.trace.sampling import ParentBased, Sampler
 from opentelemetry.util.types import AttributeValue
+
+from breadcrumbs.sdk.remote_sampler import JaegerRemoteSampler, from_sampler_arg
 
 __all__ = ["Protocol", "Telemetry", "build_propagator", "init"]
 
@@ -51,6 +54,7 @@ class Telemetry:
     protocol: str | None
     endpoint: str | None
     propagator: TextMapPropagator
+    remote_sampler: JaegerRemoteSampler | None = None  # polls breadcrumbs until shutdown
     _stopped: bool = field(default=False, repr=False)
 
     def tracer(self, name: str, version: str | None = None) -> trace.Tracer:
@@ -70,6 +74,8 @@ class Telemetry:
         self._stopped = True
         if self.tracer_provider is not None:
             self.tracer_provider.shutdown()
+        if self.remote_sampler is not None:
+            self.remote_sampler.close()
 
 
 _lock = threading.Lock()
@@ -87,6 +93,7 @@ def init(
     resource_attributes: Mapping[str, AttributeValue] | None = None,
     exporter: SpanExporter | None = None,
     batch: bool = True,
+    sampling: str | Sampler | None = None,
 ) -> Telemetry:
     """Set the global tracer provider and propagator; return a handle to flush and stop.
 
@@ -101,9 +108,15 @@ def init(
       ``OTEL_PROPAGATORS`` wins.
     - ``exporter``: any SpanExporter instead of OTLP (tests pass an in-memory one);
       ``OTEL_TRACES_EXPORTER=console|none`` also replaces OTLP.
+    - ``sampling``: head sampling decided by breadcrumbs: the URL of its sampling API
+      (``http://localhost:5778`` or ``http://localhost:16686/api/sampling``) for a
+      parent-based ``JaegerRemoteSampler``, or any Sampler. ``OTEL_TRACES_SAMPLER`` wins:
+      ``parentbased_jaeger_remote`` / ``jaeger_remote`` with ``OTEL_TRACES_SAMPLER_ARG=
+      endpoint=...,pollingIntervalMs=...,initialSamplingRate=...`` build the same sampler;
+      the other values are read by the SDK itself. Default: keep every trace.
     - ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES`` win over the arguments;
       ``OTEL_SDK_DISABLED=true`` returns a handle that records nothing;
-      ``OTEL_TRACES_SAMPLER`` and ``OTEL_BSP_*`` are read by the SDK itself.
+      ``OTEL_BSP_*`` are read by the SDK itself.
     """
     global _current
     with _lock:
@@ -123,7 +136,8 @@ def init(
             return _current
 
         resource = _resource(name, service_version, environment, resource_attributes)
-        provider = TracerProvider(resource=resource)
+        sampler, remote = _sampler(name, sampling)
+        provider = TracerProvider(resource=resource, sampler=sampler)
         proto: str | None = None
         url: str | None = None
         if exporter is None:
@@ -132,8 +146,26 @@ def init(
             processor = BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
             provider.add_span_processor(processor)
         trace.set_tracer_provider(provider)
-        _current = Telemetry(name, provider, exporter, proto, url, propagator)
+        _current = Telemetry(name, provider, exporter, proto, url, propagator, remote)
         return _current
+
+
+def _sampler(
+    service_name: str, sampling: str | Sampler | None
+) -> tuple[Sampler | None, JaegerRemoteSampler | None]:
+    """The head sampler (None lets the SDK read ``OTEL_TRACES_SAMPLER``; default: all) and
+    the remote sampler inside it, if any."""
+    from_env = os.environ.get("OTEL_TRACES_SAMPLER", "").strip().lower()
+    if from_env in ("jaeger_remote", "parentbased_jaeger_remote"):
+        arg = os.environ.get("OTEL_TRACES_SAMPLER_ARG", "")
+        remote = from_sampler_arg(service_name, arg)
+        return (ParentBased(remote) if from_env.startswith("parent") else remote), remote
+    if from_env or sampling is None:
+        return None, None
+    if isinstance(sampling, Sampler):
+        return sampling, sampling if isinstance(sampling, JaegerRemoteSampler) else None
+    remote = JaegerRemoteSampler(service_name, sampling)
+    return ParentBased(remote), remote
 
 
 def _effective_service_name(service_name: str) -> str:

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Final
 
-from breadcrumbs.analysis.doctor import instrumentation, naming, noise, propagation, sampling, skew
+from breadcrumbs.analysis.doctor import (
+    head_sampling,
+    instrumentation,
+    naming,
+    noise,
+    propagation,
+    sampling,
+    skew,
+)
 from breadcrumbs.analysis.doctor.findings import Check
 
 CHECKS: Final[dict[str, Check]] = {
@@ -27,5 +35,6 @@ CHECKS: Final[dict[str, Check]] = {
     "noise.huge-values": noise.huge_values,
     "sampling.too-few-for-p99": sampling.too_few_for_p99,
     "sampling.errors-lost": sampling.errors_lost_to_head_sampling,
+    "sampling.error-traces-lost": head_sampling.error_traces_lost,
     "skew.clock-skew": skew.clock_skew,
 }
