@@ -34,6 +34,7 @@ from breadcrumbs.store.base import (
     TraceIdPrefix,
     TraceQuery,
 )
+from breadcrumbs.store.threads import lower_priority
 
 T = TypeVar("T")
 
@@ -157,7 +158,9 @@ class QueryService:
         self.bounds = bounds
         # CPU-bound analysis of fetched traces, on threads of its own (not asyncio's shared
         # default executor, where the ingest pipeline's stages also run).
-        self._compute = ThreadPoolExecutor(2, thread_name_prefix="analysis")
+        self._compute = ThreadPoolExecutor(
+            2, thread_name_prefix="analysis", initializer=lower_priority
+        )
         self.adjusters = (
             tuple(adjusters) if adjusters is not None else standard_adjusters(max_clock_skew_ns)
         )
