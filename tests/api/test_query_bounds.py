@@ -123,3 +123,18 @@ async def test_a_trace_list_beyond_the_limit_is_refused(
     assert f"asks for {MAX_TRACES + 1} traces" in response.text
     response = await bounded_client.get("/api/v2/traceMany", params={"traceIds": ",".join(ids)})
     assert response.status_code == 400
+
+
+async def test_a_search_naming_no_window_fits_a_smaller_maximum(
+    bounded_client: httpx.AsyncClient,
+) -> None:
+    """The default lookbacks (Jaeger 2 days, Zipkin 1 day) shrink to ``--max-query-window``:
+    only a window the client names can be refused."""
+    for path, params in (
+        ("/api/traces", {"service": "frontend"}),
+        ("/api/v2/traces", {}),
+        ("/api/dependencies", {}),
+        ("/api/v2/dependencies", {"endTs": str(END_MS)}),
+    ):
+        response = await bounded_client.get(path, params=params)
+        assert response.status_code == 200, (path, response.text)
