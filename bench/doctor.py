@@ -81,7 +81,7 @@ def measure(path: Path, what: str, start_ns: int, end_ns: int) -> dict[str, Any]
     async def run() -> None:
         if what == "floor":
             began, cpu = time.perf_counter(), time.process_time()
-            await store._run(lambda cur: cur.execute(FLOOR, [start_ns, end_ns]).fetchall())
+            await store._read(lambda cur: cur.execute(FLOOR, [start_ns, end_ns]).fetchall())
             figures["floor"] = (time.perf_counter() - began, time.process_time() - cpu)
             return
         reader: Any = Timed(store, figures)

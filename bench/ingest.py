@@ -11,8 +11,15 @@ The floor: the same clients against a tiny receiver on the same frameworks (uvic
 that only parses each request (``ParseFromString``) and acks. The ratio says what breadcrumbs'
 decode, WAL fsync and store cost on top of just receiving.
 
+``--query-load``: each breadcrumbs run is repeated on a fresh data dir with 4 more clients
+that, meanwhile, search through the Jaeger HTTP API (a service, half of the time with a tag
+and a minimum duration, 20 traces over the last hour) and fetch one found trace by id, each
+waiting for its answer before the next. Ingest under that load is reported as a ratio to the
+run without it, beside the queries' own latency.
+
     python bench/ingest.py                 # 60 s per run, 4 runs
     python bench/ingest.py --seconds 10 --transports http
+    python bench/ingest.py --seconds 30 --transports http --no-floor --query-load
 """
 
 from __future__ import annotations
@@ -152,6 +159,10 @@ class Target:
     grpc_port: int
     ready_url: str
 
+    @property
+    def query_url(self) -> str:
+        return self.ready_url.removesuffix("/readyz")
+
     def processes(self) -> list[int]:
         """The server and every process under it (its decode workers included)."""
         return [self.proc.pid, *procfs.descendants(self.proc.pid)]
@@ -269,6 +280,7 @@ class Result:
     latencies: list[float]
     refused: int
     cpu_s: float
+    queries: QueryResult | None = None
 
     @property
     def rate(self) -> float:
@@ -278,7 +290,69 @@ class Result:
         return statistics.quantiles(self.latencies, n=100)[int(q * 100) - 1] * 1000
 
 
-async def run_clients(target: Target, transport: str, pool: list[bytes], seconds: float) -> Result:
+@dataclass
+class QueryResult:
+    searches: list[float]
+    fetches: list[float]
+    failed: Counter[str]
+
+    def line(self) -> str:
+        def figures(latencies: list[float]) -> str:
+            if len(latencies) < 2:
+                return f"{len(latencies)}"
+            cuts = statistics.quantiles(latencies, n=100)
+            return f"{len(latencies)}, p50 {cuts[49] * 1000:.0f} ms, p99 {cuts[98] * 1000:.0f} ms"
+
+        failed = ", ".join(f"{n}x {why}" for why, n in self.failed.items()) or "none"
+        return (
+            f"  query load: searches {figures(self.searches)}; trace fetches "
+            f"{figures(self.fetches)}; failed: {failed}"
+        )
+
+
+async def run_queries(target: Target, deadline: float) -> QueryResult:
+    """``CLIENTS`` clients searching and fetching traces through the Jaeger API until the
+    deadline, each waiting for its answer."""
+    result = QueryResult([], [], Counter())
+    url = target.query_url
+
+    async def client(index: int) -> None:
+        rng = random.Random(index)
+        async with httpx.AsyncClient(base_url=url, timeout=120) as http:
+            while time.monotonic() < deadline:
+                params: dict[str, str] = {
+                    "service": rng.choice(SERVICES),
+                    "limit": "20",
+                    "lookback": "1h",
+                }
+                if rng.random() < 0.5:
+                    params["tag"] = "http.response.status_code:500"
+                    params["minDuration"] = "10ms"
+                began = time.perf_counter()
+                response = await http.get("/api/traces", params=params)
+                if response.status_code != 200:
+                    result.failed[f"search HTTP {response.status_code}"] += 1
+                    await asyncio.sleep(0.5)
+                    continue
+                result.searches.append(time.perf_counter() - began)
+                found = response.json()["data"]
+                if not found:
+                    await asyncio.sleep(0.1)  # an empty store at the start
+                    continue
+                began = time.perf_counter()
+                response = await http.get(f"/api/traces/{rng.choice(found)['traceID']}")
+                if response.status_code != 200:
+                    result.failed[f"trace HTTP {response.status_code}"] += 1
+                    continue
+                result.fetches.append(time.perf_counter() - began)
+
+    await asyncio.gather(*(client(i) for i in range(CLIENTS)))
+    return result
+
+
+async def run_clients(
+    target: Target, transport: str, pool: list[bytes], seconds: float, *, query_load: bool = False
+) -> Result:
     latencies: list[float] = []
     refused = 0
     reasons: Counter[str] = Counter()
@@ -324,12 +398,19 @@ async def run_clients(target: Target, transport: str, pool: list[bytes], seconds
     client = http_client if transport == "http" else grpc_client
     cpu_before = target.cpu_seconds()
     began = time.monotonic()
+    queries = asyncio.gather(run_queries(target, deadline)) if query_load else None
     await asyncio.gather(*(client(i) for i in range(CLIENTS)))
     elapsed = time.monotonic() - began
+    query_result = (await queries)[0] if queries is not None else None
     for reason, count in reasons.items():
         print(f"  refused {count}x: {reason}", flush=True)
     return Result(
-        done * SPANS_PER_REQUEST, elapsed, latencies, refused, target.cpu_seconds() - cpu_before
+        done * SPANS_PER_REQUEST,
+        elapsed,
+        latencies,
+        refused,
+        target.cpu_seconds() - cpu_before,
+        query_result,
     )
 
 
@@ -378,6 +459,11 @@ def main() -> None:
         default="auto",
         help="the server's --decode-workers; several, comma-separated, run one after another",
     )
+    parser.add_argument(
+        "--query-load",
+        action="store_true",
+        help="repeat each breadcrumbs run with 4 clients searching and fetching traces",
+    )
     parser.add_argument("--floor-server", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.floor_server:
@@ -396,7 +482,8 @@ def main() -> None:
     )
     transports = args.transports.split(",")
     rows = []
-    ratios = []
+    ratios: list[tuple[str, float, str]] = []
+    notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         for transport in transports:
             floor_result = None
@@ -409,13 +496,21 @@ def main() -> None:
                     floor.stop()
                 print(rows[-1], flush=True)
 
-            for workers in args.decode_workers.split(","):
-                data = Path(tmp) / f"data-{transport}-{workers}"
-                log = Path(tmp) / f"{transport}-{workers}.log"
+            runs = [(w, False) for w in args.decode_workers.split(",")]
+            if args.query_load:
+                runs = [(w, loaded) for w, _ in runs for loaded in (False, True)]
+            quiet_rates: dict[str, float] = {}
+            for workers, loaded in runs:
+                label = f"{transport}-{workers}{'-queried' if loaded else ''}"
+                data = Path(tmp) / f"data-{label}"
+                log = Path(tmp) / f"{label}.log"
                 server = start_breadcrumbs(data, log, workers)
                 try:
-                    result = asyncio.run(run_clients(server, transport, pool, args.seconds))
+                    result = asyncio.run(
+                        run_clients(server, transport, pool, args.seconds, query_load=loaded)
+                    )
                     name = f"breadcrumbs, decode workers {workers}"
+                    name += ", with query load" if loaded else ""
                     rows.append(report(name, transport, result, server.peak_rss_mib()))
                     http_url = server.ready_url.removesuffix("/readyz")
                     figures = pipeline_figures(http_url)
@@ -428,9 +523,26 @@ def main() -> None:
                 print(rows[-1], flush=True)
                 print(f"  {figures}", flush=True)
                 print(f"  store caught up {drain:.1f} s after the load stopped", flush=True)
+                if result.queries is not None:
+                    print(result.queries.line(), flush=True)
+                    notes.append(f"{transport}, decode workers {workers}:\n{result.queries.line()}")
+                if loaded and workers in quiet_rates:
+                    ratios.append(
+                        (
+                            f"{transport}, decode workers {workers}, with query load",
+                            result.rate / quiet_rates[workers],
+                            "of its rate without the query load",
+                        )
+                    )
+                    continue
+                quiet_rates[workers] = result.rate
                 if floor_result is not None:
                     ratios.append(
-                        (f"{transport}, decode workers {workers}", result.rate / floor_result.rate)
+                        (
+                            f"{transport}, decode workers {workers}",
+                            result.rate / floor_result.rate,
+                            "of the parse-and-ack floor",
+                        )
                     )
 
     cpu = platform.processor() or platform.machine()
@@ -442,8 +554,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(row)
-    for run, ratio in ratios:
-        print(f"\n{run}: breadcrumbs sustains {ratio:.0%} of the parse-and-ack floor")
+    for run, ratio, of in ratios:
+        print(f"\n{run}: breadcrumbs sustains {ratio:.0%} {of}")
+    for note in notes:
+        print(f"\n{note}")
 
 
 if __name__ == "__main__":

@@ -261,6 +261,22 @@ class Settings:
     sampling_interval: float = _setting(
         30.0, parse_duration, "Adaptive sampling: how often rates are recomputed."
     )
+    query_timeout: float = _setting(
+        30.0,
+        parse_duration,
+        "Longest a query may run; it is stopped and answered 503 beyond (0: no limit).",
+    )
+    query_threads: int = _setting(
+        4, _parse_int, "Store reads running at once (more wait; ingest has its own threads)."
+    )
+    max_query_window: float = _setting(
+        7 * 86400.0,
+        parse_duration,
+        "Longest time window a trace search or dependency graph may cover (400 beyond).",
+    )
+    max_query_traces: int = _setting(
+        1500, _parse_int, "Most traces one search or trace list may return (400 beyond)."
+    )
     decode_workers: str = _setting(
         "auto",
         _parse_workers,
@@ -329,7 +345,13 @@ _FIELDS: Final = {f.name: f for f in dataclasses.fields(Settings)}
 
 def _default_text(name: str) -> str:
     default: Any = getattr(Settings(), name)
-    if name in ("retention", "flush_interval", "sampling_interval"):
+    if name in (
+        "retention",
+        "flush_interval",
+        "sampling_interval",
+        "query_timeout",
+        "max_query_window",
+    ):
         seconds = float(default)
         for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
             if seconds >= size and seconds % size == 0:

@@ -8,6 +8,8 @@
     │   │   ├── PayloadTooLarge     413 / INVALID_ARGUMENT (OTLP: not retryable)
     │   │   └── UnsupportedMediaType 415 / INVALID_ARGUMENT
     │   └── NotFound            404 / NOT_FOUND
+    ├── QueryTimeout            503 / DEADLINE_EXCEEDED, no Retry-After: the same query would
+    │                           run as long again (narrow it instead)
     └── RetryableError          we are busy; retry later (OTLP throttling)
         ├── Overloaded          429 / RESOURCE_EXHAUSTED, with Retry-After
         └── Unavailable         503 / UNAVAILABLE, with Retry-After
@@ -54,6 +56,13 @@ class UnsupportedMediaType(BadInput):
 class NotFound(PermanentError):
     http_status = 404
     grpc_code = grpc.StatusCode.NOT_FOUND
+
+
+class QueryTimeout(BreadcrumbsError):
+    """A query ran past the statement timeout (``--query-timeout``) and was stopped."""
+
+    http_status = 503
+    grpc_code = grpc.StatusCode.DEADLINE_EXCEEDED
 
 
 class RetryableError(BreadcrumbsError):

@@ -33,7 +33,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -43,6 +43,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from breadcrumbs import __version__
@@ -58,6 +59,7 @@ from breadcrumbs.api import sampling_grpc
 from breadcrumbs.api import search as search_api
 from breadcrumbs.api import why as why_api
 from breadcrumbs.api import zipkin as zipkin_api
+from breadcrumbs.api.disconnect import CancelOnDisconnect
 from breadcrumbs.codec import otlp
 from breadcrumbs.config import Settings
 from breadcrumbs.pipeline.exposition import (
@@ -70,7 +72,7 @@ from breadcrumbs.pipeline.retention import Retention
 from breadcrumbs.pipeline.root_throughput import RootThroughputStage
 from breadcrumbs.pipeline.span_metrics import SpanMetricsStage
 from breadcrumbs.pipeline.stages import Stage
-from breadcrumbs.query.service import QueryService
+from breadcrumbs.query.service import QueryBounds, QueryService
 from breadcrumbs.receivers import otlp_grpc, otlp_http
 from breadcrumbs.receivers import zipkin as zipkin_receiver
 from breadcrumbs.receivers.common import ReceiverContext, ReceiverLimits
@@ -80,7 +82,7 @@ from breadcrumbs.sampling.adaptive import AdaptiveRates, AdaptiveSettings
 from breadcrumbs.sampling.strategy import FixedStrategy, StrategyProvider, probabilistic
 from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import Capability, ServiceGraphQuery, Store
-from breadcrumbs.store.factory import open_store
+from breadcrumbs.store.factory import ReadLimits, open_store
 from breadcrumbs.store.url import parse_store_url
 
 log = logging.getLogger("breadcrumbs.server")
@@ -220,8 +222,19 @@ class Server:
     async def _start_store(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         s = self.settings
-        self.store = await open_store(s.store, s.data_dir, self.metrics, retention_s=s.retention)
-        self.query = QueryService(self.store)
+        self.store = await open_store(
+            s.store,
+            s.data_dir,
+            self.metrics,
+            retention_s=s.retention,
+            reads=ReadLimits(timeout_s=s.query_timeout, threads=s.query_threads),
+        )
+        self.query = QueryService(
+            self.store,
+            bounds=QueryBounds(
+                max_window_ns=round(s.max_query_window * 1e9), max_traces=s.max_query_traces
+            ),
+        )
         self._maintenance = asyncio.create_task(self._maintain(self.store), name="store-maintain")
         if self.store.capabilities.has(Capability.SERVICE_GRAPH):
             self._service_graph = asyncio.create_task(self._count_edges(), name="service-graph")
@@ -259,6 +272,8 @@ class Server:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if self.query is not None:
+            self.query.close()
         if self.store is not None:
             await self.store.close()
 
@@ -395,7 +410,7 @@ class Server:
             *home_api.routes(),  # last: its /api/ catch-all answers unknown API paths
         ]
         await self._serve_http(
-            "http", "UI, Jaeger API", self.settings.http_port, Starlette(routes=routes)
+            "http", "UI, Jaeger API", self.settings.http_port, _query_app(routes)
         )
 
     async def _start_otlp_http(self) -> None:
@@ -407,9 +422,7 @@ class Server:
     async def _start_zipkin(self) -> None:
         assert self.query is not None
         routes = [*zipkin_receiver.routes(self._receiver_context()), *zipkin_api.routes(self.query)]
-        await self._serve_http(
-            "zipkin", "Zipkin", self.settings.zipkin_port, Starlette(routes=routes)
-        )
+        await self._serve_http("zipkin", "Zipkin", self.settings.zipkin_port, _query_app(routes))
 
     async def _start_sampling(self) -> None:
         app = Starlette(routes=sampling_api.routes(self.sampling, sampling_api.SAMPLING_PORT_PATHS))
@@ -503,6 +516,12 @@ def sampling_summary(settings: Settings) -> str:
             f"(p {s.sampling_min_probability:g} to {s.sampling_max_probability:g})"
         )
     return f"p = {s.sampling_default_probability:g} for every service"
+
+
+def _query_app(routes: Sequence[BaseRoute]) -> Starlette:
+    """An app of query routes whose handlers stop (and their store reads with them) when
+    the client goes away."""
+    return Starlette(routes=routes, middleware=[Middleware(CancelOnDisconnect)])
 
 
 def _bind(host: str, port: int) -> socket.socket:

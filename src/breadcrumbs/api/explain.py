@@ -6,7 +6,6 @@ functions of ``analysis/``, their JSON shapes in ``render``."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from starlette.requests import Request
@@ -30,7 +29,7 @@ def routes(query: QueryService) -> list[BaseRoute]:
         trace_id = await query.resolve_trace_id(request.path_params["trace_id"])
         spans = await query.get_trace_for_analysis(trace_id)
         # CPU-bound on big traces: off the event loop, like the store's reads.
-        explained = await asyncio.to_thread(explain_trace, spans)
+        explained = await query.compute(explain_trace, spans)
         with gc_paused():
             return json_response(explanation_json(explained))
 

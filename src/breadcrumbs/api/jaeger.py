@@ -82,7 +82,9 @@ def routes(query: QueryService) -> list[BaseRoute]:
 
     @guard
     async def search(request: Request) -> Response:
-        parsed = jaeger_params.parse_trace_search(query_pairs(request), now_ns())
+        parsed = jaeger_params.parse_trace_search(
+            query_pairs(request), now_ns(), query.bounds.max_window_ns, query.bounds.max_traces
+        )
         if not parsed.trace_ids:
             traces = await query.find_traces(parsed.query)
             with gc_paused():
@@ -113,7 +115,9 @@ def routes(query: QueryService) -> list[BaseRoute]:
     @guard
     async def dependencies(request: Request) -> Response:
         params = query_pairs(request)
-        end_ns, lookback_ns = jaeger_params.parse_dependencies(params, now_ns())
+        end_ns, lookback_ns = jaeger_params.parse_dependencies(
+            params, now_ns(), query.bounds.max_window_ns
+        )
         service = first(params, "service")  # optional: links touching this service
         counts: dict[tuple[str, str], int] = {}
         for link in await query.dependencies(end_ns, lookback_ns):
@@ -153,7 +157,9 @@ def routes(query: QueryService) -> list[BaseRoute]:
     @v3_guard
     async def v3_search(request: Request) -> Response:
         return _v3_traces(
-            await query.find_traces(jaeger_params.parse_v3_search(query_pairs(request)))
+            await query.find_traces(
+                jaeger_params.parse_v3_search(query_pairs(request), query.bounds.max_traces)
+            )
         )
 
     return [

@@ -19,8 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from breadcrumbs.api.common import handle_errors, json_response, now_ns, query_pairs
-from breadcrumbs.api.native_trace import error_json
+from breadcrumbs.api.common import handle_errors, json_error, json_response, now_ns, query_pairs
 from breadcrumbs.codec import native
 from breadcrumbs.model import SpanBatch, normalize_trace_id
 from breadcrumbs.query.adjusters import AdjustedTrace
@@ -56,7 +55,7 @@ def _row(trace: AdjustedTrace, mask: pa.Array) -> dict[str, Any]:
 
 
 def routes(query: QueryService) -> list[BaseRoute]:
-    guard = handle_errors(error_json)
+    guard = handle_errors(json_error)
 
     @guard
     async def search(request: Request) -> Response:

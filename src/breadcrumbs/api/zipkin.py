@@ -47,7 +47,9 @@ def routes(query: QueryService) -> list[BaseRoute]:
 
     @guard
     async def traces(request: Request) -> Response:
-        search = zipkin_params.parse_traces(query_pairs(request), now_ns())
+        search = zipkin_params.parse_traces(
+            query_pairs(request), now_ns(), query.bounds.max_window_ns, query.bounds.max_traces
+        )
         found = await query.find_traces(
             search.query, required_keys=search.required_keys, shared_ids=True, fold_case=True
         )
@@ -66,7 +68,9 @@ def routes(query: QueryService) -> list[BaseRoute]:
 
     @guard
     async def dependencies(request: Request) -> Response:
-        end_ns, lookback_ns = zipkin_params.parse_dependencies(query_pairs(request), now_ns())
+        end_ns, lookback_ns = zipkin_params.parse_dependencies(
+            query_pairs(request), now_ns(), query.bounds.max_window_ns
+        )
         links = []
         for link in await query.dependencies(end_ns, lookback_ns):
             item: dict[str, Any] = {

@@ -29,15 +29,18 @@ import struct
 import time
 import zlib
 from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 import pyarrow as pa
 
 from breadcrumbs.errors import Unavailable
 from breadcrumbs.model import SpanBatch
 from breadcrumbs.selfmetrics import SelfMetrics
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +157,9 @@ class WriteAheadLog:
         self._queued_spans = 0
         self._wake: asyncio.Event | None = None
         self._committer: asyncio.Task[None] | None = None
+        # The write and fsync run on a thread of their own: on asyncio's shared default
+        # executor a few slow store reads held every ack.
+        self._io: ThreadPoolExecutor | None = None
         self.fsyncs = 0
         self.records_committed = 0
 
@@ -331,6 +337,7 @@ class WriteAheadLog:
         self._queued_spans += batch.num_rows
         if self._committer is None:
             self._wake = asyncio.Event()
+            self._io = ThreadPoolExecutor(1, thread_name_prefix="wal")
             self._committer = asyncio.create_task(self._commit_loop(), name="wal-commit")
         assert self._wake is not None
         self._wake.set()
@@ -375,7 +382,7 @@ class WriteAheadLog:
                 or active.last_sequence + 1 != first
                 or self._rotate
             ):
-                fd = await asyncio.to_thread(self._create_segment, first)
+                fd = await self._in_io_thread(self._create_segment, first)
                 if self._fd is not None:
                     os.close(self._fd)
                 self._fd = fd
@@ -385,7 +392,7 @@ class WriteAheadLog:
                         self.directory / _segment_name(first), first, first - 1, SEGMENT_HEADER.size
                     )
                 )
-            await asyncio.to_thread(self._write_group, self._fd, self._segments[-1].size, buffers)
+            await self._in_io_thread(self._write_group, self._fd, self._segments[-1].size, buffers)
         except OSError as error:
             self._queued_bytes -= group_bytes
             self._queued_spans -= group_spans
@@ -414,6 +421,10 @@ class WriteAheadLog:
                 self.on_durable(sequence, pending.batch)
             if not pending.future.done():
                 pending.future.set_result(sequence)
+
+    async def _in_io_thread(self, work: Callable[..., T], *args: object) -> T:
+        assert self._io is not None
+        return await asyncio.get_running_loop().run_in_executor(self._io, work, *args)
 
     def _create_segment(self, first_sequence: int) -> int:
         """A new segment file whose first record will be ``first_sequence``, open for appending
@@ -476,6 +487,9 @@ class WriteAheadLog:
             self._wake.set()
             await self._committer
             self._committer = None
+        if self._io is not None:
+            self._io.shutdown()  # idle: the committer has returned
+            self._io = None
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

@@ -146,7 +146,14 @@ class TraceSearch:
     trace_ids: tuple[str, ...] = ()
 
 
-def parse_trace_search(params: Params, now_ns: int) -> TraceSearch:
+def parse_trace_search(
+    params: Params,
+    now_ns: int,
+    max_lookback_ns: int = DEFAULT_LOOKBACK_NS,
+    max_traces: int = MAX_LIMIT,
+) -> TraceSearch:
+    """``max_lookback_ns`` and ``max_traces`` cap the default lookback and limit
+    (``--max-query-window``, ``--max-query-traces``): a search naming neither always fits."""
     trace_ids = tuple(normalize_trace_id(text) for text in values(params, "traceID") if text)
     service = first(params, "service")
     if not service and not trace_ids:
@@ -158,7 +165,8 @@ def parse_trace_search(params: Params, now_ns: int) -> TraceSearch:
         start_ns = scaled(parse_int(start_text, "start"), NS_PER_US, "start")
     else:
         lookback = parse_lookback(first(params, "lookback"))
-        start_ns = max(0, end_ns - (DEFAULT_LOOKBACK_NS if lookback is None else lookback))
+        default_ns = min(DEFAULT_LOOKBACK_NS, max_lookback_ns)
+        start_ns = max(0, end_ns - (default_ns if lookback is None else lookback))
     if start_ns > end_ns:
         raise BadInput("parameter 'start' must not be after 'end'")
 
@@ -182,19 +190,22 @@ def parse_trace_search(params: Params, now_ns: int) -> TraceSearch:
         ),
         min_duration_ns=min_ns or None,
         max_duration_ns=max_ns or None,
-        limit=limit or DEFAULT_LIMIT,
+        limit=limit or min(DEFAULT_LIMIT, max_traces),
     )
     return TraceSearch(query=query, trace_ids=trace_ids)
 
 
-def parse_dependencies(params: Params, now_ns: int) -> tuple[int, int]:
-    """(end_ns, lookback_ns) from ``endTs`` and ``lookback`` in ms."""
+def parse_dependencies(
+    params: Params, now_ns: int, max_lookback_ns: int = DEFAULT_DEPENDENCIES_LOOKBACK_NS
+) -> tuple[int, int]:
+    """(end_ns, lookback_ns) from ``endTs`` and ``lookback`` in ms (the default lookback
+    capped by ``max_lookback_ns``)."""
     end_text, lookback_text = first(params, "endTs"), first(params, "lookback")
     end_ns = scaled(parse_int(end_text, "endTs"), NS_PER_MS, "endTs") if end_text else now_ns
     lookback_ns = (
         scaled(parse_int(lookback_text, "lookback", minimum=1), NS_PER_MS, "lookback")
         if lookback_text
-        else DEFAULT_DEPENDENCIES_LOOKBACK_NS
+        else min(DEFAULT_DEPENDENCIES_LOOKBACK_NS, max_lookback_ns)
     )
     return end_ns, lookback_ns
 
@@ -243,7 +254,7 @@ def parse_rfc3339(text: str, name: str) -> int:
     return ns
 
 
-def parse_v3_search(params: Params) -> TraceQuery:
+def parse_v3_search(params: Params, max_traces: int = MAX_LIMIT) -> TraceQuery:
     """``/api/v3/traces``: ``query.service_name``, ``query.operation_name``,
     ``query.start_time_min``/``max`` (RFC 3339, required), ``query.num_traces``,
     ``query.duration_min``/``max`` (Go durations), as Jaeger's ``apiv3/http_gateway.go``."""
@@ -273,7 +284,7 @@ def parse_v3_search(params: Params) -> TraceQuery:
         limit=(
             parse_int(limit_text, "query.num_traces", minimum=1, maximum=MAX_LIMIT)
             if limit_text
-            else DEFAULT_LIMIT
+            else min(DEFAULT_LIMIT, max_traces)
         ),
     )
 

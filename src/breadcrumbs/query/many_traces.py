@@ -4,7 +4,6 @@ reduced rows."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -40,7 +39,7 @@ async def path_rows_of(query: QueryService, trace_ids: list[str]) -> pa.Table:
     parts = [PATH_ROWS_SCHEMA.empty_table()]
     for i in range(0, len(trace_ids), TRACES_PER_BATCH):
         batch = await query.reader.get_traces(trace_ids[i : i + TRACES_PER_BATCH])
-        parts.append(await asyncio.to_thread(path_rows, batch))
+        parts.append(await query.compute(path_rows, batch))
     return pa.concat_tables(parts)
 
 

@@ -3,8 +3,11 @@ results per trace and applies the standard adjusters. Adapters translate; this c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
+import asyncio
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -33,11 +36,48 @@ from breadcrumbs.store.base import (
     TraceIdPrefix,
     TraceQuery,
 )
+from breadcrumbs.store.threads import lower_priority
+
+T = TypeVar("T")
 
 # When bare-key conditions are checked after the store's search, ask it for this many times
 # the wanted traces, so that filtering still fills the page in the common case.
 _OVERFETCH = 4
 _MAX_FETCH = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class QueryBounds:
+    """What one request may ask for (``--max-query-window``, ``--max-query-traces``): a
+    search's or dependency graph's time window, and the traces a search or list returns.
+    Beyond them: ``BadInput`` (400) naming the setting, never a query that runs for minutes."""
+
+    max_window_ns: int = 7 * 24 * 3600 * 10**9
+    max_traces: int = 1500
+
+    def check_window(self, start_ns: int, end_ns: int, what: str) -> None:
+        if end_ns - start_ns > self.max_window_ns:
+            raise BadInput(
+                f"the {what} window of {_duration_text(end_ns - start_ns)} is longer than the "
+                f"{_duration_text(self.max_window_ns)} allowed (--max-query-window); "
+                "narrow it"
+            )
+
+    def check_traces(self, count: int, what: str) -> None:
+        if count > self.max_traces:
+            raise BadInput(
+                f"{what} asks for {count} traces, more than the {self.max_traces} allowed "
+                "(--max-query-traces)"
+            )
+
+
+def _duration_text(ns: int) -> str:
+    """``7d``, ``36h``, ``90s``: the largest unit that divides the duration (else seconds)."""
+    seconds = ns / 10**9
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
 
 
 def split_traces(batch: SpanBatch, order: Sequence[str]) -> list[SpanBatch]:
@@ -114,8 +154,15 @@ class QueryService:
         *,
         max_clock_skew_ns: int = DEFAULT_MAX_DELTA_NS,
         adjusters: Sequence[Adjuster] | None = None,
+        bounds: QueryBounds = QueryBounds(),
     ) -> None:
         self.reader = reader
+        self.bounds = bounds
+        # CPU-bound analysis of fetched traces, on threads of its own (not asyncio's shared
+        # default executor, where the ingest pipeline's stages also run).
+        self._compute = ThreadPoolExecutor(
+            2, thread_name_prefix="analysis", initializer=lower_priority
+        )
         self.adjusters = (
             tuple(adjusters) if adjusters is not None else standard_adjusters(max_clock_skew_ns)
         )
@@ -124,6 +171,13 @@ class QueryService:
             if adjusters is not None
             else standard_adjusters(max_clock_skew_ns, shared_ids=True)
         )
+
+    async def compute(self, work: Callable[..., T], *args: object) -> T:
+        """``work(*args)`` off the event loop, on the analysis threads."""
+        return await asyncio.get_running_loop().run_in_executor(self._compute, work, *args)
+
+    def close(self) -> None:
+        self._compute.shutdown(wait=False, cancel_futures=True)
 
     def _adjust(self, spans: SpanBatch, shared_ids: bool = False) -> AdjustedTrace:
         return adjust(spans, self.shared_id_adjusters if shared_ids else self.adjusters)
@@ -164,6 +218,10 @@ class QueryService:
         self, trace_ids: Sequence[str], *, shared_ids: bool = False
     ) -> list[AdjustedTrace]:
         """The traces that exist, in the order asked."""
+        self.bounds.check_traces(len(set(trace_ids)), "the trace list")
+        return await self._fetch(trace_ids, shared_ids)
+
+    async def _fetch(self, trace_ids: Sequence[str], shared_ids: bool) -> list[AdjustedTrace]:
         if not trace_ids:
             return []
         batch = await self.reader.get_traces(list(trace_ids))
@@ -181,17 +239,17 @@ class QueryService:
         """Traces matching ``query``, newest first. ``required_keys`` are checked here on the
         fetched traces (the store contract has no "key exists" condition). ``fold_case``
         matches service and operation names case-insensitively (Zipkin lowercases names)."""
+        self.bounds.check_window(query.start_ns, query.end_ns, "search")
+        self.bounds.check_traces(query.limit, "the search")
         query = lift_derived_tags(query)
         if fold_case:
             query = await self._fold_case(query)
         if not required_keys:
             ids = await self.reader.find_trace_ids(query)
-            return await self.get_traces(ids, shared_ids=shared_ids)
+            return await self._fetch(ids, shared_ids)
         wanted = query.limit
         widened = replace(query, limit=min(_MAX_FETCH, max(wanted, wanted * _OVERFETCH)))
-        traces = await self.get_traces(
-            await self.reader.find_trace_ids(widened), shared_ids=shared_ids
-        )
+        traces = await self._fetch(await self.reader.find_trace_ids(widened), shared_ids)
         kept = [t for t in traces if _has_keys(t.spans, required_keys, query)]
         return kept[:wanted]
 
@@ -250,6 +308,7 @@ class QueryService:
         return await self.reader.remote_services(service)
 
     async def dependencies(self, end_ns: int, lookback_ns: int) -> list[DependencyLink]:
+        self.bounds.check_window(end_ns - lookback_ns, end_ns, "dependencies")
         return await self.reader.dependencies(end_ns, lookback_ns)
 
     async def tag_keys(self) -> list[str]:

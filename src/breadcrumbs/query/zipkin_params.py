@@ -63,7 +63,9 @@ def parse_annotation_query(text: str) -> tuple[tuple[TagFilter, ...], tuple[str,
     return tuple(TagFilter(key, value, "span") for key, value in tags.items()), tuple(keys)
 
 
-def _time_window(params: Params, now_ns: int, *, end_required: bool) -> tuple[int, int]:
+def _time_window(
+    params: Params, now_ns: int, *, end_required: bool, max_lookback_ns: int
+) -> tuple[int, int]:
     end_text = first(params, "endTs")
     if not end_text and end_required:
         raise BadInput("parameter 'endTs' is required")
@@ -74,13 +76,22 @@ def _time_window(params: Params, now_ns: int, *, end_required: bool) -> tuple[in
     lookback_ns = (
         scaled(parse_int(lookback_text, "lookback", minimum=1), NS_PER_MS, "lookback")
         if lookback_text
-        else DEFAULT_LOOKBACK_NS
+        else min(DEFAULT_LOOKBACK_NS, max_lookback_ns)
     )
     return end_ns, lookback_ns
 
 
-def parse_traces(params: Params, now_ns: int) -> ZipkinSearch:
-    end_ns, lookback_ns = _time_window(params, now_ns, end_required=False)
+def parse_traces(
+    params: Params,
+    now_ns: int,
+    max_lookback_ns: int = DEFAULT_LOOKBACK_NS,
+    max_traces: int = MAX_LIMIT,
+) -> ZipkinSearch:
+    """``max_lookback_ns`` and ``max_traces`` cap the default lookback and limit
+    (``--max-query-window``, ``--max-query-traces``)."""
+    end_ns, lookback_ns = _time_window(
+        params, now_ns, end_required=False, max_lookback_ns=max_lookback_ns
+    )
 
     min_text, max_text = first(params, "minDuration"), first(params, "maxDuration")
     min_us = parse_int(min_text, "minDuration", minimum=0) if min_text else None
@@ -95,7 +106,7 @@ def parse_traces(params: Params, now_ns: int) -> ZipkinSearch:
     limit = (
         parse_int(limit_text, "limit", minimum=1, maximum=MAX_LIMIT)
         if limit_text
-        else DEFAULT_LIMIT
+        else min(DEFAULT_LIMIT, max_traces)
     )
 
     tags, keys = parse_annotation_query(first(params, "annotationQuery"))
@@ -117,9 +128,11 @@ def parse_traces(params: Params, now_ns: int) -> ZipkinSearch:
     return ZipkinSearch(query=query, required_keys=keys)
 
 
-def parse_dependencies(params: Params, now_ns: int) -> tuple[int, int]:
+def parse_dependencies(
+    params: Params, now_ns: int, max_lookback_ns: int = DEFAULT_LOOKBACK_NS
+) -> tuple[int, int]:
     """(end_ns, lookback_ns); ``endTs`` is required by the Zipkin spec."""
-    return _time_window(params, now_ns, end_required=True)
+    return _time_window(params, now_ns, end_required=True, max_lookback_ns=max_lookback_ns)
 
 
 def parse_trace_ids(params: Params) -> list[str]:

@@ -91,6 +91,9 @@ class Operation:
     span_kind: SpanKind
 
 
+LISTING_WINDOW_NS: Final = 24 * 3600 * 10**9
+"""How far back ``remote_services`` looks from the newest span: Zipkin's default lookback."""
+
 DEPENDENCY_HORIZON_NS: Final = 60 * 10**9
 """How far apart the two spans of one call may start (see ``DependencyLink``)."""
 
@@ -441,7 +444,9 @@ class SpanReader(Protocol):
 
     async def remote_services(self, service: str) -> list[str]:
         """Services a service's client/producer spans call (``peer.service`` or, failing that,
-        ``server.address``/``net.peer.name``), sorted. The Zipkin ``remoteServices`` API."""
+        ``server.address``/``net.peer.name``), sorted, among spans starting at most
+        ``LISTING_WINDOW_NS`` before the newest span (the Zipkin ``remoteServices`` API has no
+        time parameters, and a scan of every span of a busy service would be unbounded)."""
         ...
 
     async def dependencies(self, end_ns: int, lookback_ns: int) -> list[DependencyLink]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 
 from breadcrumbs.selfmetrics import SelfMetrics
@@ -18,15 +19,28 @@ DUCKDB_FILE = "spans.duckdb"
 CHDB_DIR = "chdb"
 
 
+@dataclass(frozen=True, slots=True)
+class ReadLimits:
+    """How store reads run: ``threads`` at once, each stopped after ``timeout_s`` (0: never)."""
+
+    timeout_s: float = 30.0
+    threads: int = 4
+
+
 async def open_store(
-    url: str | StoreUrl, data_dir: Path, metrics: SelfMetrics, *, retention_s: float = 0
+    url: str | StoreUrl,
+    data_dir: Path,
+    metrics: SelfMetrics,
+    *,
+    retention_s: float = 0,
+    reads: ReadLimits = ReadLimits(),
 ) -> Store:
     """The engine, created or migrated; ``OSError`` with the reason when it cannot open.
     ``retention_s``: for engines that also expire data by themselves (ClickHouse's TTL)."""
     parsed = parse_store_url(url) if isinstance(url, str) else url
     try:
         # Opening migrates, and a server may be slow to answer: not on the event loop.
-        return await asyncio.to_thread(_open, parsed, data_dir, metrics, retention_s)
+        return await asyncio.to_thread(_open, parsed, data_dir, metrics, retention_s, reads)
     except ImportError as error:
         raise OSError(
             f"the {parsed.engine} store needs the clickhouse extra: "
@@ -36,17 +50,30 @@ async def open_store(
         raise OSError(f"cannot open the store {parsed.redacted()}: {error}") from error
 
 
-def _open(url: StoreUrl, data_dir: Path, metrics: SelfMetrics, retention_s: float) -> Store:
+def _open(
+    url: StoreUrl, data_dir: Path, metrics: SelfMetrics, retention_s: float, reads: ReadLimits
+) -> Store:
     if url.engine == "duckdb":
         from breadcrumbs.store.duckdb import DuckDBStore
 
-        return DuckDBStore(url.path or data_dir / DUCKDB_FILE, metrics=metrics)
+        return DuckDBStore(
+            url.path or data_dir / DUCKDB_FILE,
+            metrics=metrics,
+            query_timeout_s=reads.timeout_s,
+            query_threads=reads.threads,
+        )
 
     from breadcrumbs.store.clickhouse import ClickHouseStore, executor
 
     if url.engine == "chdb":
         session = executor.ChdbExecutor(url.path or data_dir / CHDB_DIR)
-        return ClickHouseStore(session, retention_s=retention_s, metrics=metrics)
+        return ClickHouseStore(
+            session,
+            retention_s=retention_s,
+            metrics=metrics,
+            query_timeout_s=reads.timeout_s,
+            query_threads=reads.threads,
+        )
     client = executor.HttpExecutor(url)
     return ClickHouseStore(
         client,
@@ -56,4 +83,6 @@ def _open(url: StoreUrl, data_dir: Path, metrics: SelfMetrics, retention_s: floa
         # This process's WAL: its last_wal_sequence is not another ingest node's.
         node=f"{socket.gethostname()}:{data_dir.resolve()}",
         metrics=metrics,
+        query_timeout_s=reads.timeout_s,
+        query_threads=reads.threads,
     )

@@ -116,6 +116,7 @@ def remote_services(db: str) -> str:
     return f"""
     SELECT DISTINCT assumeNotNull({_PEER}) AS peer FROM {db}.spans
     WHERE ServiceName = {{service:String}} AND SpanKind IN (3, 4) AND {_PEER} IS NOT NULL
+      AND Timestamp >= (SELECT max(Timestamp) FROM {db}.spans) - {{window:Int64}}
     ORDER BY peer
     """
 

@@ -18,15 +18,18 @@ import dataclasses
 import logging
 import struct
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from breadcrumbs.errors import QueryTimeout
 from breadcrumbs.model import SPAN_SCHEMA, SpanBatch, SpanKind, empty_batch
 from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import (
+    LISTING_WINDOW_NS,
     Capabilities,
     Capability,
     DependencyLink,
@@ -48,6 +51,7 @@ from breadcrumbs.store.base import (
 )
 from breadcrumbs.store.clickhouse import schema, sql
 from breadcrumbs.store.clickhouse.executor import Executor
+from breadcrumbs.store.threads import StoreThreads
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +141,8 @@ class ClickHouseStore:
         retention_s: float = 0,
         node: str = "",
         metrics: SelfMetrics | None = None,
+        query_timeout_s: float = 30.0,
+        query_threads: int = 4,
     ) -> None:
         if not database.replace("_", "").isalnum():
             raise ValueError(f"bad ClickHouse database name {database!r}")
@@ -147,10 +153,12 @@ class ClickHouseStore:
         self._node = node
         self._metrics = metrics
         self._closed = False
+        self._threads = StoreThreads("clickhouse", readers=query_threads, timeout_s=query_timeout_s)
         try:
             self._migrate()
         except BaseException:
             executor.close()
+            self._threads.close()
             raise
 
     def _migrate(self) -> None:
@@ -177,8 +185,24 @@ class ClickHouseStore:
             )
             log.info("created ClickHouse schema version %d in %s", schema.SCHEMA_VERSION, self._db)
 
+    async def _write_run(self, work: Callable[[Executor], T]) -> T:
+        return await self._threads.write(lambda: work(self._executor))
+
+    async def _upkeep_run(self, work: Callable[[Executor], T]) -> T:
+        return await self._threads.upkeep(lambda: work(self._executor))
+
     async def _run(self, work: Callable[[Executor], T]) -> T:
-        return await asyncio.to_thread(work, self._executor)
+        """A read, on a reader thread. Past the timeout the caller gets ``QueryTimeout`` once
+        the statement ends (ClickHouse's own ``max_execution_time`` bounds it on a server);
+        one not yet started is skipped."""
+        stopped = threading.Event()
+
+        def run() -> T:
+            if stopped.is_set():
+                raise QueryTimeout("stopped before it started")
+            return work(self._executor)
+
+        return await self._threads.read(run, stopped.set)
 
     async def maintain(self) -> None:
         """Nothing to do: ClickHouse merges parts and aggregates ranges by itself."""
@@ -186,6 +210,7 @@ class ClickHouseStore:
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
+            await asyncio.to_thread(self._threads.close)
             await asyncio.to_thread(self._executor.close)
 
     # --- write ------------------------------------------------------------------------------
@@ -209,13 +234,13 @@ class ClickHouseStore:
                     ),
                 )
 
-        await self._run(work)
+        await self._write_run(work)
 
     async def last_wal_sequence(self) -> int:
         text = (
             f"SELECT max(Sequence) AS s FROM {self._db}.wal_sequence WHERE Node = {{node:String}}"
         )
-        table = await self._run(lambda e: e.query(text, {"node": self._node}))
+        table = await self._write_run(lambda e: e.query(text, {"node": self._node}))
         return int(table.column(0)[0].as_py() or 0)
 
     # --- read -------------------------------------------------------------------------------
@@ -295,7 +320,8 @@ class ClickHouseStore:
         return sorted(Operation(name, SpanKind(kind)) for name, kind in rows)
 
     async def remote_services(self, service: str) -> list[str]:
-        return await self._column(sql.remote_services(self._db), {"service": service})
+        params = {"service": service, "window": LISTING_WINDOW_NS}
+        return await self._column(sql.remote_services(self._db), params)
 
     async def dependencies(self, end_ns: int, lookback_ns: int) -> list[DependencyLink]:
         params = {"lo": end_ns - lookback_ns, "hi": end_ns}
@@ -371,7 +397,7 @@ class ClickHouseStore:
             return deleted
 
         # Counted once, by the caller (pipeline.retention), not here as well.
-        return await self._run(work)
+        return await self._upkeep_run(work)
 
     # --- reads not built on ClickHouse yet (see ``capabilities``) ---------------------------
 

@@ -290,9 +290,12 @@ PEER: Final = (
     f"{attribute('SpanAttributes', 'net.peer.name')})"
 )
 
+# Spans starting at or after the given time (base.LISTING_WINDOW_NS before the newest, given
+# as a constant so row groups outside it are skipped by their statistics).
 REMOTE_SERVICES: Final = f"""
 SELECT DISTINCT {PEER} AS peer FROM spans
-WHERE ServiceName = ? AND SpanKind IN (3, 4) AND peer IS NOT NULL AND peer <> ''
+WHERE ServiceName = ? AND Timestamp >= ? AND SpanKind IN (3, 4) AND peer IS NOT NULL
+  AND peer <> ''
 ORDER BY peer
 """
 

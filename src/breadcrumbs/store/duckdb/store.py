@@ -1,10 +1,12 @@
 """``DuckDBStore``: the embedded engine, one DuckDB file, one process.
 
-Every public method is async and runs its DuckDB work in a worker thread with its own cursor
-(a DuckDB connection is not shared between threads), fetching each result fully before the
-next statement. Writes (and retention's bookkeeping) are serialised by one lock: they touch
-the small ``resources``/``operations``/``meta`` tables, where concurrent transactions would
-conflict. Reads never take it.
+Every public method is async and runs its DuckDB work in a thread of its own kind
+(``store.threads``: writes, upkeep, reads) with its own cursor (a DuckDB connection is not
+shared between threads), fetching each result fully before the next statement. Writes (and
+retention's bookkeeping) are serialised by one lock: they touch the small
+``resources``/``operations``/``meta`` tables, where concurrent transactions would conflict.
+Reads never take it, and DuckDB's MVCC lets a flush commit while a read runs. A read past
+the query timeout, or whose caller went away, is interrupted (``_Read``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -29,6 +31,7 @@ import pyarrow.compute as pc
 from breadcrumbs.model import ATTRIBUTES_TYPE, SPAN_SCHEMA, SpanBatch, SpanKind, empty_batch
 from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import (
+    LISTING_WINDOW_NS,
     RED_SCHEMA,
     AttributeCount,
     Capabilities,
@@ -52,6 +55,7 @@ from breadcrumbs.store.base import (
     TypicalTraceQuery,
 )
 from breadcrumbs.store.duckdb import analysis_sql, dependencies, doctor_sql, red, schema, sql
+from breadcrumbs.store.threads import StoreThreads
 
 log = logging.getLogger(__name__)
 
@@ -297,6 +301,42 @@ def _near_in_time(
     return groups
 
 
+class _Read(Generic[T]):
+    """One read on a cursor of its own, which another thread may interrupt."""
+
+    def __init__(
+        self, conn: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], T]
+    ) -> None:
+        self._conn = conn
+        self._work = work
+        self._lock = threading.Lock()
+        self._cursor: duckdb.DuckDBPyConnection | None = None
+        self._stopped = False
+
+    def run(self) -> T:
+        cur = self._conn.cursor()
+        try:
+            with self._lock:
+                if self._stopped:
+                    raise duckdb.InterruptException("stopped before it started")
+                self._cursor = cur
+            return self._work(cur)
+        finally:
+            with self._lock:
+                self._cursor = None
+            cur.close()
+
+    def interrupt(self) -> None:
+        with self._lock:
+            self._stopped = True
+            if self._cursor is not None:
+                self._cursor.interrupt()
+
+
+DEFAULT_QUERY_TIMEOUT_S = 30.0
+DEFAULT_QUERY_THREADS = 4
+
+
 class DuckDBStore:
     """The embedded store in the database file ``path`` (created or migrated on open)."""
 
@@ -316,6 +356,8 @@ class DuckDBStore:
         lookup_tail_rows: int = _TAIL_ROWS,
         quiet_s: float = _QUIET_S,
         wal_age_s: float = _WAL_AGE_S,
+        query_timeout_s: float = DEFAULT_QUERY_TIMEOUT_S,
+        query_threads: int = DEFAULT_QUERY_THREADS,
     ) -> None:
         # Benchmark knobs, defaults the measured best: sort_order orders each flushed batch on
         # disk (_SORT_KEYS); trace_index adds an ART index on TraceId; checkpoint_threshold
@@ -340,6 +382,7 @@ class DuckDBStore:
         if threads is not None:
             config["threads"] = threads
         self._conn = duckdb.connect(str(self.path), config=config)
+        self._threads = StoreThreads("duckdb", readers=query_threads, timeout_s=query_timeout_s)
         self._write_lock = threading.Lock()
         # Compaction and retention of the lookup levels (they delete the same rows); taken
         # after the write lock when both are held. Rows per level as last counted, plus the
@@ -372,6 +415,7 @@ class DuckDBStore:
             self._migrate()
         except BaseException:
             self._conn.close()
+            self._threads.close()
             raise
         if trace_index:
             self._conn.execute("CREATE INDEX IF NOT EXISTS spans_trace_id ON spans (TraceId)")
@@ -453,11 +497,12 @@ class DuckDBStore:
         await asyncio.to_thread(self._close)
 
     def _close(self) -> None:
+        self._threads.close()
         with self._write_lock, self._ranges_lock:
             self._conn.execute("CHECKPOINT")
             self._conn.close()
 
-    async def _run(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    def _on_cursor(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> Callable[[], T]:
         def in_thread() -> T:
             cur = self._conn.cursor()
             try:
@@ -465,14 +510,25 @@ class DuckDBStore:
             finally:
                 cur.close()
 
-        return await asyncio.to_thread(in_thread)
+        return in_thread
+
+    async def _write_run(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        return await self._threads.write(self._on_cursor(work))
+
+    async def _upkeep_run(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        return await self._threads.upkeep(self._on_cursor(work))
+
+    async def _read(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """A read: on a reader thread, interrupted past the timeout or when cancelled."""
+        read = _Read(self._conn, work)
+        return await self._threads.read(read.run, read.interrupt)
 
     # --- write ------------------------------------------------------------------------------
 
     async def write(self, batch: SpanBatch, *, wal_sequence: int | None = None) -> None:
         if batch.num_rows == 0 and wal_sequence is None:
             return
-        await self._run(lambda cur: self._write(cur, batch, wal_sequence))
+        await self._write_run(lambda cur: self._write(cur, batch, wal_sequence))
 
     def _write(
         self, cur: duckdb.DuckDBPyConnection, batch: SpanBatch, wal_sequence: int | None
@@ -548,7 +604,7 @@ class DuckDBStore:
             with self._write_lock:
                 return self._refresh_counts(cur)
 
-        return await self._run(work)
+        return await self._upkeep_run(work)
 
     def _refresh_dependencies(self, cur: duckdb.DuckDBPyConnection) -> None:
         # The batch is committed: a failure here must not fail the write (the writer would
@@ -573,10 +629,10 @@ class DuckDBStore:
         meanwhile (they only append to the tail)."""
         counted = self._level_rows
         overflowing = counted is None or _overflowing(counted, self._tail_rows) is not None
-        if overflowing and await self._run(self._compact):
+        if overflowing and await self._upkeep_run(self._compact):
             return True
         if self._checkpoint_due():
-            await self._run(self._checkpoint)
+            await self._upkeep_run(self._checkpoint)
         return False
 
     @property
@@ -684,7 +740,7 @@ class DuckDBStore:
             ).fetchone()
             return int(row[0]) if row else 0
 
-        return await self._run(work)
+        return await self._write_run(work)
 
     # --- read -------------------------------------------------------------------------------
 
@@ -761,11 +817,11 @@ class DuckDBStore:
 
     async def get_trace(self, params: GetTraceParams) -> SpanBatch:
         # The lookup's range is exact, so the caller's time hints add nothing.
-        return await self._run(lambda cur: self._traces(cur, [params.trace_id]))
+        return await self._read(lambda cur: self._traces(cur, [params.trace_id]))
 
     async def get_traces(self, trace_ids: list[str]) -> SpanBatch:
         unique = list(dict.fromkeys(trace_ids))
-        return await self._run(lambda cur: self._traces(cur, unique))
+        return await self._read(lambda cur: self._traces(cur, unique))
 
     async def find_trace_ids(self, query: TraceQuery) -> list[str]:
         if query.limit <= 0:
@@ -804,10 +860,10 @@ class DuckDBStore:
                     break
             return found
 
-        return await self._run(work)
+        return await self._read(work)
 
     async def _column(self, text: str, params: list[Any] | None = None) -> list[Any]:
-        return await self._run(
+        return await self._read(
             lambda cur: [row[0] for row in cur.execute(text, params or []).fetchall()]
         )
 
@@ -820,14 +876,21 @@ class DuckDBStore:
         if span_kind is not None:
             text += " AND SpanKind = ?"
             params.append(int(span_kind))
-        rows = await self._run(lambda cur: cur.execute(text, params).fetchall())
+        rows = await self._read(lambda cur: cur.execute(text, params).fetchall())
         return sorted(Operation(name, SpanKind(kind)) for name, kind in rows)
 
     async def remote_services(self, service: str) -> list[str]:
-        return await self._column(sql.REMOTE_SERVICES, [service])
+        def work(cur: duckdb.DuckDBPyConnection) -> list[str]:
+            ((_, newest),) = cur.execute(sql.TIME_EXTENT).fetchall()
+            if newest is None:
+                return []
+            since = int(newest) - LISTING_WINDOW_NS
+            return [row[0] for row in cur.execute(sql.REMOTE_SERVICES, [service, since]).fetchall()]
+
+        return await self._read(work)
 
     async def dependencies(self, end_ns: int, lookback_ns: int) -> list[DependencyLink]:
-        rows = await self._run(
+        rows = await self._read(
             lambda cur: dependencies.links(cur, end_ns, lookback_ns, self._dependencies.horizon_ns)
         )
         return [DependencyLink(p, c, n, e) for p, c, n, e in rows]
@@ -847,7 +910,7 @@ class DuckDBStore:
         return total
 
     async def stats(self) -> StoreStats:
-        row = await self._run(lambda cur: cur.execute(sql.STATS).fetchone())
+        row = await self._read(lambda cur: cur.execute(sql.STATS).fetchone())
         spans, oldest, newest = row if row else (0, None, None)
         result = StoreStats(
             spans=int(spans),
@@ -864,7 +927,7 @@ class DuckDBStore:
 
     async def delete_before(self, cutoff_ns: int) -> int:
         # Counted by the caller (pipeline.retention), which knows why spans go.
-        return await self._run(lambda cur: self._delete_before(cur, cutoff_ns))
+        return await self._upkeep_run(lambda cur: self._delete_before(cur, cutoff_ns))
 
     def _delete_before(self, cur: duckdb.DuckDBPyConnection, cutoff_ns: int) -> int:
         # Dependency counts first, so no count outlives its spans.
@@ -932,15 +995,15 @@ class DuckDBStore:
             ).fetchall()
             return [row[0] for row in rows]
 
-        return await self._run(work)
+        return await self._read(work)
 
     # --- many traces (analysis) -------------------------------------------------------------
 
     async def selection_counts(self, selection: TraceSelection) -> SelectionCounts:
-        return await self._run(lambda cur: _selection_counts(cur, selection))
+        return await self._read(lambda cur: _selection_counts(cur, selection))
 
     async def latency_distribution(self, query: LatencyQuery) -> LatencyDistribution:
-        return await self._run(lambda cur: _latency_distribution(cur, query))
+        return await self._read(lambda cur: _latency_distribution(cur, query))
 
     async def typical_traces(self, query: TypicalTraceQuery) -> list[str]:
         text, params = analysis_sql.typical_traces(query.endpoint, query.limit + len(query.exclude))
@@ -951,7 +1014,7 @@ class DuckDBStore:
 
     async def _table(self, statement: tuple[str, list[Any]]) -> pa.Table:
         text, params = statement
-        return await self._run(lambda cur: cur.sql(text, params=params).to_arrow_table())
+        return await self._read(lambda cur: cur.sql(text, params=params).to_arrow_table())
 
     async def operation_profile(self, window: DoctorWindow) -> pa.Table:
         return await self._table(doctor_sql.operation_profile(window))
@@ -971,7 +1034,7 @@ class DuckDBStore:
     # --- RED metrics and the service graph (issue 10) ---------------------------------------
 
     async def write_span_metrics(self, rows: pa.Table, *, wal_sequence: int) -> None:
-        await self._run(lambda cur: self._write_span_metrics(cur, rows, wal_sequence))
+        await self._write_run(lambda cur: self._write_span_metrics(cur, rows, wal_sequence))
 
     def _write_span_metrics(
         self, cur: duckdb.DuckDBPyConnection, rows: pa.Table, wal_sequence: int
@@ -995,10 +1058,11 @@ class DuckDBStore:
                 cur.unregister("span_metrics_in")
 
     async def span_metrics_wal_sequence(self) -> int:
-        rows = await self._column(
-            "SELECT value FROM meta WHERE key = ?", [schema.SPAN_METRICS_SEQUENCE_KEY]
+        text = "SELECT value FROM meta WHERE key = ?"
+        rows = await self._write_run(
+            lambda cur: cur.execute(text, [schema.SPAN_METRICS_SEQUENCE_KEY]).fetchall()
         )
-        return int(rows[0]) if rows else 0
+        return int(rows[0][0]) if rows else 0
 
     async def red(self, query: RedQuery) -> pa.Table:
         text, params = red.red_query(query)
@@ -1007,13 +1071,13 @@ class DuckDBStore:
             table: pa.Table = cur.sql(text, params=params).to_arrow_table()
             return table.cast(RED_SCHEMA)
 
-        return await self._run(work)
+        return await self._read(work)
 
     async def service_graph(self, query: ServiceGraphQuery) -> list[ServiceGraphEdge]:
         text, params = sql.service_graph(
             query.start_ns, query.end_ns, self._dependencies.horizon_ns, query.bounds_ns
         )
-        rows = await self._run(lambda cur: cur.execute(text, params).fetchall())
+        rows = await self._read(lambda cur: cur.execute(text, params).fetchall())
         edges = []
         for parent, child, kind, calls, errors, p95, server, server_sum, client, client_sum in rows:
             edges.append(
