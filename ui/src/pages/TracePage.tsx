@@ -1,6 +1,6 @@
 // One trace: header, waterfall, find-in-trace, span panel. The trace arrives through a worker
 // that parses the native API's stream and lays the tree out off the main thread.
-import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { CompareMenu } from "../analysis/entry";
 import { explain as fetchExplain, matches as fetchMatches, type Explain } from "../api";
 import { serviceColor } from "../colors";
@@ -351,7 +351,9 @@ function TraceView({ trace, analysis, params }: { trace: TraceData; analysis: Ex
   };
 
   // Keyboard: ↑/↓ (or k/j) move, ←/→ collapse/expand, / find, n/N next/previous match, Esc close.
-  useEffect(() => {
+  // A layout effect, so the listener sees the rows of the last render before the next key
+  // (a plain effect runs a frame later: a key pressed right after an expand used the old rows).
+  useLayoutEffect(() => {
     const onKey = (event: KeyboardEvent) => {
       const target = event.target as HTMLElement;
       if (target.tagName === "INPUT" || target.tagName === "TEXTAREA") return;
