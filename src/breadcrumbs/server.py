@@ -60,11 +60,14 @@ from breadcrumbs.pipeline.exposition import (
 from breadcrumbs.pipeline.ingest import IngestPipeline, PipelineSettings
 from breadcrumbs.pipeline.retention import Retention
 from breadcrumbs.pipeline.span_metrics import SpanMetricsStage
+from breadcrumbs.pipeline.stages import Stage
+from breadcrumbs.pipeline.tail_sampler import TailSampler, TailSamplingMetrics
 from breadcrumbs.query.service import QueryService
 from breadcrumbs.receivers import otlp_grpc, otlp_http
 from breadcrumbs.receivers import zipkin as zipkin_receiver
 from breadcrumbs.receivers.common import ReceiverContext, ReceiverLimits
 from breadcrumbs.receivers.decoding import Decoding, InProcessDecoding, decoding
+from breadcrumbs.sampling.tail import config as tail_sampling
 from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import Capability, ServiceGraphQuery, Store
 from breadcrumbs.store.factory import open_store
@@ -249,7 +252,7 @@ class Server:
     async def _start_pipeline(self) -> None:
         assert self.store is not None
         s = self.settings
-        stages = []
+        stages: list[Stage] = []
         if self.store.capabilities.has(Capability.SPAN_METRICS):  # an engine may not keep RED
             stages.append(
                 SpanMetricsStage(
@@ -259,6 +262,10 @@ class Server:
                     metrics=self.metrics,
                 )
             )
+        # After span metrics: RED counts every span before the sampler drops any.
+        sampling = tail_sampling.from_settings(s.tail_sampling_rate, s.tail_sampling_policy)
+        if sampling is not None:
+            stages.append(TailSampler(sampling, metrics=TailSamplingMetrics(self.metrics.registry)))
         self.pipeline = IngestPipeline(
             s.data_dir,
             self.store,
