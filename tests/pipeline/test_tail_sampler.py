@@ -261,7 +261,8 @@ async def test_a_quiet_trace_is_decided_after_the_quiet_period() -> None:
     rig = Rig(sampler_config(quiet_period_s=5.0))
     rig.sampler.start()
     try:
-        await rig.send(span(KEPT_ID, 2, parent=1))  # no root: waits
+        # Its call to an uninstrumented service never gets a server side: it waits.
+        await rig.send(span(KEPT_ID, 2, parent=1, kind=SpanKind.CLIENT), span(KEPT_ID, 1))
         await asyncio.sleep(0.3)  # several ticks of the sampler's timer
         assert rig.sampler.waiting_traces == 1
         assert rig.pending_from() == 1
@@ -424,3 +425,27 @@ async def test_sigkill_loses_no_kept_trace_and_stores_none_twice(tmp_path: Path)
         assert 0.3 < len({t for t in acked if kept(t)}) / len(acked) < 0.75
     finally:
         await store.close()
+
+
+async def test_a_rootless_trace_is_dropped_only_at_max_wait() -> None:
+    rig = Rig(sampler_config(quiet_period_s=1.0, max_wait_s=10.0))
+    rig.sampler.start()
+    try:
+        await rig.send(span(DROPPED_ID, 2, parent=1))
+        rig.clock.now += 2.0
+        await asyncio.sleep(0.3)  # several ticks: quiet, but its root may still come
+        assert rig.sampler.waiting_traces == 1
+        await rig.send(span(DROPPED_ID, 1, error=True))  # the root, late and failed
+        assert policies(await rig.stored()) == {DROPPED_ID: "error"}
+
+        other = DROPPED_ID[:-1] + "2"
+        await rig.send(span(other, 2, parent=1))
+        rig.clock.now += 10.0
+        await eventually(lambda: rig.sampler.waiting_traces == 0)
+        assert rig.count("breadcrumbs_tail_sampling_decisions_total", trigger="max_wait") == 1
+        assert (
+            rig.count("breadcrumbs_tail_sampling_traces_total", decision="dropped", policy="none")
+            == 1
+        )
+    finally:
+        await rig.sampler.stop()

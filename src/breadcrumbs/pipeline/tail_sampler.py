@@ -5,7 +5,9 @@ No fixed decision wait. A trace is decided as soon as the answer is known: an ea
 keeps it (an error span, a latency threshold crossed, a new operation) the moment such a span
 arrives; the root span arriving with no remote call outstanding (each CLIENT span that is not
 a database call has its SERVER child) asks every policy. Otherwise it is decided after
-``quiet_period_s`` without a new span, and at the latest ``max_wait_s`` after its first.
+``quiet_period_s`` without a new span, and at the latest ``max_wait_s`` after its first; a
+trace whose root has not arrived (a root span ends last: it is likely still in flight) waits
+for it, up to ``max_wait_s``.
 Decisions are remembered (``decision_memory`` trace ids, oldest forgotten first): spans that
 arrive after a "keep" are kept, after a "drop" dropped. A trace linked from a kept trace is
 kept with it (policy ``linked``), also when it arrives later.
@@ -173,6 +175,13 @@ class TailSampler:
         self._records: deque[_Record] = deque()
         self._by_sequence: dict[int, _Record] = {}
         self._held_spans = 0
+        self._held_bytes = 0
+        # Traces with new spans since the last tick: the timer asks the early policies about
+        # them (a latency threshold crossed); errors and rare operations are asked at once.
+        self._touched: dict[str, None] = {}
+        self._rare_below = max(
+            (p.params.below for p in config.policies if p.type == "rare_operation"), default=0.0
+        )
         self._kept_links: dict[str, list[str]] = {}  # kept in this round, with links
         self._lock = asyncio.Lock()
         self._stopping = False
@@ -192,6 +201,11 @@ class TailSampler:
         return self._held_spans
 
     @property
+    def buffered_bytes(self) -> int:
+        """Arrow bytes of the records held (shared with the stages before it)."""
+        return self._held_bytes
+
+    @property
     def waiting_traces(self) -> int:
         return len(self._traces)
 
@@ -209,6 +223,7 @@ class TailSampler:
         await self._release()
 
     async def flush(self) -> None:
+        self._touched.clear()
         self._decide(list(self._traces), "flush", early=False)
         await self._release()
 
@@ -252,33 +267,53 @@ class TailSampler:
         )
         rarest = self._sightings(batch, code, traces)
         first_row = np.unique(code, return_index=True)[1]
-        services: list[str] = batch.column("ServiceName").take(first_row).to_pylist()
-        names: list[str] = batch.column("SpanName").take(first_row).to_pylist()
+        first = list(
+            zip(
+                batch.column("ServiceName").take(first_row).to_pylist(),
+                batch.column("SpanName").take(first_row).to_pylist(),
+                strict=True,
+            )
+        )
         roots = self._roots(batch, code, has_parent)
         links = self._links(batch, code)
 
         record = _Record(sequence, batch, 0)
         touched: list[str] = []
-        for i, trace_id in enumerate(trace_ids):
-            if trace_id in self._decisions:
+        urgent: list[str] = []  # an error or a rare operation: an early policy may keep it now
+        decisions, waiting = self._decisions, self._traces
+        for i, (trace_id, count, error, start, end, call, child, rare) in enumerate(
+            zip(
+                trace_ids,
+                spans.tolist(),
+                errors.tolist(),
+                starts.tolist(),
+                ends.tolist(),
+                calls.tolist(),
+                children.tolist(),
+                rarest.tolist(),
+                strict=True,
+            )
+        ):
+            if trace_id in decisions:
                 continue  # a late span: it follows the decision when the record is released
-            trace = self._traces.get(trace_id)
+            trace = waiting.get(trace_id)
             if trace is None:
-                trace = self._traces[trace_id] = _Trace(now, now, [sequence])
-                trace.first = (services[i], names[i])
+                trace = waiting[trace_id] = _Trace(now, now, [sequence], first=first[i])
                 self._arrivals.append((now, trace_id))
             else:
-                self._traces.move_to_end(trace_id)
+                waiting.move_to_end(trace_id)
                 trace.last_seen = now
                 trace.records.append(sequence)
             record.undecided += 1
-            trace.spans += int(spans[i])
-            trace.error = trace.error or bool(errors[i])
-            trace.start = min(trace.start, int(starts[i]))
-            trace.end = max(trace.end, int(ends[i]))
-            trace.remote_calls += int(calls[i])
-            trace.remote_children += int(children[i])
-            trace.rarest = min(trace.rarest, float(rarest[i]))
+            trace.spans += count
+            trace.error = trace.error or error
+            trace.start = min(trace.start, start)
+            trace.end = max(trace.end, end)
+            trace.remote_calls += int(call)
+            trace.remote_children += int(child)
+            trace.rarest = min(trace.rarest, rare)
+            if error or rare < self._rare_below:
+                urgent.append(trace_id)
             if i in roots:
                 trace.root = roots[i]
             if i in links:
@@ -287,10 +322,12 @@ class TailSampler:
         self._records.append(record)
         self._by_sequence[sequence] = record
         self._held_spans += batch.num_rows
+        self._held_bytes += batch.nbytes
         if touched:
-            complete = [t for t in touched if self._traces[t].complete]
+            complete = [t for t in touched if waiting[t].complete]
             self._decide(complete, "complete", early=False)
-            self._decide([t for t in touched if t in self._traces], "early", early=True)
+            self._decide([t for t in urgent if t in waiting], "early", early=True)
+            self._touched.update(dict.fromkeys(t for t in touched if t in waiting))
 
     def _sightings(
         self, batch: SpanBatch, code: npt.NDArray[np.intp], traces: int
@@ -364,7 +401,7 @@ class TailSampler:
 
     def _decide(self, trace_ids: list[str], trigger: str, *, early: bool) -> None:
         """Ask the policies about ``trace_ids`` (all waiting); ``early``: only the early
-        policies, and a trace none keeps stays waiting."""
+        policies, and a trace none keeps stays waiting (else it is dropped)."""
         if not trace_ids:
             return
         table = self._table(trace_ids)
@@ -469,12 +506,23 @@ class TailSampler:
     def _decide_due(self) -> None:
         now = self._clock()
         self._context.now = now
+        touched = [t for t in self._touched if t in self._traces]
+        self._touched.clear()
+        self._decide(touched, "early", early=True)
         quiet: list[str] = []
+        rootless: list[str] = []
         for trace_id, trace in self._traces.items():  # oldest last span first
             if now - trace.last_seen < self.config.quiet_period_s:
                 break
-            quiet.append(trace_id)
+            (quiet if trace.root is not None else rootless).append(trace_id)
         self._decide(quiet, "quiet", early=False)
+        # Without its root a trace is likely still in flight (a root span ends last): what
+        # could keep it now was asked on arrival; a later error must not find it dropped,
+        # nor kept at random (weighted 1/rate). Asked again when its root comes, or at
+        # max_wait.
+        for trace_id in rootless:
+            self._traces[trace_id].last_seen = now
+            self._traces.move_to_end(trace_id)
         overdue: list[str] = []
         while self._arrivals:  # oldest first; entries of decided traces are dropped here
             seen, trace_id = self._arrivals[0]
@@ -500,6 +548,7 @@ class TailSampler:
                 return
             kept = concat_batches([self._kept(record.batch) for record in released])
             self._held_spans -= sum(record.batch.num_rows for record in released)
+            self._held_bytes -= sum(record.batch.nbytes for record in released)
             if kept.num_rows and self.downstream is not None:
                 await self.downstream.consume(kept, wal_sequence=released[-1].sequence)
         if self.on_release is not None:
