@@ -493,15 +493,24 @@ class TailSampler:
             spans += record.batch.num_rows
         return spans
 
+    @property
+    def tick_s(self) -> float:
+        return min(0.1, self.config.quiet_period_s / 4)
+
     async def _run(self) -> None:
-        tick = min(0.1, self.config.quiet_period_s / 4)
         while not self._stopping:
-            await asyncio.sleep(tick)
+            await asyncio.sleep(self.tick_s)
             try:
-                self._decide_due()
-                await self._release()
+                await self.tick()
             except Exception:  # a bug here must not stop sampling: logged, tried again
                 log.exception("tail sampler: deciding waiting traces failed")
+
+    async def tick(self) -> None:
+        """Decide what is due by the clock (a latency threshold crossed, a quiet period or
+        max_wait over) and hand on what that releases; ``start``'s task calls it every
+        ``tick_s`` (a benchmark on a simulated clock calls it itself)."""
+        self._decide_due()
+        await self._release()
 
     def _decide_due(self) -> None:
         now = self._clock()
