@@ -146,6 +146,8 @@ class _Record:
     sequence: int
     batch: SpanBatch
     undecided: int  # undecided traces with spans in it
+    trace_ids: list[str]  # its distinct trace ids
+    trace_of_span: npt.NDArray[np.intp]  # per span, the index of its trace id there
 
 
 class TailSampler:
@@ -277,7 +279,7 @@ class TailSampler:
         roots = self._roots(batch, code, has_parent)
         links = self._links(batch, code)
 
-        record = _Record(sequence, batch, 0)
+        record = _Record(sequence, batch, 0, trace_ids, code)
         touched: list[str] = []
         urgent: list[str] = []  # an error or a rare operation: an early policy may keep it now
         decisions, waiting = self._decisions, self._traces
@@ -555,7 +557,7 @@ class TailSampler:
                 released.append(record)
             if not released:
                 return
-            kept = concat_batches([self._kept(record.batch) for record in released])
+            kept = concat_batches([self._kept(record) for record in released])
             self._held_spans -= sum(record.batch.num_rows for record in released)
             self._held_bytes -= sum(record.batch.nbytes for record in released)
             if kept.num_rows and self.downstream is not None:
@@ -563,14 +565,14 @@ class TailSampler:
         if self.on_release is not None:
             self.on_release()
 
-    def _kept(self, batch: SpanBatch) -> SpanBatch:
-        """The batch's spans whose trace was kept, labelled with the policy."""
-        ids = pc.dictionary_encode(batch.column("TraceId").combine_chunks())
+    def _kept(self, record: _Record) -> SpanBatch:
+        """The record's spans whose trace was kept, labelled with the policy."""
+        batch = record.batch
+        remembered = self._decisions
         choices = np.array(
-            [self._decisions.get(t, self._unremembered) for t in ids.dictionary.to_pylist()],
-            dtype=np.int64,
+            [remembered.get(t, self._unremembered) for t in record.trace_ids], dtype=np.int64
         )
-        per_span = choices[ids.indices.to_numpy(zero_copy_only=False)]
+        per_span = choices[record.trace_of_span]
         if self._metrics is not None:
             counts = np.bincount(per_span + 1, minlength=len(self._labels) + 1)
             if counts[0]:
@@ -615,10 +617,13 @@ def _numpy(batch: SpanBatch, name: str) -> npt.NDArray[np.int64]:
 
 def _is_database_call(batch: SpanBatch) -> npt.NDArray[np.bool_]:
     """Spans naming a database system: calls whose server side is never traced."""
-    attributes = batch.column("SpanAttributes")
     found = np.zeros(batch.num_rows, dtype=np.bool_)
+    clients = np.flatnonzero(_numpy(batch, "SpanKind") == SpanKind.CLIENT)
+    if not len(clients):
+        return found
+    attributes = batch.column("SpanAttributes").take(clients)  # only calls can be db calls
     for key in _DB_SYSTEM_KEYS:
-        found |= pc.is_valid(pc.map_lookup(attributes, key, "first")).to_numpy()
+        found[clients] |= pc.is_valid(pc.map_lookup(attributes, key, "first")).to_numpy()
     return found
 
 
