@@ -332,6 +332,9 @@ async def test_a_trace_linked_from_a_kept_trace_is_kept() -> None:
         waiting: "linked",
         unseen: "linked",
     }
+    assert (
+        rig.count("breadcrumbs_tail_sampling_traces_total", decision="kept", policy="linked") == 2
+    )
 
 
 async def test_flush_decides_everything_waiting() -> None:

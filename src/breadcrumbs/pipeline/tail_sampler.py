@@ -463,8 +463,11 @@ class TailSampler:
                     self._settle(target, self._linked)
                     if self._metrics is not None:
                         self._metrics.decisions.labels("linked").inc()
-                elif target not in self._decisions:
+                elif target not in self._decisions:  # kept before its first span arrives
                     self._remember(target, self._linked)
+                    if self._metrics is not None:
+                        self._metrics.traces.labels("kept", LINKED).inc()
+                        self._metrics.decisions.labels("linked").inc()
 
     def _shed(self) -> None:
         """Over a memory bound, decide the oldest traces now (down to 90% of the trace bound;
