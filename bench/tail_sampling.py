@@ -33,8 +33,9 @@ from prometheus_client import CollectorRegistry
 sys.path.insert(0, str(Path(__file__).parent))
 from breadcrumbs.model import SpanBatch, concat_batches
 from breadcrumbs.pipeline.stages import OnRelease, Stage
-from breadcrumbs.pipeline.tail_sampler import TailSampler, TailSamplingMetrics
+from breadcrumbs.pipeline.tail_sampler import TailSampler
 from breadcrumbs.sampling.tail.config import for_rate
+from breadcrumbs.sampling.tail.metrics import TailSamplingMetrics
 from gen import Generator
 
 

@@ -61,13 +61,14 @@ from breadcrumbs.pipeline.ingest import IngestPipeline, PipelineSettings
 from breadcrumbs.pipeline.retention import Retention
 from breadcrumbs.pipeline.span_metrics import SpanMetricsStage
 from breadcrumbs.pipeline.stages import Stage
-from breadcrumbs.pipeline.tail_sampler import TailSampler, TailSamplingMetrics
+from breadcrumbs.pipeline.tail_sampler import TailSampler
 from breadcrumbs.query.service import QueryService
 from breadcrumbs.receivers import otlp_grpc, otlp_http
 from breadcrumbs.receivers import zipkin as zipkin_receiver
 from breadcrumbs.receivers.common import ReceiverContext, ReceiverLimits
 from breadcrumbs.receivers.decoding import Decoding, InProcessDecoding, decoding
 from breadcrumbs.sampling.tail import config as tail_sampling
+from breadcrumbs.sampling.tail.metrics import TailSamplingMetrics
 from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import Capability, ServiceGraphQuery, Store
 from breadcrumbs.store.factory import open_store

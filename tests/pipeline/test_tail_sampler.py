@@ -21,15 +21,12 @@ from breadcrumbs.model import (
     decode_attributes,
 )
 from breadcrumbs.pipeline.ingest import IngestPipeline, PipelineSettings
-from breadcrumbs.pipeline.tail_sampler import (
-    POLICY_ATTRIBUTE,
-    TailSampler,
-    TailSamplingMetrics,
-    _with_attribute,
-)
+from breadcrumbs.pipeline.tail_sampler import POLICY_ATTRIBUTE, TailSampler
 from breadcrumbs.pipeline.writer import StoreWriter
 from breadcrumbs.sampling.tail import config
+from breadcrumbs.sampling.tail.columns import with_attribute
 from breadcrumbs.sampling.tail.config import ConfiguredPolicy, TailSamplingConfig
+from breadcrumbs.sampling.tail.metrics import TailSamplingMetrics
 from breadcrumbs.sampling.tail.policies import Params, trace_randomness
 from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.duckdb import DuckDBStore
@@ -374,7 +371,7 @@ def test_the_attribute_is_added_to_sliced_and_empty_maps() -> None:
             batch_from_spans([span(KEPT_ID, 9)]),
         ]
     ).slice(1, 3)
-    labelled = _with_attribute(batch, "k", pa.array(["a", "b", "c"]))
+    labelled = with_attribute(batch, "k", pa.array(["a", "b", "c"]))
     rows = [
         decode_attributes(e, c)
         for e, c in zip(

@@ -51,12 +51,13 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from breadcrumbs.model import SpanBatch, SpanKind, StatusCode, concat_batches
 from breadcrumbs.pipeline.stages import OnRelease, Stage
 from breadcrumbs.sampling.tail import _threshold
+from breadcrumbs.sampling.tail.columns import database_calls, int_column, with_attribute
 from breadcrumbs.sampling.tail.config import TailSamplingConfig
+from breadcrumbs.sampling.tail.metrics import TailSamplingMetrics
 from breadcrumbs.sampling.tail.policies import REGISTRY, TRACE_SCHEMA, Context, Mask
 
 log = logging.getLogger(__name__)
@@ -66,48 +67,6 @@ LINKED: Final = "linked"
 UNREMEMBERED: Final = "unremembered"
 _DROP: Final = -1
 _SEPARATOR: Final = "\x1f"
-_DB_SYSTEM_KEYS: Final = ("db.system", "db.system.name")
-
-
-class TailSamplingMetrics:
-    """``/metrics`` figures of the tail sampler (on the server's registry)."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.traces = Counter(
-            "breadcrumbs_tail_sampling_traces",
-            "Traces decided by the tail sampler: kept (by the policy that kept them) or "
-            "dropped (policy none).",
-            ["decision", "policy"],
-            registry=registry,
-        )
-        self.spans = Counter(
-            "breadcrumbs_tail_sampling_spans",
-            "Spans handed on (kept) or dropped by the tail sampler, late spans included.",
-            ["decision", "policy"],
-            registry=registry,
-        )
-        self.decisions = Counter(
-            "breadcrumbs_tail_sampling_decisions",
-            "Trace decisions by what triggered them: early (a policy kept it on arrival), "
-            "complete, quiet, max_wait, overflow (the memory bound), flush (shutdown, replay).",
-            ["trigger"],
-            registry=registry,
-        )
-        self.forgotten = Counter(
-            "breadcrumbs_tail_sampling_forgotten_decisions",
-            "Decisions dropped from the bounded decision memory (oldest first).",
-            registry=registry,
-        )
-        self.waiting = Gauge(
-            "breadcrumbs_tail_sampling_traces_waiting",
-            "Traces waiting for a decision.",
-            registry=registry,
-        )
-        self.held = Gauge(
-            "breadcrumbs_tail_sampling_spans_held",
-            "Spans held by the tail sampler (waiting traces and records not yet handed on).",
-            registry=registry,
-        )
 
 
 @dataclass(slots=True)
@@ -250,10 +209,10 @@ class TailSampler:
         trace_ids: list[str] = ids.dictionary.to_pylist()
         code = ids.indices.to_numpy(zero_copy_only=False).astype(np.intp)
         traces = len(trace_ids)
-        rows = _numpy(batch, "Timestamp")
-        durations = _numpy(batch, "Duration")
-        kinds = _numpy(batch, "SpanKind")
-        status = _numpy(batch, "StatusCode")
+        rows = int_column(batch, "Timestamp")
+        durations = int_column(batch, "Duration")
+        kinds = int_column(batch, "SpanKind")
+        status = int_column(batch, "StatusCode")
         has_parent = pc.not_equal(batch.column("ParentSpanId"), "").to_numpy()
         spans = np.bincount(code, minlength=traces)
         errors = np.bincount(code, weights=status == StatusCode.ERROR, minlength=traces) > 0
@@ -262,7 +221,7 @@ class TailSampler:
         ends = np.full(traces, np.iinfo(np.int64).min, dtype=np.int64)
         np.maximum.at(ends, code, rows + durations)
         calls = np.bincount(
-            code, weights=(kinds == SpanKind.CLIENT) & ~_is_database_call(batch), minlength=traces
+            code, weights=(kinds == SpanKind.CLIENT) & ~database_calls(batch), minlength=traces
         )
         children = np.bincount(
             code, weights=(kinds == SpanKind.SERVER) & has_parent, minlength=traces
@@ -591,7 +550,7 @@ class TailSampler:
             per_span = per_span[keep]
         batch = self._update_thresholds(batch, per_span)
         labels = pa.array(self._labels, pa.string()).take(pa.array(per_span))
-        return _with_attribute(batch, POLICY_ATTRIBUTE, labels)
+        return with_attribute(batch, POLICY_ATTRIBUTE, labels)
 
     def _update_thresholds(self, batch: SpanBatch, per_span: npt.NDArray[np.int64]) -> SpanBatch:
         """``ot=th:`` of the spans kept by a probabilistic policy: probability p * rate (one
@@ -612,49 +571,3 @@ class TailSampler:
             column = pc.if_else(pa.array(per_span == index), updated, column)
         index = batch.schema.get_field_index("TraceState")
         return batch.set_column(index, batch.schema.field(index), column)
-
-
-def _numpy(batch: SpanBatch, name: str) -> npt.NDArray[np.int64]:
-    return np.asarray(batch.column(name).to_numpy(), dtype=np.int64)
-
-
-def _is_database_call(batch: SpanBatch) -> npt.NDArray[np.bool_]:
-    """Spans naming a database system: calls whose server side is never traced."""
-    found = np.zeros(batch.num_rows, dtype=np.bool_)
-    clients = np.flatnonzero(_numpy(batch, "SpanKind") == SpanKind.CLIENT)
-    if not len(clients):
-        return found
-    attributes = batch.column("SpanAttributes").take(clients)  # only calls can be db calls
-    for key in _DB_SYSTEM_KEYS:
-        found[clients] |= pc.is_valid(pc.map_lookup(attributes, key, "first")).to_numpy()
-    return found
-
-
-def _with_attribute(batch: SpanBatch, key: str, values: pa.Array) -> SpanBatch:
-    """Every span of ``batch`` with one more string attribute ``key`` (whole columns: the
-    map's entries are rebuilt by one ``take``, type codes by one string join)."""
-    spans = batch.num_rows
-    attributes = batch.column("SpanAttributes").combine_chunks()
-    offsets = np.asarray(attributes.offsets.to_numpy(), dtype=np.int64)
-    first, last = int(offsets[0]), int(offsets[-1])
-    keys = attributes.keys.slice(first, last - first)
-    items = attributes.items.slice(first, last - first)
-    entries = last - first
-    new_offsets = offsets - first + np.arange(spans + 1)
-    added = new_offsets[1:] - 1  # each span's new last entry
-    source = np.empty(entries + spans, dtype=np.int64)
-    is_added = np.zeros(entries + spans, dtype=np.bool_)
-    is_added[added] = True
-    source[~is_added] = np.arange(entries)
-    source[added] = entries + np.arange(spans)
-    take = pa.array(source)
-    new_keys = pa.concat_arrays([keys, pa.array([key] * spans, pa.string())]).take(take)
-    new_items = pa.concat_arrays([items, values.cast(pa.string())]).take(take)
-    rebuilt = pa.MapArray.from_arrays(pa.array(new_offsets, pa.int32()), new_keys, new_items)
-    codes = pc.binary_join_element_wise(batch.column("SpanAttributeTypes"), "s", "")
-    index = batch.schema.get_field_index("SpanAttributes")
-    batch = batch.set_column(
-        index, batch.schema.field(index), rebuilt.cast(batch.schema.field(index).type)
-    )
-    index = batch.schema.get_field_index("SpanAttributeTypes")
-    return batch.set_column(index, batch.schema.field(index), codes)
