@@ -97,7 +97,10 @@ def test_every_setting_has_an_environment_variable(tmp_path: Path) -> None:
     env["BREADCRUMBS_DEMO"] = "yes"
     env["BREADCRUMBS_DECODER"] = "Python"
     env["BREADCRUMBS_STORE"] = "chdb:///var/lib/breadcrumbs"
+    env["BREADCRUMBS_TAIL_SAMPLING_RATE"] = "0.5"
     s = load_settings(env=env)
+    assert s.tail_sampling_rate == 0.5
+    assert s.tail_sampling_policy == "7"
     assert s.store == "chdb:///var/lib/breadcrumbs"
     assert s.otlp_grpc_port == 7
     assert s.retention == 7.0

@@ -119,6 +119,23 @@ def _parse_bool(text: str | bool) -> bool:
     raise ConfigError(f"not a boolean: {text!r} (true or false)")
 
 
+def parse_rate(text: str | float) -> float:
+    """A sampling rate: a number in (0, 1]."""
+    if isinstance(text, bool):
+        raise ConfigError(f"not a sampling rate: {text!r} (a number in (0, 1])")
+    try:
+        rate = float(text)
+    except (TypeError, ValueError):
+        raise ConfigError(f"not a sampling rate: {text!r} (a number in (0, 1])") from None
+    if not 0.0 < rate <= 1.0:  # also NaN
+        raise ConfigError(f"sampling rate {text!r} is not in (0, 1]")
+    return rate
+
+
+def _parse_optional_path(text: str | Path) -> str:
+    return str(Path(text).expanduser()) if str(text).strip() else ""
+
+
 def _parse_log_level(text: str) -> str:
     level = str(text).strip().lower()
     if level not in _LOG_LEVELS:
@@ -277,6 +294,16 @@ class Settings:
     max_query_traces: int = _setting(
         1500, _parse_int, "Most traces one search or trace list may return (400 beyond)."
     )
+    tail_sampling_rate: float = _setting(
+        1.0,
+        parse_rate,
+        "Tail sampling: keep every error and slow trace and this share of the rest (1: all).",
+    )
+    tail_sampling_policy: str = _setting(
+        "",
+        _parse_optional_path,
+        "Tail sampling policy file (TOML; README, Tail sampling); overrides the rate's policies.",
+    )
     decode_workers: str = _setting(
         "auto",
         _parse_workers,
@@ -361,8 +388,6 @@ def _default_text(name: str) -> str:
         return f"{int(default) // 1024**2}MiB"
     if isinstance(default, bool):
         return str(default).lower()
-    if default == "":
-        return "(none)"
     return str(default)
 
 
@@ -374,7 +399,9 @@ def markdown_table() -> str:
     for name in SETTING_NAMES:
         flag = "--" + name.replace("_", "-")
         env = ENV_PREFIX + name.upper()
-        rows.append(f"| `{flag}` | `{env}` | `{_default_text(name)}` | {setting_help(name)} |")
+        default = _default_text(name)
+        shown = f"`{default}`" if default else "(none)"
+        rows.append(f"| `{flag}` | `{env}` | {shown} | {setting_help(name)} |")
     return "\n".join(rows)
 
 

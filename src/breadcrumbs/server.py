@@ -72,6 +72,7 @@ from breadcrumbs.pipeline.retention import Retention
 from breadcrumbs.pipeline.root_throughput import RootThroughputStage
 from breadcrumbs.pipeline.span_metrics import SpanMetricsStage
 from breadcrumbs.pipeline.stages import Stage
+from breadcrumbs.pipeline.tail_sampler import TailSampler
 from breadcrumbs.query.service import QueryBounds, QueryService
 from breadcrumbs.receivers import otlp_grpc, otlp_http
 from breadcrumbs.receivers import zipkin as zipkin_receiver
@@ -80,6 +81,8 @@ from breadcrumbs.receivers.decoding import Decoding, InProcessDecoding, decoding
 from breadcrumbs.sampling import strategies_file
 from breadcrumbs.sampling.adaptive import AdaptiveRates, AdaptiveSettings
 from breadcrumbs.sampling.strategy import FixedStrategy, StrategyProvider, probabilistic
+from breadcrumbs.sampling.tail import config as tail_sampling
+from breadcrumbs.sampling.tail.metrics import TailSamplingMetrics
 from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import Capability, ServiceGraphQuery, Store
 from breadcrumbs.store.factory import ReadLimits, open_store
@@ -296,6 +299,10 @@ class Server:
                     self.sampling, interval_s=s.sampling_interval, max_age_s=2 * s.sampling_interval
                 )
             )
+        # After span metrics: RED counts every span before the sampler drops any.
+        sampling = tail_sampling.from_settings(s.tail_sampling_rate, s.tail_sampling_policy)
+        if sampling is not None:
+            stages.append(TailSampler(sampling, metrics=TailSamplingMetrics(self.metrics.registry)))
         self.pipeline = IngestPipeline(
             s.data_dir,
             self.store,

@@ -3,7 +3,9 @@
 Run from ``tests/`` as ``python -m pipeline.crash_child MODE DIR``. ``wal``: appends tagged
 batches to a WriteAheadLog in DIR. ``duckdb``: consumes them through an IngestPipeline on a
 DuckDBStore. ``metrics``: the same with the span metrics stage before the writer, flushing
-on its own schedule. Prints ``ack <tag> <sequence or 0>`` per acknowledged batch; 4 producers.
+on its own schedule. ``sampled``: complete traces through span metrics and a tail sampler
+(errors and half the rest kept). Prints ``ack <tag> <sequence or 0>`` per acknowledged
+batch; 4 producers.
 """
 
 from __future__ import annotations
@@ -15,11 +17,26 @@ from pathlib import Path
 
 from breadcrumbs.pipeline.ingest import IngestPipeline, PipelineSettings
 from breadcrumbs.pipeline.span_metrics import SpanMetricsStage
+from breadcrumbs.pipeline.stages import Stage
+from breadcrumbs.pipeline.tail_sampler import TailSampler
 from breadcrumbs.pipeline.wal import WriteAheadLog
+from breadcrumbs.sampling.tail.config import for_rate
 from breadcrumbs.selfmetrics import SelfMetrics
+from breadcrumbs.store.base import SpanMetricsWriter
 from breadcrumbs.store.duckdb import DuckDBStore
 
-from .support import make_batch
+from .support import make_batch, make_trace_batch
+
+SAMPLED_RATE = 0.5
+
+
+def sampled_stages(store: SpanMetricsWriter) -> list[Stage]:
+    """Span metrics, then a tail sampler keeping errors and half the rest (also on restart)."""
+    return [
+        SpanMetricsStage(store, flush_interval_s=0.03, flush_spans=150),
+        TailSampler(for_rate(SAMPLED_RATE)),
+    ]
+
 
 PRODUCERS = 4
 MAX_BATCHES = 5_000  # per producer; the test kills the process long before
@@ -48,12 +65,15 @@ async def produce_wal(directory: Path) -> None:
     await wal.close()
 
 
-async def produce_pipeline(directory: Path, with_metrics: bool) -> None:
+async def produce_pipeline(directory: Path, mode: str) -> None:
     store = DuckDBStore(directory / "spans.duckdb")
     settings = PipelineSettings(flush_spans=200, flush_interval_s=0.05, segment_bytes=128 << 10)
-    stages = (
-        [SpanMetricsStage(store, flush_interval_s=0.03, flush_spans=150)] if with_metrics else []
-    )
+    stages: list[Stage] = []
+    if mode == "metrics":
+        stages = [SpanMetricsStage(store, flush_interval_s=0.03, flush_spans=150)]
+    elif mode == "sampled":
+        stages = sampled_stages(store)
+    make = make_trace_batch if mode == "sampled" else make_batch
     pipeline = IngestPipeline(directory, store, settings, SelfMetrics(), stages=stages)
     await pipeline.start()
     deadline = time.monotonic() + MAX_SECONDS
@@ -63,7 +83,7 @@ async def produce_pipeline(directory: Path, with_metrics: bool) -> None:
             if time.monotonic() > deadline:
                 return
             tag = p * MAX_BATCHES + i
-            await pipeline.consume(make_batch(tag, spans=1 + tag % 7))
+            await pipeline.consume(make(tag, spans=1 + tag % 7))
             ack(tag, 0)
 
     await asyncio.gather(*(producer(p) for p in range(PRODUCERS)))
@@ -76,4 +96,4 @@ if __name__ == "__main__":
     if mode == "wal":
         asyncio.run(produce_wal(directory))
     else:
-        asyncio.run(produce_pipeline(directory, with_metrics=mode == "metrics"))
+        asyncio.run(produce_pipeline(directory, mode))

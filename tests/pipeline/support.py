@@ -11,7 +11,7 @@ import asyncio
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from breadcrumbs.model import Span, SpanBatch, batch_from_spans, concat_batches
+from breadcrumbs.model import Span, SpanBatch, StatusCode, batch_from_spans, concat_batches
 
 
 def trace_id(tag: int) -> str:
@@ -86,3 +86,27 @@ class MetricsDown:
 
     async def span_metrics_wal_sequence(self) -> int:
         return 0
+
+
+def sampled_trace_id(tag: int) -> str:
+    """A trace id whose first 56 bits (the tail sampler's randomness) are spread out."""
+    return f"{(tag + 1) * 0x9E3779B97F4A7C15 % 2**64:016x}{tag + 1:016x}"
+
+
+def make_trace_batch(tag: int, spans: int = 3) -> SpanBatch:
+    """One complete trace (a root and ``spans - 1`` children), an error in every seventh."""
+    return batch_from_spans(
+        [
+            Span(
+                trace_id=sampled_trace_id(tag),
+                span_id=f"{i + 1:016x}",
+                parent_span_id="" if i == 0 else f"{1:016x}",
+                name=f"op-{tag}-{i}",
+                service="svc",
+                start_ns=1_700_000_000_000_000_000 + i,
+                duration_ns=1000,
+                status=StatusCode.ERROR if tag % 7 == 0 and i == spans - 1 else StatusCode.UNSET,
+            )
+            for i in range(spans)
+        ]
+    )

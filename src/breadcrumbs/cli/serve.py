@@ -16,12 +16,14 @@ from breadcrumbs.config import (
     setting_help,
     setting_type,
 )
+from breadcrumbs.sampling.tail import config as tail_sampling
 
 
 def _serve(**flags: Any) -> None:
     config_file: Path | None = flags.pop("config")
     try:
         settings = load_settings(flags, config_file=config_file)
+        tail_sampling.from_settings(settings.tail_sampling_rate, settings.tail_sampling_policy)
     except ConfigError as error:
         raise typer.BadParameter(str(error)) from None
     from breadcrumbs.server import serve  # imports every component; only `serve` needs them
