@@ -20,9 +20,22 @@ from breadcrumbs.store.selection_rows import SAMPLE_SCALE
 
 HEX_TRACE_ID: Final = "lower(hex(TraceId))"
 
-# quantile_disc in DuckDB: the smallest value whose cumulative share reaches the level (the
-# inverted CDF); ClickHouse's quantileExactLow is the same.
-QUANTILE: Final = "quantileExactLow"
+
+def quantile_disc(expression: str, level: str) -> str:
+    """DuckDB's ``quantile_disc``: the ceil(n * level)-th smallest value (the inverted CDF,
+    no interpolation); none of ClickHouse's quantile functions picks the same element."""
+    return (
+        f"arrayElement(arraySort(groupArray({expression})), "
+        f"toUInt64(greatest(1, ceil(count() * {level}))))"
+    )
+
+
+def quantiles_disc(expression: str, levels: str) -> str:
+    """``quantile_disc`` at each of ``levels`` (an array literal), as an array."""
+    return (
+        f"arrayMap((s, n) -> arrayMap(q -> s[toUInt64(greatest(1, ceil(n * q)))], {levels}), "
+        f"[arraySort(groupArray({expression}))], [count()])[1]"
+    )
 
 
 def anchor_condition(endpoint: Endpoint) -> tuple[str, dict[str, Any]]:
@@ -68,7 +81,7 @@ def selected_condition(threshold: int | None, errors: bool) -> tuple[str, dict[s
 
 def percentile(db: str, endpoint: Endpoint, level: float) -> tuple[str, dict[str, Any]]:
     traces, params = _traces(db, endpoint)
-    text = f"SELECT {QUANTILE}({{level:Float64}})(d) AS q, count() AS n FROM ({traces})"
+    text = f"SELECT {quantile_disc('d', '{level:Float64}')} AS q, count() AS n FROM ({traces})"
     return text, {**params, "level": level}
 
 
@@ -234,8 +247,9 @@ def values(db: str, selection: TraceSelection, selected: str) -> tuple[str, Any]
             SELECT DISTINCT scope, ServiceName, SpanName, key, {_LOW} AS low, TraceId, sel
             FROM b WHERE bucketed
         ),
+        -- (an alias is visible in its own SELECT's WHERE: g's names differ from b's)
         g AS (
-            SELECT scope, ServiceName, SpanName, key, false AS bucketed, value, v AS low,
+            SELECT scope, ServiceName, SpanName, key, false AS in_bucket, value, v AS low,
                    countIf(sel) AS s, countIf(NOT sel) AS b
             FROM b WHERE NOT bucketed
             GROUP BY scope, ServiceName, SpanName, key, value, v
@@ -244,7 +258,7 @@ def values(db: str, selection: TraceSelection, selected: str) -> tuple[str, Any]
                    countIf(sel), countIf(NOT sel)
             FROM d GROUP BY scope, ServiceName, SpanName, key, low
         )
-        SELECT scope, ServiceName, SpanName, key, value, bucketed, low, s, b FROM (
+        SELECT scope, ServiceName, SpanName, key, value, in_bucket, low, s, b FROM (
             SELECT *, row_number() OVER (
                 PARTITION BY scope, ServiceName, SpanName, key
                 ORDER BY greatest(s * {{ws:UInt64}}, b * {{wb:UInt64}}) DESC, value, low
@@ -262,7 +276,7 @@ def latency_extent(db: str, endpoint: Endpoint) -> tuple[str, dict[str, Any]]:
     return (
         f"""
         SELECT count(), countIf(StatusCode = 2), min(Timestamp), max(Timestamp),
-               min(Duration), max(Duration), quantilesExactLow(0.5, 0.9, 0.95, 0.99)(Duration)
+               min(Duration), max(Duration), {quantiles_disc("Duration", "[0.5, 0.9, 0.95, 0.99]")}
         FROM {db}.spans WHERE {where}
         """,
         params,
@@ -292,7 +306,7 @@ def typical_traces(db: str, endpoint: Endpoint, limit: int) -> tuple[str, dict[s
     traces, params = _traces(db, endpoint)
     return (
         f"""
-        WITH (SELECT {QUANTILE}(0.5)(d) FROM ({traces})) AS median
+        WITH (SELECT {quantile_disc("d", "0.5")} FROM ({traces})) AS median
         SELECT {HEX_TRACE_ID} FROM ({traces})
         ORDER BY abs(d - median), TraceId LIMIT {{limit:UInt32}}
         """,

@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any, Final
 
 from breadcrumbs.store.base import DoctorWindow
+from breadcrumbs.store.clickhouse.analysis_sql import quantile_disc
 
 _HEX_TRACE: Final = "lower(hex(TraceId))"
 _ERROR: Final = 2
 _SAMPLED: Final = "like(TraceState, '%ot=%th:%')"
-_QUANTILE: Final = "quantileExactLow"  # DuckDB's quantile_disc (see analysis_sql)
 
 
 def attribute(column: str, key: str) -> str:
@@ -48,7 +48,8 @@ def operation_profile(db: str, window: DoctorWindow) -> tuple[str, dict[str, Any
            toInt64(countIf({_SAMPLED})) AS SampledSpans,
            any(if({_SAMPLED}, TraceState, NULL)) AS SampledState,
            toInt64(countIf({_SAMPLED} AND StatusCode = {_ERROR})) AS ErrorsSampled,
-           {_QUANTILE}(0.5)(Duration) AS P50Ns, {_QUANTILE}(0.99)(Duration) AS P99Ns,
+           {quantile_disc("Duration", "0.5")} AS P50Ns,
+           {quantile_disc("Duration", "0.99")} AS P99Ns,
            argMax({_HEX_TRACE}, Timestamp) AS Example
     FROM {db}.spans
     WHERE Timestamp >= {{w_start:Int64}} AND Timestamp < {{w_end:Int64}}
@@ -155,8 +156,8 @@ def call_profile(db: str, window: DoctorWindow) -> tuple[str, dict[str, Any]]:
     )
     SELECT ServiceName, SpanName, SpanKind, PeerService, Host, Port, System,
            toInt64(count()) AS Spans, toInt64(countIf(NoChild)) AS Childless,
-           toInt64({_QUANTILE}(0.5)(SelfNs)) AS SelfP50Ns,
-           {_QUANTILE}(0.5)(Duration) AS DurationP50Ns,
+           toInt64({quantile_disc("SelfNs", "0.5")}) AS SelfP50Ns,
+           {quantile_disc("Duration", "0.5")} AS DurationP50Ns,
            if(countIf(NoChild) > 0, argMaxIf({_HEX_TRACE}, Timestamp, NoChild),
               argMax({_HEX_TRACE}, Timestamp)) AS Example
     FROM j
