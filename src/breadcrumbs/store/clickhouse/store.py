@@ -2,7 +2,7 @@
 
 Every public method runs its ClickHouse work in a worker thread through an ``Executor``
 (``executor.py``); the SQL is ``sql.py``, the layout ``schema.py``. Ids cross as binary
-(converted in Arrow, ``_binary_ids``), results come back as Arrow and are cast to
+(converted in Arrow, ``binary_ids``), results come back as Arrow and are cast to
 ``SPAN_SCHEMA``. Writes are one insert per batch into ``spans`` (ClickHouse wants large
 inserts; the WAL writer batches them) and, with a WAL sequence, a row into ``wal_sequence``.
 """
@@ -98,7 +98,7 @@ def _span_ids(column: pa.ChunkedArray) -> pa.Array:
     return pa.Array.from_buffers(pa.uint64(), len(words), [None, pa.py_buffer(words)])
 
 
-def _binary_ids(batch: SpanBatch) -> pa.Table:
+def binary_ids(batch: SpanBatch) -> pa.Table:
     """The batch as the ``spans`` table's columns: binary ids, the rest as they are."""
     trace_ids = _hex_words(batch.column("TraceId"), 32)
     columns: dict[str, Any] = {name: batch.column(name) for name in _INSERT_COLUMNS}
@@ -156,17 +156,24 @@ class ClickHouseStore:
             raise
 
     def _migrate(self) -> None:
-        for statement in schema.ddl(self._db.strip("`"), self._cluster, self._ttl_s):
-            self._executor.command(statement)
-        found = self._executor.query(
-            f"SELECT max(Value) AS v FROM {self._db}.meta WHERE Key = 'schema_version'"
-        ).column(0)[0]
-        version = found.as_py() or 0
+        database = self._db.strip("`")
+        version = self._schema_version(database)
         if version > schema.SCHEMA_VERSION:
             raise RuntimeError(
                 f"ClickHouse database {self._db} has schema version {version}, newer than "
                 f"this breadcrumbs ({schema.SCHEMA_VERSION}); upgrade breadcrumbs"
             )
+        steps = schema.migrations(version, database, self._cluster, self._ttl_s) if version else []
+        if steps and self._cluster:
+            raise RuntimeError(
+                f"ClickHouse database {self._db} has schema version {version}; migrate the "
+                "cluster by running these statements on every shard, then start again:\n"
+                + ";\n".join(steps)
+            )
+        for statement in steps:
+            self._executor.command(statement)
+        for statement in schema.ddl(database, self._cluster, self._ttl_s):
+            self._executor.command(statement)
         if version < schema.SCHEMA_VERSION:
             self._executor.insert(
                 f"{self._db}.meta",
@@ -177,7 +184,21 @@ class ClickHouseStore:
                     }
                 ),
             )
-            log.info("created ClickHouse schema version %d in %s", schema.SCHEMA_VERSION, self._db)
+            verb = "migrated" if version else "created"
+            log.info("%s ClickHouse schema version %d in %s", verb, schema.SCHEMA_VERSION, self._db)
+
+    def _schema_version(self, database: str) -> int:
+        """The database's schema version, 0 when it has no tables yet."""
+        tables = self._executor.query(
+            "SELECT count() AS n FROM system.tables WHERE database = {db:String} AND name = 'meta'",
+            {"db": database},
+        )
+        if not tables.column(0)[0].as_py():
+            return 0
+        found = self._executor.query(
+            f"SELECT max(Value) AS v FROM {self._db}.meta WHERE Key = 'schema_version'"
+        ).column(0)[0]
+        return int(found.as_py() or 0)
 
     async def _run(self, work: Callable[[Executor], T]) -> T:
         return await asyncio.to_thread(work, self._executor)
@@ -195,7 +216,7 @@ class ClickHouseStore:
     async def write(self, batch: SpanBatch, *, wal_sequence: int | None = None) -> None:
         if batch.num_rows == 0 and wal_sequence is None:
             return
-        rows = _binary_ids(batch) if batch.num_rows else None
+        rows = binary_ids(batch) if batch.num_rows else None
 
         def work(executor: Executor) -> None:
             if rows is not None:
@@ -229,16 +250,22 @@ class ClickHouseStore:
         return table.select(SPAN_SCHEMA.names).cast(SPAN_SCHEMA)
 
     async def get_trace(self, params: GetTraceParams) -> SpanBatch:
-        text = sql.trace_spans(self._db)
-        table = await self._run(lambda e: e.query(text, {"trace": params.trace_id}))
-        return self._spans(table)
+        return await self.get_traces([params.trace_id])
 
     async def get_traces(self, trace_ids: list[str]) -> SpanBatch:
         unique = list(dict.fromkeys(trace_ids))
         if not unique:
             return empty_batch()
-        text = sql.traces_spans(self._db)
-        return self._spans(await self._run(lambda e: e.query(text, {"traces": unique})))
+
+        def work(executor: Executor) -> pa.Table | None:
+            found = executor.query(sql.trace_range(self._db), {"traces": unique}).to_pylist()[0]
+            if not found["n"]:
+                return None
+            params = {"traces": unique, "first": found["first"], "last": found["last"]}
+            return executor.query(sql.traces_spans(self._db), params)
+
+        table = await self._run(work)
+        return empty_batch() if table is None else self._spans(table)
 
     async def find_trace_ids(self, query: TraceQuery) -> list[str]:
         if query.limit <= 0:
@@ -248,10 +275,13 @@ class ClickHouseStore:
             # Newest first, as the DuckDB engine does: the last 1/64 of the part of the window
             # holding data, then 1/16, then all. When a sub-window holds ``limit`` traces they
             # are the answer (any other trace's newest match is older), and the time-ordered
-            # buckets of the sort key keep a short window's read short.
+            # buckets of the sort key keep a short window's read short. The extent is the
+            # window's own (its buckets' Timestamp column), not the whole table's.
             extent = executor.query(
                 f"SELECT count() AS n, min(Timestamp) AS lo, max(Timestamp) AS hi "
-                f"FROM {self._db}.spans"
+                f"FROM {self._db}.spans "
+                "WHERE Timestamp >= {start:Int64} AND Timestamp <= {end:Int64}",
+                {"start": query.start_ns, "end": query.end_ns},
             )
             if not extent.column(0)[0].as_py():  # min and max of no rows are 0, not NULL
                 return []
