@@ -250,22 +250,16 @@ class ClickHouseStore:
         return table.select(SPAN_SCHEMA.names).cast(SPAN_SCHEMA)
 
     async def get_trace(self, params: GetTraceParams) -> SpanBatch:
-        return await self.get_traces([params.trace_id])
+        text = sql.trace_spans(self._db)
+        table = await self._run(lambda e: e.query(text, {"trace": params.trace_id}))
+        return self._spans(table)
 
     async def get_traces(self, trace_ids: list[str]) -> SpanBatch:
         unique = list(dict.fromkeys(trace_ids))
         if not unique:
             return empty_batch()
-
-        def work(executor: Executor) -> pa.Table | None:
-            found = executor.query(sql.trace_range(self._db), {"traces": unique}).to_pylist()[0]
-            if not found["n"]:
-                return None
-            params = {"traces": unique, "first": found["first"], "last": found["last"]}
-            return executor.query(sql.traces_spans(self._db), params)
-
-        table = await self._run(work)
-        return empty_batch() if table is None else self._spans(table)
+        text = sql.traces_spans(self._db)
+        return self._spans(await self._run(lambda e: e.query(text, {"traces": unique})))
 
     async def find_trace_ids(self, query: TraceQuery) -> list[str]:
         if query.limit <= 0:
