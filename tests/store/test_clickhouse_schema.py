@@ -9,8 +9,10 @@ import re
 import time
 
 from breadcrumbs.model import batch_from_spans
+from breadcrumbs.store.base import GetTraceParams
 from breadcrumbs.store.clickhouse import ClickHouseStore, schema
 from breadcrumbs.store.clickhouse.executor import ChdbExecutor
+from breadcrumbs.store.clickhouse.store import binary_ids
 
 from . import world
 from .conftest import CHDB_DIR
@@ -29,11 +31,11 @@ def test_single_node_ddl_has_plain_merge_trees_and_no_cluster() -> None:
         assert f"CREATE TABLE IF NOT EXISTS `traces`.{table} " in text
 
 
-def test_spans_are_ordered_by_time_bucket_then_trace() -> None:
+def test_spans_are_ordered_by_time_bucket_service_then_trace() -> None:
     (spans,) = [s for s in schema.ddl("traces") if s.startswith(SPANS)]
     order = re.search(r"ORDER BY \((.*)\)", spans)
     assert order is not None
-    assert order.group(1) == f"intDiv(Timestamp, {schema.BUCKET_NS}), TraceId, SpanId"
+    assert order.group(1) == f"intDiv(Timestamp, {schema.BUCKET_NS}), ServiceName, TraceId, SpanId"
     assert "ServiceName, SpanName" not in order.group(1)  # not the Collector exporter's order
     assert "INDEX attribute_keys mapKeys(SpanAttributes) TYPE bloom_filter" in spans
     assert "INDEX attribute_values mapValues(SpanAttributes) TYPE bloom_filter" in spans
@@ -82,3 +84,64 @@ async def test_the_ttl_drops_expired_days_on_chdb() -> None:
         assert spans == 1
     finally:
         await store.close()
+
+
+V1_ORDER = f"intDiv(Timestamp, {schema.BUCKET_NS}), TraceId, SpanId"
+
+
+def _v1_database(executor: ChdbExecutor, database: str) -> None:
+    """A database as schema v1 made it: spans ordered without the service, version 1."""
+    for statement in schema.ddl(database):
+        executor.command(statement.replace(schema.SPANS_ORDER, V1_ORDER))
+    executor.command(f"INSERT INTO `{database}`.meta VALUES ('schema_version', 1)")
+
+
+def _sorting_key(executor: ChdbExecutor, database: str) -> str:
+    table = executor.query(
+        "SELECT sorting_key FROM system.tables WHERE database = {db:String} AND name = 'spans'",
+        {"db": database},
+    )
+    return str(table.column(0)[0].as_py())
+
+
+async def _check_migrated(executor: ChdbExecutor, database: str) -> None:
+    store = ClickHouseStore(executor, database=database)
+    try:
+        assert "ServiceName, TraceId" in _sorting_key(executor, database)
+        assert (await store.stats()).spans == len(world.SPANS)  # no span lost or doubled
+        for letter, trace_id in world.TRACES.items():
+            got = await store.get_trace(GetTraceParams(trace_id))
+            assert got.num_rows == len(world.spans_of(letter))
+        # The views feeding the lookups work again: a new trace is found by id and service.
+        late = dataclasses.replace(world.SPANS[0], trace_id="f" * 32, service="late-service")
+        await store.write(batch_from_spans([late]))
+        assert (await store.get_trace(GetTraceParams("f" * 32))).num_rows == 1
+        assert "late-service" in await store.services()
+    finally:
+        await store.close()
+
+
+async def test_a_v1_database_is_migrated_on_open() -> None:
+    executor = ChdbExecutor(CHDB_DIR)
+    try:
+        _v1_database(executor, "from_v1")
+        # Spans as v1 wrote them (the same columns; opening a store would migrate first).
+        executor.insert("`from_v1`.spans", binary_ids(batch_from_spans(world.SPANS)))
+        assert _sorting_key(executor, "from_v1").endswith("TraceId, SpanId")
+        await _check_migrated(ChdbExecutor(CHDB_DIR), "from_v1")
+    finally:
+        executor.close()
+
+
+async def test_a_migration_cut_short_is_repeated_without_losing_spans() -> None:
+    executor = ChdbExecutor(CHDB_DIR)
+    try:
+        _v1_database(executor, "cut_short")
+        executor.insert("`cut_short`.spans", binary_ids(batch_from_spans(world.SPANS)))
+        steps = schema.migrations(1, "cut_short")
+        rename = next(i for i, s in enumerate(steps) if s.startswith("RENAME"))
+        for statement in steps[: rename + 1]:  # copied and renamed, the old table left
+            executor.command(statement)
+        await _check_migrated(ChdbExecutor(CHDB_DIR), "cut_short")
+    finally:
+        executor.close()

@@ -1,13 +1,16 @@
-"""The ClickHouse layout (schema version 1), as DDL for one server or a cluster.
+"""The ClickHouse layout (schema version 2), as DDL for one server or a cluster.
 
-- ``spans``: one row per span, ordered by (10-minute bucket of the start, TraceId), so one
-  trace is one or two granules of one bucket, and a time window reads only its buckets.
-  (The Collector exporter's ``(ServiceName, SpanName, time)`` order spreads a trace over every
-  granule of its time: get-trace 80-250 ms; DESIGN.md.) Ids are binary (``FixedString(16)``
-  and ``UInt64``), times ``Int64`` ns with delta codecs, names ``LowCardinality``, attributes
-  ``Map`` with bloom-filter skip indexes on their keys and values so a tag search skips
-  granules without the tag; 1024-row granules (8192 read ~2x slower per get-trace on chDB).
-  Daily partitions; with a retention, a TTL drops whole expired
+- ``spans``: one row per span, ordered by (10-minute bucket of the start, ServiceName,
+  TraceId), so a time window reads only its buckets, a search by service (the Jaeger and
+  Zipkin APIs always name one) only that service's granules of them, and one trace is one
+  granule per service it crosses. (The Collector exporter's ``(ServiceName, SpanName, time)``
+  order spreads a trace over every granule of its time: get-trace 80-250 ms; DESIGN.md.)
+  v1 had no ServiceName in the key: a tagged search read every service's spans, 2.9x slower
+  at equal get-trace (bench/README.md); ``migrations`` rewrites a v1 table. Ids are binary
+  (``FixedString(16)`` and ``UInt64``), times ``Int64`` ns with delta codecs, names
+  ``LowCardinality``, attributes ``Map`` with bloom-filter skip indexes on their keys and
+  values so a tag search skips granules without the tag; 1024-row granules (8192 read ~2x
+  slower per get-trace on chDB). Daily partitions; with a retention, a TTL drops whole expired
   days (``ttl_only_drop_parts``) even where no breadcrumbs process runs the retention loop,
   which deletes to the exact cutoff (``Store.delete_before``).
 - ``trace_ranges``: TraceId -> first and last start, kept by a materialized view as spans
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 from typing import Final
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 BUCKET_NS: Final = 600 * 10**9  # the spans table's first sort key: 10-minute buckets
 
 _SPANS_COLUMNS: Final = """
@@ -82,6 +85,17 @@ def _engine(kind: str, cluster: str | None, table: str, args: str = "") -> str:
     return f"Replicated{kind}MergeTree({path}{', ' + args if args else ''})"
 
 
+SPANS_ORDER: Final = f"intDiv(Timestamp, {BUCKET_NS}), ServiceName, TraceId, SpanId"
+
+
+def _spans_body(cluster: str | None, table: str, ttl_s: int) -> str:
+    return f"""({_SPANS_COLUMNS})
+ENGINE = {_engine("", cluster, table)}
+PARTITION BY {_DAY}
+ORDER BY ({SPANS_ORDER}){_ttl(ttl_s)}
+SETTINGS index_granularity = 1024{", ttl_only_drop_parts = 1" if ttl_s else ""}"""
+
+
 def ddl(database: str, cluster: str | None = None, ttl_s: int = 0) -> list[str]:
     """Statements creating every table (idempotent). ``database`` and ``cluster`` are checked
     identifiers (``store.url``), the only names formatted into the text; ``ttl_s`` (0: keep
@@ -97,11 +111,7 @@ def ddl(database: str, cluster: str | None = None, ttl_s: int = 0) -> list[str]:
 
     statements = [
         f"CREATE DATABASE IF NOT EXISTS {db}{on}",
-        f"""CREATE TABLE IF NOT EXISTS {table("spans")}{on} ({_SPANS_COLUMNS})
-ENGINE = {_engine("", cluster, "spans")}
-PARTITION BY {_DAY}
-ORDER BY (intDiv(Timestamp, {BUCKET_NS}), TraceId, SpanId){_ttl(ttl_s)}
-SETTINGS index_granularity = 1024{", ttl_only_drop_parts = 1" if ttl_s else ""}""",
+        f"CREATE TABLE IF NOT EXISTS {table('spans')}{on} {_spans_body(cluster, 'spans', ttl_s)}",
         f"""CREATE TABLE IF NOT EXISTS {table("trace_ranges")}{on} (
     TraceId FixedString(16) CODEC(ZSTD(1)),
     FirstStart SimpleAggregateFunction(min, Int64) CODEC(DoubleDelta, ZSTD(1)),
@@ -140,3 +150,29 @@ ENGINE = {_engine("Replacing", cluster, "meta", "Value")} ORDER BY Key""",
                 f"{shard.get(name, 'rand()')})"
             )
     return statements
+
+
+def migrations(
+    version: int, database: str, cluster: str | None = None, ttl_s: int = 0
+) -> list[str]:
+    """Statements taking a database from ``version`` to ``SCHEMA_VERSION``, run before
+    ``ddl`` (which then recreates what they dropped). v1 -> v2: the spans are copied into a
+    table in the new order, which takes the old one's name; the views feeding the lookup
+    tables are dropped first (they follow their source table, not its name) and made again
+    by ``ddl``; the lookup tables stay as they are (the same spans)."""
+    if version >= 2:
+        return []
+    on = f" ON CLUSTER `{cluster}`" if cluster else ""
+    local = "_local" if cluster else ""
+    db = f"`{database}`"
+    spans, moved, old = (f"{db}.{name}{local}" for name in ("spans", "spans_v2", "spans_v1"))
+    return [
+        f"DROP TABLE IF EXISTS {old}{on}",  # left by a run cut short after its rename
+        f"DROP VIEW IF EXISTS {db}.trace_ranges_mv{local}{on}",
+        f"DROP VIEW IF EXISTS {db}.operations_mv{local}{on}",
+        f"CREATE TABLE IF NOT EXISTS {moved}{on} {_spans_body(cluster, 'spans_v2', ttl_s)}",
+        f"TRUNCATE TABLE {moved}{on}",  # left part-filled by a run cut short
+        f"INSERT INTO {moved} SELECT * FROM {spans}",
+        f"RENAME TABLE {spans} TO {old}, {moved} TO {spans}{on}",
+        f"DROP TABLE {old}{on}",
+    ]

@@ -28,7 +28,9 @@ _IDS: Final = "arrayMap(t -> toFixedString(unhex(t), 16), {traces:Array(String)}
 
 def trace_spans(db: str) -> str:
     """One trace: its range from ``trace_ranges`` (scalar subqueries, so the key condition on
-    the spans table sees constants and reads one bucket's granules of that trace)."""
+    the spans table sees constants and reads only that trace's granules). Measured on chDB
+    (bench/README.md): two statements, the range read first and bound as constants, 1.3x
+    slower (chDB's fixed cost per statement); ``TraceId IN`` a one-id array, 2.8x slower."""
     return f"""
     SELECT {SPAN_COLUMNS} FROM {db}.spans
     WHERE TraceId = {_ID}
@@ -121,42 +123,124 @@ def remote_services(db: str) -> str:
     """
 
 
-def dependencies(db: str) -> str:
-    """Calls among spans starting in (end - lookback, end], as ``DependencyLink`` defines them:
-    pairs by a join of the window's spans on their parents, peer calls by an anti-join of the
-    window's client spans on the children starting within the horizon of the window."""
-    window = "Timestamp > {lo:Int64} AND Timestamp <= {hi:Int64}"
+def _attribute(key: str) -> str:
+    """A constant key's value in SpanAttributes, NULL when absent."""
+    return f"if(mapContains(SpanAttributes, '{key}'), SpanAttributes['{key}'], NULL)"
+
+
+def _named(kind: str, key: str) -> str:
+    return f"mapContains(SpanAttributes, '{key}'), '{kind}'"
+
+
+# The service graph names more peers than the dependency counts do (theirs is the
+# Jaeger/Zipkin API's definition): a database or a queue by its system, any other peer by
+# its address; ``peer_kind`` says which (as the DuckDB engine's ``_GRAPH_PEER``).
+_GRAPH_PEER: Final = (
+    "coalesce("
+    + ", ".join(
+        _attribute(key)
+        for key in (
+            "peer.service",
+            "db.system",
+            "messaging.system",
+            "server.address",
+            "net.peer.name",
+        )
+    )
+    + ")"
+)
+_GRAPH_PEER_KIND: Final = (
+    f"multiIf({_named('peer', 'peer.service')}, {_named('database', 'db.system')}, "
+    f"{_named('queue', 'messaging.system')}, 'peer')"
+)
+
+
+def call_rows(db: str, *, graph: bool = False) -> str:
+    """Rows (peer, parent, child, err, dur, cdur, peer_kind) of the calls among spans
+    starting in [first, stop), as ``DependencyLink`` defines them: pairs by a join of the
+    window's spans on their parents, peer calls by anti-joins of the window's client spans
+    on the children starting within the horizon. ``dur``: the callee's span duration (the
+    client span's for a peer); ``cdur``: the caller's. With ``graph``, peers are named as
+    ``_GRAPH_PEER`` does; else by ``peer.service`` alone.
+
+    A Zipkin shared span (a client half and a server half with one span id, the server
+    half's parent being the client's parent) is one call: the server half's pair with its
+    parent. A child of the shared id whose own service holds a server span with that id
+    belongs to the server half (no pair with the client half), and a client half whose id a
+    server span shares is no peer call.
+    """
     horizon = DEPENDENCY_HORIZON_NS
+    window = "Timestamp >= {first:Int64} AND Timestamp < {stop:Int64}"
+    peer = _GRAPH_PEER if graph else "SpanAttributes['peer.service']"
+    peer_kind = _GRAPH_PEER_KIND if graph else "''"
     return f"""
     WITH
-    w AS (
-        SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanKind, StatusCode, Timestamp,
-               SpanAttributes['peer.service'] AS peer
+    s AS (
+        SELECT TraceId, SpanId, ParentSpanId, toString(ServiceName) AS ServiceName,
+               StatusCode, Timestamp, SpanKind, Duration
         FROM {db}.spans WHERE {window}
     ),
-    near AS (
-        SELECT TraceId, ParentSpanId, Timestamp FROM {db}.spans
-        WHERE Timestamp > {{lo:Int64}} - {horizon} AND Timestamp <= {{hi:Int64}} + {horizon}
-          AND ParentSpanId != 0
+    c AS (
+        SELECT * FROM (
+            SELECT TraceId, SpanId, toString(ServiceName) AS ServiceName, StatusCode,
+                   Timestamp, Duration, {peer} AS peer, {peer_kind} AS peer_kind
+            FROM {db}.spans WHERE SpanKind IN (3, 4) AND {window}
+        ) WHERE peer IS NOT NULL AND peer != '' AND peer != ServiceName
     ),
-    pairs AS (
-        SELECT p.ServiceName AS parent, c.ServiceName AS child, c.StatusCode = 2 AS err
-        FROM w AS c INNER JOIN w AS p ON c.TraceId = p.TraceId AND c.ParentSpanId = p.SpanId
-        WHERE c.ParentSpanId != 0 AND p.ServiceName != c.ServiceName
-          AND abs(p.Timestamp - c.Timestamp) <= {horizon}
+    k AS (
+        SELECT TraceId, ParentSpanId, SpanId, SpanKind, Timestamp FROM {db}.spans
+        WHERE TraceId IN (SELECT TraceId FROM c) AND (ParentSpanId != 0 OR SpanKind = 2)
+          AND Timestamp >= {{first:Int64}} - {horizon} AND Timestamp < {{stop:Int64}} + {horizon}
     ),
-    clients AS (SELECT * FROM w WHERE SpanKind IN (3, 4) AND peer != '' AND peer != ServiceName),
     answered AS (
         SELECT DISTINCT c.TraceId AS TraceId, c.SpanId AS SpanId
-        FROM clients AS c INNER JOIN near AS k
-          ON k.TraceId = c.TraceId AND k.ParentSpanId = c.SpanId
+        FROM c INNER JOIN k ON k.TraceId = c.TraceId AND k.ParentSpanId = c.SpanId
         WHERE abs(k.Timestamp - c.Timestamp) <= {horizon}
-    ),
-    peers AS (
-        SELECT ServiceName AS parent, peer AS child, StatusCode = 2 AS err FROM clients
-        WHERE (TraceId, SpanId) NOT IN (SELECT TraceId, SpanId FROM answered)
     )
+    SELECT false AS peer, p.ServiceName AS parent, k.ServiceName AS child,
+           k.StatusCode = 2 AS err, k.Duration AS dur, p.Duration AS cdur, '' AS peer_kind
+    FROM s AS k INNER JOIN s AS p ON k.TraceId = p.TraceId AND k.ParentSpanId = p.SpanId
+    WHERE k.ParentSpanId != 0 AND p.ServiceName != k.ServiceName
+      AND abs(k.Timestamp - p.Timestamp) <= {horizon}
+      AND (k.TraceId, k.ParentSpanId, k.ServiceName)
+          NOT IN (SELECT TraceId, SpanId, ServiceName FROM s WHERE SpanKind = 2)
+    UNION ALL
+    SELECT true, ServiceName, assumeNotNull(peer), StatusCode = 2, Duration, Duration,
+           peer_kind
+    FROM c
+    WHERE (TraceId, SpanId) NOT IN (SELECT TraceId, SpanId FROM answered)
+      AND (TraceId, SpanId) NOT IN (SELECT TraceId, SpanId FROM k WHERE SpanKind = 2)
+    """
+
+
+def dependencies(db: str) -> str:
+    """Call counts per (parent, child) among spans starting in [first, stop)."""
+    return f"""
     SELECT parent, child, count() AS calls, countIf(err) AS errors
-    FROM (SELECT * FROM pairs UNION ALL SELECT * FROM peers)
+    FROM ({call_rows(db)})
     GROUP BY parent, child ORDER BY parent, child
     """
+
+
+def service_graph(db: str, bounds_ns: tuple[int, ...]) -> tuple[str, dict[str, Any]]:
+    """Edges (parent, child, peer_kind, calls, errors, p95 ns, callee durations per bound,
+    their sum, caller durations per bound, their sum) of calls in [first, stop). Per bound:
+    calls at or below it and above the one before; the last entry counts the rest."""
+    lows = [-1, *bounds_ns]  # a duration is never negative
+    params: dict[str, Any] = {f"b{i}": bound for i, bound in enumerate(lows)}
+
+    def per_bound(column: str) -> str:
+        slots = [
+            f"countIf({column} > {{b{i}:Int64}} AND {column} <= {{b{i + 1}:Int64}})"
+            for i in range(len(bounds_ns))
+        ]
+        return f"[{', '.join([*slots, f'countIf({column} > {{b{len(bounds_ns)}:Int64}})'])}]"
+
+    text = f"""
+    SELECT parent, child, peer_kind, count(), countIf(err),
+           quantileExactInclusive(0.95)(dur), {per_bound("dur")}, sum(dur),
+           {per_bound("cdur")}, sum(cdur)
+    FROM ({call_rows(db, graph=True)})
+    GROUP BY parent, child, peer_kind ORDER BY parent, child
+    """
+    return text, params

@@ -2,7 +2,7 @@
 
 Every public method runs its ClickHouse work in a worker thread through an ``Executor``
 (``executor.py``); the SQL is ``sql.py``, the layout ``schema.py``. Ids cross as binary
-(converted in Arrow, ``_binary_ids``), results come back as Arrow and are cast to
+(converted in Arrow, ``binary_ids``), results come back as Arrow and are cast to
 ``SPAN_SCHEMA``. Writes are one insert per batch into ``spans`` (ClickHouse wants large
 inserts; the WAL writer batches them) and, with a WAL sequence, a row into ``wal_sequence``.
 """
@@ -34,10 +34,13 @@ from breadcrumbs.store.base import (
     Capability,
     DependencyLink,
     DoctorWindow,
+    DroppedKey,
     GetTraceParams,
+    LatencyCell,
     LatencyDistribution,
     LatencyQuery,
     Operation,
+    OperationCount,
     RedQuery,
     SelectionCounts,
     ServiceGraphEdge,
@@ -49,8 +52,15 @@ from breadcrumbs.store.base import (
     TypicalTraceQuery,
     Unsupported,
 )
-from breadcrumbs.store.clickhouse import schema, sql
+from breadcrumbs.store.clickhouse import analysis_sql, doctor_sql, schema, sql
 from breadcrumbs.store.clickhouse.executor import Executor
+from breadcrumbs.store.selection_rows import (
+    EXAMPLES,
+    PERCENTILES,
+    attribute_count,
+    latency_step,
+    sample_rate,
+)
 from breadcrumbs.store.threads import StoreThreads
 
 log = logging.getLogger(__name__)
@@ -93,7 +103,7 @@ def _span_ids(column: pa.ChunkedArray) -> pa.Array:
     return pa.Array.from_buffers(pa.uint64(), len(words), [None, pa.py_buffer(words)])
 
 
-def _binary_ids(batch: SpanBatch) -> pa.Table:
+def binary_ids(batch: SpanBatch) -> pa.Table:
     """The batch as the ``spans`` table's columns: binary ids, the rest as they are."""
     trace_ids = _hex_words(batch.column("TraceId"), 32)
     columns: dict[str, Any] = {name: batch.column(name) for name in _INSERT_COLUMNS}
@@ -118,16 +128,9 @@ class ClickHouseStore:
                 "spans insert keeps them, the WAL replays the batch, and the query layer's "
                 "dedupe adjuster hides the copies"
             ),
-            **dict.fromkeys(
-                (
-                    Capability.TRACE_ID_PREFIX,
-                    Capability.SELECTIONS,
-                    Capability.DOCTOR,
-                    Capability.SPAN_METRICS,
-                    Capability.SERVICE_GRAPH,
-                ),
-                "not built on ClickHouse yet: the DuckDB engine's analysis reads wait for their "
-                "ClickHouse SQL (the API answers 501)",
+            Capability.SPAN_METRICS: (
+                "RED aggregates are kept only by the DuckDB engine for now (their storage is "
+                "being redesigned there first); on ClickHouse the RED API answers 501"
             ),
         }
     )
@@ -162,17 +165,24 @@ class ClickHouseStore:
             raise
 
     def _migrate(self) -> None:
-        for statement in schema.ddl(self._db.strip("`"), self._cluster, self._ttl_s):
-            self._executor.command(statement)
-        found = self._executor.query(
-            f"SELECT max(Value) AS v FROM {self._db}.meta WHERE Key = 'schema_version'"
-        ).column(0)[0]
-        version = found.as_py() or 0
+        database = self._db.strip("`")
+        version = self._schema_version(database)
         if version > schema.SCHEMA_VERSION:
             raise RuntimeError(
                 f"ClickHouse database {self._db} has schema version {version}, newer than "
                 f"this breadcrumbs ({schema.SCHEMA_VERSION}); upgrade breadcrumbs"
             )
+        steps = schema.migrations(version, database, self._cluster, self._ttl_s) if version else []
+        if steps and self._cluster:
+            raise RuntimeError(
+                f"ClickHouse database {self._db} has schema version {version}; migrate the "
+                "cluster by running these statements on every shard, then start again:\n"
+                + ";\n".join(steps)
+            )
+        for statement in steps:
+            self._executor.command(statement)
+        for statement in schema.ddl(database, self._cluster, self._ttl_s):
+            self._executor.command(statement)
         if version < schema.SCHEMA_VERSION:
             self._executor.insert(
                 f"{self._db}.meta",
@@ -183,7 +193,21 @@ class ClickHouseStore:
                     }
                 ),
             )
-            log.info("created ClickHouse schema version %d in %s", schema.SCHEMA_VERSION, self._db)
+            verb = "migrated" if version else "created"
+            log.info("%s ClickHouse schema version %d in %s", verb, schema.SCHEMA_VERSION, self._db)
+
+    def _schema_version(self, database: str) -> int:
+        """The database's schema version, 0 when it has no tables yet."""
+        tables = self._executor.query(
+            "SELECT count() AS n FROM system.tables WHERE database = {db:String} AND name = 'meta'",
+            {"db": database},
+        )
+        if not tables.column(0)[0].as_py():
+            return 0
+        found = self._executor.query(
+            f"SELECT max(Value) AS v FROM {self._db}.meta WHERE Key = 'schema_version'"
+        ).column(0)[0]
+        return int(found.as_py() or 0)
 
     async def _write_run(self, work: Callable[[Executor], T]) -> T:
         return await self._threads.write(lambda: work(self._executor))
@@ -218,7 +242,7 @@ class ClickHouseStore:
     async def write(self, batch: SpanBatch, *, wal_sequence: int | None = None) -> None:
         if batch.num_rows == 0 and wal_sequence is None:
             return
-        rows = _binary_ids(batch) if batch.num_rows else None
+        rows = binary_ids(batch) if batch.num_rows else None
 
         def work(executor: Executor) -> None:
             if rows is not None:
@@ -268,19 +292,14 @@ class ClickHouseStore:
             return []
 
         def work(executor: Executor) -> list[str]:
-            # Newest first, as the DuckDB engine does: the last 1/64 of the part of the window
-            # holding data, then 1/16, then all. When a sub-window holds ``limit`` traces they
-            # are the answer (any other trace's newest match is older), and the time-ordered
-            # buckets of the sort key keep a short window's read short.
-            extent = executor.query(
-                f"SELECT count() AS n, min(Timestamp) AS lo, max(Timestamp) AS hi "
-                f"FROM {self._db}.spans"
-            )
-            if not extent.column(0)[0].as_py():  # min and max of no rows are 0, not NULL
-                return []
-            oldest, newest = extent.column(1)[0].as_py(), extent.column(2)[0].as_py()
-            top = min(query.end_ns, int(newest))
-            span = max(0, top - max(query.start_ns, int(oldest)))
+            # Newest first, as the DuckDB engine does: the last 1/64 of the window, then 1/16,
+            # then all. When a sub-window holds ``limit`` traces they are the answer (any other
+            # trace's newest match is older), and the time-ordered buckets of the sort key keep
+            # a short window's read short. Unlike DuckDB's, the windows are the query's own,
+            # not narrowed to the data first: that extent cost one more chDB query (~10 ms)
+            # than an empty sub-window does.
+            top = query.end_ns
+            span = max(0, top - query.start_ns)
             found: list[str] = []
             for fraction in _SEARCH_FRACTIONS:
                 start = (
@@ -324,7 +343,8 @@ class ClickHouseStore:
         return await self._column(sql.remote_services(self._db), params)
 
     async def dependencies(self, end_ns: int, lookback_ns: int) -> list[DependencyLink]:
-        params = {"lo": end_ns - lookback_ns, "hi": end_ns}
+        # (end - lookback, end] is [end - lookback + 1, end + 1) of integer ns.
+        params = {"first": end_ns - lookback_ns + 1, "stop": end_ns + 1}
         table = await self._run(lambda e: e.query(sql.dependencies(self._db), params))
         return [
             DependencyLink(row["parent"], row["child"], int(row["calls"]), int(row["errors"]))
@@ -399,37 +419,89 @@ class ClickHouseStore:
         # Counted once, by the caller (pipeline.retention), not here as well.
         return await self._upkeep_run(work)
 
-    # --- reads not built on ClickHouse yet (see ``capabilities``) ---------------------------
+    # --- analysis reads ---------------------------------------------------------------------
+
+    async def trace_ids_with_prefix(self, query: TraceIdPrefix) -> list[str]:
+        if query.limit <= 0 or not query.prefix:
+            return []
+        # trace_ranges is ordered by TraceId: the prefix is one key range of it.
+        text = f"""
+        SELECT lower(hex(TraceId)) FROM {self._db}.trace_ranges
+        WHERE TraceId >= toFixedString(unhex({{low:String}}), 16)
+          AND TraceId <= toFixedString(unhex({{high:String}}), 16)
+        GROUP BY TraceId ORDER BY max(LastStart) DESC, TraceId LIMIT {{limit:UInt32}}
+        """
+        params = {
+            "low": query.prefix.ljust(32, "0"),
+            "high": query.prefix.ljust(32, "f"),
+            "limit": query.limit,
+        }
+        return [str(t) for t in await self._column(text, params)]
+
+    # --- many traces (analysis; the SQL is in analysis_sql) ---------------------------------
+
+    async def selection_counts(self, selection: TraceSelection) -> SelectionCounts:
+        return await self._run(lambda e: _selection_counts(e, self._db, selection))
+
+    async def latency_distribution(self, query: LatencyQuery) -> LatencyDistribution:
+        return await self._run(lambda e: _latency_distribution(e, self._db, query))
+
+    async def typical_traces(self, query: TypicalTraceQuery) -> list[str]:
+        text, params = analysis_sql.typical_traces(
+            self._db, query.endpoint, query.limit + len(query.exclude)
+        )
+        found = await self._column(text, params)
+        return [t for t in found if t not in query.exclude][: query.limit]
+
+    # --- trace doctor reads (base.DoctorWindow; the SQL is in doctor_sql) --------------------
+
+    async def _table(self, statement: tuple[str, dict[str, Any]]) -> pa.Table:
+        text, params = statement
+        return await self._run(lambda e: e.query(text, params))
+
+    async def operation_profile(self, window: DoctorWindow) -> pa.Table:
+        return await self._table(doctor_sql.operation_profile(self._db, window))
+
+    async def parent_profile(self, window: DoctorWindow) -> pa.Table:
+        return await self._table(doctor_sql.parent_profile(self._db, window))
+
+    async def call_profile(self, window: DoctorWindow) -> pa.Table:
+        return await self._table(doctor_sql.call_profile(self._db, window))
+
+    async def root_profile(self, window: DoctorWindow) -> pa.Table:
+        return await self._table(doctor_sql.root_profile(self._db, window))
+
+    async def attribute_profile(self, window: DoctorWindow) -> pa.Table:
+        return await self._table(doctor_sql.attribute_profile(self._db, window))
+
+    # --- the service graph ------------------------------------------------------------------
+
+    async def service_graph(self, query: ServiceGraphQuery) -> list[ServiceGraphEdge]:
+        text, params = sql.service_graph(self._db, query.bounds_ns)
+        params.update(first=query.start_ns, stop=query.end_ns)
+        table = await self._run(lambda e: e.query(text, params))
+        return [
+            ServiceGraphEdge(
+                parent,
+                child,
+                int(calls),
+                int(errors),
+                float(p95 or 0.0),
+                kind,
+                server_counts=tuple(server),
+                server_sum_ns=int(server_sum or 0),
+                client_counts=tuple(client),
+                client_sum_ns=int(client_sum or 0),
+            )
+            for parent, child, kind, calls, errors, p95, server, server_sum, client, client_sum in (
+                _rows(table)
+            )
+        ]
+
+    # --- RED span metrics: not on ClickHouse (see ``capabilities``) -------------------------
 
     def _missing(self, capability: Capability) -> Unsupported:
         return Unsupported(f"{capability}: {self.capabilities.missing[capability]}")
-
-    async def trace_ids_with_prefix(self, query: TraceIdPrefix) -> list[str]:
-        raise self._missing(Capability.TRACE_ID_PREFIX)
-
-    async def selection_counts(self, selection: TraceSelection) -> SelectionCounts:
-        raise self._missing(Capability.SELECTIONS)
-
-    async def latency_distribution(self, query: LatencyQuery) -> LatencyDistribution:
-        raise self._missing(Capability.SELECTIONS)
-
-    async def typical_traces(self, query: TypicalTraceQuery) -> list[str]:
-        raise self._missing(Capability.SELECTIONS)
-
-    async def operation_profile(self, window: DoctorWindow) -> pa.Table:
-        raise self._missing(Capability.DOCTOR)
-
-    async def parent_profile(self, window: DoctorWindow) -> pa.Table:
-        raise self._missing(Capability.DOCTOR)
-
-    async def call_profile(self, window: DoctorWindow) -> pa.Table:
-        raise self._missing(Capability.DOCTOR)
-
-    async def root_profile(self, window: DoctorWindow) -> pa.Table:
-        raise self._missing(Capability.DOCTOR)
-
-    async def attribute_profile(self, window: DoctorWindow) -> pa.Table:
-        raise self._missing(Capability.DOCTOR)
 
     async def write_span_metrics(self, rows: pa.Table, *, wal_sequence: int) -> None:
         raise self._missing(Capability.SPAN_METRICS)
@@ -440,5 +512,100 @@ class ClickHouseStore:
     async def red(self, query: RedQuery) -> pa.Table:
         raise self._missing(Capability.SPAN_METRICS)
 
-    async def service_graph(self, query: ServiceGraphQuery) -> list[ServiceGraphEdge]:
-        raise self._missing(Capability.SERVICE_GRAPH)
+
+def _rows(table: pa.Table) -> list[tuple[Any, ...]]:
+    return list(zip(*(column.to_pylist() for column in table.columns), strict=True))
+
+
+def _first_row(table: pa.Table) -> tuple[Any, ...]:
+    return _rows(table)[0]
+
+
+def _selection_counts(executor: Executor, db: str, selection: TraceSelection) -> SelectionCounts:
+    endpoint = selection.endpoint
+    threshold: int | None = selection.slower_than_ns
+    if not selection.errors and selection.percentile is not None:
+        text, params = analysis_sql.percentile(db, endpoint, selection.percentile / 100)
+        row = executor.query(text, params).to_pylist()[0]
+        threshold = int(row["q"]) if row["n"] else None
+    condition, condition_params = analysis_sql.selected_condition(threshold, selection.errors)
+    text, params = analysis_sql.sides(db, endpoint, condition)
+    selected, baseline, first, last = _first_row(
+        executor.query(text, {**params, **condition_params})
+    )
+    if not selected + baseline:
+        return SelectionCounts(threshold, 0, 0, 0, 0)
+    cap = selection.max_traces_per_side
+    shared = {
+        **condition_params,
+        "rate_s": sample_rate(selected, cap),
+        "rate_b": sample_rate(baseline, cap),
+        "w_lo": first - selection.slack_ns,
+        "w_hi": last + selection.slack_ns,
+        "ignored": selection.ignored_keys,
+        "cap": selection.max_values_per_key,
+        "share": selection.unique_share,
+    }
+
+    def rows(statement: tuple[str, dict[str, Any]], **extra: Any) -> list[tuple[Any, ...]]:
+        text, params = statement
+        return _rows(executor.query(text, {**params, **shared, **extra}))
+
+    ((sampled_selected, sampled_baseline),) = rows(
+        analysis_sql.picked_sides(db, endpoint, condition)
+    )
+    operations = tuple(
+        OperationCount(row[0], row[1], *(int(n) for n in row[2:]))
+        for row in rows(analysis_sql.operations(db, endpoint, condition))
+    )
+    dropped = tuple(
+        DroppedKey(scope, service, span, key, int(n))
+        for scope, service, span, key, n in rows(
+            analysis_sql.dropped_keys(db, selection, condition)
+        )
+    )
+    attributes = tuple(
+        attribute_count(*row)
+        for row in rows(
+            analysis_sql.values(db, selection, condition),
+            ws=max(sampled_baseline, 1),
+            wb=max(sampled_selected, 1),
+        )
+    )
+    examples = analysis_sql.examples(db, endpoint, condition)
+    return SelectionCounts(
+        threshold,
+        int(selected),
+        int(baseline),
+        int(sampled_selected),
+        int(sampled_baseline),
+        attributes,
+        operations,
+        dropped,
+        tuple(str(trace_id) for (trace_id,) in rows(examples, examples=EXAMPLES)),
+    )
+
+
+def _latency_distribution(executor: Executor, db: str, query: LatencyQuery) -> LatencyDistribution:
+    text, params = analysis_sql.latency_extent(db, query.endpoint)
+    count, errors, first, last, low, high, quantiles = _first_row(executor.query(text, params))
+    if not count:
+        return LatencyDistribution(query.endpoint.start_ns, 0, 0, 0, None, None, {}, ())
+    step = latency_step(int(first), int(last), query.time_buckets)
+    text, params = analysis_sql.latency_cells(
+        db, query.endpoint, int(first), step, query.buckets_per_doubling
+    )
+    cells = tuple(
+        LatencyCell(int(s), int(b), int(n), int(e))
+        for s, b, n, e in _rows(executor.query(text, params))
+    )
+    return LatencyDistribution(
+        int(first),
+        step,
+        int(count),
+        int(errors),
+        int(low),
+        int(high),
+        {p: int(q) for p, q in zip(PERCENTILES, quantiles, strict=True)},
+        cells,
+    )

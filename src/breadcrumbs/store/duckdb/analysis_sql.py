@@ -15,11 +15,9 @@ from __future__ import annotations
 from typing import Any, Final
 
 from breadcrumbs.store.base import Endpoint
+from breadcrumbs.store.selection_rows import SAMPLE_SCALE
 
 HEX_TRACE_ID: Final = "lpad(lower(hex(TraceId)), 32, '0')"
-
-# Sampling draws a trace when hash(TraceId) % SAMPLE_SCALE is below its side's rate.
-SAMPLE_SCALE: Final = 1_000_000
 
 
 def anchor_condition(endpoint: Endpoint) -> tuple[str, list[Any]]:
@@ -80,10 +78,6 @@ def examples(selected: str) -> str:
     SELECT lpad(lower(hex(TraceId)), 32, '0') FROM why_traces WHERE {selected}
     ORDER BY t1 DESC, TraceId LIMIT ?
     """
-
-
-EXAMPLES: Final = 3
-"""Selected traces ``why`` names, for a person to open next."""
 
 
 PICKED_SIDES: Final = (

@@ -33,7 +33,6 @@ from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import (
     LISTING_WINDOW_NS,
     RED_SCHEMA,
-    AttributeCount,
     Capabilities,
     DependencyLink,
     DoctorWindow,
@@ -55,6 +54,13 @@ from breadcrumbs.store.base import (
     TypicalTraceQuery,
 )
 from breadcrumbs.store.duckdb import analysis_sql, dependencies, doctor_sql, red, schema, sql
+from breadcrumbs.store.selection_rows import (
+    EXAMPLES,
+    PERCENTILES,
+    attribute_count,
+    latency_step,
+    sample_rate,
+)
 from breadcrumbs.store.threads import StoreThreads
 
 log = logging.getLogger(__name__)
@@ -1097,17 +1103,6 @@ class DuckDBStore:
         return edges
 
 
-def _sample_rate(traces: int, cap: int) -> int:
-    """The hash threshold that keeps about ``cap`` of ``traces`` (all when fewer)."""
-    if traces <= cap:
-        return analysis_sql.SAMPLE_SCALE
-    return -(-analysis_sql.SAMPLE_SCALE * cap // traces)
-
-
-def _number_text(number: float) -> str:
-    return f"{number:g}"
-
-
 def _selection_counts(cur: duckdb.DuckDBPyConnection, selection: TraceSelection) -> SelectionCounts:
     cur.execute(*analysis_sql.endpoint_traces(selection.endpoint))
     threshold: int | None = None
@@ -1130,7 +1125,7 @@ def _selection_counts(cur: duckdb.DuckDBPyConnection, selection: TraceSelection)
     if not selected + baseline:
         return SelectionCounts(threshold, 0, 0, 0, 0)
     cap = selection.max_traces_per_side
-    rates = [_sample_rate(selected, cap), _sample_rate(baseline, cap)]
+    rates = [sample_rate(selected, cap), sample_rate(baseline, cap)]
     cur.execute(analysis_sql.pick(condition), [*condition_params * 2, *rates])
     ((sampled_selected, sampled_baseline),) = cur.execute(analysis_sql.PICKED_SIDES).fetchall()
     window = [first - selection.slack_ns, last + selection.slack_ns]
@@ -1148,24 +1143,12 @@ def _selection_counts(cur: duckdb.DuckDBPyConnection, selection: TraceSelection)
             analysis_sql.DROPPED_KEYS, [values_cap, selection.unique_share]
         ).fetchall()
     )
-    attributes: list[AttributeCount] = []
     rows = cur.execute(
         analysis_sql.VALUES,
         [values_cap, selection.unique_share, max(sampled_baseline, 1), max(sampled_selected, 1)],
     ).fetchall()
-    for scope, service, span, key, value, bucketed, low, in_selected, in_baseline in rows:
-        high = low
-        if bucketed:
-            high = 2 * low if low > 0 else (low / 2 if low < 0 else 0.0)
-            value = f"[{_number_text(low)}, {_number_text(high)})" if low else "0"
-        attributes.append(
-            AttributeCount(
-                scope, service, span, key, value, int(in_selected), int(in_baseline), low, high
-            )
-        )
-    found = cur.execute(
-        analysis_sql.examples(condition), [*condition_params, analysis_sql.EXAMPLES]
-    ).fetchall()
+    attributes = [attribute_count(*row) for row in rows]
+    found = cur.execute(analysis_sql.examples(condition), [*condition_params, EXAMPLES]).fetchall()
     return SelectionCounts(
         threshold,
         int(selected),
@@ -1179,9 +1162,6 @@ def _selection_counts(cur: duckdb.DuckDBPyConnection, selection: TraceSelection)
     )
 
 
-_PERCENTILES = (50, 90, 95, 99)
-
-
 def _latency_distribution(
     cur: duckdb.DuckDBPyConnection, query: LatencyQuery
 ) -> LatencyDistribution:
@@ -1190,7 +1170,7 @@ def _latency_distribution(
     ).fetchall()
     if not count:
         return LatencyDistribution(query.endpoint.start_ns, 0, 0, 0, None, None, {}, ())
-    step = max(1, -(-(int(last) - int(first) + 1) // max(1, query.time_buckets)))
+    step = latency_step(int(first), int(last), query.time_buckets)
     cells = tuple(
         LatencyCell(int(s), int(b), int(n), int(e))
         for s, b, n, e in cur.execute(
@@ -1206,6 +1186,6 @@ def _latency_distribution(
         int(errors),
         int(low),
         int(high),
-        {p: int(q) for p, q in zip(_PERCENTILES, quantiles, strict=True)},
+        {p: int(q) for p, q in zip(PERCENTILES, quantiles, strict=True)},
         cells,
     )

@@ -1,0 +1,171 @@
+"""The engines give the same answers on the same spans: a randomized shop (noisy durations,
+numeric attributes with many values, errors, unanswered calls, clock skew, several roots)
+written to every engine, and every read over many traces compared with DuckDB's.
+
+Only what the contract leaves to the engine is left out: the sample drawn when a side is
+capped (the hash differs) and the approximate distinct counts of the doctor's reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from breadcrumbs.analysis.doctor import ID_PATTERN
+from breadcrumbs.model import Span, SpanKind, StatusCode, batch_from_spans
+from breadcrumbs.store.base import (
+    DoctorWindow,
+    Endpoint,
+    LatencyQuery,
+    ServiceGraphQuery,
+    Store,
+    TraceIdPrefix,
+    TraceSelection,
+    TypicalTraceQuery,
+)
+
+from .conftest import ENGINES, Engine
+from .shop_traces import MS, T0, order_trace
+
+COUNT = 300
+END = T0 + COUNT * 100 * MS + 10**9
+GATEWAY = Endpoint(T0, END, "gateway")
+APPROXIMATE = {"Traces", "Names", "Keys", "Values"}
+
+
+def _spans(seed: int = 3) -> pa.Table:
+    rng = random.Random(seed)
+    spans: list[Span] = []
+    for i in range(COUNT):
+        trace = order_trace(i, rng.randint(1, 9), failed=rng.random() < 0.2)
+        stretched = []
+        for n, span in enumerate(trace):
+            attributes = dict(span.attributes or {})
+            attributes["queue.wait_ms"] = round(rng.expovariate(0.05), 2)
+            attributes["zone"] = rng.choice(["north", "south", "east"])
+            if n == 2 and rng.random() < 0.3:
+                attributes["peer.service"] = "postgres"  # an uninstrumented callee
+            # durations with noise (quantiles and thresholds fall between traces)
+            duration = span.duration_ns + rng.randrange(0, 40) * MS
+            skew = -5 * MS if n == 1 and i % 17 == 0 else 0
+            stretched.append(
+                replace(
+                    span,
+                    duration_ns=duration,
+                    start_ns=span.start_ns + skew,
+                    attributes=attributes,
+                )
+            )
+        spans.extend(stretched)
+        if i % 23 == 0:  # a second root in another service
+            spans.append(
+                Span(trace[0].trace_id, f"{i + 1:012x}00ff", "cron", "scheduler",
+                     trace[0].start_ns, 3 * MS, kind=SpanKind.INTERNAL,
+                     status=StatusCode.ERROR)
+            )  # fmt: skip
+    return batch_from_spans(spans)
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Store]]:
+    batch = _spans()
+    opened: dict[str, Store] = {}
+    for engine in ENGINES:
+        store = engine.open(Path(tmp_path_factory.mktemp(f"agree-{engine.name}")))
+        asyncio.run(store.write(batch))
+        opened[engine.name] = store
+    try:
+        yield opened
+    finally:
+        for store in opened.values():
+            asyncio.run(store.close())
+
+
+OTHERS = [engine for engine in ENGINES if engine.name != "duckdb"]
+
+
+async def _both(stores: dict[str, Store], engine: Engine, read: str, *args: Any) -> list[Any]:
+    return [await getattr(stores[name], read)(*args) for name in ("duckdb", engine.name)]
+
+
+@pytest.mark.parametrize("engine", OTHERS, ids=lambda e: e.name)
+@pytest.mark.parametrize(
+    "selection",
+    [
+        TraceSelection(GATEWAY, slower_than_ns=150 * MS),
+        TraceSelection(GATEWAY, percentile=90),
+        TraceSelection(GATEWAY, errors=True),
+        TraceSelection(GATEWAY, percentile=50, max_values_per_key=4),
+        TraceSelection(Endpoint(T0, END, "delivery-scheduling", "SELECT"), slower_than_ns=100 * MS),
+    ],
+    ids=["slower", "p90", "errors", "few-values", "operation"],
+)
+async def test_selection_counts_agree(
+    stores: dict[str, Store], engine: Engine, selection: TraceSelection
+) -> None:
+    duck, other = await _both(stores, engine, "selection_counts", selection)
+    assert duck.selected + duck.baseline > 0
+    # A dropped key's distinct values are an estimate (the engines' sketches differ).
+    assert [replace(k, distinct_values=0) for k in other.dropped_keys] == [
+        replace(k, distinct_values=0) for k in duck.dropped_keys
+    ]
+    assert set(other.attributes) - set(duck.attributes) == set()
+    assert set(duck.attributes) - set(other.attributes) == set()
+    assert replace(other, dropped_keys=()) == replace(duck, dropped_keys=())
+
+
+@pytest.mark.parametrize("engine", OTHERS, ids=lambda e: e.name)
+async def test_latency_and_typical_traces_agree(stores: dict[str, Store], engine: Engine) -> None:
+    for endpoint in (GATEWAY, Endpoint(T0, END, "payment", "POST /charge")):
+        duck, other = await _both(
+            stores, engine, "latency_distribution", LatencyQuery(endpoint, time_buckets=7)
+        )
+        assert duck.count > 0
+        assert other == duck
+        duck, other = await _both(
+            stores, engine, "typical_traces", TypicalTraceQuery(endpoint, limit=5)
+        )
+        assert len(duck) == 5
+        assert other == duck
+
+
+def _exact(table: pa.Table) -> list[dict[str, Any]]:
+    rows = [{k: v for k, v in row.items() if k not in APPROXIMATE} for row in table.to_pylist()]
+    return sorted(rows, key=repr)
+
+
+@pytest.mark.parametrize("engine", OTHERS, ids=lambda e: e.name)
+@pytest.mark.parametrize(
+    "read",
+    ["operation_profile", "parent_profile", "call_profile", "root_profile", "attribute_profile"],
+)
+async def test_doctor_profiles_agree(stores: dict[str, Store], engine: Engine, read: str) -> None:
+    window = DoctorWindow(T0, END, ID_PATTERN, settle_ns=0, attribute_traces=3)
+    duck, other = await _both(stores, engine, read, window)
+    assert duck.num_rows > 0
+    assert _exact(other) == _exact(duck)
+
+
+@pytest.mark.parametrize("engine", OTHERS, ids=lambda e: e.name)
+async def test_service_graph_dependencies_and_prefixes_agree(
+    stores: dict[str, Store], engine: Engine
+) -> None:
+    graph = ServiceGraphQuery(T0, END, (10 * MS, 100 * MS))
+    duck, other = await _both(stores, engine, "service_graph", graph)
+    assert duck
+    assert sorted(other, key=repr) == sorted(duck, key=repr)
+    duck, other = await _both(stores, engine, "dependencies", END, END - T0)
+    assert duck
+    assert sorted(other, key=repr) == sorted(duck, key=repr)
+    duck, other = await _both(
+        stores, engine, "trace_ids_with_prefix", TraceIdPrefix("0" * 28, limit=7)
+    )
+    assert len(duck) == 7
+    assert other == duck

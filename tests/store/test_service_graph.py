@@ -1,0 +1,115 @@
+"""The service graph on every engine: edges with peers named by their kind, latency
+histograms; a Zipkin shared span as one call, on the dependencies API too."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from breadcrumbs.analysis import red
+from breadcrumbs.model import Span, SpanKind, StatusCode, batch_from_spans
+from breadcrumbs.store.base import Capability, ServiceGraphEdge, ServiceGraphQuery, Store
+
+REQUIRES = (Capability.SERVICE_GRAPH,)
+
+
+MINUTE = red.MINUTE_NS
+T0 = 1_699_999_980 * 10**9  # a minute boundary
+MS = 1_000_000
+
+
+def _graph_spans() -> pa.Table:
+    trace = "ab" * 16
+
+    def span(
+        sid: str,
+        parent: str,
+        service: str,
+        kind: SpanKind,
+        at_ms: int,
+        dur_ms: int,
+        attributes: dict[str, object] | None = None,
+        error: bool = False,
+    ) -> Span:
+        return Span(
+            trace_id=trace,
+            span_id=sid,
+            parent_span_id=parent,
+            name=f"{service}-{sid[-2:]}",
+            service=service,
+            start_ns=T0 + at_ms * MS,
+            duration_ns=dur_ms * MS,
+            kind=kind,
+            status=StatusCode.ERROR if error else StatusCode.UNSET,
+            attributes=attributes,  # type: ignore[arg-type]
+        )
+
+    return batch_from_spans(
+        [
+            span("0000000000000001", "", "web", SpanKind.SERVER, 0, 100),
+            # A Zipkin shared span: client half in web, server half in api, one id.
+            span(
+                "0000000000000002",
+                "0000000000000001",
+                "web",
+                SpanKind.CLIENT,
+                1,
+                80,
+                {"peer.service": "api"},
+            ),
+            span(
+                "0000000000000002",
+                "0000000000000001",
+                "api",
+                SpanKind.SERVER,
+                2,
+                70,
+                {"zipkin.shared": True},
+                error=True,
+            ),
+            span("0000000000000003", "0000000000000002", "api", SpanKind.INTERNAL, 3, 10),
+            span(
+                "0000000000000004",
+                "0000000000000002",
+                "api",
+                SpanKind.CLIENT,
+                4,
+                5,
+                {"db.system": "postgresql"},
+            ),
+            span(
+                "0000000000000005",
+                "0000000000000001",
+                "web",
+                SpanKind.PRODUCER,
+                90,
+                2,
+                {"messaging.system": "kafka"},
+            ),
+            span(
+                "0000000000000006",
+                "0000000000000001",
+                "web",
+                SpanKind.CLIENT,
+                92,
+                6,
+                {"server.address": "maps.example.com"},
+            ),
+        ]
+    )
+
+
+async def test_service_graph_names_peers_and_counts_a_shared_span_once(store: Store) -> None:
+    await store.write(_graph_spans())
+    edges = await store.service_graph(ServiceGraphQuery(T0, T0 + MINUTE, (10 * MS, 75 * MS)))
+    assert sorted(edges, key=lambda e: (e.parent, e.child)) == [
+        ServiceGraphEdge("api", "postgresql", 1, 0, 5 * MS, "database", (1, 0, 0), 5 * MS,
+                         (1, 0, 0), 5 * MS),
+        # The shared span: the server half (70 ms) under the web root (100 ms).
+        ServiceGraphEdge("web", "api", 1, 1, 70 * MS, "", (0, 1, 0), 70 * MS, (0, 0, 1), 100 * MS),
+        ServiceGraphEdge("web", "kafka", 1, 0, 2 * MS, "queue", (1, 0, 0), 2 * MS,
+                         (1, 0, 0), 2 * MS),
+        ServiceGraphEdge("web", "maps.example.com", 1, 0, 6 * MS, "peer", (1, 0, 0), 6 * MS,
+                         (1, 0, 0), 6 * MS),
+    ]  # fmt: skip
+    links = await store.dependencies(T0 + MINUTE, MINUTE + 1)
+    assert [(link.parent, link.child, link.call_count) for link in links] == [("web", "api", 1)]
