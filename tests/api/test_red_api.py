@@ -139,8 +139,14 @@ async def test_native_red_totals_and_points(client: httpx.AsyncClient) -> None:
     assert pay["totals"]["calls"] == 30
     assert pay["totals"]["errors"] == 10
     assert pay["totals"]["rate"] == pytest.approx(30 / 600)
-    assert [p["calls"] for p in pay["points"]] == [15, 15]
-    assert [p["time"] for p in pay["points"]] == [T0, T0 + 5 * MINUTE]
+    # Points start on a 5 min boundary (T0 is 3 min past one), so they read 5 min rows.
+    aligned = T0 - T0 % (5 * MINUTE)
+    assert aligned == T0 - 3 * MINUTE
+    assert [p["time"] for p in pay["points"]] == [aligned + i * 5 * MINUTE for i in range(3)]
+    assert [p["calls"] for p in pay["points"]] == [6, 15, 9]  # minutes 0-1, 2-6, 7-9
+    assert body["estimated"] is False
+    assert pay["totals"]["spans"] == 30
+    assert pay["totals"]["estimated"] is False
     assert menu["totals"]["errors"] == 0
     assert menu["totals"]["p99"] == pytest.approx(14 * MS, rel=red.max_relative_error())
 

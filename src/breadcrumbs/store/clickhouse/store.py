@@ -411,6 +411,12 @@ class ClickHouseStore:
     async def span_metrics_wal_sequence(self) -> int:
         raise self._missing(Capability.SPAN_METRICS)
 
+    async def compact_span_metrics(self) -> int:
+        raise self._missing(Capability.SPAN_METRICS)
+
+    async def expire_span_metrics(self, now_ns: int) -> int:
+        raise self._missing(Capability.SPAN_METRICS)
+
     async def red(self, query: RedQuery) -> pa.Table:
         raise self._missing(Capability.SPAN_METRICS)
 
