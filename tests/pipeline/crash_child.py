@@ -3,7 +3,9 @@
 Run from ``tests/`` as ``python -m pipeline.crash_child MODE DIR``. ``wal``: appends tagged
 batches to a WriteAheadLog in DIR. ``duckdb``: consumes them through an IngestPipeline on a
 DuckDBStore. ``metrics``: the same with the span metrics stage before the writer, flushing
-on its own schedule. Prints ``ack <tag> <sequence or 0>`` per acknowledged batch; 4 producers.
+on its own schedule. ``metrics-compacting``: as ``metrics``, with the store's RED compaction
+running back to back beside it (a SIGKILL then lands mid-compaction). Prints
+``ack <tag> <sequence or 0>`` per acknowledged batch; 4 producers.
 """
 
 from __future__ import annotations
@@ -48,7 +50,13 @@ async def produce_wal(directory: Path) -> None:
     await wal.close()
 
 
-async def produce_pipeline(directory: Path, with_metrics: bool) -> None:
+async def compact_forever(store: DuckDBStore) -> None:
+    while True:
+        await store.compact_span_metrics()
+        await asyncio.sleep(0)
+
+
+async def produce_pipeline(directory: Path, with_metrics: bool, compacting: bool = False) -> None:
     store = DuckDBStore(directory / "spans.duckdb")
     settings = PipelineSettings(flush_spans=200, flush_interval_s=0.05, segment_bytes=128 << 10)
     stages = (
@@ -56,6 +64,7 @@ async def produce_pipeline(directory: Path, with_metrics: bool) -> None:
     )
     pipeline = IngestPipeline(directory, store, settings, SelfMetrics(), stages=stages)
     await pipeline.start()
+    compaction = asyncio.create_task(compact_forever(store)) if compacting else None
     deadline = time.monotonic() + MAX_SECONDS
 
     async def producer(p: int) -> None:
@@ -67,6 +76,8 @@ async def produce_pipeline(directory: Path, with_metrics: bool) -> None:
             ack(tag, 0)
 
     await asyncio.gather(*(producer(p) for p in range(PRODUCERS)))
+    if compaction is not None:
+        compaction.cancel()
     await pipeline.stop()
     await store.close()
 
@@ -76,4 +87,10 @@ if __name__ == "__main__":
     if mode == "wal":
         asyncio.run(produce_wal(directory))
     else:
-        asyncio.run(produce_pipeline(directory, with_metrics=mode == "metrics"))
+        asyncio.run(
+            produce_pipeline(
+                directory,
+                with_metrics=mode.startswith("metrics"),
+                compacting=mode == "metrics-compacting",
+            )
+        )

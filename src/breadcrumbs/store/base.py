@@ -452,18 +452,6 @@ class SpanMetricsWriter(Protocol):
         """The ``wal_sequence`` committed with the last aggregates, 0 when none."""
         ...
 
-    async def compact_span_metrics(self) -> int:
-        """Merge kept rows of one key and bucket into one (exact addition; ``red`` answers
-        the same before and after); returns how many rows went. An engine whose storage
-        merges by itself (a ClickHouse AggregatingMergeTree) may do nothing. Engines run it
-        in their ``maintain``; a crash during it loses and doubles nothing."""
-        ...
-
-    async def expire_span_metrics(self, now_ns: int) -> int:
-        """Delete each level's rows older than its retention (``RED_LEVELS``) before
-        ``now_ns``; returns how many rows went."""
-        ...
-
 
 @runtime_checkable
 class SpanReader(Protocol):
@@ -602,6 +590,18 @@ class Store(SpanWriter, SpanMetricsWriter, SpanReader, Protocol):
         """The engine's own background work (merges, kept counts), run by the server as one
         task for as long as the store is open and cancelled before ``close``. It handles and
         logs its own failures; an engine with nothing to do returns at once."""
+        ...
+
+    async def compact_span_metrics(self) -> int:
+        """Merge kept rows of one key and bucket into one (exact addition; ``red`` answers
+        the same before and after); returns how many rows went. An engine whose storage
+        merges by itself (a ClickHouse AggregatingMergeTree) may do nothing. Engines run it
+        in their ``maintain``; a crash during it loses and doubles nothing."""
+        ...
+
+    async def expire_span_metrics(self, now_ns: int) -> int:
+        """Delete each level's rows older than its retention (``RED_LEVELS``) before
+        ``now_ns``; returns how many rows went."""
         ...
 
     async def delete_before(self, cutoff_ns: int) -> int:
