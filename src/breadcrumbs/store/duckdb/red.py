@@ -128,6 +128,18 @@ def _fits(time: str, resolution_ns: int) -> str:
     )
 
 
+def _ranges(start: int, stop: int, steps: int, parent: int | None) -> list[tuple[int, int]]:
+    """Where a level's rows may be used: everywhere, or for one step (a range's totals) only
+    at its ragged ends, which the ``parent`` level's rows do not cover."""
+    if parent is None or steps > 1:
+        return [(start, stop)]
+    inner_start = -(-start // parent) * parent
+    inner_stop = stop - stop % parent
+    if inner_start >= inner_stop:
+        return [(start, stop)]
+    return [(a, b) for a, b in ((start, inner_start), (inner_stop, stop)) if a < b]
+
+
 def sliding_level(query: RedQuery, start: int, window: int) -> int:
     """The coarsest level whose rows each fall wholly inside every window that holds them."""
     return max(
@@ -153,23 +165,24 @@ def red_query(query: RedQuery) -> tuple[str, dict[str, Any]]:
         "DurationSum, Buckets, Counts"
     )
     if window == step:  # disjoint steps: every level, each instant from the coarsest fitting
-        params["stop"] = start + steps * step
+        stop = start + steps * step
         scans = []
         for i, level in enumerate(LEVELS_NS):
-            used = [
-                "Time >= $start",
-                "Time < $stop",
-                _fits("Time", level),
-                *conditions,
-            ]
-            if i + 1 < len(LEVELS_NS):
-                coarser = LEVELS_NS[i + 1]
-                used.append(f"NOT {_fits(f'(Time - Time % {coarser:d})', coarser)}")
-            scan = (  # fixed fragments only; every value is a parameter
-                f"SELECT $start + (Time - $start) // $step * $step AS Step, {columns} "  # noqa: S608
-                f"FROM {table(level)} WHERE {' AND '.join(used)}"
-            )
-            scans.append(scan)
+            coarser = [c for c in LEVELS_NS[i + 1 :] if c <= step]
+            if level > step or any(start % c == 0 and step % c == 0 for c in coarser):
+                continue  # no row fits a step, or a coarser level holds every instant
+            aligned = start % level == 0 and step % level == 0  # then every row fits a step
+            used = [*([] if aligned else [_fits("Time", level)]), *conditions]
+            if coarser:
+                parent = coarser[0]
+                used.append(f"NOT {_fits(f'(Time - Time % {parent:d})', parent)}")
+            for a, b in _ranges(start, stop, steps, coarser[0] if coarser else None):
+                where = " AND ".join([f"Time >= {a:d}", f"Time < {b:d}", *used])
+                scan = (  # fixed fragments only; every value is a parameter or a constant
+                    f"SELECT $start + (Time - $start) // $step * $step AS Step, {columns} "  # noqa: S608
+                    f"FROM {table(level)} WHERE {where}"
+                )
+                scans.append(scan)
         source = "\nUNION ALL\n".join(scans)
     else:  # sliding windows: a row counts in every step whose window holds it
         level = sliding_level(query, start, window)

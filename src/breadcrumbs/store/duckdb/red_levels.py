@@ -60,22 +60,23 @@ class RedLevels:
 
     def compact(self, cur: duckdb.DuckDBPyConnection) -> int:
         """Merge the rows of each key in buckets written since the last pass; returns how
-        many rows went. One transaction: a crash leaves the rows before or after it."""
+        many rows went. One transaction for every level: a crash leaves the rows before or
+        after it."""
         removed = 0
+        done: list[tuple[set[int], list[int]]] = []
         with self._write_lock:
-            for level in self.levels:
-                resolution = level.resolution_ns
-                name = red.table(resolution)
-                dirty = self._dirty[resolution]
-                if dirty is None:
-                    found = cur.execute(red.duplicated_times(name)).fetchall()
-                    dirty = self._dirty[resolution] = {int(row[0]) for row in found}
-                if not dirty:
-                    continue
-                times = sorted(dirty)[:MAX_TIMES_PER_COMPACTION]
-                bounds = [times[0], times[-1], times]
-                cur.begin()
-                try:
+            cur.begin()
+            try:
+                for level in self.levels:
+                    name = red.table(level.resolution_ns)
+                    dirty = self._dirty[level.resolution_ns]
+                    if dirty is None:
+                        found = cur.execute(red.duplicated_times(name)).fetchall()
+                        dirty = self._dirty[level.resolution_ns] = {int(r[0]) for r in found}
+                    if not dirty:
+                        continue
+                    times = sorted(dirty)[:MAX_TIMES_PER_COMPACTION]
+                    bounds = [times[0], times[-1], times]
                     kept = cur.sql(red.rows_at(name), params=bounds).to_arrow_table()
                     merged = red_math.merge([kept])
                     if merged.num_rows < kept.num_rows:
@@ -85,11 +86,13 @@ class RedLevels:
                             cur.execute(red.append(name))
                         finally:
                             cur.unregister("span_metrics_in")
-                    cur.commit()
-                except BaseException:
-                    cur.rollback()
-                    raise
-                removed += kept.num_rows - merged.num_rows
+                    removed += kept.num_rows - merged.num_rows
+                    done.append((dirty, times))
+                cur.commit()
+            except BaseException:
+                cur.rollback()
+                raise
+            for dirty, times in done:
                 dirty.difference_update(times)
         return removed
 
