@@ -605,7 +605,8 @@ class Store(SpanWriter, SpanMetricsWriter, SpanReader, Protocol):
         ...
 
     async def delete_before(self, cutoff_ns: int) -> int:
-        """Retention: delete spans that started before ``cutoff_ns``; returns how many."""
+        """Retention: delete spans that started before ``cutoff_ns``; returns how many. The
+        RED aggregates stay (``expire_span_metrics`` keeps each level its own time)."""
         ...
 
     async def close(self) -> None: ...
