@@ -150,7 +150,8 @@ async def test_kept_counts_weight_sampled_calls_by_their_adjusted_count(tmp_path
         while await store.refresh_dependencies():
             pass
         coverage = _coverage(store)
-        assert coverage is not None and coverage.pairs_end >= t + 10 * minute
+        assert coverage is not None
+        assert coverage.pairs_end >= t + 10 * minute
         counted = await store.dependencies(t + 10 * minute, 10 * minute + 1)
         assert counted == [DependencyLink("frontend", "cart", 80, 0)]
     finally:
