@@ -238,69 +238,94 @@ SUMMARY_SCHEMA: Final = pa.schema(
 GROUP_COLUMNS: Final = ("Step", "ServiceName", "SpanName", "SpanKind")
 
 
+_GROUPS_PER_CHUNK: Final = 1024  # groups per dense histogram pass (x their bucket range)
+
+
+def _group_ids(rows: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """(group of each row, first row of each group), groups numbered by series, then step
+    (services, operations, kinds and steps ascending)."""
+    key = np.zeros(rows.num_rows, dtype=np.int64)
+    for name in (*SERIES_COLUMNS, "Step"):
+        column = rows.column(name)
+        if pa.types.is_string(column.type):
+            # Dictionary indices in sorted order: rank of each value among the distinct ones.
+            encoded = pc.dictionary_encode(column).combine_chunks()
+            ranks = np.empty(len(encoded.dictionary), dtype=np.int64)
+            ranks[pc.sort_indices(encoded.dictionary).to_numpy()] = np.arange(len(ranks))
+            values = ranks[encoded.indices.to_numpy(zero_copy_only=False)]
+        else:
+            values = column.to_numpy().astype(np.int64)
+        values = np.unique(values, return_inverse=True)[1].reshape(-1)
+        key = key * (int(values.max()) + 1) + values
+    distinct, group_of_row = np.unique(key, return_inverse=True)
+    first = np.full(len(distinct), rows.num_rows, dtype=np.int64)
+    np.minimum.at(first, group_of_row.reshape(-1), np.arange(rows.num_rows))
+    return group_of_row.reshape(-1), first
+
+
 def summarize(rows: pa.Table, quantiles: Sequence[float]) -> pa.Table:
-    """``SUMMARY_SCHEMA`` rows (totals and quantiles per group) from aggregate rows that carry
-    a ``Step`` and are ordered by ``GROUP_COLUMNS`` (the group: consecutive rows with the same
-    values). A group's histogram is the sum of its rows' (whichever order its buckets come in);
-    its quantile ``q`` is the middle of the first bucket whose running count reaches ``q`` of
-    the total, as ``quantile_bucket``. O(buckets), all numpy: a day of 5 min rows (~2M bucket
-    entries) in tens of ms."""
-    n = rows.num_rows
-    if n == 0:
+    """``SUMMARY_SCHEMA`` rows (totals and quantiles per group), ordered by series then step,
+    from aggregate rows carrying a ``Step`` (a group: the rows with the same
+    ``GROUP_COLUMNS``, in any order). A group's histogram is the sum of its rows'; its quantile
+    ``q`` is the middle of the first bucket whose running count reaches ``q`` of the total, as
+    ``quantile_bucket``. All numpy, no sort of bucket entries: each chunk of groups adds its
+    entries into a dense groups x buckets matrix (``np.bincount``) and reads the running
+    counts along it."""
+    if rows.num_rows == 0:
         return SUMMARY_SCHEMA.empty_table()
     rows = rows.combine_chunks()
-    # Group boundaries: a row whose key differs from the previous row's.
-    change = np.zeros(n, dtype=bool)
-    change[0] = True
-    for name in GROUP_COLUMNS:
-        column = rows.column(name)
-        differs = pc.not_equal(column.slice(1), column.slice(0, n - 1))
-        change[1:] |= differs.to_numpy(zero_copy_only=False)
-    starts = np.flatnonzero(change)
-    group_of_row = np.cumsum(change) - 1
-    groups = len(starts)
+    group_of_row, first_rows = _group_ids(rows)
+    groups = len(first_rows)
 
     def total(name: str) -> np.ndarray:
-        return np.add.reduceat(rows.column(name).to_numpy(), starts)
+        return np.bincount(group_of_row, weights=rows.column(name).to_numpy(), minlength=groups)
 
     lengths = pc.list_value_length(rows.column("Buckets")).to_numpy(zero_copy_only=False)
     buckets = pc.list_flatten(rows.column("Buckets")).to_numpy().astype(np.int64)
     counts = pc.list_flatten(rows.column("Counts")).to_numpy()
-    entry_group = np.repeat(group_of_row, lengths)
-    # Entries ordered by (group, bucket): a group's rows are adjacent and each row's buckets
-    # ascend, so a stable sort of this nearly sorted key is cheap.
-    low = int(buckets.min()) if len(buckets) else 0
-    width = (int(buckets.max()) - low + 1) if len(buckets) else 1
-    order = np.argsort(entry_group * width + (buckets - low), kind="stable")
-    buckets, counts, entry_group = buckets[order], counts[order], entry_group[order]
-    running = np.cumsum(counts)
-    entry_starts = np.searchsorted(entry_group, np.arange(groups), side="left")
-    before = np.where(entry_starts > 0, running[np.maximum(entry_starts - 1, 0)], 0.0)
-    local = running - before[entry_group]  # running count within the group
-    group_totals = np.add.reduceat(counts, entry_starts) if len(counts) else np.zeros(groups)
     values = np.full((groups, len(quantiles)), np.nan)
-    has = (np.diff(np.append(entry_starts, len(counts))) > 0) & (group_totals > 0)
-    for i, q in enumerate(quantiles):
-        reached = local >= q * group_totals[entry_group]
-        # The first reaching entry: entries before it in the group are all short.
-        short = np.add.reduceat(~reached, entry_starts) if len(counts) else np.zeros(groups)
-        index = np.minimum(entry_starts + short, np.maximum(len(counts) - 1, 0))
-        last = np.append(entry_starts[1:], len(counts)) - 1
-        index = np.minimum(index, last)
-        chosen = buckets[index] if len(counts) else np.zeros(groups)
-        values[:, i] = np.where(has, 2 ** ((chosen + 0.5) / BUCKETS_PER_OCTAVE), np.nan)
+    if len(buckets) and quantiles:
+        # Entries by group (rows come in any order), so a chunk of groups is one slice; groups
+        # are numbered by series, so a chunk's buckets span about one series' range. Rows are
+        # sorted, and their entries follow as whole ranges (no sort of the entries).
+        row_order = np.argsort(group_of_row, kind="stable")
+        offsets = np.concatenate(([0], np.cumsum(lengths)))
+        moved = lengths[row_order]
+        moved_starts = np.concatenate(([0], np.cumsum(moved)[:-1]))
+        index = np.repeat(offsets[row_order] - moved_starts, moved) + np.arange(len(buckets))
+        entry_group = np.repeat(group_of_row[row_order], moved)
+        buckets, counts = buckets[index], counts[index]
+        bounds = np.searchsorted(
+            entry_group, np.arange(0, groups + _GROUPS_PER_CHUNK, _GROUPS_PER_CHUNK)
+        )
+        targets = np.asarray(quantiles, dtype=np.float64)
+        for chunk, first in enumerate(range(0, groups, _GROUPS_PER_CHUNK)):
+            size = min(_GROUPS_PER_CHUNK, groups - first)
+            a, b = int(bounds[chunk]), int(bounds[chunk + 1])
+            if a == b:
+                continue
+            low, high = int(buckets[a:b].min()), int(buckets[a:b].max())
+            width = high - low + 1
+            cells = (entry_group[a:b] - first) * width + (buckets[a:b] - low)
+            dense = np.bincount(cells, weights=counts[a:b], minlength=size * width)
+            running = np.cumsum(dense.reshape(size, width), axis=1)
+            totals = running[:, -1]
+            # Per quantile, the buckets whose running count is still short of q of the total.
+            short = (running[:, None, :] < (targets[None, :] * totals[:, None])[:, :, None]).sum(
+                axis=2
+            )
+            chosen = 2 ** ((low + np.minimum(short, width - 1) + 0.5) / BUCKETS_PER_OCTAVE)
+            values[first : first + size] = np.where((totals > 0)[:, None], chosen, np.nan)
     flat_values = pa.array(values.reshape(-1), pa.float64(), from_pandas=True)  # NaN: null
     offsets = pa.array(np.arange(groups + 1, dtype=np.int32) * len(quantiles), pa.int32())
-    quantile_lists = pa.ListArray.from_arrays(offsets, flat_values)
-    first_rows = pa.array(starts, pa.int64())
     return pa.table(
         {
-            **{name: rows.column(name).take(first_rows) for name in GROUP_COLUMNS},
+            **{name: rows.column(name).take(pa.array(first_rows)) for name in GROUP_COLUMNS},
             "Calls": total("Calls"),
             "Errors": total("Errors"),
             "DurationSum": total("DurationSum"),
-            "Quantiles": quantile_lists,
-            "Spans": total("Spans"),
+            "Quantiles": pa.ListArray.from_arrays(offsets, flat_values),
+            "Spans": total("Spans").astype(np.int64),
         },
         schema=SUMMARY_SCHEMA,
     )

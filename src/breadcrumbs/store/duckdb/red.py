@@ -14,8 +14,9 @@ schema v9; rows as ``analysis.red.AGGREGATE_SCHEMA``).
   not (so each instant of a step is counted once, from the coarsest level that fits: a day
   with 5 min steps reads the 5 min rows, and a day's totals read 1 h rows in the middle and
   finer rows only at its ragged ends). Sliding windows read the coarsest level that divides
-  the step, the window and the start. The rows come back ordered by series and step and
-  ``analysis.red.summarize`` adds up their histograms and reads the quantiles in numpy.
+  the step, the window and the start. The rows come back unordered and
+  ``analysis.red.summarize`` groups them, adds up their histograms and reads the quantiles in
+  numpy.
 - **Retention** per level (``base.RED_LEVELS``): old rows of a fine level go first; a query
   over times a fine level no longer holds reads what the coarser levels hold.
 """
@@ -150,8 +151,8 @@ def sliding_level(query: RedQuery, start: int, window: int) -> int:
 
 
 def red_query(query: RedQuery) -> tuple[str, dict[str, Any]]:
-    """The aggregate rows a query adds up, with their ``Step`` and ordered by the group
-    (``analysis.red.GROUP_COLUMNS``), for ``analysis.red.summarize``."""
+    """The aggregate rows a query adds up, with their ``Step``, for
+    ``analysis.red.summarize`` (which groups them: no ORDER BY of rows holding lists)."""
     start = query.start_ns - query.start_ns % MINUTE_NS
     step = query.step_ns
     window = query.window_ns if query.window_ns is not None else step
@@ -198,7 +199,4 @@ def red_query(query: RedQuery) -> tuple[str, dict[str, Any]]:
         JOIN (SELECT unnest(range($start, $last_step + 1, $step)) AS Step) AS p
           ON m.Time >= p.Step + $before AND m.Time < p.Step + $step
         """  # noqa: S608  # fixed fragments only; every value is a parameter
-    text = f"""
-    SELECT * FROM ({source}) ORDER BY ServiceName, SpanName, SpanKind, Step
-    """  # noqa: S608  # fixed fragments only; every value is a parameter
-    return text, params
+    return source, params
