@@ -128,7 +128,10 @@ async def run(args: argparse.Namespace) -> None:
             f"# {spans:,} spans over one day ({args.sampled_share:.0%} of traces sampled at 1/4), "
             f"{writes:,} flushes of {args.flush_s:g} s, in {ingest_s:.0f} s wall"
         )
-        per_m = lambda cpu: cpu / spans * 1e6  # noqa: E731
+
+        def per_m(cpu: float) -> float:
+            return cpu / spans * 1e6
+
         print(
             f"ingest: stage {per_m(stage_cpu):.2f} CPU s/M spans (aggregate, exposition, "
             f"append to 3 levels) + compaction {per_m(compact_cpu):.2f} = "
