@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import random
-from collections import Counter
 
 import pyarrow as pa
 from hypothesis import given, settings
@@ -17,7 +16,14 @@ T0 = 1_699_999_980 * 10**9  # on a minute boundary
 MINUTE = red.MINUTE_NS
 
 
-def _batch(rows: list[tuple[int, str, str, int, int, bool]]) -> SpanBatch:
+# Trace states with power-of-two adjusted counts (1, 2, 4, 8): float sums of these are exact,
+# so merged and rolled-up rows must equal the reference bit for bit.
+STATES = {"": 1.0, "ot=th:8": 2.0, "ot=th:c": 4.0, "x=y,ot=th:e;rv:01": 8.0}
+
+
+def _batch(
+    rows: list[tuple[int, str, str, int, int, bool]], states: list[str] | None = None
+) -> SpanBatch:
     """(start offset ns, service, operation, kind, duration ns, error) per span."""
     return batch_from_spans(
         [
@@ -30,6 +36,7 @@ def _batch(rows: list[tuple[int, str, str, int, int, bool]]) -> SpanBatch:
                 duration_ns=duration,
                 kind=SpanKind(kind),
                 status=StatusCode.ERROR if error else StatusCode.UNSET,
+                trace_state=states[i] if states else "",
             )
             for i, (offset, service, name, kind, duration, error) in enumerate(rows)
         ]
@@ -53,44 +60,116 @@ _row = st.tuples(
     st.integers(0, 10**11),
     st.booleans(),
 )
+_rows = st.lists(st.tuples(_row, st.sampled_from(sorted(STATES))), min_size=1, max_size=60)
+
+Key = tuple[int, str, str, int, int]
 
 
-@given(st.lists(_row, min_size=1, max_size=60))
-@settings(max_examples=60, deadline=None)
-def test_aggregate_equals_the_span_by_span_reference(rows: list[tuple[int, ...]]) -> None:
-    table = red.aggregate(_batch(rows))  # type: ignore[arg-type]
-    calls: Counter[tuple[int, str, str, int, int]] = Counter()
-    errors: Counter[tuple[int, str, str, int, int]] = Counter()
-    sums: Counter[tuple[int, str, str, int, int]] = Counter()
-    for offset, service, name, kind, duration, error in rows:
+def _reference(
+    rows: list[tuple[tuple[int, str, str, int, int, bool], str]], resolution: int = MINUTE
+) -> dict[Key, tuple[int, float, float, float, dict[int, float]]]:
+    """Span by span: (spans, calls, errors, duration sum, {bucket: count}) per key."""
+    out: dict[Key, tuple[int, float, float, float, dict[int, float]]] = {}
+    for (offset, service, name, kind, duration, error), state in rows:
         start = T0 + offset
-        key = (start - start % MINUTE, str(service), str(name), kind, _reference_bucket(duration))
-        calls[key] += 1
-        errors[key] += int(error)
-        sums[key] += duration
-    got = {
-        (m, s, n, k, b): (c, e, d)
-        for m, s, n, k, b, c, e, d in zip(
-            *(table.column(i).to_pylist() for i in range(8)), strict=False
-        )
-    }
-    assert got == {key: (calls[key], errors[key], sums[key]) for key in calls}
+        status = int(StatusCode.ERROR if error else StatusCode.UNSET)
+        key = (start - start % resolution, service, name, kind, status)
+        spans, calls, errors, total, histogram = out.get(key, (0, 0.0, 0.0, 0.0, {}))
+        weight = STATES[state]
+        bucket = _reference_bucket(duration)
+        histogram = {**histogram, bucket: histogram.get(bucket, 0.0) + weight}
+        out[key] = (
+            spans + 1, calls + weight, errors + weight * error, total + weight * duration,
+            histogram,
+        )  # fmt: skip
+    return out
 
 
-@given(st.lists(_row, min_size=1, max_size=40), st.lists(_row, min_size=1, max_size=40))
-@settings(max_examples=40, deadline=None)
-def test_merging_aggregates_equals_aggregating_everything(
-    first: list[tuple[int, ...]], second: list[tuple[int, ...]]
+def _as_reference(table: pa.Table) -> dict[Key, tuple[int, float, float, float, dict[int, float]]]:
+    got = {}
+    for row in table.to_pylist():
+        assert row["Buckets"] == sorted(row["Buckets"])  # ascending, no repeats
+        assert len(set(row["Buckets"])) == len(row["Buckets"])
+        key = (row["Time"], row["ServiceName"], row["SpanName"], row["SpanKind"], row["StatusCode"])
+        assert key not in got  # one row per key
+        histogram = dict(zip(row["Buckets"], row["Counts"], strict=True))
+        got[key] = (row["Spans"], row["Calls"], row["Errors"], row["DurationSum"], histogram)
+    return got
+
+
+def _split(rows: list[tuple[tuple[int, str, str, int, int, bool], str]]) -> SpanBatch:
+    return _batch([r for r, _ in rows], [s for _, s in rows])
+
+
+@given(_rows)
+@settings(max_examples=60, deadline=None)
+def test_aggregate_equals_the_span_by_span_reference(
+    rows: list[tuple[tuple[int, str, str, int, int, bool], str]],
 ) -> None:
-    merged = red.merge([red.aggregate(_batch(first)), red.aggregate(_batch(second))])  # type: ignore[arg-type]
-    whole = red.aggregate(_batch(first + second))  # type: ignore[arg-type]
-    keys = list(red.KEY_COLUMNS)
-    assert merged.sort_by([(k, "ascending") for k in keys]).equals(
-        whole.sort_by([(k, "ascending") for k in keys])
+    table = red.aggregate(_split(rows))
+    assert table.schema == red.AGGREGATE_SCHEMA
+    assert _as_reference(table) == _reference(rows)
+
+
+@given(_rows, _rows, _rows)
+@settings(max_examples=40, deadline=None)
+def test_merging_and_rolling_up_equal_aggregating_everything(
+    first: list[tuple[tuple[int, str, str, int, int, bool], str]],
+    second: list[tuple[tuple[int, str, str, int, int, bool], str]],
+    third: list[tuple[tuple[int, str, str, int, int, bool], str]],
+) -> None:
+    parts = [red.aggregate(_split(part)) for part in (first, second, third)]
+    everything = first + second + third
+    assert _as_reference(red.merge(parts)) == _reference(everything)
+    for level in red.LEVELS_NS[1:]:
+        # Minute rows rolled up (in any grouping) are exactly the spans aggregated at the level.
+        rolled = red.merge([red.rollup(parts[0], level), red.merge(parts[1:], level)], level)
+        assert _as_reference(rolled) == _reference(everything, level)
+        assert _as_reference(red.aggregate(_split(everything), level)) == _reference(
+            everything, level
+        )
+
+
+def _summary(table: pa.Table, quantiles: tuple[float, ...]) -> pa.Table:
+    """Every row in one group (step 0, one series), as the store hands rows to summarize."""
+    n = table.num_rows
+    rows = pa.table(
+        {
+            "Step": pa.array([0] * n, pa.int64()),
+            "ServiceName": pa.array(["s"] * n, pa.string()),
+            "SpanName": pa.array([""] * n, pa.string()),
+            "SpanKind": pa.array([-1] * n, pa.int8()),
+            **{name: table.column(name) for name in ("Spans", "Calls", "Errors", "DurationSum")},
+            "Buckets": table.column("Buckets"),
+            "Counts": table.column("Counts"),
+        }
     )
+    return red.summarize(rows, quantiles)
 
 
-def test_quantiles_from_buckets_are_within_the_stated_error() -> None:
+@given(
+    st.lists(st.integers(1, 10**12), min_size=1, max_size=300),
+    st.lists(st.sampled_from(sorted(STATES)), min_size=300, max_size=300),
+    st.sampled_from([0.5, 0.9, 0.95, 0.99, 0.999]),
+)
+@settings(max_examples=150, deadline=None)
+def test_quantiles_are_within_the_stated_error_of_the_exact_ones(
+    durations: list[int], states: list[str], q: float
+) -> None:
+    """Against the exact nearest-rank quantile of the raw durations, each span repeated as
+    many times as its adjusted count says, over minutes, statuses and rows merged."""
+    rows = [
+        ((i * 7_000_000_000 % (3 * MINUTE), "s", "op", 2, d, i % 5 == 0), states[i])
+        for i, d in enumerate(durations)
+    ]
+    table = red.aggregate(_split(rows))  # several minutes and statuses: several rows
+    (estimate,) = _summary(table, (q,)).column("Quantiles")[0].as_py()
+    expanded = [d for (_, _, _, _, d, _), state in rows for _ in range(int(STATES[state]))]
+    exact = _exact_quantile(expanded, q)
+    assert abs(estimate - exact) / exact <= red.max_relative_error() + 1e-12
+
+
+def test_quantiles_of_realistic_shapes() -> None:
     rng = random.Random(7)
     for shape in (
         [rng.lognormvariate(17, 1.2) for _ in range(5_000)],  # ~25 ms, long tail
@@ -98,15 +177,73 @@ def test_quantiles_from_buckets_are_within_the_stated_error() -> None:
         [rng.expovariate(1 / 3e8) for _ in range(5_000)],
     ):
         durations = [int(d) + 1 for d in shape]
-        table = red.aggregate(_batch([(0, "s", "op", 2, d, False) for d in durations]))
-        ordered = table.sort_by("Bucket")
-        buckets = ordered.column("Bucket").to_pylist()
-        counts = ordered.column("Calls").to_pylist()
-        for q in (0.5, 0.95, 0.99):
-            estimate = red.quantile_ns(buckets, counts, q)
+        table = red.aggregate(
+            _batch([(i * 10**7, "s", "op", 2, d, False) for i, d in enumerate(durations)])
+        )
+        quantiles = (0.5, 0.95, 0.99)
+        estimates = _summary(table, quantiles).column("Quantiles")[0].as_py()
+        whole = red.merge([table], 3600 * 10**9)
+        assert whole.num_rows == 1
+        (row,) = whole.to_pylist()
+        for q, estimate in zip(quantiles, estimates, strict=True):
             exact = _exact_quantile(durations, q)
-            assert estimate is not None
             assert abs(estimate - exact) / exact <= red.max_relative_error() + 1e-9
+            assert estimate == red.quantile_ns(row["Buckets"], row["Counts"], q)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),  # group
+            st.lists(st.tuples(st.integers(0, 400), st.integers(1, 50)), min_size=1, max_size=8),
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+    st.sampled_from([(0.5,), (0.5, 0.95, 0.99), ()]),
+)
+@settings(max_examples=100, deadline=None)
+def test_summarize_adds_up_groups_as_the_reference_does(
+    rows: list[tuple[int, list[tuple[int, int]]]], quantiles: tuple[float, ...]
+) -> None:
+    rows = sorted(rows, key=lambda r: r[0])  # grouped rows are adjacent
+    histograms = []
+    for _, entries in rows:
+        merged: dict[int, int] = {}
+        for bucket, count in entries:
+            merged[bucket] = merged.get(bucket, 0) + count
+        histograms.append(sorted(merged.items()))
+    table = pa.table(
+        {
+            "Step": pa.array([g for g, _ in rows], pa.int64()),
+            "ServiceName": pa.array(["s"] * len(rows), pa.string()),
+            "SpanName": pa.array(["o"] * len(rows), pa.string()),
+            "SpanKind": pa.array([2] * len(rows), pa.int8()),
+            "Spans": pa.array([sum(c for _, c in h) for h in histograms], pa.int64()),
+            "Calls": pa.array([float(sum(c for _, c in h)) for h in histograms], pa.float64()),
+            "Errors": pa.array([1.0] * len(rows), pa.float64()),
+            "DurationSum": pa.array([5.0] * len(rows), pa.float64()),
+            "Buckets": pa.array([[b for b, _ in h] for h in histograms], pa.list_(pa.int16())),
+            "Counts": pa.array(
+                [[float(c) for _, c in h] for h in histograms], pa.list_(pa.float64())
+            ),
+        }
+    )
+    got = red.summarize(table, quantiles).to_pylist()
+    groups = sorted({g for g, _ in rows})
+    assert [row["Step"] for row in got] == groups
+    for row in got:
+        members = [h for (g, _), h in zip(rows, histograms, strict=True) if g == row["Step"]]
+        together: dict[int, float] = {}
+        for histogram in members:
+            for bucket, count in histogram:
+                together[bucket] = together.get(bucket, 0.0) + count
+        buckets = sorted(together)
+        counts = [together[b] for b in buckets]
+        assert row["Calls"] == sum(counts)
+        assert row["Spans"] == sum(counts)
+        assert row["Errors"] == len(members)
+        assert row["Quantiles"] == [red.quantile_ns(buckets, counts, q) for q in quantiles]
 
 
 def test_quantile_of_nothing_is_none() -> None:
@@ -114,22 +251,22 @@ def test_quantile_of_nothing_is_none() -> None:
     assert red.quantile_bucket([3], [0], 0.5) is None
 
 
-def test_error_counts_and_minutes() -> None:
+def test_weighted_counts_from_trace_states() -> None:
     table = red.aggregate(
         _batch(
             [
                 (0, "api", "GET /a", 2, 1_000_000, True),
                 (59 * 10**9, "api", "GET /a", 2, 1_000_000, False),
                 (MINUTE, "api", "GET /a", 2, 1_000_000, False),
-            ]
+            ],
+            ["ot=th:c", "ot=th:8", "bogus=th:8"],
         )
     )
     rows = sorted(
-        zip(table.column("Minute").to_pylist(), table.column("Calls").to_pylist(),
-            table.column("Errors").to_pylist(), strict=True)
-    )  # fmt: skip
+        (r["Time"], r["StatusCode"], r["Spans"], r["Calls"], r["Errors"]) for r in table.to_pylist()
+    )
     base = T0 - T0 % MINUTE
-    assert rows == [(base, 2, 1), (base + MINUTE, 1, 0)]
+    assert rows == [(base, 0, 1, 2.0, 0.0), (base, 2, 1, 4.0, 4.0), (base + MINUTE, 0, 1, 1.0, 0.0)]
 
 
 def test_exposition_buckets_are_upper_inclusive_with_the_newest_trace_as_exemplar() -> None:
@@ -165,4 +302,10 @@ def test_empty_batches_give_empty_tables() -> None:
     assert red.aggregate(empty).num_rows == 0
     assert red.exposition(empty).num_rows == 0
     assert red.merge([]).schema == red.AGGREGATE_SCHEMA
+    assert (
+        red.summarize(
+            red.merge([]).append_column("Step", pa.array([], pa.int64())), (0.5,)
+        ).num_rows
+        == 0
+    )
     assert red.buckets_of(pa.array([], pa.int64())).to_pylist() == []

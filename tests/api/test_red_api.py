@@ -139,8 +139,14 @@ async def test_native_red_totals_and_points(client: httpx.AsyncClient) -> None:
     assert pay["totals"]["calls"] == 30
     assert pay["totals"]["errors"] == 10
     assert pay["totals"]["rate"] == pytest.approx(30 / 600)
-    assert [p["calls"] for p in pay["points"]] == [15, 15]
-    assert [p["time"] for p in pay["points"]] == [T0, T0 + 5 * MINUTE]
+    # Points start on a 5 min boundary (T0 is 3 min past one), so they read 5 min rows.
+    aligned = T0 - T0 % (5 * MINUTE)
+    assert aligned == T0 - 3 * MINUTE
+    assert [p["time"] for p in pay["points"]] == [aligned + i * 5 * MINUTE for i in range(3)]
+    assert [p["calls"] for p in pay["points"]] == [6, 15, 9]  # minutes 0-1, 2-6, 7-9
+    assert body["estimated"] is False
+    assert pay["totals"]["spans"] == 30
+    assert pay["totals"]["estimated"] is False
     assert menu["totals"]["errors"] == 0
     assert menu["totals"]["p99"] == pytest.approx(14 * MS, rel=red.max_relative_error())
 
@@ -206,3 +212,48 @@ async def test_random_parameters_never_5xx(
 ) -> None:
     response = await client.get(path, params=httpx.QueryParams(params))
     assert response.status_code in (200, 400), response.text
+
+
+async def test_sampled_traffic_is_estimated_on_every_api(tmp_path: Any) -> None:
+    """Spans head-sampled at 1/4 (``ot=th:c``) count four each, and each answer says its
+    figures are estimates: the native API (a field), Jaeger's (the help text), the graph."""
+    spans = [
+        Span(
+            trace_id=f"{i + 1:032x}",
+            span_id=f"{i + 1:016x}",
+            name="GET /pay",
+            service="sampled",
+            start_ns=T0 + i * 10**9,
+            duration_ns=10 * MS,
+            kind=SpanKind.SERVER,
+            status=StatusCode.ERROR if i == 0 else StatusCode.UNSET,
+            trace_state="ot=th:c",
+        )
+        for i in range(5)
+    ]
+    opened = DuckDBStore(tmp_path / "spans.duckdb")
+    try:
+        batch = batch_from_spans(spans)
+        await opened.write(batch)
+        await opened.write_span_metrics(red.aggregate(batch), wal_sequence=1)
+        app = Starlette(routes=red_api.routes(opened))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+            body = await ok(http, "/api/x/red", start=T0, end=T0 + MINUTE, step="1m")
+            assert body["estimated"] is True
+            (series,) = body["series"]
+            totals = series["totals"]
+            assert (totals["calls"], totals["errors"], totals["spans"]) == (20, 4, 5)
+            assert totals["estimated"] is True
+            assert series["points"][0]["estimated"] is True
+            jaeger = await ok(
+                http, "/api/metrics/calls", service="sampled", endTs=T0_MS + 60_000,
+                lookback=60_000, step=60_000, ratePer=60_000,
+            )  # fmt: skip
+            assert "estimated from sampled spans" in jaeger["help"]
+            assert jaeger["metrics"][0]["metricPoints"][-1]["gaugeValue"]["doubleValue"] == 20 / 60
+            graph = await ok(http, "/api/x/service-graph", start=T0, end=T0 + MINUTE)
+            assert graph["estimated"] is True
+            assert graph["nodes"][0]["calls"] == 20
+    finally:
+        await opened.close()

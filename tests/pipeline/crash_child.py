@@ -3,9 +3,10 @@
 Run from ``tests/`` as ``python -m pipeline.crash_child MODE DIR``. ``wal``: appends tagged
 batches to a WriteAheadLog in DIR. ``duckdb``: consumes them through an IngestPipeline on a
 DuckDBStore. ``metrics``: the same with the span metrics stage before the writer, flushing
-on its own schedule. ``sampled``: complete traces through span metrics and a tail sampler
-(errors and half the rest kept). Prints ``ack <tag> <sequence or 0>`` per acknowledged
-batch; 4 producers.
+on its own schedule. ``metrics-compacting``: as ``metrics``, with the store's RED compaction
+running back to back beside it (a SIGKILL then lands mid-compaction). ``sampled``: complete
+traces through span metrics and a tail sampler (errors and half the rest kept). Prints
+``ack <tag> <sequence or 0>`` per acknowledged batch; 4 producers.
 """
 
 from __future__ import annotations
@@ -65,17 +66,25 @@ async def produce_wal(directory: Path) -> None:
     await wal.close()
 
 
+async def compact_forever(store: DuckDBStore) -> None:
+    while True:
+        await store.compact_span_metrics()
+        await asyncio.sleep(0)
+
+
 async def produce_pipeline(directory: Path, mode: str) -> None:
     store = DuckDBStore(directory / "spans.duckdb")
     settings = PipelineSettings(flush_spans=200, flush_interval_s=0.05, segment_bytes=128 << 10)
     stages: list[Stage] = []
-    if mode == "metrics":
+    if mode.startswith("metrics"):
         stages = [SpanMetricsStage(store, flush_interval_s=0.03, flush_spans=150)]
     elif mode == "sampled":
         stages = sampled_stages(store)
     make = make_trace_batch if mode == "sampled" else make_batch
     pipeline = IngestPipeline(directory, store, settings, SelfMetrics(), stages=stages)
     await pipeline.start()
+    compacting = mode == "metrics-compacting"
+    compaction = asyncio.create_task(compact_forever(store)) if compacting else None
     deadline = time.monotonic() + MAX_SECONDS
 
     async def producer(p: int) -> None:
@@ -87,6 +96,8 @@ async def produce_pipeline(directory: Path, mode: str) -> None:
             ack(tag, 0)
 
     await asyncio.gather(*(producer(p) for p in range(PRODUCERS)))
+    if compaction is not None:
+        compaction.cancel()
     await pipeline.stop()
     await store.close()
 

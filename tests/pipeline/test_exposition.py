@@ -80,3 +80,24 @@ def test_service_graph_exposition() -> None:
         'traces_service_graph_request_client_seconds_sum{client="web",connection_type="",'
         'server="api"} 0.004' in text
     )
+
+
+def test_sampled_spans_count_by_their_adjusted_count_beside_the_spans_seen() -> None:
+    spans = batch_from_spans(
+        [
+            Span(f"{i + 1:032x}", f"{i + 1:016x}", "GET /x", "api", 10**18 + i, 3 * MS,
+                 kind=SpanKind.SERVER, trace_state=state)
+            for i, state in enumerate(["ot=th:8", "ot=th:c", ""])
+        ]
+    )  # fmt: skip
+    exposition = SpanMetricsExposition()
+    exposition.add(red.exposition(spans))
+    text = generate_latest(_registry(exposition)).decode()
+    labels = (
+        'service_name="api",span_kind="SPAN_KIND_SERVER",span_name="GET /x",'
+        'status_code="STATUS_CODE_UNSET"'
+    )
+    assert f"traces_span_metrics_calls_total{{{labels}}} 7.0" in text  # 2 + 4 + 1
+    assert f"traces_span_metrics_spans_total{{{labels}}} 3.0" in text
+    assert f'traces_span_metrics_duration_milliseconds_bucket{{le="4.0",{labels}}} 7.0' in text
+    assert f"traces_span_metrics_duration_milliseconds_sum{{{labels}}} 21.0" in text

@@ -123,3 +123,42 @@ async def test_refreshes_defer_to_their_cost_and_answers_stay_exact(tmp_path: Pa
         await _assert_every_window_exact(store, spans)
     finally:
         await store.close()
+
+
+async def test_kept_counts_weight_sampled_calls_by_their_adjusted_count(tmp_path: Path) -> None:
+    """Calls of traces sampled at 1/2 (``ot=th:8``) count two in the kept counts (read after
+    the refresh and again after a reopen)."""
+    store = DuckDBStore(tmp_path / "spans.duckdb", dependency_refresh_share=1.0)
+    t, ms, minute = traffic.T0, traffic.MS, 60 * 10**9
+    spans = []
+    for i in range(40):  # one call every 15 s over ten minutes
+        trace = f"{i + 1:032x}"
+        start = t + i * 15 * 10**9
+        spans += [
+            Span(trace, f"{2 * i + 1:016x}", "GET /", "frontend", start, 5 * ms,
+                 kind=SpanKind.SERVER, trace_state="ot=th:8"),
+            Span(trace, f"{2 * i + 2:016x}", "serve", "cart", start + ms, ms,
+                 parent_span_id=f"{2 * i + 1:016x}", kind=SpanKind.SERVER,
+                 trace_state="ot=th:8"),
+        ]  # fmt: skip
+    late = [  # far later spans settle the ten minutes
+        Span("f" * 32, "00000000000000ff", "GET /", "other", t + 30 * minute, ms)
+    ]
+    try:
+        await store.write(batch_from_spans(spans))
+        await store.write(batch_from_spans(late))
+        while await store.refresh_dependencies():
+            pass
+        coverage = _coverage(store)
+        assert coverage is not None
+        assert coverage.pairs_end >= t + 10 * minute
+        counted = await store.dependencies(t + 10 * minute, 10 * minute + 1)
+        assert counted == [DependencyLink("frontend", "cart", 80, 0)]
+    finally:
+        await store.close()
+    store = DuckDBStore(tmp_path / "spans.duckdb")
+    try:
+        kept = await store.dependencies(t + 10 * minute, 10 * minute + 1)
+        assert kept == [DependencyLink("frontend", "cart", 80, 0)]
+    finally:
+        await store.close()

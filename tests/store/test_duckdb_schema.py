@@ -8,8 +8,9 @@ import duckdb
 import pyarrow.compute as pc
 import pytest
 
-from breadcrumbs.store.base import GetTraceParams
-from breadcrumbs.store.duckdb import DuckDBStore
+from breadcrumbs.analysis import red
+from breadcrumbs.store.base import GetTraceParams, RedQuery
+from breadcrumbs.store.duckdb import DuckDBStore, schema
 from breadcrumbs.store.duckdb.schema import RANGE_LEVELS, SCHEMA_VERSION, range_table
 
 from . import world
@@ -90,3 +91,41 @@ async def test_newer_file_is_refused(tmp_path: Path) -> None:
         conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'schema_version'")
     with pytest.raises(RuntimeError, match="newer"):
         DuckDBStore(path)
+
+
+async def test_version_8_red_rows_move_to_the_compact_levels(tmp_path: Path) -> None:
+    """v8 kept a row per minute, series and latency bucket; v9 keeps one per series and
+    bucket of time, with the histogram as lists, at three levels. The counts carry over."""
+    path = tmp_path / "spans.duckdb"
+    minute = 60 * 10**9
+    t0 = 1_700_000_040 * 10**9  # a minute boundary
+    with duckdb.connect(str(path)) as conn:
+        conn.execute(schema.META_DDL)
+        for statements in schema.MIGRATIONS[:8]:
+            for statement in statements:
+                conn.execute(statement)
+        conn.execute("INSERT INTO meta VALUES ('schema_version', 8), ('wal_sequence', 0)")
+        conn.execute(
+            "INSERT INTO span_metrics VALUES (?, 'api', 'GET /', 2, 100, 3, 1, 900), "
+            "(?, 'api', 'GET /', 2, 120, 1, 0, 3000), (?, 'api', 'GET /', 2, 100, 2, 0, 600)",
+            [t0, t0, t0 + minute],
+        )
+        conn.execute("INSERT INTO dependency_edges VALUES (false, 0, 0, 'a', 'b', 5, 1)")
+    store = DuckDBStore(path)
+    try:
+        hour = 3600 * 10**9
+        start = t0 - t0 % hour
+        table = await store.red(RedQuery(start, start + hour, hour, quantiles=(0.5, 0.99)))
+        (row,) = table.to_pylist()
+        assert (row["Calls"], row["Errors"], row["DurationSum"], row["Spans"]) == (6, 1, 4500, 6)
+        assert row["Quantiles"] == [red.bucket_value_ns(100), red.bucket_value_ns(120)]
+        per_minute = await store.red(RedQuery(t0, t0 + 2 * minute, minute))
+        assert per_minute.column("Calls").to_pylist() == [4, 2]
+        assert set((await store.span_metrics_rows()).values()) == {2, 1}
+    finally:
+        await store.close()
+    assert _version(path) == SCHEMA_VERSION
+    with duckdb.connect(str(path)) as conn:
+        assert conn.execute("SELECT Calls FROM dependency_edges").fetchall() == [(5.0,)]
+        tables = {r[0] for r in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        assert "span_metrics" not in tables

@@ -103,13 +103,15 @@ async def test_service_graph_names_peers_and_counts_a_shared_span_once(store: St
     edges = await store.service_graph(ServiceGraphQuery(T0, T0 + MINUTE, (10 * MS, 75 * MS)))
     assert sorted(edges, key=lambda e: (e.parent, e.child)) == [
         ServiceGraphEdge("api", "postgresql", 1, 0, 5 * MS, "database", (1, 0, 0), 5 * MS,
-                         (1, 0, 0), 5 * MS),
+                         (1, 0, 0), 5 * MS, spans=1),
         # The shared span: the server half (70 ms) under the web root (100 ms).
-        ServiceGraphEdge("web", "api", 1, 1, 70 * MS, "", (0, 1, 0), 70 * MS, (0, 0, 1), 100 * MS),
+        ServiceGraphEdge("web", "api", 1, 1, 70 * MS, "", (0, 1, 0), 70 * MS, (0, 0, 1), 100 * MS,
+                         spans=1),
         ServiceGraphEdge("web", "kafka", 1, 0, 2 * MS, "queue", (1, 0, 0), 2 * MS,
-                         (1, 0, 0), 2 * MS),
+                         (1, 0, 0), 2 * MS, spans=1),
         ServiceGraphEdge("web", "maps.example.com", 1, 0, 6 * MS, "peer", (1, 0, 0), 6 * MS,
-                         (1, 0, 0), 6 * MS),
+                         (1, 0, 0), 6 * MS, spans=1),
     ]  # fmt: skip
+    assert not any(edge.estimated for edge in edges)
     links = await store.dependencies(T0 + MINUTE, MINUTE + 1)
     assert [(link.parent, link.child, link.call_count) for link in links] == [("web", "api", 1)]

@@ -63,14 +63,17 @@ def render(answer: Any, sort: SortKey, window: str, width: int) -> Group:
     calls = sum(s["totals"]["calls"] for s in rows)
     errors = sum(s["totals"]["errors"] for s in rows)
     failing = sum(1 for s in rows if s["totals"]["errors"])
+    # Sampled spans are weighted by their adjusted counts: the counts are estimates.
+    about = "~" if answer.get("estimated") else ""
+    calls_text = f"{about}{calls:,.0f} calls" + (" (estimated from sampled spans)" if about else "")
     verdict = (
-        (f"✗ {errors} errors in {failing} operations", "bold red")
+        (f"✗ {about}{errors:,.0f} errors in {failing} operations", "bold red")
         if errors
         else ("no errors", "green")
     )
     header = Text.assemble(
         ("breadcrumbs top", "bold"),
-        f"  last {window}, {len(rows)} operations, {calls} calls, ",
+        f"  last {window}, {len(rows)} operations, {calls_text}, ",
         verdict,
         f"  (sorted by {sort}; {time.strftime('%H:%M:%S')})",
     )

@@ -8,6 +8,10 @@ unchanged:
 - ``traces_span_metrics_duration_milliseconds_bucket{..., le}`` (the connector's default
   bounds), ``_sum``, ``_count``
 
+Sampled spans count by their adjusted count (``sampling.adjusted_count``): ``calls_total``
+and the histogram then estimate real traffic. ``traces_span_metrics_spans_total`` (same
+labels) counts the spans seen, unweighted: where the two differ the figures are estimates.
+
 ``span_kind`` and ``status_code`` as the connector spells them (``SPAN_KIND_SERVER``,
 ``STATUS_CODE_ERROR``). Counters run from the server's start. Scraped as OpenMetrics
 (``Accept: application/openmetrics-text``), every bucket and every calls counter carries the
@@ -36,6 +40,7 @@ from breadcrumbs.store.base import ServiceGraphEdge
 
 LABELS: Final = ("service_name", "span_name", "span_kind", "status_code")
 CALLS: Final = "traces_span_metrics_calls"
+SPANS: Final = "traces_span_metrics_spans"
 DURATION: Final = "traces_span_metrics_duration_milliseconds"
 
 _Key = tuple[str, str, int, int]  # service, operation, kind, status
@@ -43,8 +48,9 @@ _Key = tuple[str, str, int, int]  # service, operation, kind, status
 
 @dataclass(slots=True)
 class _Series:
-    counts: list[int]  # per bucket, not cumulative; the last is +Inf
+    counts: list[float]  # weighted, per bucket, not cumulative; the last is +Inf
     sum_ms: float = 0.0
+    spans: int = 0
     exemplars: list[Exemplar | None] = field(default_factory=list)
     newest: Exemplar | None = None
     newest_ts: float = 0.0
@@ -76,16 +82,16 @@ class SpanMetricsExposition(Collector):
         per series and bucket, not per span)."""
         columns = [rows.column(name).to_pylist() for name in rows.schema.names]
         with self._lock:
-            for service, name, kind, status, bound, calls, total_ns, trace_id, dur, ts in zip(
-                *columns, strict=True
-            ):
+            for row in zip(*columns, strict=True):
+                service, name, kind, status, bound, calls, total_ns, spans, trace_id, dur, ts = row
                 key = (service, name, kind, status)
                 series = self._series.get(key)
                 if series is None:
                     buckets = len(self._le)
-                    series = _Series([0] * buckets, exemplars=[None] * buckets)
+                    series = _Series([0.0] * buckets, exemplars=[None] * buckets)
                     self._series[key] = series
                 series.counts[bound] += calls
+                series.spans += spans
                 series.sum_ms += total_ns / 1e6
                 exemplar = Exemplar({"trace_id": trace_id}, dur / 1e6, ts / 1e9)
                 series.exemplars[bound] = exemplar
@@ -94,7 +100,13 @@ class SpanMetricsExposition(Collector):
 
     def collect(self) -> Iterator[Metric]:
         calls = CounterMetricFamily(
-            CALLS, "Spans seen, per service, operation, kind and status.", labels=LABELS
+            CALLS,
+            "Calls per service, operation, kind and status: spans weighted by their adjusted "
+            f"counts (estimates where they differ from {SPANS}_total).",
+            labels=LABELS,
+        )
+        spans = CounterMetricFamily(
+            SPANS, "Spans seen, unweighted, per service, operation, kind and status.", labels=LABELS
         )
         duration = HistogramMetricFamily(DURATION, "Span durations in milliseconds.", labels=LABELS)
         with self._lock:
@@ -107,8 +119,9 @@ class SpanMetricsExposition(Collector):
                     None if newest is None else Exemplar(newest.labels, 1.0, newest.timestamp)
                 )
                 calls.add_metric(labels, total, exemplar=exemplar)
+                spans.add_metric(labels, series.spans)
                 buckets: list[tuple[str, float] | tuple[str, float, Exemplar]] = []
-                running = 0
+                running = 0.0
                 for le, count, exemplar in zip(
                     self._le, series.counts, series.exemplars, strict=True
                 ):
@@ -119,6 +132,7 @@ class SpanMetricsExposition(Collector):
                         buckets.append((le, running, exemplar))
                 duration.add_metric(labels, buckets, series.sum_ms)
         yield calls
+        yield spans
         yield duration
 
 
@@ -133,11 +147,11 @@ MAX_EDGES: Final = 10_000
 
 @dataclass(slots=True)
 class _Edge:
-    requests: int = 0
-    failed: int = 0
-    server: list[int] = field(default_factory=lambda: [0] * (len(GRAPH_BOUNDS_S) + 1))
+    requests: float = 0.0  # weighted by adjusted counts (ServiceGraphEdge)
+    failed: float = 0.0
+    server: list[float] = field(default_factory=lambda: [0.0] * (len(GRAPH_BOUNDS_S) + 1))
     server_sum_s: float = 0.0
-    client: list[int] = field(default_factory=lambda: [0] * (len(GRAPH_BOUNDS_S) + 1))
+    client: list[float] = field(default_factory=lambda: [0.0] * (len(GRAPH_BOUNDS_S) + 1))
     client_sum_s: float = 0.0
 
 
@@ -153,7 +167,7 @@ class ServiceGraphExposition(Collector):
     def __init__(self) -> None:
         self._edges: dict[tuple[str, str, str], _Edge] = {}
         self._lock = threading.Lock()
-        self.dropped_edges = 0
+        self.dropped_edges = 0.0
 
     def add(self, edges: Sequence[ServiceGraphEdge]) -> None:
         with self._lock:

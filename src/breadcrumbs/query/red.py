@@ -14,7 +14,7 @@ import pyarrow as pa
 from breadcrumbs.analysis.red import MINUTE_NS
 from breadcrumbs.model import SpanKind
 from breadcrumbs.query.params import NS_PER_MS, NS_PER_S
-from breadcrumbs.query.red_params import JaegerMetricsParams
+from breadcrumbs.query.red_params import JaegerMetricsParams, aligned_start
 from breadcrumbs.store.base import RedQuery, ServiceGraphQuery, SpanReader
 
 QUANTILE_NAMES: Final = ("p50", "p95", "p99")
@@ -27,10 +27,16 @@ class _Row:
     service: str
     operation: str
     kind: int
-    calls: int
-    errors: int
-    duration_sum: int
+    calls: float
+    errors: float
+    duration_sum: float
     quantiles: list[float | None]
+    spans: int
+
+    @property
+    def estimated(self) -> bool:
+        """Sampled spans were weighted: the counts estimate the real traffic."""
+        return self.calls != self.spans
 
 
 def _rows(table: pa.Table) -> Iterator[_Row]:
@@ -39,7 +45,12 @@ def _rows(table: pa.Table) -> Iterator[_Row]:
         yield _Row(*values)
 
 
-def _rate(calls: int, start_ns: int, end_ns: int, now_ns: int) -> float:
+def count(value: float) -> float | int:
+    """A count as JSON shows it: whole counts as integers, estimates as they are."""
+    return int(value) if float(value).is_integer() else value
+
+
+def _rate(calls: float, start_ns: int, end_ns: int, now_ns: int) -> float:
     """Calls per second over [start, end), counting only time that has passed."""
     covered = max(min(end_ns, now_ns) - start_ns, NS_PER_S)
     return calls * NS_PER_S / covered
@@ -51,8 +62,10 @@ def _kind_label(kind: int) -> str | None:
 
 def _figures(row: _Row, start: int, end: int, now_ns: int) -> dict[str, Any]:
     figures: dict[str, Any] = {
-        "calls": row.calls,
-        "errors": row.errors,
+        "calls": count(row.calls),
+        "errors": count(row.errors),
+        "spans": row.spans,
+        "estimated": row.estimated,
         "rate": _rate(row.calls, start, end, now_ns),
         "errorRate": row.errors / row.calls if row.calls else 0.0,
         "meanDuration": row.duration_sum / row.calls if row.calls else None,
@@ -72,7 +85,11 @@ async def red(reader: SpanReader, query: RedQuery, now_ns: int) -> dict[str, Any
     start = query.start_ns - query.start_ns % MINUTE_NS
     whole = -(-(query.end_ns - start) // MINUTE_NS) * MINUTE_NS
     totals_table = await reader.red(dataclasses.replace(query, step_ns=whole))
-    steps_table = await reader.red(query)
+    # Points start at the coarsest kept level dividing the step (a day in 5 min steps reads
+    # 5 min rows); the totals cover the range asked for.
+    steps_table = await reader.red(
+        dataclasses.replace(query, start_ns=aligned_start(query.start_ns, query.step_ns))
+    )
     points: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     for row in _rows(steps_table):
         point = {"time": row.step, **_figures(row, row.step, row.step + query.step_ns, now_ns)}
@@ -95,6 +112,9 @@ async def red(reader: SpanReader, query: RedQuery, now_ns: int) -> dict[str, Any
         "end": query.end_ns,
         "step": query.step_ns,
         "resolution": MINUTE_NS,
+        # Any span in the answer was sampled: calls, errors and rates estimate the real
+        # traffic from adjusted counts (per series and point too).
+        "estimated": any(s["totals"]["estimated"] for s in series),
         "series": series,
     }
 
@@ -148,6 +168,7 @@ async def jaeger_metrics(
             continue
         point = {"gaugeValue": {"doubleValue": value}, "timestamp": _timestamp(end)}
         metrics.setdefault((row.service, row.operation), []).append(point)
+    estimated = any(row.estimated for row in _rows(table))
     rendered = []
     for (service, operation), points in sorted(metrics.items()):
         labels = [{"name": "service_name", "value": service}]
@@ -157,7 +178,13 @@ async def jaeger_metrics(
     return {
         "name": prefix + _NAMES[metric],
         "type": "GAUGE",
-        "help": _help(metric, grouped, params.quantile),
+        # Jaeger's MetricFamily has no field for it: the help text says so.
+        "help": _help(metric, grouped, params.quantile)
+        + (
+            " (estimated from sampled spans, weighted by their adjusted counts)"
+            if estimated
+            else ""
+        ),
         "metrics": rendered,
     }
 
@@ -195,7 +222,7 @@ async def service_graph(
         for name in (edge.parent, edge.child):
             if name in nodes:
                 continue
-            peer_row = _Row(0, name, "", -1, 0, 0, 0, [None, None, None])
+            peer_row = _Row(0, name, "", -1, 0.0, 0.0, 0.0, [None, None, None], 0)
             nodes[name] = {
                 "id": name,
                 "kind": edge.peer_kind or "instrumented",
@@ -203,23 +230,29 @@ async def service_graph(
             }
         if edge.peer_kind and nodes[edge.child]["kind"] != "instrumented":
             node = nodes[edge.child]  # a peer's RED is what its callers saw
-            node["calls"] += edge.calls
-            node["errors"] += edge.errors
+            node["calls"] = count(node["calls"] + edge.calls)
+            node["errors"] = count(node["errors"] + edge.errors)
+            node["spans"] += edge.spans
+            node["estimated"] = node["estimated"] or edge.estimated
             node["rate"] = _rate(node["calls"], begin, begin + whole, now_ns)
             node["errorRate"] = node["errors"] / node["calls"]
             node["p95"] = max(node["p95"] or 0.0, edge.p95_ns)
     return {
         "start": start,
         "end": end,
+        # Calls of sampled spans are weighted by their adjusted counts: estimates.
+        "estimated": any(n["estimated"] for n in nodes.values())
+        or any(edge.estimated for edge in edges),
         "nodes": sorted(nodes.values(), key=lambda n: (n["kind"] != "instrumented", n["id"])),
         "edges": [
             {
                 "source": edge.parent,
                 "target": edge.child,
-                "calls": edge.calls,
-                "errors": edge.errors,
+                "calls": count(edge.calls),
+                "errors": count(edge.errors),
                 "errorRate": edge.errors / edge.calls if edge.calls else 0.0,
                 "p95": edge.p95_ns,
+                "estimated": edge.estimated,
             }
             for edge in edges
         ],

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
-from breadcrumbs.analysis.red import MINUTE_NS
+from breadcrumbs.analysis.red import LEVELS_NS, MINUTE_NS
 from breadcrumbs.errors import BadInput
 from breadcrumbs.model import SpanKind
 from breadcrumbs.query.jaeger_params import parse_go_duration
@@ -35,6 +35,23 @@ JAEGER_LOOKBACK_NS: Final = 3600 * NS_PER_S
 JAEGER_STEP_NS: Final = 5 * NS_PER_S
 JAEGER_RATE_PER_NS: Final = 600 * NS_PER_S
 JAEGER_MIN_STEP_MS: Final = MINUTE_NS // NS_PER_MS
+
+
+# Steps chosen when none is given: round figures, each a multiple of a kept level.
+NICE_STEPS_NS: Final = tuple(
+    minutes * MINUTE_NS for minutes in (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440)
+)
+
+
+def _nice_step(ns: int) -> int:
+    return next((step for step in NICE_STEPS_NS if step >= ns), _minutes_up(ns))
+
+
+def aligned_start(start_ns: int, step_ns: int) -> int:
+    """``start_ns`` floored to the coarsest kept level dividing the step, so that each step
+    is read from that level's rows (a day in 5 min steps reads 5 min rows, not minutes)."""
+    level = max(level for level in LEVELS_NS if step_ns % level == 0)
+    return start_ns - start_ns % level
 
 
 def _minutes_up(ns: int) -> int:
@@ -77,13 +94,12 @@ def _services(params: Params, name: str) -> tuple[str, ...]:
 
 def parse_red(params: Params, now_ns: int) -> RedQuery:
     """``service`` (repeatable), ``operation``, ``spanKind`` (repeatable), ``start``, ``end``,
-    ``step`` (default: about 60 points), ``groupBy`` (``operation``, the default, or
-    ``service``: one row per service and kind)."""
+    ``step`` (default: about 60 points, a round figure), ``groupBy`` (``operation``, the
+    default, or ``service``: one row per service and kind)."""
     start, end = parse_time_range(params, now_ns)
     step_text = first(params, "step")
     span = end - start
-    step = parse_step(step_text) if step_text else span // AUTO_POINTS
-    step = _minutes_up(step)
+    step = _minutes_up(parse_step(step_text) if step_text else _nice_step(span // AUTO_POINTS))
     if span // step > MAX_POINTS:
         raise BadInput(
             f"unable to parse param 'step': {span // step} steps; at most {MAX_POINTS} "

@@ -18,6 +18,7 @@ from typing import Final, Literal, Protocol, runtime_checkable
 
 import pyarrow as pa
 
+from breadcrumbs.analysis.red import LEVELS_NS
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.model import SpanBatch, SpanKind, StatusCode
 
@@ -124,16 +125,38 @@ class DependencyLink:
 
 
 @dataclass(frozen=True, slots=True)
+class RedLevel:
+    """One resolution of the kept RED aggregates and how long its rows are kept."""
+
+    resolution_ns: int
+    retention_ns: int
+
+
+RED_LEVELS: Final = (
+    RedLevel(LEVELS_NS[0], 2 * 86_400 * 10**9),  # 1 min rows: two days
+    RedLevel(LEVELS_NS[1], 15 * 86_400 * 10**9),  # 5 min rows: fifteen days
+    RedLevel(LEVELS_NS[2], 400 * 86_400 * 10**9),  # 1 h rows: over a year
+)
+"""The levels every engine keeps (``analysis.red.LEVELS_NS``), finest first. Aggregates
+outlive spans (span retention does not touch them): a week-old dashboard still has its hours."""
+
+
+@dataclass(frozen=True, slots=True)
 class RedQuery:
     """RED metrics from the kept span-metric aggregates (``analysis.red``), per step.
 
     Steps start at ``start_ns`` floored to the minute and are ``step_ns`` long (a whole
-    number of minutes, the aggregates' resolution); the last one starts before ``end_ns``.
+    number of minutes, the finest resolution); the last one starts before ``end_ns``.
     A step's row covers the ``window_ns`` (a whole number of minutes; default: the step)
     that end where the step ends, so windows longer than the step slide (as a Prometheus
     ``rate(...[window])`` evaluated every step does). Empty filters match everything.
     Without ``by_operation`` (``by_kind``) rows add up every operation (kind) of a service,
     and carry ``SpanName`` "" (``SpanKind`` -1).
+
+    An engine answers each part of a step from the coarsest level (``RED_LEVELS``) whose
+    rows fit inside it, so steps aligned to 5 min or an hour read those levels: callers that
+    want speed align ``start_ns`` and ``step_ns`` (``query.red_params`` does). Sliding
+    windows read the coarsest level dividing the start, step and window.
     """
 
     start_ns: int
@@ -154,11 +177,14 @@ RED_SCHEMA = pa.schema(
         pa.field("ServiceName", pa.string(), nullable=False),
         pa.field("SpanName", pa.string(), nullable=False),
         pa.field("SpanKind", pa.int8(), nullable=False),
-        pa.field("Calls", pa.int64(), nullable=False),
-        pa.field("Errors", pa.int64(), nullable=False),
-        pa.field("DurationSum", pa.int64(), nullable=False),
-        # One duration (ns) per ``RedQuery.quantiles``, in that order.
+        # Adjusted counts: estimates of the real traffic when spans were sampled.
+        pa.field("Calls", pa.float64(), nullable=False),
+        pa.field("Errors", pa.float64(), nullable=False),
+        pa.field("DurationSum", pa.float64(), nullable=False),  # ns, weighted
+        # One duration (ns) per ``RedQuery.quantiles``, in that order (weighted).
         pa.field("Quantiles", pa.list_(pa.float64()), nullable=False),
+        # Spans stored (exact); ``Calls != Spans``: the figures are estimates.
+        pa.field("Spans", pa.int64(), nullable=False),
     ]
 )
 """What ``SpanReader.red`` returns: one row per step and series that had calls."""
@@ -180,18 +206,27 @@ class ServiceGraphEdge:
     """``peer_kind``: "" for an instrumented callee, else how the peer was named:
     ``peer``, ``database`` or ``queue``. ``p95_ns``: of the callee's span (the client span's
     for a peer). ``server``/``client``: the callee's and the caller's durations as histogram
-    counts over ``ServiceGraphQuery.bounds_ns`` (one count per bound, then the rest)."""
+    counts over ``ServiceGraphQuery.bounds_ns`` (one count per bound, then the rest).
+
+    Counts are weighted by the callee span's adjusted count (the client span's for a peer;
+    ``sampling.adjusted_count``), so they estimate real calls when spans were sampled;
+    ``spans`` is how many calls were seen, unweighted (``estimated``: they differ)."""
 
     parent: str
     child: str
-    calls: int
-    errors: int
+    calls: float
+    errors: float
     p95_ns: float
     peer_kind: str = ""
-    server_counts: tuple[int, ...] = ()
-    server_sum_ns: int = 0
-    client_counts: tuple[int, ...] = ()
-    client_sum_ns: int = 0
+    server_counts: tuple[float, ...] = ()
+    server_sum_ns: float = 0
+    client_counts: tuple[float, ...] = ()
+    client_sum_ns: float = 0
+    spans: int = 0
+
+    @property
+    def estimated(self) -> bool:
+        return self.calls != self.spans
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,8 +448,9 @@ class SpanWriter(Protocol):
 @runtime_checkable
 class SpanMetricsWriter(Protocol):
     async def write_span_metrics(self, rows: pa.Table, *, wal_sequence: int) -> None:
-        """Add ``analysis.red.AGGREGATE_SCHEMA`` rows to the kept aggregates (rows of a key
-        already kept add up), committing ``wal_sequence`` atomically with them."""
+        """Add ``analysis.red.AGGREGATE_SCHEMA`` rows of the finest level (one minute) to
+        every kept level (rows of a key already kept add up exactly, whenever the engine
+        merges them), committing ``wal_sequence`` atomically with them."""
         ...
 
     async def span_metrics_wal_sequence(self) -> int:
@@ -565,8 +601,21 @@ class Store(SpanWriter, SpanMetricsWriter, SpanReader, Protocol):
         logs its own failures; an engine with nothing to do returns at once."""
         ...
 
+    async def compact_span_metrics(self) -> int:
+        """Merge kept rows of one key and bucket into one (exact addition; ``red`` answers
+        the same before and after); returns how many rows went. An engine whose storage
+        merges by itself (a ClickHouse AggregatingMergeTree) may do nothing. Engines run it
+        in their ``maintain``; a crash during it loses and doubles nothing."""
+        ...
+
+    async def expire_span_metrics(self, now_ns: int) -> int:
+        """Delete each level's rows older than its retention (``RED_LEVELS``) before
+        ``now_ns``; returns how many rows went."""
+        ...
+
     async def delete_before(self, cutoff_ns: int) -> int:
-        """Retention: delete spans that started before ``cutoff_ns``; returns how many."""
+        """Retention: delete spans that started before ``cutoff_ns``; returns how many. The
+        RED aggregates stay (``expire_span_metrics`` keeps each level its own time)."""
         ...
 
     async def close(self) -> None: ...

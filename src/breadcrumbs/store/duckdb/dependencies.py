@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections import Counter
+from collections import defaultdict
 from typing import Final
 
 import duckdb
@@ -264,12 +264,12 @@ def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def links(
     cur: duckdb.DuckDBPyConnection, end_ns: int, lookback_ns: int, horizon_ns: int
-) -> list[tuple[str, str, int, int]]:
+) -> list[tuple[str, str, float, float]]:
     """(parent, child, calls, errors) for spans starting in (end - lookback, end], sorted."""
     first, stop = end_ns - lookback_ns + 1, end_ns + 1  # the window as [first, stop)
     whole_first, whole_stop = _ceil(first), _floor(stop)  # its whole units
-    counts: Counter[tuple[str, str]] = Counter()
-    errors: Counter[tuple[str, str]] = Counter()
+    counts: dict[tuple[str, str], float] = defaultdict(float)
+    errors: dict[tuple[str, str], float] = defaultdict(float)
     cur.begin()  # one snapshot: coverage, counts and spans agree
     try:
         coverage = load(cur)
@@ -284,8 +284,8 @@ def links(
         kept = (a, b_pairs, whole_first, a, b_peers)
         if a < b_pairs:
             for parent, child, calls, errs in cur.execute(sql.DEPENDENCIES_KEPT, kept).fetchall():
-                counts[parent, child] += int(calls)
-                errors[parent, child] += int(errs)
+                counts[parent, child] += float(calls)
+                errors[parent, child] += float(errs)
         h = horizon_ns
         regions = (
             _merged([(first, a + h), (b_pairs - h, stop)]),  # spans of live pairs
@@ -295,8 +295,8 @@ def links(
         )
         text, params = sql.dependencies_live(regions, (first, stop), kept, h)
         for parent, child, calls, errs in cur.execute(text, params).fetchall():
-            counts[parent, child] += int(calls)
-            errors[parent, child] += int(errs)
+            counts[parent, child] += float(calls)
+            errors[parent, child] += float(errs)
         cur.commit()
     except BaseException:
         cur.rollback()

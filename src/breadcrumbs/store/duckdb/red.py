@@ -1,78 +1,202 @@
-"""SQL of the kept RED aggregates (``span_metrics``, schema v8; rows as ``analysis.red``).
+"""SQL of the kept RED aggregates: one table per level (``span_metrics_1m``, ``_5m``, ``_1h``;
+schema v9; rows as ``analysis.red.AGGREGATE_SCHEMA``).
 
-Quantiles are read from the merged log-bucket histogram of each step and series: the first
-bucket whose running count reaches ``q`` of the total, as its geometric middle (the same rule
-as ``analysis.red.quantile_bucket``, whose tests are the reference).
+- **Write** (the span metrics stage's flush): the flush's rows are appended to every level in
+  one transaction with the WAL sequence they cover (a flush's minute rows rolled up in Arrow
+  for the coarser levels). Appends only, so a write never reads or rewrites earlier rows; a
+  level may hold several rows of one key for a while (flushes, late spans).
+- **Compaction** (``DuckDBStore.compact_span_metrics``, in the background): the buckets
+  written since the last pass are read, merged (``analysis.red.merge``: exact addition) and
+  replaced by one row per key, in one transaction: a SIGKILL leaves the rows before or after
+  it, both the same sums. Queries add up rows of one key anyway, so they never depend on it.
+- **Query** (``red_query``): steps that do not overlap read every level at once: a row is
+  used when it lies inside one step and the row of the next coarser level holding it does
+  not (so each instant of a step is counted once, from the coarsest level that fits: a day
+  with 5 min steps reads the 5 min rows, and a day's totals read 1 h rows in the middle and
+  finer rows only at its ragged ends). Sliding windows read the coarsest level that divides
+  the step, the window and the start. The rows come back unordered and
+  ``analysis.red.summarize`` groups them, adds up their histograms and reads the quantiles in
+  numpy.
+- **Retention** per level (``base.RED_LEVELS``): old rows of a fine level go first; a query
+  over times a fine level no longer holds reads what the coarser levels hold.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from breadcrumbs.analysis.red import BUCKETS_PER_OCTAVE, MINUTE_NS
+from breadcrumbs.analysis.red import LEVELS_NS, MINUTE_NS
 from breadcrumbs.store.base import RedQuery
 
-UPSERT: Final = """
-INSERT INTO span_metrics SELECT * FROM span_metrics_in
-ON CONFLICT DO UPDATE SET
-    Calls = Calls + EXCLUDED.Calls,
-    Errors = Errors + EXCLUDED.Errors,
-    DurationSum = DurationSum + EXCLUDED.DurationSum
-"""
-
-DELETE_BEFORE: Final = "DELETE FROM span_metrics WHERE Minute < ?"
+_SUFFIX: Final = {MINUTE_NS: "1m", 5 * MINUTE_NS: "5m", 60 * MINUTE_NS: "1h"}
 
 
-def red_query(query: RedQuery) -> tuple[str, list[Any]]:
+def table(resolution_ns: int) -> str:
+    return f"span_metrics_{_SUFFIX[resolution_ns]}"
+
+
+TABLES: Final = tuple(table(level) for level in LEVELS_NS)
+KEY: Final = "Time, ServiceName, SpanName, SpanKind, StatusCode"
+
+CREATE: Final = tuple(
+    f"""
+    CREATE TABLE IF NOT EXISTS {name} (
+        Time BIGINT NOT NULL,
+        ServiceName VARCHAR NOT NULL,
+        SpanName VARCHAR NOT NULL,
+        SpanKind TINYINT NOT NULL,
+        StatusCode TINYINT NOT NULL,
+        Spans BIGINT NOT NULL,
+        Calls DOUBLE NOT NULL,
+        Errors DOUBLE NOT NULL,
+        DurationSum DOUBLE NOT NULL,
+        Buckets SMALLINT[] NOT NULL,
+        Counts DOUBLE[] NOT NULL
+    )
+    """
+    for name in TABLES
+)
+
+
+def from_v8(resolution_ns: int) -> str:
+    """The v8 per-bucket rows at ``resolution_ns`` (v8 kept no status: status Unset, the
+    errors kept as counted)."""
+    return f"""
+    INSERT INTO {table(resolution_ns)}
+    SELECT Time, ServiceName, SpanName, SpanKind, 0::TINYINT, sum(Calls)::BIGINT,
+           sum(Calls)::DOUBLE, sum(Errors)::DOUBLE, sum(DurationSum)::DOUBLE,
+           list(Bucket ORDER BY Bucket), list(Calls::DOUBLE ORDER BY Bucket)
+    FROM (
+        SELECT Minute // {resolution_ns:d} * {resolution_ns:d} AS Time, ServiceName, SpanName,
+               SpanKind, Bucket, sum(Calls) AS Calls, sum(Errors) AS Errors,
+               sum(DurationSum) AS DurationSum
+        FROM span_metrics GROUP BY ALL
+    ) GROUP BY Time, ServiceName, SpanName, SpanKind
+    """  # noqa: S608  # table names and integers from constants only
+
+
+def append(name: str) -> str:
+    return f"INSERT INTO {name} SELECT * FROM span_metrics_in"  # noqa: S608
+
+
+def rows_at(name: str) -> str:
+    """Every row of the listed bucket starts (bounds first, for the zone maps)."""
+    return (
+        f"SELECT * FROM {name} WHERE Time >= ? AND Time <= ? "  # noqa: S608
+        "AND list_contains(?::BIGINT[], Time)"
+    )
+
+
+def delete_at(name: str) -> str:
+    return (
+        f"DELETE FROM {name} WHERE Time >= ? AND Time <= ? "  # noqa: S608
+        "AND list_contains(?::BIGINT[], Time)"
+    )
+
+
+def duplicated_times(name: str) -> str:
+    """Bucket starts holding more than one row of a key (after a restart: which to compact)."""
+    return f"""
+    SELECT DISTINCT Time FROM (SELECT {KEY}, count(*) AS n FROM {name} GROUP BY ALL)
+    WHERE n > 1 ORDER BY Time
+    """  # noqa: S608
+
+
+def delete_before(name: str) -> str:
+    return f"DELETE FROM {name} WHERE Time < ?"  # noqa: S608
+
+
+def _filters(query: RedQuery) -> tuple[list[str], dict[str, Any]]:
+    conditions: list[str] = []
+    params: dict[str, Any] = {}
+    if query.services:
+        conditions.append("list_contains($services::VARCHAR[], ServiceName)")
+        params["services"] = list(query.services)
+    if query.operation is not None:
+        conditions.append("SpanName = $operation")
+        params["operation"] = query.operation
+    if query.span_kinds:
+        conditions.append("list_contains($kinds::TINYINT[], SpanKind)")
+        params["kinds"] = [int(kind) for kind in query.span_kinds]
+    return conditions, params
+
+
+def _fits(time: str, resolution_ns: int) -> str:
+    """SQL: the row of ``resolution_ns`` starting at ``time`` lies inside one step."""
+    return (
+        f"({time} >= $start AND {time} + {resolution_ns:d} <= "
+        f"$start + (({time} - $start) // $step + 1) * $step)"
+    )
+
+
+def _ranges(start: int, stop: int, steps: int, parent: int | None) -> list[tuple[int, int]]:
+    """Where a level's rows may be used: everywhere, or for one step (a range's totals) only
+    at its ragged ends, which the ``parent`` level's rows do not cover."""
+    if parent is None or steps > 1:
+        return [(start, stop)]
+    inner_start = -(-start // parent) * parent
+    inner_stop = stop - stop % parent
+    if inner_start >= inner_stop:
+        return [(start, stop)]
+    return [(a, b) for a, b in ((start, inner_start), (inner_stop, stop)) if a < b]
+
+
+def sliding_level(query: RedQuery, start: int, window: int) -> int:
+    """The coarsest level whose rows each fall wholly inside every window that holds them."""
+    return max(
+        level
+        for level in LEVELS_NS
+        if start % level == 0 and query.step_ns % level == 0 and window % level == 0
+    )
+
+
+def red_query(query: RedQuery) -> tuple[str, dict[str, Any]]:
+    """The aggregate rows a query adds up, with their ``Step``, for
+    ``analysis.red.summarize`` (which groups them: no ORDER BY of rows holding lists)."""
     start = query.start_ns - query.start_ns % MINUTE_NS
     step = query.step_ns
     window = query.window_ns if query.window_ns is not None else step
-    conditions = ["Minute >= ?", "Minute < ?"]
-    where: list[Any] = [start + step - window, query.end_ns + step]
-    if query.services:
-        conditions.append("list_contains(?::VARCHAR[], ServiceName)")
-        where.append(list(query.services))
-    if query.operation is not None:
-        conditions.append("SpanName = ?")
-        where.append(query.operation)
-    if query.span_kinds:
-        conditions.append("list_contains(?::TINYINT[], SpanKind)")
-        where.append([int(kind) for kind in query.span_kinds])
+    steps = max(1, -(-(query.end_ns - start) // step))
+    conditions, params = _filters(query)
+    params |= {"start": start, "step": step}
     name = "SpanName" if query.by_operation else "''"
     kind = "SpanKind" if query.by_kind else "CAST(-1 AS TINYINT)"
-    if window == step:  # disjoint steps: each minute row falls in one step
-        source = f"""
-        SELECT ? + (Minute - ?) // ? * ? AS Step, * FROM span_metrics
-        WHERE {" AND ".join(conditions)}
-        """  # noqa: S608  # fixed fragments only; every value is a parameter
-        source_params: list[Any] = [start, start, step, step, *where]
-    else:  # sliding windows: a minute row counts in every step whose window holds it
-        source = f"""
-        SELECT p.Step, m.* FROM (
-            SELECT * FROM span_metrics WHERE {" AND ".join(conditions)}
-        ) AS m JOIN (SELECT unnest(range(?, ?, ?)) AS Step) AS p
-          ON m.Minute >= p.Step + ? AND m.Minute < p.Step + ?
-        """  # noqa: S608  # fixed fragments only; every value is a parameter
-        source_params = [*where, start, query.end_ns, step, step - window, step]
-    series = "Step, ServiceName, SpanName, SpanKind"
-    quantiles = ", ".join(
-        f"2 ** ((min(Bucket) FILTER (WHERE Cum >= ? * Total) + 0.5) / {BUCKETS_PER_OCTAVE:d})"
-        for _ in query.quantiles
+    columns = (
+        f"ServiceName, {name} AS SpanName, {kind} AS SpanKind, Spans, Calls, Errors, "
+        "DurationSum, Buckets, Counts"
     )
-    text = f"""
-    WITH s AS ({source}), b AS (
-        SELECT Step, ServiceName, {name} AS SpanName, {kind} AS SpanKind, Bucket,
-               sum(Calls) AS Calls, sum(Errors) AS Errors, sum(DurationSum) AS DurationSum
-        FROM s WHERE Step < ? GROUP BY ALL
-    ), c AS (
-        SELECT *, sum(Calls) OVER (PARTITION BY {series} ORDER BY Bucket) AS Cum,
-               sum(Calls) OVER (PARTITION BY {series}) AS Total
-        FROM b
-    )
-    SELECT Step, ServiceName, SpanName, SpanKind, sum(Calls)::BIGINT AS Calls,
-           sum(Errors)::BIGINT AS Errors, sum(DurationSum)::BIGINT AS DurationSum,
-           [{quantiles}]::DOUBLE[] AS Quantiles
-    FROM c GROUP BY ALL ORDER BY ServiceName, SpanName, SpanKind, Step
-    """  # noqa: S608  # fixed fragments only; every value is a parameter
-    # Parameters in the text's order: the source, the step bound, then the quantiles.
-    return text, [*source_params, query.end_ns, *query.quantiles]
+    if window == step:  # disjoint steps: every level, each instant from the coarsest fitting
+        stop = start + steps * step
+        scans = []
+        for i, level in enumerate(LEVELS_NS):
+            coarser = [c for c in LEVELS_NS[i + 1 :] if c <= step]
+            if level > step or any(start % c == 0 and step % c == 0 for c in coarser):
+                continue  # no row fits a step, or a coarser level holds every instant
+            aligned = start % level == 0 and step % level == 0  # then every row fits a step
+            used = [*([] if aligned else [_fits("Time", level)]), *conditions]
+            if coarser:
+                parent = coarser[0]
+                used.append(f"NOT {_fits(f'(Time - Time % {parent:d})', parent)}")
+            for a, b in _ranges(start, stop, steps, coarser[0] if coarser else None):
+                where = " AND ".join([f"Time >= {a:d}", f"Time < {b:d}", *used])
+                scan = (  # fixed fragments only; every value is a parameter or a constant
+                    f"SELECT $start + (Time - $start) // $step * $step AS Step, {columns} "  # noqa: S608
+                    f"FROM {table(level)} WHERE {where}"
+                )
+                scans.append(scan)
+        source = "\nUNION ALL\n".join(scans)
+    else:  # sliding windows: a row counts in every step whose window holds it
+        level = sliding_level(query, start, window)
+        params |= {
+            "first": start + step - window,
+            "stop": start + steps * step,
+            "last_step": start + (steps - 1) * step,
+            "before": step - window,
+        }
+        where = " AND ".join(["Time >= $first", "Time < $stop", *conditions])
+        source = f"""
+        SELECT p.Step, {columns} FROM (SELECT * FROM {table(level)} WHERE {where}) AS m
+        JOIN (SELECT unnest(range($start, $last_step + 1, $step)) AS Step) AS p
+          ON m.Time >= p.Step + $before AND m.Time < p.Step + $step
+        """  # noqa: S608  # fixed fragments only; every value is a parameter
+    return source, params

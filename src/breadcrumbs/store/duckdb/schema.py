@@ -31,7 +31,8 @@ Physical layout (chosen by measurement, see ``bench/README.md``):
   (``sql.trace_spans_macro``, not a migration: made on open and by merges) hold get-trace.
 - ``attribute_keys``: span attribute keys and when last seen (see ``_V4``).
 - ``dependency_edges``: service-to-service call counts per 15 s (see ``_V5``).
-- ``span_metrics``: RED aggregates per minute, series and latency bucket (see ``_V8``).
+- ``span_metrics_1m``, ``_5m``, ``_1h``: RED aggregates per level, series, status and time
+  bucket, with latency histograms (see ``_V9`` and ``red.py``).
 - ``meta``: ``schema_version``, the WAL sequence committed with the last batch and the one
   committed with the last span-metric aggregates.
 """
@@ -39,6 +40,9 @@ Physical layout (chosen by measurement, see ``bench/README.md``):
 from __future__ import annotations
 
 from typing import Final
+
+from breadcrumbs.analysis.red import LEVELS_NS
+from breadcrumbs.store.duckdb import red
 
 SCHEMA_VERSION_KEY: Final = "schema_version"
 WAL_SEQUENCE_KEY: Final = "wal_sequence"
@@ -226,7 +230,20 @@ _V8: Final[tuple[str, ...]] = (
     f"INSERT OR IGNORE INTO meta VALUES ('{SPAN_METRICS_SEQUENCE_KEY}', 0)",  # noqa: S608
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
+# v9: RED aggregates compact (``store.duckdb.red``): one row per series, status and time
+# bucket holding its latency histogram as lists, at three levels (1 min, 5 min, 1 h), counts
+# weighted by the spans' adjusted counts (DOUBLE). v8 held a row per latency bucket: about
+# one row per span at ordinary traffic, slower to read than the spans. Its rows move over
+# (with status Unset). Dependency counts weighted too (DOUBLE).
+_V9: Final[tuple[str, ...]] = (
+    *red.CREATE,
+    *(red.from_v8(level) for level in LEVELS_NS),
+    "DROP TABLE span_metrics",
+    "ALTER TABLE dependency_edges ALTER Calls TYPE DOUBLE",
+    "ALTER TABLE dependency_edges ALTER Errors TYPE DOUBLE",
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
 """``MIGRATIONS[i]`` takes the file from version ``i`` to ``i + 1``; append, never edit."""
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

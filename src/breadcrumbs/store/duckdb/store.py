@@ -32,7 +32,7 @@ from breadcrumbs.model import ATTRIBUTES_TYPE, SPAN_SCHEMA, SpanBatch, SpanKind,
 from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import (
     LISTING_WINDOW_NS,
-    RED_SCHEMA,
+    RED_LEVELS,
     Capabilities,
     DependencyLink,
     DoctorWindow,
@@ -43,6 +43,7 @@ from breadcrumbs.store.base import (
     LatencyQuery,
     Operation,
     OperationCount,
+    RedLevel,
     RedQuery,
     SelectionCounts,
     ServiceGraphEdge,
@@ -53,7 +54,8 @@ from breadcrumbs.store.base import (
     TraceSelection,
     TypicalTraceQuery,
 )
-from breadcrumbs.store.duckdb import analysis_sql, dependencies, doctor_sql, red, schema, sql
+from breadcrumbs.store.duckdb import analysis_sql, dependencies, doctor_sql, schema, sql
+from breadcrumbs.store.duckdb.red_levels import RedLevels
 from breadcrumbs.store.selection_rows import (
     EXAMPLES,
     PERCENTILES,
@@ -99,6 +101,8 @@ def _entries_to_map(column: pa.ChunkedArray) -> pa.ChunkedArray:
 _CATCH_UP_PAUSE_S = 0.1  # between dependency-count steps on start, each ~1 s at 10M spans/h
 _RECOUNT_PAUSE_S = 10.0  # between looks for uncounted dependency units once caught up
 _COMPACT_RETRY_S = 60.0  # after a failed merge
+_RED_COMPACT_EVERY_S = 5.0  # RED rows of the open buckets merged this often (~5 rows per key)
+_RED_EXPIRE_EVERY_S = 600.0
 _COMPACT_PAUSE_S = 1.0  # between checks for trace-lookup work (a check with none is in memory)
 
 _DEFAULT_CHECKPOINT_THRESHOLD = "16MiB"
@@ -364,6 +368,7 @@ class DuckDBStore:
         wal_age_s: float = _WAL_AGE_S,
         query_timeout_s: float = DEFAULT_QUERY_TIMEOUT_S,
         query_threads: int = DEFAULT_QUERY_THREADS,
+        red_levels: tuple[RedLevel, ...] = RED_LEVELS,
     ) -> None:
         # Benchmark knobs, defaults the measured best: sort_order orders each flushed batch on
         # disk (_SORT_KEYS); trace_index adds an ART index on TraceId; checkpoint_threshold
@@ -390,6 +395,7 @@ class DuckDBStore:
         self._conn = duckdb.connect(str(self.path), config=config)
         self._threads = StoreThreads("duckdb", readers=query_threads, timeout_s=query_timeout_s)
         self._write_lock = threading.Lock()
+        self._red = RedLevels(self._write_lock, red_levels)
         # Compaction and retention of the lookup levels (they delete the same rows); taken
         # after the write lock when both are held. Rows per level as last counted, plus the
         # rows flushes appended to the tail since (None: count them).
@@ -476,6 +482,21 @@ class DuckDBStore:
         async with asyncio.TaskGroup() as group:
             group.create_task(self._compact_lookup(), name="lookup-compaction")
             group.create_task(self._count_dependencies(), name="dependency-counts")
+            group.create_task(self._keep_span_metrics(), name="span-metrics-compaction")
+
+    async def _keep_span_metrics(self) -> None:
+        expired_at = 0.0
+        while True:
+            try:
+                await self.compact_span_metrics()
+                if time.monotonic() - expired_at >= _RED_EXPIRE_EVERY_S:
+                    await self.expire_span_metrics(time.time_ns())
+                    expired_at = time.monotonic()
+            except Exception:  # queries stay exact, only slower; do not flood the log
+                log.exception("compacting RED aggregates failed; trying again in a minute")
+                await asyncio.sleep(_COMPACT_RETRY_S)
+                continue
+            await asyncio.sleep(_RED_COMPACT_EVERY_S)
 
     async def _compact_lookup(self) -> None:
         while True:
@@ -899,7 +920,8 @@ class DuckDBStore:
         rows = await self._read(
             lambda cur: dependencies.links(cur, end_ns, lookback_ns, self._dependencies.horizon_ns)
         )
-        return [DependencyLink(p, c, n, e) for p, c, n, e in rows]
+        # Weighted sums (estimates when spans were sampled); the APIs speak whole calls.
+        return [DependencyLink(p, c, round(n), round(e)) for p, c, n, e in rows]
 
     async def tag_keys(self) -> list[str]:
         # Every key in retained data (retention drops keys last seen before its cutoff).
@@ -965,7 +987,6 @@ class DuckDBStore:
             cur.begin()
             try:
                 cur.execute(sql.DELETE_OPERATIONS, [cutoff_ns])
-                cur.execute(red.DELETE_BEFORE, [cutoff_ns])
                 cur.execute(sql.DELETE_ATTRIBUTE_KEYS, [cutoff_ns])
                 cur.execute(sql.DELETE_RESOURCES)
                 cur.commit()
@@ -1040,28 +1061,8 @@ class DuckDBStore:
     # --- RED metrics and the service graph (issue 10) ---------------------------------------
 
     async def write_span_metrics(self, rows: pa.Table, *, wal_sequence: int) -> None:
-        await self._write_run(lambda cur: self._write_span_metrics(cur, rows, wal_sequence))
-
-    def _write_span_metrics(
-        self, cur: duckdb.DuckDBPyConnection, rows: pa.Table, wal_sequence: int
-    ) -> None:
-        # The span writer's lock: both update ``meta`` (concurrent updates would conflict).
-        with self._write_lock:
-            cur.register("span_metrics_in", rows)
-            try:
-                cur.begin()
-                try:
-                    if rows.num_rows:
-                        cur.execute(red.UPSERT)
-                    cur.execute(
-                        sql.SET_WAL_SEQUENCE, [wal_sequence, schema.SPAN_METRICS_SEQUENCE_KEY]
-                    )
-                    cur.commit()
-                except BaseException:
-                    cur.rollback()
-                    raise
-            finally:
-                cur.unregister("span_metrics_in")
+        # The span writer's lock (inside): both update ``meta``.
+        await self._write_run(lambda cur: self._red.write(cur, rows, wal_sequence))
 
     async def span_metrics_wal_sequence(self) -> int:
         text = "SELECT value FROM meta WHERE key = ?"
@@ -1070,14 +1071,21 @@ class DuckDBStore:
         )
         return int(rows[0][0]) if rows else 0
 
+    async def compact_span_metrics(self) -> int:
+        """Merge the RED rows of one key written since the last pass (``red_levels``);
+        returns how many rows went. Queries are exact either way."""
+        return await self._upkeep_run(self._red.compact)
+
+    async def expire_span_metrics(self, now_ns: int) -> int:
+        """Drop each RED level's rows older than its retention (``base.RED_LEVELS``)."""
+        return await self._upkeep_run(lambda cur: self._red.expire(cur, now_ns))
+
+    async def span_metrics_rows(self) -> dict[int, int]:
+        """RED rows kept per level's resolution (ns)."""
+        return await self._read(self._red.rows)
+
     async def red(self, query: RedQuery) -> pa.Table:
-        text, params = red.red_query(query)
-
-        def work(cur: duckdb.DuckDBPyConnection) -> pa.Table:
-            table: pa.Table = cur.sql(text, params=params).to_arrow_table()
-            return table.cast(RED_SCHEMA)
-
-        return await self._read(work)
+        return await self._read(lambda cur: self._red.query(cur, query))
 
     async def service_graph(self, query: ServiceGraphQuery) -> list[ServiceGraphEdge]:
         text, params = sql.service_graph(
@@ -1085,19 +1093,21 @@ class DuckDBStore:
         )
         rows = await self._read(lambda cur: cur.execute(text, params).fetchall())
         edges = []
-        for parent, child, kind, calls, errors, p95, server, server_sum, client, client_sum in rows:
+        for row in rows:
+            parent, child, kind, calls, errors, p95, server, server_sum, client, client_sum, n = row
             edges.append(
                 ServiceGraphEdge(
                     parent,
                     child,
-                    int(calls),
-                    int(errors),
+                    float(calls),
+                    float(errors),
                     float(p95 or 0.0),
                     kind,
-                    server_counts=tuple(server),
-                    server_sum_ns=int(server_sum or 0),
-                    client_counts=tuple(client),
-                    client_sum_ns=int(client_sum or 0),
+                    server_counts=tuple(float(c) for c in server),
+                    server_sum_ns=float(server_sum or 0),
+                    client_counts=tuple(float(c) for c in client),
+                    client_sum_ns=float(client_sum or 0),
+                    spans=int(n),
                 )
             )
         return edges
