@@ -9,8 +9,9 @@ import pyarrow as pa
 import pytest
 
 from breadcrumbs.model import Span, batch_from_spans
-from breadcrumbs.pipeline.root_throughput import RootThroughputStage, adjusted_counts
+from breadcrumbs.pipeline.root_throughput import RootThroughputStage
 from breadcrumbs.sampling.adaptive import AdaptiveRates, AdaptiveSettings
+from breadcrumbs.sampling.adjusted_count import adjusted_count
 
 
 def _span(
@@ -28,14 +29,14 @@ def _span(
     )
 
 
-def test_adjusted_counts_read_the_threshold() -> None:
+def test_the_roots_weights_read_the_threshold() -> None:
     states = pa.chunked_array(
         [
             ["ot=th:8", "", "vendor=x,ot=rv:00112233445566;th:c", "ot=th:0"],
             ["ot=th:zz", "ot=th:e666", "other=th:8"],
         ]
     )
-    assert adjusted_counts(states).to_pylist() == pytest.approx(
+    assert adjusted_count(states).to_pylist() == pytest.approx(
         [2.0, 1.0, 4.0, 1.0, 1.0, 1 / (1 - 0xE666 / 0x10000), 1.0]
     )
 

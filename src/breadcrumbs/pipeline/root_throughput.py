@@ -21,37 +21,16 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from typing import Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from breadcrumbs.model import SpanBatch
 from breadcrumbs.pipeline.stages import OnRelease, Stage
-from breadcrumbs.sampling import threshold
 from breadcrumbs.sampling.adaptive import AdaptiveRates, Key
+from breadcrumbs.sampling.adjusted_count import adjusted_count
 
 log = logging.getLogger(__name__)
-
-_TH: Final = r"(?:^|,)\s*ot=(?:[^,]*;)?th:(?P<th>[0-9a-f]{1,14})(?:[;,]|$)"
-
-
-def adjusted_counts(trace_state: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """1/p per span from its tracestate's ``ot=th:``; 1 without a valid one.
-
-    A private copy until ``breadcrumbs.sampling.adjusted_count`` (issue 14, RED weighting)
-    is merged; then this calls that. Parsed once per distinct tracestate, not per span.
-    """
-    if isinstance(trace_state, pa.ChunkedArray):
-        trace_state = trace_state.combine_chunks()
-    encoded = pc.dictionary_encode(trace_state)
-    found = pc.extract_regex(encoded.dictionary, _TH).to_pylist()
-    weights = []
-    for match in found:
-        t = threshold.decode(match["th"]) if match else None
-        valid = t is not None and t < threshold.MAX_THRESHOLD
-        weights.append(1 / threshold.probability(t) if valid and t is not None else 1.0)
-    return pc.take(pa.array(weights, pa.float64()), encoded.indices)
 
 
 class RootThroughputStage:
@@ -105,7 +84,7 @@ class RootThroughputStage:
             {
                 "ServiceName": roots.column("ServiceName"),
                 "SpanName": roots.column("SpanName"),
-                "weight": adjusted_counts(roots.column("TraceState")),
+                "weight": adjusted_count(roots.column("TraceState")),
             }
         )
         sums = weighted.group_by(["ServiceName", "SpanName"], use_threads=False).aggregate(
