@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from breadcrumbs.sampling.tail._threshold import probability, threshold
+from breadcrumbs.sampling.threshold import of_tracestate, probability
 
 if TYPE_CHECKING:
     from tests.conftest import ServerProcess
@@ -102,7 +102,7 @@ def test_errors_kept_the_rest_thinned_by_trace_id(server: ServerProcess) -> None
     for trace_id in sorted(at_random):
         for span in traces[trace_id]:
             state = _tags(span)["w3c.tracestate"]
-            assert probability(threshold(state)) == pytest.approx(0.1)  # adjusted count 10
+            assert probability(of_tracestate(state)) == pytest.approx(0.1)  # adjusted count 10
 
     kept_spans = _metric(server, 'breadcrumbs_tail_sampling_spans_total{decision="kept"')
     dropped_spans = _metric(server, 'breadcrumbs_tail_sampling_spans_total{decision="dropped"')

@@ -54,7 +54,7 @@ import pyarrow.compute as pc
 
 from breadcrumbs.model import SpanBatch, SpanKind, StatusCode, concat_batches
 from breadcrumbs.pipeline.stages import OnRelease, Stage
-from breadcrumbs.sampling.tail import _threshold
+from breadcrumbs.sampling import threshold
 from breadcrumbs.sampling.tail.columns import database_calls, int_column, with_attribute
 from breadcrumbs.sampling.tail.config import TailSamplingConfig
 from breadcrumbs.sampling.tail.metrics import TailSamplingMetrics
@@ -563,7 +563,9 @@ class TailSampler:
             states = pc.dictionary_encode(column.combine_chunks())
             updated = pa.array(
                 [
-                    _threshold.with_threshold(s, _threshold.times(_threshold.threshold(s), rate))
+                    threshold.tracestate_with_threshold(
+                        s, threshold.times(threshold.of_tracestate(s), rate)
+                    )
                     for s in states.dictionary.to_pylist()
                 ],
                 pa.string(),

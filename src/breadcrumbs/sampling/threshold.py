@@ -83,3 +83,38 @@ def with_threshold(ot: str, t: int) -> str:
 def without_threshold(ot: str) -> str:
     """The ``ot`` entry value without ``th`` (a span not sampled must not carry one)."""
     return ";".join(part for part in ot.split(";") if part and not part.startswith("th:"))
+
+
+# --- whole tracestate headers (the tail sampler rewrites the ``th`` of traces it thins) -----
+
+
+def _members(tracestate: str) -> list[str]:
+    return [member.strip() for member in tracestate.split(",") if member.strip()]
+
+
+def of_tracestate(tracestate: str) -> int:
+    """T from a whole tracestate header (0, probability 1, when absent or invalid)."""
+    for member in _members(tracestate):
+        if member.startswith("ot="):
+            return from_ot_value(member[3:]) or 0
+    return 0
+
+
+def times(t: int, q: float) -> int:
+    """The threshold of probability ``probability(t) * q`` (q in (0, 1]): a sampler keeping
+    with probability q, independently of the one that set T."""
+    kept = round((MAX_THRESHOLD - t) * q)
+    return MAX_THRESHOLD - max(1, kept)
+
+
+def tracestate_with_threshold(tracestate: str, t: int) -> str:
+    """``tracestate`` with the ``ot`` member's ``th`` set to T, that member first (a modified
+    member moves to the front, as W3C Trace Context says), the others unchanged."""
+    ot = ""
+    others: list[str] = []
+    for member in _members(tracestate):
+        if member.startswith("ot=") and not ot:
+            ot = member[3:]
+        else:
+            others.append(member)
+    return ",".join(["ot=" + with_threshold(ot, t), *others])

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from breadcrumbs.sampling.tail import _threshold as th
+from breadcrumbs.sampling import threshold as th
 
 
 @pytest.mark.parametrize(
@@ -23,25 +23,25 @@ from breadcrumbs.sampling.tail import _threshold as th
     ],
 )
 def test_reads_the_threshold(tracestate: str, probability: float) -> None:
-    assert th.probability(th.threshold(tracestate)) == probability
+    assert th.probability(th.of_tracestate(tracestate)) == probability
 
 
 def test_a_tail_rate_multiplies_the_head_probability() -> None:
     assert th.encode(th.times(0, 0.5)) == "8"
-    assert th.encode(th.times(th.threshold("ot=th:8"), 0.5)) == "c"
+    assert th.encode(th.times(th.of_tracestate("ot=th:8"), 0.5)) == "c"
     assert th.encode(th.times(0, 1.0)) == "0"
 
 
 def test_rewrites_only_the_threshold_and_moves_ot_first() -> None:
-    updated = th.with_threshold(
-        "vendor=x, ot=rv:abcdef12345678;th:8", th.times(th.threshold("ot=th:8"), 0.5)
+    updated = th.tracestate_with_threshold(
+        "vendor=x, ot=rv:abcdef12345678;th:8", th.times(th.of_tracestate("ot=th:8"), 0.5)
     )
     assert updated == "ot=th:c;rv:abcdef12345678,vendor=x"
-    assert th.with_threshold("", th.times(0, 0.1)) == "ot=th:e6666666666666"
+    assert th.tracestate_with_threshold("", th.times(0, 0.1)) == "ot=th:e6666666666666"
 
 
 @given(st.integers(0, (1 << 56) - 1), st.floats(0.001, 1.0))
 def test_times_is_the_product(t: int, q: float) -> None:
     after = th.probability(th.times(t, q))
     assert after == pytest.approx(th.probability(t) * q, rel=1e-9, abs=2.0**-56)
-    assert th.threshold("ot=th:" + th.encode(th.times(t, q))) == th.times(t, q)
+    assert th.of_tracestate("ot=th:" + th.encode(th.times(t, q))) == th.times(t, q)
