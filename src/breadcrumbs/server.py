@@ -522,7 +522,7 @@ def sampling_summary(settings: Settings) -> str:
             f"adaptive, {s.sampling_target_tps:g} traces/s per operation "
             f"(p {s.sampling_min_probability:g} to {s.sampling_max_probability:g})"
         )
-    return f"p = {s.sampling_default_probability:g} for every service"
+    return f"p = {s.sampling_default_probability:g} served to every SDK that asks"
 
 
 def _query_app(routes: Sequence[BaseRoute]) -> Starlette:
@@ -555,6 +555,15 @@ def _display_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def tail_sampling_summary(settings: Settings) -> str:
+    s = settings
+    if s.tail_sampling_policy:
+        return f"sampling by the policies in {s.tail_sampling_policy}"
+    if s.tail_sampling_rate >= 1:
+        return "every trace kept (--tail-sampling-rate 1)"
+    return f"every error and slow trace, {s.tail_sampling_rate:.0%} of the rest"
+
+
 def print_banner(server: Server) -> None:
     """One screen of where everything listens: a rich table on a TTY, plain lines otherwise."""
     s = server.settings
@@ -564,7 +573,8 @@ def print_banner(server: Server) -> None:
     rows.append(("Data dir", str(s.data_dir.resolve())))
     rows.append(("Store", parse_store_url(s.store).redacted()))
     rows.append(("Retention", _human_duration(s.retention)))
-    rows.append(("Strategies", sampling_summary(s)))
+    rows.append(("Head sampling", sampling_summary(s)))
+    rows.append(("Tail sampling", tail_sampling_summary(s)))
     workers = s.decode_worker_count
     rows.append(("Decoding", decoding_summary(s.decoder, workers)))
     console = Console(stderr=True)

@@ -99,7 +99,7 @@ export function RedPage({ url }: { url: URL }) {
   return (
     <div class="page analysis-page red-page">
       {head}
-      {found.estimated && <div class="banner banner-warn">These figures are estimates (the store keeps RED as sketches).</div>}
+      {found.estimated && <div class="banner banner-warn">Some of these spans were sampled, so the figures marked ≈ are estimates of the real traffic: each sampled span counts as the number of requests it stands for (1/p, from its <code>ot=th:</code> tracestate).</div>}
       <div class="red-grid" data-testid="red-services">
         <div class="red-row red-header">
           <span>Service</span>

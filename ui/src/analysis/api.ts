@@ -206,7 +206,7 @@ export interface RedFigures {
   p50: number | null;
   p95: number | null;
   p99: number | null;
-  /** Set by stores that keep RED as sketches or samples: the counts are estimates. */
+  /** Set when sampled spans (adjusted count > 1) went into the counts: they are estimates. */
   estimated?: boolean;
 }
 
