@@ -5,13 +5,11 @@ the sampler drops anything) still counts the requests the load generator sent.""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
+from tests.demo.sampling import gateway_red, gateway_roots, tags, tail_metrics, until
 
 from breadcrumbs.demo.loadgen import LoadGenerator
 from breadcrumbs.demo.shop import Shop
@@ -24,55 +22,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 POLICIES = Path(__file__).with_name("tail_sampling_policies.toml")
 SERVER_ARGS = ("--tail-sampling-rate", "0.1", "--tail-sampling-policy", str(POLICIES))
 REQUESTS = 120
-WAIT_S = 90.0  # generous for a loaded 2-core CI machine
-
-
-def _until(check: Callable[[], Any], what: str | Callable[[], str]) -> Any:
-    deadline = time.monotonic() + WAIT_S
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"not within {WAIT_S} s: {what if isinstance(what, str) else what()}"
-            )
-        time.sleep(0.5)
-
-
-def _metrics(server: ServerProcess) -> dict[str, float]:
-    """The tail sampler's samples on /metrics, by their full name with labels."""
-    text = httpx.get(server.http_url + "/metrics", timeout=10.0).text
-    return {
-        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("breadcrumbs_tail_sampling_")
-    }
-
-
-def _gateway_red(server: ServerProcess) -> tuple[int, int]:
-    """Requests and errors of the gateway's server spans, from RED (counted before the
-    sampler drops anything)."""
-    body = server.get_json(
-        "/api/x/red", service="gateway", spanKind="server", groupBy="service", lookback="1h"
-    )
-    totals = [series["totals"] for series in body["series"]]
-    return int(sum(t["calls"] for t in totals)), int(sum(t["errors"] for t in totals))
-
-
-def _roots(server: ServerProcess) -> dict[str, dict[str, Any]]:
-    """Trace id -> the gateway's root span (Jaeger JSON) of every stored gateway trace."""
-    found = server.get_json("/api/traces", service="gateway", limit=10_000, lookback="1h")
-    roots: dict[str, dict[str, Any]] = {}
-    for trace in found["data"]:
-        for span in trace["spans"]:
-            if not span["references"]:
-                roots[trace["traceID"]] = span
-    return roots
-
-
-def _tags(span: dict[str, Any]) -> dict[str, Any]:
-    return {tag["key"]: tag["value"] for tag in span["tags"]}
 
 
 def test_errors_kept_healthy_thinned_red_true(server: ServerProcess, shop: Shop) -> None:
@@ -86,30 +35,30 @@ def test_errors_kept_healthy_thinned_red_true(server: ServerProcess, shop: Shop)
 
     # RED counts every request although most traces are dropped (within 10%: each request
     # the gateway served is one server span, none lost, none counted twice).
-    _until(lambda: _gateway_red(server)[0] >= 0.9 * REQUESTS, "RED of the requests sent")
-    requests, errors = _gateway_red(server)
+    until(lambda: gateway_red(server)[0] >= 0.9 * REQUESTS, "RED of the requests sent")
+    requests, errors = gateway_red(server)
     assert abs(requests - REQUESTS) <= 0.1 * REQUESTS, (requests, stats.outcomes)
     assert errors >= failed
 
     def settled() -> dict[str, float] | None:
-        samples = _metrics(server)
+        samples = tail_metrics(server)
         return samples if samples.get("breadcrumbs_tail_sampling_traces_waiting") == 0 else None
 
-    _until(settled, "every trace decided")
+    until(settled, "every trace decided")
 
     def errors_stored() -> dict[str, dict[str, Any]] | None:
-        roots = _roots(server)
-        failing = {t: s for t, s in roots.items() if _tags(s).get("error") is True}
+        roots = gateway_roots(server)
+        failing = {t: s for t, s in roots.items() if tags(s).get("error") is True}
         return roots if len(failing) >= errors else None
 
     def found() -> str:
-        roots = _roots(server)
-        failing = sum(_tags(s).get("error") is True for s in roots.values())
-        return f"{failing} of {errors} error traces stored; {_metrics(server)}"
+        roots = gateway_roots(server)
+        failing = sum(tags(s).get("error") is True for s in roots.values())
+        return f"{failing} of {errors} error traces stored; {tail_metrics(server)}"
 
-    roots = _until(errors_stored, found)
-    policy = {t: _tags(s)["breadcrumbs.sampling.policy"] for t, s in roots.items()}
-    failing = {t for t, s in roots.items() if _tags(s).get("error") is True}
+    roots = until(errors_stored, found)
+    policy = {t: tags(s)["breadcrumbs.sampling.policy"] for t, s in roots.items()}
+    failing = {t for t, s in roots.items() if tags(s).get("error") is True}
     assert len(failing) == errors  # every error trace RED counted, stored once
     assert {policy[t] for t in failing} == {"error"}
 
@@ -120,6 +69,6 @@ def test_errors_kept_healthy_thinned_red_true(server: ServerProcess, shop: Shop)
     assert 0.03 * healthy <= len(at_random) <= 0.2 * healthy, len(at_random)
     kept_healthy = {t for t in roots if t not in failing}
     assert len(kept_healthy) <= 0.35 * healthy  # thinned: errors, slow and ~10% of the rest
-    samples = _metrics(server)
+    samples = tail_metrics(server)
     dropped = samples['breadcrumbs_tail_sampling_traces_total{decision="dropped",policy="none"}']
     assert dropped >= 0.6 * healthy

@@ -53,7 +53,7 @@ def _stored(server: ServerProcess, count: int) -> dict[str, list[dict[str, Any]]
     """Every stored trace of the service (trace id -> spans), once there are ``count``."""
     deadline = time.monotonic() + server.visible_timeout_s * 3
     while True:
-        found = server.get_json("/api/traces", service="tail-e2e", limit=10_000, lookback="1h")[
+        found = server.get_json("/api/traces", service="tail-e2e", limit=1500, lookback="1h")[
             "data"
         ]
         traces = {t["traceID"]: t["spans"] for t in found}
