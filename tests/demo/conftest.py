@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from breadcrumbs.demo.shop import Shop, start_shop
+from breadcrumbs.demo.shop import Shop, head_sampling_env, start_shop
 
 if TYPE_CHECKING:
     from tests.conftest import ServerProcess
@@ -17,15 +17,23 @@ if TYPE_CHECKING:
 
 @contextmanager
 def running_shop(
-    server: ServerProcess, state_dir: Path, scenarios: Iterable[str] = ()
+    server: ServerProcess,
+    state_dir: Path,
+    scenarios: Iterable[str] = (),
+    *,
+    head_sampling: bool = False,
 ) -> Iterator[Shop]:
-    """A shop on free ports with ``scenarios`` on, stopped on exit."""
+    """A shop on free ports with ``scenarios`` on, stopped on exit; with ``head_sampling``
+    every service polls the server's sampling API (twice a second) for its strategy."""
+    env = {"OTEL_BSP_SCHEDULE_DELAY": "200"}  # export within 0.2 s, not 5 s
+    if head_sampling:
+        env |= head_sampling_env(server.sampling_url, polling_interval_s=0.5)
     running = start_shop(
         otlp_endpoint=server.otlp_http_url,
         base_port=0,
         scenarios=list(scenarios),
         state_dir=state_dir,
-        env={"OTEL_BSP_SCHEDULE_DELAY": "200"},  # export within 0.2 s, not 5 s
+        env=env,
     )
     try:
         yield running

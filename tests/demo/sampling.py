@@ -38,14 +38,14 @@ def tail_metrics(server: ServerProcess) -> dict[str, float]:
     }
 
 
-def gateway_red(server: ServerProcess) -> tuple[int, int]:
+def gateway_red(server: ServerProcess) -> tuple[float, float]:
     """Requests and errors of the gateway's server spans, from RED (counted before the
-    sampler drops anything)."""
+    tail sampler drops anything; estimates, each span counting 1/p, when head-sampled)."""
     body = server.get_json(
         "/api/x/red", service="gateway", spanKind="server", groupBy="service", lookback="1h"
     )
     totals = [series["totals"] for series in body["series"]]
-    return int(sum(t["calls"] for t in totals)), int(sum(t["errors"] for t in totals))
+    return sum(t["calls"] for t in totals), sum(t["errors"] for t in totals)
 
 
 def gateway_roots(server: ServerProcess) -> dict[str, dict[str, Any]]:

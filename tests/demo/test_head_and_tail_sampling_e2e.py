@@ -10,13 +10,14 @@ import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests.demo.conftest import running_shop
 from tests.demo.sampling import gateway_red, gateway_roots, tags, tail_metrics, until
 
 from breadcrumbs.demo.loadgen import LoadGenerator
-from breadcrumbs.demo.shop import Shop, head_sampling_env, start_shop
+from breadcrumbs.demo.shop import Shop
 from breadcrumbs.sampling import threshold
 
 if TYPE_CHECKING:
@@ -41,17 +42,8 @@ REQUESTS = 200
 
 @pytest.fixture(scope="module")
 def shop(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
-    env = head_sampling_env(server.sampling_url, polling_interval_s=0.5)
-    running = start_shop(
-        otlp_endpoint=server.otlp_http_url,
-        base_port=0,
-        state_dir=tmp_path_factory.mktemp("shop"),
-        env={**env, "OTEL_BSP_SCHEDULE_DELAY": "200"},
-    )
-    try:
+    with running_shop(server, tmp_path_factory.mktemp("shop"), head_sampling=True) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def test_head_and_tail_sampled_counts_stay_true(server: ServerProcess, shop: Shop) -> None:
@@ -63,32 +55,36 @@ def test_head_and_tail_sampled_counts_stay_true(server: ServerProcess, shop: Sho
     assert stats.sent == REQUESTS
     assert any(outcome.startswith("5") for outcome in stats.outcomes), stats.outcomes
 
-    def settled() -> bool:
-        waiting = tail_metrics(server).get("breadcrumbs_tail_sampling_traces_waiting")
-        return waiting == 0 and gateway_red(server)[0] >= 0.8 * REQUESTS
+    # Poll until everything is decided, counted and stored: RED estimates the requests sent
+    # (from ~80% of the traces), and every failing root RED counted (each standing for 1/p)
+    # is stored.
+    def arrived() -> tuple[float, float, dict[str, dict[str, Any]]] | None:
+        if tail_metrics(server).get("breadcrumbs_tail_sampling_traces_waiting") != 0:
+            return None
+        requests, errors = gateway_red(server)
+        roots = gateway_roots(server)
+        failing = sum(tags(span).get("error") is True for span in roots.values())
+        if abs(requests - REQUESTS) > 0.1 * REQUESTS or abs(errors - failing / HEAD_P) > 0.1:
+            return None
+        return requests, errors, roots
 
-    until(settled, lambda: f"RED {gateway_red(server)}, tail {tail_metrics(server)}")
-    time.sleep(2.0)  # the last flushes of every stage
-    requests, errors = gateway_red(server)
-    # The estimate of real traffic, from ~80% of the traces.
-    assert abs(requests - REQUESTS) <= 0.1 * REQUESTS, (requests, stats.outcomes)
+    def state() -> str:
+        roots = gateway_roots(server)
+        failing = sum(tags(span).get("error") is True for span in roots.values())
+        return f"RED {gateway_red(server)}, {failing} failing roots stored, {tail_metrics(server)}"
 
-    roots = gateway_roots(server)
+    requests, errors, roots = until(arrived, state)
     states = {str(tags(span).get("w3c.tracestate", "")) for span in roots.values()}
-    head_kept = [s for s in states if threshold.of_tracestate(s)]
-    assert head_kept, states  # the gateway's spans record their head probability
+    assert any(threshold.of_tracestate(s) for s in states), states  # p recorded at the head
     failing = [s for s in roots.values() if tags(s).get("error") is True]
     assert failing
     for span in failing:  # kept by the error policy, weight untouched by the tail
         assert tags(span)["breadcrumbs.sampling.policy"] == "error"
-        state = str(tags(span).get("w3c.tracestate", ""))
-        assert threshold.probability(threshold.of_tracestate(state)) == pytest.approx(
+        state_ = str(tags(span).get("w3c.tracestate", ""))
+        assert threshold.probability(threshold.of_tracestate(state_)) == pytest.approx(
             HEAD_P, abs=1e-3
         )
-    # Every error trace that reached breadcrumbs is stored: RED's errors (each weighted 1/p)
-    # are exactly the stored failing roots, each standing for 1/p.
-    assert errors == round(len(failing) / HEAD_P) or abs(errors - len(failing) / HEAD_P) < 1
-    # Healthy traces are thinned by the tail: far fewer stored than arrived.
+    # Healthy traces are thinned by the tail (errors, slow ones and 10% of the rest kept).
     healthy_arrived = (requests - errors) * HEAD_P
     healthy_stored = len(roots) - len(failing)
-    assert healthy_stored <= 0.4 * healthy_arrived, (healthy_stored, healthy_arrived)
+    assert healthy_stored <= 0.5 * healthy_arrived, (healthy_stored, healthy_arrived)

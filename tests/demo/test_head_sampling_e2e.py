@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import orjson
 import pytest
+from tests.demo.conftest import running_shop
 
-from breadcrumbs.demo.shop import Shop, head_sampling_env, start_shop
+from breadcrumbs.demo.shop import Shop
 
 if TYPE_CHECKING:
     from tests.conftest import ServerProcess
@@ -47,17 +48,10 @@ def sampled_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
 
 @pytest.fixture(scope="module")
 def shop(sampled_server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
-    env = head_sampling_env(sampled_server.sampling_url, polling_interval_s=0.5)
-    running = start_shop(
-        otlp_endpoint=sampled_server.otlp_http_url,
-        base_port=0,
-        state_dir=tmp_path_factory.mktemp("shop"),
-        env={**env, "OTEL_BSP_SCHEDULE_DELAY": "200"},
-    )
-    try:
+    with running_shop(
+        sampled_server, tmp_path_factory.mktemp("shop"), head_sampling=True
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def _gateway_traces(server: ServerProcess) -> list[dict[str, Any]]:
