@@ -586,7 +586,8 @@ def print_banner(server: Server) -> None:
             table.add_row(name, value)
         console.print(table)
     else:
-        lines = [f"breadcrumbs {__version__} ready"] + [f"  {n:<10} {v}" for n, v in rows]
+        width = max(len(name) for name, _ in rows)
+        lines = [f"breadcrumbs {__version__} ready"] + [f"  {n:<{width}}  {v}" for n, v in rows]
         print("\n".join(lines), file=sys.stderr, flush=True)
 
 
