@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -69,10 +70,33 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _listening_range() -> range:
+    """Ports below the kernel's ephemeral range: a port picked there stays free until the
+    service binds it, where one the kernel handed out (bind to 0) can meanwhile become the
+    source port of any outgoing connection (seen as a flaky 'address already in use')."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return range(20000, max(20001, min(low, 65536)))
+
+
+def _free_ports(count: int) -> list[int]:
+    """``count`` distinct ports free now, outside the ephemeral range where it has room."""
+    candidates = _listening_range()
+    picked: list[int] = []
+    for port in random.sample(candidates, min(len(candidates), 50 * count)):
+        if len(picked) == count:
+            return picked
+        if port not in picked and not _taken(port):
+            picked.append(port)
+    while len(picked) < count:  # no room below the ephemeral range: let the kernel choose
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in picked:
+            picked.append(port)
+    return picked
 
 
 def default_base_port() -> int:
@@ -100,7 +124,7 @@ def _ports(base_port: int) -> dict[str, int]:
     """Each service's port; a taken one is an error that names it, before anything starts
     (a service that cannot bind would leave its port to whoever holds it: another shop)."""
     if base_port == 0:
-        return {name: _free_port() for name in SERVICES}
+        return dict(zip(SERVICES, _free_ports(len(SERVICES)), strict=True))
     last = base_port + len(SERVICES) - 1
     if not 0 < base_port <= last <= 65535:
         raise ShopError(f"base port {base_port}: the shop needs {len(SERVICES)} ports from it")
