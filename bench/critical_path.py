@@ -42,7 +42,7 @@ from breadcrumbs.analysis.critical_path import critical_path
 from breadcrumbs.analysis.explain import explain_trace
 from breadcrumbs.analysis.tree import build_tree
 from breadcrumbs.model import SPAN_SCHEMA, SpanBatch
-from breadcrumbs.store.base import TraceQuery
+from breadcrumbs.store.base import GetTracesParams, TraceQuery
 from breadcrumbs.store.duckdb import DuckDBStore
 from gen import Generator
 
@@ -205,13 +205,15 @@ async def many_traces(traces: int) -> None:
         async def reads_only() -> int:
             spans = 0
             for i in range(0, len(ids), 500):
-                spans += (await store.get_traces(ids[i : i + 500])).num_rows
+                spans += (await store.get_traces(GetTracesParams(tuple(ids[i : i + 500])))).num_rows
             return spans
 
         async def with_analysis() -> pa.Table:
             parts = []
             for i in range(0, len(ids), 500):
-                parts.append(path_rows(await store.get_traces(ids[i : i + 500])))
+                parts.append(
+                    path_rows(await store.get_traces(GetTracesParams(tuple(ids[i : i + 500]))))
+                )
             rows = pa.concat_tables(parts)
             aggregate_rows(rows)
             return rows

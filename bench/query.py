@@ -37,7 +37,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from breadcrumbs.store.base import GetTraceParams, TagFilter, TraceQuery
+from breadcrumbs.store.base import (
+    GetTraceParams,
+    GetTracesParams,
+    ServicesQuery,
+    TagFilter,
+    TraceQuery,
+)
 from breadcrumbs.store.duckdb import DuckDBStore
 from gen import Generator
 
@@ -154,7 +160,7 @@ async def store_floor(
                 f"lookup compaction step: {time.perf_counter() - began:.2f} s,"
                 f" cpu {time.process_time() - began_cpu:.2f} s"
             )
-        services = await store.services()
+        services = await store.services(ServicesQuery())
         rng = random.Random(3)
         found = [await store.find_trace_ids(search_query(end, s)) for s in services]
         pages = [ids for ids in found if len(ids) == 20] or [sample[:20]]
@@ -166,7 +172,7 @@ async def store_floor(
                 n, lambda i: store.find_trace_ids(search_query(end, rng.choice(services)))
             ),
             "get_traces (a search's 20 ids)": await timed_store(
-                n, lambda i: store.get_traces(pages[i % len(pages)])
+                n, lambda i: store.get_traces(GetTracesParams(tuple(pages[i % len(pages)])))
             ),
         }
     finally:

@@ -25,6 +25,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from breadcrumbs.store.base import DependenciesQuery
+
 HERE = Path(__file__).resolve().parent
 HOUR_NS = 3600 * 10**9
 
@@ -103,7 +105,7 @@ async def child(engine: str, spans: int) -> dict[str, Any]:
         return run
 
     async def dependencies(_: int) -> None:
-        await store.dependencies(end, HOUR_NS)
+        await store.dependencies(DependenciesQuery(end, HOUR_NS))
 
     figures = {
         "spans": total,

@@ -23,7 +23,18 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 from breadcrumbs.model import SpanKind
-from breadcrumbs.store.base import GetTraceParams, TagFilter, TraceQuery
+from breadcrumbs.store.base import (
+    DependenciesQuery,
+    GetTraceParams,
+    GetTracesParams,
+    OperationsQuery,
+    RemoteServicesQuery,
+    ServicesQuery,
+    TagFilter,
+    TagKeysQuery,
+    TagValuesQuery,
+    TraceQuery,
+)
 from breadcrumbs.store.duckdb import DuckDBStore
 from gen import Generator
 
@@ -116,14 +127,14 @@ async def run(args: argparse.Namespace) -> None:
     end = gen.end_ns()
     start = end - HOUR_NS
     n = args.queries
-    services = await store.services()
+    services = await store.services(ServicesQuery())
     await timed(
         "get_trace", n, lambda i: store.get_trace(GetTraceParams(sample_ids[i % len(sample_ids)]))
     )
     await timed(
         "get_traces (20 ids)",
         max(5, n // 10),
-        lambda i: store.get_traces(rng.sample(sample_ids, 20)),
+        lambda i: store.get_traces(GetTracesParams(tuple(rng.sample(sample_ids, 20)))),
     )
     await timed(
         "find: service, last hour",
@@ -195,12 +206,20 @@ async def run(args: argparse.Namespace) -> None:
             )
         ),
     )
-    await timed("services", 10, lambda i: store.services())
-    await timed("operations", 10, lambda i: store.operations(rng.choice(services)))
-    await timed("remote_services", 5, lambda i: store.remote_services(rng.choice(services)))
-    await timed("dependencies (1 hour)", 3, lambda i: store.dependencies(end, HOUR_NS))
-    await timed("tag_keys", 3, lambda i: store.tag_keys())
-    await timed("tag_values(http.route)", 3, lambda i: store.tag_values("http.route"))
+    await timed("services", 10, lambda i: store.services(ServicesQuery()))
+    await timed("operations", 10, lambda i: store.operations(OperationsQuery(rng.choice(services))))
+    await timed(
+        "remote_services",
+        5,
+        lambda i: store.remote_services(RemoteServicesQuery(rng.choice(services))),
+    )
+    await timed(
+        "dependencies (1 hour)", 3, lambda i: store.dependencies(DependenciesQuery(end, HOUR_NS))
+    )
+    await timed("tag_keys", 3, lambda i: store.tag_keys(TagKeysQuery()))
+    await timed(
+        "tag_values(http.route)", 3, lambda i: store.tag_values(TagValuesQuery("http.route"))
+    )
     await timed("stats", 3, lambda i: store.stats())
 
     # Retention: delete the oldest tenth while a writer keeps inserting small batches; their

@@ -13,6 +13,7 @@ from breadcrumbs.model import concat_batches
 from breadcrumbs.pipeline.base import Consumer
 from breadcrumbs.pipeline.ingest import IngestPipeline, PipelineSettings
 from breadcrumbs.selfmetrics import SelfMetrics
+from breadcrumbs.store.base import GetTracesParams
 from breadcrumbs.store.duckdb import DuckDBStore
 
 from .crash_child import MAX_BATCHES, PRODUCERS
@@ -173,7 +174,7 @@ async def test_duckdb_restart_replays_without_duplicates(tmp_path: Path) -> None
         await pipeline.stop()
         assert await store.last_wal_sequence() == 10
         assert (await store.stats()).spans == 30
-        spans = await store.get_traces([trace_id(tag) for tag in range(10)])
+        spans = await store.get_traces(GetTracesParams(tuple(trace_id(tag) for tag in range(10))))
         assert sorted(spans["SpanName"].to_pylist()) == sorted(
             concat_batches(batches)["SpanName"].to_pylist()
         )
@@ -195,7 +196,7 @@ async def test_sigkill_with_duckdb_loses_no_acked_span(tmp_path: Path) -> None:
         candidates = [
             p * MAX_BATCHES + i for p, top in last.items() for i in range(top + PRODUCERS + 1)
         ]
-        spans = await store.get_traces([trace_id(tag) for tag in candidates])
+        spans = await store.get_traces(GetTracesParams(tuple(trace_id(tag) for tag in candidates)))
         assert spans.num_rows == (await store.stats()).spans  # nothing else in the store
         stored = sorted(spans["SpanName"].to_pylist())
         assert len(stored) == len(set(stored))  # no duplicates

@@ -8,6 +8,7 @@ from pathlib import Path
 from breadcrumbs.model import concat_batches
 from breadcrumbs.pipeline.retention import Retention
 from breadcrumbs.selfmetrics import SelfMetrics
+from breadcrumbs.store.base import GetTracesParams
 from breadcrumbs.store.duckdb import DuckDBStore
 
 from .support import MemoryStore, make_batch, trace_id
@@ -46,8 +47,8 @@ async def test_background_task_deletes_through_duckdb(tmp_path: Path) -> None:
                 break
             await asyncio.sleep(0.01)
         await retention.stop()
-        assert (await store.get_traces([trace_id(1)])).num_rows == 0
-        assert (await store.get_traces([trace_id(2)])).num_rows == 2
+        assert (await store.get_traces(GetTracesParams((trace_id(1),)))).num_rows == 0
+        assert (await store.get_traces(GetTracesParams((trace_id(2),)))).num_rows == 2
         assert metrics.registry.get_sample_value("breadcrumbs_retention_deleted_spans_total") == 3
     finally:
         await store.close()

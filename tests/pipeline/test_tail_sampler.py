@@ -29,6 +29,7 @@ from breadcrumbs.sampling.tail.config import ConfiguredPolicy, TailSamplingConfi
 from breadcrumbs.sampling.tail.metrics import TailSamplingMetrics
 from breadcrumbs.sampling.tail.policies import Params, trace_randomness
 from breadcrumbs.selfmetrics import SelfMetrics
+from breadcrumbs.store.base import GetTracesParams
 from breadcrumbs.store.duckdb import DuckDBStore
 
 from .crash_child import MAX_BATCHES, PRODUCERS, SAMPLED_RATE, sampled_stages
@@ -398,7 +399,9 @@ async def test_sigkill_loses_no_kept_trace_and_stores_none_twice(tmp_path: Path)
         candidates = [
             p * MAX_BATCHES + i for p, top in last.items() for i in range(top + PRODUCERS + 1)
         ]
-        spans = await store.get_traces([sampled_trace_id(tag) for tag in candidates])
+        spans = await store.get_traces(
+            GetTracesParams(tuple(sampled_trace_id(tag) for tag in candidates))
+        )
         assert spans.num_rows == (await store.stats()).spans  # nothing else in the store
         stored = spans["SpanName"].to_pylist()
         assert len(stored) == len(set(stored))  # no span twice

@@ -26,7 +26,7 @@ from breadcrumbs.query.derived_tags import lift_derived_tags
 from breadcrumbs.query.matching import matching_mask
 from breadcrumbs.query.search_params import parse_native_search
 from breadcrumbs.query.service import QueryService, split_traces
-from breadcrumbs.store.base import TagFilter, TraceQuery
+from breadcrumbs.store.base import GetTracesParams, TagFilter, TraceQuery
 from breadcrumbs.store.duckdb import DuckDBStore
 
 T = TypeVar("T")
@@ -72,7 +72,9 @@ class World:
         self.loop = asyncio.new_event_loop()
         self.store = DuckDBStore(directory / "spans.duckdb")
         self.run(self.store.write(batch_from_spans(_spans())))
-        batch = self.run(self.store.get_traces([f"{t + 1:032x}" for t in range(12)]))
+        batch = self.run(
+            self.store.get_traces(GetTracesParams(tuple(f"{t + 1:032x}" for t in range(12))))
+        )
         self.traces = split_traces(batch, [f"{t + 1:032x}" for t in range(12)])
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:

@@ -9,7 +9,7 @@ import re
 import time
 
 from breadcrumbs.model import batch_from_spans
-from breadcrumbs.store.base import GetTraceParams
+from breadcrumbs.store.base import GetTraceParams, ServicesQuery
 from breadcrumbs.store.clickhouse import ClickHouseStore, schema
 from breadcrumbs.store.clickhouse.executor import ChdbExecutor
 from breadcrumbs.store.clickhouse.store import binary_ids
@@ -116,7 +116,7 @@ async def _check_migrated(executor: ChdbExecutor, database: str) -> None:
         late = dataclasses.replace(world.SPANS[0], trace_id="f" * 32, service="late-service")
         await store.write(batch_from_spans([late]))
         assert (await store.get_trace(GetTraceParams("f" * 32))).num_rows == 1
-        assert "late-service" in await store.services()
+        assert "late-service" in await store.services(ServicesQuery())
     finally:
         await store.close()
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from breadcrumbs.model import Span, SpanKind, batch_from_spans
 from breadcrumbs.selfmetrics import SelfMetrics
-from breadcrumbs.store.base import DependencyLink
+from breadcrumbs.store.base import DependenciesQuery, DependencyLink
 from breadcrumbs.store.duckdb import DuckDBStore, dependencies, sql
 
 from . import traffic
@@ -24,7 +24,7 @@ def _coverage(store: DuckDBStore) -> dependencies.Coverage | None:
 async def _assert_every_window_exact(store: DuckDBStore, spans: list[Span]) -> None:
     """Every traffic window's dependencies equal the definition over the spans written."""
     for end, lookback in TRAFFIC_WINDOWS:
-        got = await store.dependencies(traffic.T0 + end, lookback)
+        got = await store.dependencies(DependenciesQuery(traffic.T0 + end, lookback))
         want = traffic.links(spans, traffic.T0 + end, lookback)
         assert sorted(got, key=lambda d: (d.parent, d.child)) == want, (end, lookback)
 
@@ -61,7 +61,7 @@ async def test_spans_further_apart_than_the_horizon_are_no_call(tmp_path: Path) 
         await store.write(batch_from_spans(spans))
         # The server span is too late to answer the client: the client's call is counted as
         # one to an uninstrumented peer, and the pair is no call.
-        assert await store.dependencies(late, late - t + 1) == [
+        assert await store.dependencies(DependenciesQuery(late, late - t + 1)) == [
             DependencyLink("frontend", "cart", 1, 0)
         ]
         assert traffic.links(spans, late, late - t + 1, sql.DEPENDENCY_HORIZON_NS) == [
@@ -152,13 +152,13 @@ async def test_kept_counts_weight_sampled_calls_by_their_adjusted_count(tmp_path
         coverage = _coverage(store)
         assert coverage is not None
         assert coverage.pairs_end >= t + 10 * minute
-        counted = await store.dependencies(t + 10 * minute, 10 * minute + 1)
+        counted = await store.dependencies(DependenciesQuery(t + 10 * minute, 10 * minute + 1))
         assert counted == [DependencyLink("frontend", "cart", 80, 0)]
     finally:
         await store.close()
     store = DuckDBStore(tmp_path / "spans.duckdb")
     try:
-        kept = await store.dependencies(t + 10 * minute, 10 * minute + 1)
+        kept = await store.dependencies(DependenciesQuery(t + 10 * minute, 10 * minute + 1))
         assert kept == [DependencyLink("frontend", "cart", 80, 0)]
     finally:
         await store.close()

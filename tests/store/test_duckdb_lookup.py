@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import breadcrumbs
 from breadcrumbs.model import Span, batch_from_spans
 from breadcrumbs.selfmetrics import SelfMetrics
-from breadcrumbs.store.base import GetTraceParams
+from breadcrumbs.store.base import GetTraceParams, GetTracesParams
 from breadcrumbs.store.duckdb import DuckDBStore
 from breadcrumbs.store.duckdb.schema import RANGE_LEVELS, range_table
 
@@ -86,7 +86,11 @@ async def check(
     expected = model.by_trace()
     every = [trace_id(i) for i in range(traces)]
     got: dict[str, set[str]] = {}
-    for row in (await store.get_traces(every)).select(["TraceId", "SpanId"]).to_pylist():
+    for row in (
+        (await store.get_traces(GetTracesParams(tuple(every))))
+        .select(["TraceId", "SpanId"])
+        .to_pylist()
+    ):
         got.setdefault(row["TraceId"], set()).add(row["SpanId"])
     assert got == expected
     if each:
@@ -283,7 +287,7 @@ async def _check_recovered(path: Path, kill_after: int) -> int:
         expected = _child_trace_ids(committed)
         for _ in range(2):  # as recovered, then compacted fully
             got: dict[str, set[str]] = {}
-            batch = await store.get_traces(sorted(expected))
+            batch = await store.get_traces(GetTracesParams(tuple(sorted(expected))))
             for row in batch.select(["TraceId", "SpanId"]).to_pylist():
                 got.setdefault(row["TraceId"], set()).add(row["SpanId"])
             assert got == expected
@@ -329,7 +333,11 @@ async def test_merges_beside_concurrent_flushes_and_reads(tmp_path: Path) -> Non
         while writing:
             # a read sees every span committed before it began, whatever merge runs meanwhile
             before = set().union(*keys[:written])
-            seen = (await store.get_traces(every)).select(["TraceId", "SpanId"]).to_pylist()
+            seen = (
+                (await store.get_traces(GetTracesParams(tuple(every))))
+                .select(["TraceId", "SpanId"])
+                .to_pylist()
+            )
             got = {(r["TraceId"], r["SpanId"]) for r in seen}
             assert before <= got <= set(model.starts)
 

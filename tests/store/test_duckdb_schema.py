@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 import pytest
 
 from breadcrumbs.analysis import red
-from breadcrumbs.store.base import GetTraceParams, RedQuery
+from breadcrumbs.store.base import DependenciesQuery, GetTraceParams, RedQuery, TagKeysQuery
 from breadcrumbs.store.duckdb import DuckDBStore, schema
 from breadcrumbs.store.duckdb.schema import RANGE_LEVELS, SCHEMA_VERSION, range_table
 
@@ -47,8 +47,10 @@ async def test_version_1_file_with_spans_is_migrated(tmp_path: Path) -> None:
         got = await store.get_trace(GetTraceParams(world.TRACES["B"]))
         assert got.num_rows == len(world.spans_of("B"))
         assert await store.last_wal_sequence() == 8
-        assert "db.system" in await store.tag_keys()
-        assert await store.dependencies(world.WINDOW_END, world.WINDOW_END - world.WINDOW_START)
+        assert "db.system" in await store.tag_keys(TagKeysQuery())
+        assert await store.dependencies(
+            DependenciesQuery(world.WINDOW_END, world.WINDOW_END - world.WINDOW_START)
+        )
     finally:
         await store.close()
     assert _version(path) == SCHEMA_VERSION

@@ -11,7 +11,7 @@ import pytest
 
 from breadcrumbs.analysis import red
 from breadcrumbs.model import Span, SpanKind, StatusCode, batch_from_spans
-from breadcrumbs.store.base import Capability, RedQuery, ServiceGraphQuery, Store
+from breadcrumbs.store.base import Capability, DependenciesQuery, RedQuery, ServiceGraphQuery, Store
 
 REQUIRES = (Capability.SPAN_METRICS,)
 
@@ -284,7 +284,7 @@ async def test_sampled_calls_count_by_their_adjusted_count_in_the_graph(store: S
     assert web_api.estimated
     assert web_api.server_sum_ns == 4 * 3 * 20 * MS
     assert (edges["api", "postgres"].calls, edges["api", "postgres"].spans) == (12, 3)
-    links = await store.dependencies(T0 + MINUTE, MINUTE + 1)
+    links = await store.dependencies(DependenciesQuery(T0 + MINUTE, MINUTE + 1))
     assert sorted(
         (link.parent, link.child, link.call_count, link.error_count) for link in links
     ) == [

@@ -7,7 +7,13 @@ import pyarrow as pa
 
 from breadcrumbs.analysis import red
 from breadcrumbs.model import Span, SpanKind, StatusCode, batch_from_spans
-from breadcrumbs.store.base import Capability, ServiceGraphEdge, ServiceGraphQuery, Store
+from breadcrumbs.store.base import (
+    Capability,
+    DependenciesQuery,
+    ServiceGraphEdge,
+    ServiceGraphQuery,
+    Store,
+)
 
 REQUIRES = (Capability.SERVICE_GRAPH,)
 
@@ -113,5 +119,5 @@ async def test_service_graph_names_peers_and_counts_a_shared_span_once(store: St
                          (1, 0, 0), 6 * MS, spans=1),
     ]  # fmt: skip
     assert not any(edge.estimated for edge in edges)
-    links = await store.dependencies(T0 + MINUTE, MINUTE + 1)
+    links = await store.dependencies(DependenciesQuery(T0 + MINUTE, MINUTE + 1))
     assert [(link.parent, link.child, link.call_count) for link in links] == [("web", "api", 1)]

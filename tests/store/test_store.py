@@ -24,11 +24,18 @@ from breadcrumbs.model import (
     decode_attributes,
 )
 from breadcrumbs.store.base import (
+    DependenciesQuery,
     DependencyLink,
     GetTraceParams,
+    GetTracesParams,
     Operation,
+    OperationsQuery,
+    RemoteServicesQuery,
+    ServicesQuery,
     Store,
     TagFilter,
+    TagKeysQuery,
+    TagValuesQuery,
     TraceQuery,
 )
 
@@ -130,10 +137,10 @@ async def test_get_trace_with_time_hints(loaded: Store) -> None:
 
 async def test_get_traces_mixes_several(loaded: Store) -> None:
     ids = [world.TRACES["A"], world.TRACES["G"], world.UNKNOWN_TRACE, world.TRACES["A"]]
-    got = await loaded.get_traces(ids)
+    got = await loaded.get_traces(GetTracesParams(tuple(ids)))
     assert got.schema == SPAN_SCHEMA
     assert by_span_id(got) == by_span_id(expected("A", "G"))
-    assert (await loaded.get_traces([])).num_rows == 0
+    assert (await loaded.get_traces(GetTracesParams(()))).num_rows == 0
 
 
 def _spread_traces() -> tuple[dict[str, list[Span]], list[list[Span]]]:
@@ -172,7 +179,7 @@ async def test_get_traces_of_many_traces_near_and_far_in_time(store: Store) -> N
         await store.write(batch_from_spans(batch))
     ids = sorted(spans)
     asked = ids[::2] + ids[1::6] + ids[:5] + [world.UNKNOWN_TRACE, f"{99:016x}{1:016x}"]
-    got = await store.get_traces(asked)
+    got = await store.get_traces(GetTracesParams(tuple(asked)))
     wanted = sorted(set(asked) & set(spans))
     assert got.schema == SPAN_SCHEMA
     assert by_span_id(got) == by_span_id(batch_from_spans([s for t in wanted for s in spans[t]]))
@@ -183,7 +190,7 @@ async def test_get_traces_of_many_traces_near_and_far_in_time(store: Store) -> N
 
 
 async def test_get_traces_of_only_unknown_ids_is_empty(loaded: Store) -> None:
-    got = await loaded.get_traces([world.UNKNOWN_TRACE, world.UNKNOWN_TRACE])
+    got = await loaded.get_traces(GetTracesParams((world.UNKNOWN_TRACE, world.UNKNOWN_TRACE)))
     assert got.num_rows == 0
     assert got.schema == SPAN_SCHEMA
 
@@ -223,13 +230,13 @@ async def test_find_trace_ids_in_windows_far_wider_than_the_data(loaded: Store) 
 
 
 async def test_services(store: Store) -> None:
-    assert await store.services() == []
+    assert await store.services(ServicesQuery()) == []
     await load(store)
-    assert await store.services() == ["cart", "frontend", "payment"]
+    assert await store.services(ServicesQuery()) == ["cart", "frontend", "payment"]
 
 
 async def test_operations_of_a_service(loaded: Store) -> None:
-    assert await loaded.operations("frontend") == [
+    assert await loaded.operations(OperationsQuery("frontend")) == [
         Operation("GET /cart", SpanKind.SERVER),
         Operation("GET /old", SpanKind.SERVER),
         Operation("GET cart", SpanKind.CLIENT),
@@ -237,26 +244,30 @@ async def test_operations_of_a_service(loaded: Store) -> None:
         Operation("POST payment", SpanKind.CLIENT),
         Operation("publish orders", SpanKind.PRODUCER),
     ]
-    assert await loaded.operations("nope") == []
+    assert await loaded.operations(OperationsQuery("nope")) == []
 
 
 async def test_operations_per_kind(loaded: Store) -> None:
-    assert await loaded.operations("cart", SpanKind.SERVER) == [
+    assert await loaded.operations(OperationsQuery("cart", SpanKind.SERVER)) == [
         Operation("GET /items", SpanKind.SERVER)
     ]
-    assert await loaded.operations("cart", SpanKind.CLIENT) == [
+    assert await loaded.operations(OperationsQuery("cart", SpanKind.CLIENT)) == [
         Operation("SELECT items", SpanKind.CLIENT)
     ]
-    assert await loaded.operations("payment", SpanKind.PRODUCER) == []
+    assert await loaded.operations(OperationsQuery("payment", SpanKind.PRODUCER)) == []
 
 
 async def test_remote_services(loaded: Store) -> None:
     require(loaded, "remote_services")
     # peer.service first; the producer names only its server.address.
-    assert await loaded.remote_services("frontend") == ["cart", "kafka.svc", "payment"]
-    assert await loaded.remote_services("cart") == ["postgres"]
-    assert await loaded.remote_services("payment") == ["stripe"]
-    assert await loaded.remote_services("nope") == []
+    assert await loaded.remote_services(RemoteServicesQuery("frontend")) == [
+        "cart",
+        "kafka.svc",
+        "payment",
+    ]
+    assert await loaded.remote_services(RemoteServicesQuery("cart")) == ["postgres"]
+    assert await loaded.remote_services(RemoteServicesQuery("payment")) == ["stripe"]
+    assert await loaded.remote_services(RemoteServicesQuery("nope")) == []
 
 
 # --- dependencies -----------------------------------------------------------------------------
@@ -264,7 +275,9 @@ async def test_remote_services(loaded: Store) -> None:
 
 async def test_dependencies_in_window(loaded: Store) -> None:
     require(loaded, "dependencies")
-    got = await loaded.dependencies(world.WINDOW_END, world.WINDOW_END - world.WINDOW_START + 1)
+    got = await loaded.dependencies(
+        DependenciesQuery(world.WINDOW_END, world.WINDOW_END - world.WINDOW_START + 1)
+    )
     assert sorted(got, key=lambda d: (d.parent, d.child)) == [
         DependencyLink("cart", "postgres", 1, 0),  # uninstrumented peer
         # A: client -> server; D: the callee never reported; F: producer -> consumer
@@ -278,16 +291,16 @@ async def test_dependencies_window_is_half_open(loaded: Store) -> None:
     require(loaded, "dependencies")
     # (end - lookback, end]: E's two spans start at -2 days and -2 days + 1 ms.
     e_start = world.T0 - 2 * world.DAY_NS
-    got = await loaded.dependencies(e_start + world.MS, world.MS)
+    got = await loaded.dependencies(DependenciesQuery(e_start + world.MS, world.MS))
     # The parent (E1, at e_start) falls outside (e_start, ...]: no link without it.
     assert got == []
-    got = await loaded.dependencies(e_start + world.MS, world.MS + 1)
+    got = await loaded.dependencies(DependenciesQuery(e_start + world.MS, world.MS + 1))
     assert got == [DependencyLink("frontend", "cart", 1, 0)]
 
 
 async def test_dependencies_empty_window(loaded: Store) -> None:
     require(loaded, "dependencies")
-    assert await loaded.dependencies(world.T0 - world.DAY_NS, world.MS) == []
+    assert await loaded.dependencies(DependenciesQuery(world.T0 - world.DAY_NS, world.MS)) == []
 
 
 # --- autocomplete -----------------------------------------------------------------------------
@@ -296,14 +309,19 @@ async def test_dependencies_empty_window(loaded: Store) -> None:
 async def test_tag_keys(loaded: Store) -> None:
     require(loaded, "tag_keys")
     keys = {k for span in world.SPANS for k in (span.attributes or {})}
-    assert await loaded.tag_keys() == sorted(keys)
+    assert await loaded.tag_keys(TagKeysQuery()) == sorted(keys)
 
 
 async def test_tag_values(loaded: Store) -> None:
     require(loaded, "tag_values")
-    assert await loaded.tag_values("http.response.status_code") == ["200", "304", "402", "500"]
-    assert await loaded.tag_values("http.route") == ["/cart", "/checkout", "/items"]
-    assert await loaded.tag_values("nope") == []
+    assert await loaded.tag_values(TagValuesQuery("http.response.status_code")) == [
+        "200",
+        "304",
+        "402",
+        "500",
+    ]
+    assert await loaded.tag_values(TagValuesQuery("http.route")) == ["/cart", "/checkout", "/items"]
+    assert await loaded.tag_values(TagValuesQuery("nope")) == []
 
 
 # --- writing: WAL sequence, durability --------------------------------------------------------
@@ -343,7 +361,7 @@ async def test_data_and_sequence_survive_reopen(engine: Engine, tmp_path: Path) 
         assert await again.last_wal_sequence() == 42
         got = await again.get_trace(GetTraceParams(world.TRACES["B"]))
         assert by_span_id(got) == by_span_id(expected("B"))
-        assert await again.services() == ["cart", "frontend", "payment"]
+        assert await again.services(ServicesQuery()) == ["cart", "frontend", "payment"]
         await again.write(batch_from_spans(world.spans_of("A")), wal_sequence=43)
         assert await again.last_wal_sequence() == 43
     finally:
@@ -364,7 +382,9 @@ async def test_delete_before_removes_exactly_the_old_spans(store: Store) -> None
     stats = await store.stats()
     assert stats.spans == len(world.SPANS) - len(world.spans_of("E"))
     assert stats.oldest_ns == world.T0 + 1000 * world.MS
-    assert Operation("GET /old", SpanKind.SERVER) not in await store.operations("frontend")
+    assert Operation("GET /old", SpanKind.SERVER) not in await store.operations(
+        OperationsQuery("frontend")
+    )
     assert await store.delete_before(world.T0) == 0
 
 
@@ -381,12 +401,12 @@ async def test_delete_everything_then_write_again(store: Store) -> None:
     require(store, "delete_before")
     await load(store)
     assert await store.delete_before(world.WINDOW_END) == len(world.SPANS)
-    assert await store.services() == []
+    assert await store.services(ServicesQuery()) == []
     assert (await store.stats()).spans == 0
     await store.write(batch_from_spans(world.spans_of("B")))
     got = await store.get_trace(GetTraceParams(world.TRACES["B"]))
     assert by_span_id(got) == by_span_id(expected("B"))
-    assert await store.services() == ["frontend", "payment"]
+    assert await store.services(ServicesQuery()) == ["frontend", "payment"]
 
 
 async def test_stats(store: Store) -> None:
@@ -418,7 +438,7 @@ async def test_concurrent_writes_and_reads_all_land(store: Store) -> None:
         *(write(name, i + 1) for i, name in enumerate(traces)),
         *(read(name) for name in traces),
         store.find_trace_ids(trace_query({})),
-        store.services(),
+        store.services(ServicesQuery()),
     )
     assert await store.last_wal_sequence() == len(traces)
     assert (await store.stats()).spans == len(world.SPANS)
@@ -432,10 +452,10 @@ async def test_tag_keys_follow_retention(store: Store) -> None:
         world.spans_of("E")[0], span_id="e1000000000000ff", attributes={"legacy.flag": True}
     )
     await store.write(batch_from_spans([old, *world.spans_of("A")]))
-    assert "legacy.flag" in await store.tag_keys()
+    assert "legacy.flag" in await store.tag_keys(TagKeysQuery())
     await store.delete_before(world.T0)
-    assert "legacy.flag" not in await store.tag_keys()
-    assert "db.system" in await store.tag_keys()
+    assert "legacy.flag" not in await store.tag_keys(TagKeysQuery())
+    assert "db.system" in await store.tag_keys(TagKeysQuery())
 
 
 # --- dependencies over long windows -----------------------------------------------------------
@@ -483,10 +503,12 @@ async def test_dependencies_over_many_minutes_with_late_parents(store: Store) ->
     require(store, "dependencies")
     spans = await write_traffic(store)
     for end, lookback in TRAFFIC_WINDOWS:
-        got = await store.dependencies(traffic.T0 + end, lookback)
+        got = await store.dependencies(DependenciesQuery(traffic.T0 + end, lookback))
         want = traffic.links(spans, traffic.T0 + end, lookback)
         assert sorted(got, key=lambda d: (d.parent, d.child)) == want, (end, lookback)
-    everything = await store.dependencies(traffic.T0 + TRAFFIC_WINDOWS[0][0], TRAFFIC_WINDOWS[0][1])
+    everything = await store.dependencies(
+        DependenciesQuery(traffic.T0 + TRAFFIC_WINDOWS[0][0], TRAFFIC_WINDOWS[0][1])
+    )
     assert DependencyLink("frontend", "cart", TRAFFIC_TRACES, len(range(0, 150, 7))) in everything
 
 
@@ -497,6 +519,6 @@ async def test_dependencies_after_retention(store: Store) -> None:
     await store.delete_before(cutoff)
     kept = [s for s in spans if s.start_ns >= cutoff]
     for end, lookback in TRAFFIC_WINDOWS:
-        got = await store.dependencies(traffic.T0 + end, lookback)
+        got = await store.dependencies(DependenciesQuery(traffic.T0 + end, lookback))
         want = traffic.links(kept, traffic.T0 + end, lookback)
         assert sorted(got, key=lambda d: (d.parent, d.child)) == want, (end, lookback)

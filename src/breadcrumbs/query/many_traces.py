@@ -19,6 +19,7 @@ from breadcrumbs.analysis.aggregate import (
 )
 from breadcrumbs.query.critical_path_params import CriticalPathParams
 from breadcrumbs.query.service import QueryService
+from breadcrumbs.store.base import GetTracesParams
 
 TRACES_PER_BATCH: Final = 500
 
@@ -38,7 +39,9 @@ async def path_rows_of(query: QueryService, trace_ids: list[str]) -> pa.Table:
     """``analysis.aggregate.path_rows`` of the given traces, read in batches."""
     parts = [PATH_ROWS_SCHEMA.empty_table()]
     for i in range(0, len(trace_ids), TRACES_PER_BATCH):
-        batch = await query.reader.get_traces(trace_ids[i : i + TRACES_PER_BATCH])
+        batch = await query.reader.get_traces(
+            GetTracesParams(tuple(trace_ids[i : i + TRACES_PER_BATCH]))
+        )
         parts.append(await query.compute(path_rows, batch))
     return pa.concat_tables(parts)
 

@@ -29,10 +29,17 @@ from breadcrumbs.query.matching import matching_mask
 from breadcrumbs.query.search_params import NativeSearch
 from breadcrumbs.query.trace_ids import parse_trace_id_or_prefix
 from breadcrumbs.store.base import (
+    DependenciesQuery,
     DependencyLink,
     GetTraceParams,
+    GetTracesParams,
     Operation,
+    OperationsQuery,
+    RemoteServicesQuery,
+    ServicesQuery,
     SpanReader,
+    TagKeysQuery,
+    TagValuesQuery,
     TraceIdPrefix,
     TraceQuery,
 )
@@ -224,7 +231,7 @@ class QueryService:
     async def _fetch(self, trace_ids: Sequence[str], shared_ids: bool) -> list[AdjustedTrace]:
         if not trace_ids:
             return []
-        batch = await self.reader.get_traces(list(trace_ids))
+        batch = await self.reader.get_traces(GetTracesParams(tuple(trace_ids)))
         with gc_paused():
             return [self._adjust(spans, shared_ids) for spans in split_traces(batch, trace_ids)]
 
@@ -277,7 +284,7 @@ class QueryService:
 
     async def resolve_service(self, name: str) -> str:
         """The stored spelling of a service name given in any case (itself when unknown)."""
-        services = await self.reader.services()
+        services = await self.reader.services(ServicesQuery())
         if name in services:
             return name
         folded = name.casefold()
@@ -295,27 +302,27 @@ class QueryService:
         return replace(query, service=service, operation=operation)
 
     async def services(self) -> list[str]:
-        return await self.reader.services()
+        return await self.reader.services(ServicesQuery())
 
     async def operations(self, service: str, span_kind: SpanKind | None = None) -> list[Operation]:
-        return await self.reader.operations(service, span_kind)
+        return await self.reader.operations(OperationsQuery(service, span_kind))
 
     async def operation_names(self, service: str) -> list[str]:
         """Distinct operation names of a service, sorted (kinds merged)."""
-        return sorted({op.name for op in await self.reader.operations(service)})
+        return sorted({op.name for op in await self.reader.operations(OperationsQuery(service))})
 
     async def remote_services(self, service: str) -> list[str]:
-        return await self.reader.remote_services(service)
+        return await self.reader.remote_services(RemoteServicesQuery(service))
 
     async def dependencies(self, end_ns: int, lookback_ns: int) -> list[DependencyLink]:
         self.bounds.check_window(end_ns - lookback_ns, end_ns, "dependencies")
-        return await self.reader.dependencies(end_ns, lookback_ns)
+        return await self.reader.dependencies(DependenciesQuery(end_ns, lookback_ns))
 
     async def tag_keys(self) -> list[str]:
-        return await self.reader.tag_keys()
+        return await self.reader.tag_keys(TagKeysQuery())
 
     async def tag_values(self, key: str) -> list[str]:
-        return await self.reader.tag_values(key)
+        return await self.reader.tag_values(TagValuesQuery(key))
 
     # --- analysis reads ---------------------------------------------------------------------
 

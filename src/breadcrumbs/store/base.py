@@ -29,6 +29,16 @@ class Unsupported(BreadcrumbsError):
     http_status = 501
 
 
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Whose spans a read sees. Every reader's parameter object carries one, so tenancy (a
+    later issue) adds fields here and no reader's signature changes. No fields yet: a
+    breadcrumbs server has one tenant, and every read sees the whole store."""
+
+
+WHOLE_STORE: Final = Scope()
+
+
 TagScope = Literal["span", "resource", "any"]
 
 
@@ -64,6 +74,7 @@ class TraceQuery:
     limit: int = 20
     status_codes: tuple[StatusCode, ...] = ()
     """The matching span's status is one of these; any status when empty."""
+    scope: Scope = WHOLE_STORE
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +85,7 @@ class GetTraceParams:
     trace_id: str
     start_ns: int | None = None
     end_ns: int | None = None
+    scope: Scope = WHOLE_STORE
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +96,7 @@ class TraceIdPrefix:
 
     prefix: str
     limit: int = 10
+    scope: Scope = WHOLE_STORE
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -169,6 +182,7 @@ class RedQuery:
     by_kind: bool = True
     quantiles: tuple[float, ...] = (0.5, 0.95, 0.99)
     window_ns: int | None = None
+    scope: Scope = WHOLE_STORE
 
 
 RED_SCHEMA = pa.schema(
@@ -199,6 +213,7 @@ class ServiceGraphQuery:
     start_ns: int
     end_ns: int
     bounds_ns: tuple[int, ...] = ()
+    scope: Scope = WHOLE_STORE
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +331,7 @@ class TraceSelection:
     """How far before the first and after the last anchor the traces' other spans are read."""
     ignored_keys: str = IGNORED_KEYS
     """Keys left out (an RE2 pattern searched in the key)."""
+    scope: Scope = WHOLE_STORE
 
 
 AttributeScope = Literal["span", "resource"]
@@ -392,6 +408,7 @@ class LatencyQuery:
     endpoint: Endpoint
     time_buckets: int = 60
     buckets_per_doubling: int = 4
+    scope: Scope = WHOLE_STORE
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,6 +444,63 @@ class TypicalTraceQuery:
     endpoint: Endpoint
     limit: int = 1
     exclude: tuple[str, ...] = ()
+    scope: Scope = WHOLE_STORE
+
+
+@dataclass(frozen=True, slots=True)
+class GetTracesParams:
+    """Several traces at once (a search's page)."""
+
+    trace_ids: tuple[str, ...]
+    scope: Scope = WHOLE_STORE
+
+
+@dataclass(frozen=True, slots=True)
+class ServicesQuery:
+    """Every service in retained data."""
+
+    scope: Scope = WHOLE_STORE
+
+
+@dataclass(frozen=True, slots=True)
+class OperationsQuery:
+    """The operations of one service, optionally of one span kind."""
+
+    service: str
+    span_kind: SpanKind | None = None
+    scope: Scope = WHOLE_STORE
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteServicesQuery:
+    """What one service calls (see ``SpanReader.remote_services``)."""
+
+    service: str
+    scope: Scope = WHOLE_STORE
+
+
+@dataclass(frozen=True, slots=True)
+class DependenciesQuery:
+    """Calls between services among spans starting in (end - lookback, end]."""
+
+    end_ns: int
+    lookback_ns: int
+    scope: Scope = WHOLE_STORE
+
+
+@dataclass(frozen=True, slots=True)
+class TagKeysQuery:
+    """Span attribute keys seen recently (Zipkin autocomplete)."""
+
+    scope: Scope = WHOLE_STORE
+
+
+@dataclass(frozen=True, slots=True)
+class TagValuesQuery:
+    """Value texts of one span attribute key (Zipkin autocomplete)."""
+
+    key: str
+    scope: Scope = WHOLE_STORE
 
 
 @runtime_checkable
@@ -464,37 +538,37 @@ class SpanReader(Protocol):
         """Every span of one trace (an empty batch when unknown), in no particular order."""
         ...
 
-    async def get_traces(self, trace_ids: list[str]) -> SpanBatch:
+    async def get_traces(self, params: GetTracesParams) -> SpanBatch:
         """Every span of each given trace, mixed in one batch."""
         ...
 
     async def find_trace_ids(self, query: TraceQuery) -> list[str]: ...
 
-    async def services(self) -> list[str]:
+    async def services(self, query: ServicesQuery) -> list[str]:
         """Every ServiceName seen in retained data, sorted."""
         ...
 
-    async def operations(self, service: str, span_kind: SpanKind | None = None) -> list[Operation]:
+    async def operations(self, query: OperationsQuery) -> list[Operation]:
         """Distinct (SpanName, SpanKind) of a service, sorted."""
         ...
 
-    async def remote_services(self, service: str) -> list[str]:
+    async def remote_services(self, query: RemoteServicesQuery) -> list[str]:
         """Services a service's client/producer spans call (``peer.service`` or, failing that,
         ``server.address``/``net.peer.name``), sorted, among spans starting at most
         ``LISTING_WINDOW_NS`` before the newest span (the Zipkin ``remoteServices`` API has no
         time parameters, and a scan of every span of a busy service would be unbounded)."""
         ...
 
-    async def dependencies(self, end_ns: int, lookback_ns: int) -> list[DependencyLink]:
+    async def dependencies(self, query: DependenciesQuery) -> list[DependencyLink]:
         """Service-to-service call counts for spans starting in (end - lookback, end], as
         ``DependencyLink`` defines them."""
         ...
 
-    async def tag_keys(self) -> list[str]:
+    async def tag_keys(self, query: TagKeysQuery) -> list[str]:
         """Span attribute keys seen recently, sorted (Zipkin autocomplete)."""
         ...
 
-    async def tag_values(self, key: str) -> list[str]:
+    async def tag_values(self, query: TagValuesQuery) -> list[str]:
         """Distinct value texts of one span attribute key, sorted (Zipkin autocomplete)."""
         ...
 
@@ -646,3 +720,4 @@ class DoctorWindow:
     attribute_traces: int = 1
     """``attribute_profile`` reads the spans of about 1 in this many traces (chosen by trace
     id), as unnesting every attribute is the costliest read."""
+    scope: Scope = WHOLE_STORE

@@ -32,20 +32,27 @@ from breadcrumbs.store.base import (
     LISTING_WINDOW_NS,
     Capabilities,
     Capability,
+    DependenciesQuery,
     DependencyLink,
     DoctorWindow,
     DroppedKey,
     GetTraceParams,
+    GetTracesParams,
     LatencyCell,
     LatencyDistribution,
     LatencyQuery,
     Operation,
     OperationCount,
+    OperationsQuery,
     RedQuery,
+    RemoteServicesQuery,
     SelectionCounts,
     ServiceGraphEdge,
     ServiceGraphQuery,
+    ServicesQuery,
     StoreStats,
+    TagKeysQuery,
+    TagValuesQuery,
     TraceIdPrefix,
     TraceQuery,
     TraceSelection,
@@ -280,8 +287,8 @@ class ClickHouseStore:
         table = await self._run(lambda e: e.query(text, {"trace": params.trace_id}))
         return self._spans(table)
 
-    async def get_traces(self, trace_ids: list[str]) -> SpanBatch:
-        unique = list(dict.fromkeys(trace_ids))
+    async def get_traces(self, params: GetTracesParams) -> SpanBatch:
+        unique = list(dict.fromkeys(params.trace_ids))
         if not unique:
             return empty_batch()
         text = sql.traces_spans(self._db)
@@ -319,12 +326,13 @@ class ClickHouseStore:
         table = await self._run(lambda e: e.query(text, params))
         return table.column(0).to_pylist() if table.num_columns else []
 
-    async def services(self) -> list[str]:
+    async def services(self, query: ServicesQuery) -> list[str]:
         return await self._column(
             f"SELECT DISTINCT ServiceName FROM {self._db}.operations ORDER BY 1"
         )
 
-    async def operations(self, service: str, span_kind: SpanKind | None = None) -> list[Operation]:
+    async def operations(self, query: OperationsQuery) -> list[Operation]:
+        service, span_kind = query.service, query.span_kind
         text = (
             f"SELECT SpanName, SpanKind FROM {self._db}.operations "
             "WHERE ServiceName = {service:String}"
@@ -338,11 +346,13 @@ class ClickHouseStore:
         rows = zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True)
         return sorted(Operation(name, SpanKind(kind)) for name, kind in rows)
 
-    async def remote_services(self, service: str) -> list[str]:
+    async def remote_services(self, query: RemoteServicesQuery) -> list[str]:
+        service = query.service
         params = {"service": service, "window": LISTING_WINDOW_NS}
         return await self._column(sql.remote_services(self._db), params)
 
-    async def dependencies(self, end_ns: int, lookback_ns: int) -> list[DependencyLink]:
+    async def dependencies(self, query: DependenciesQuery) -> list[DependencyLink]:
+        end_ns, lookback_ns = query.end_ns, query.lookback_ns
         # (end - lookback, end] is [end - lookback + 1, end + 1) of integer ns.
         params = {"first": end_ns - lookback_ns + 1, "stop": end_ns + 1}
         table = await self._run(lambda e: e.query(sql.dependencies(self._db), params))
@@ -351,13 +361,14 @@ class ClickHouseStore:
             for row in table.to_pylist()
         ]
 
-    async def tag_keys(self) -> list[str]:
+    async def tag_keys(self, query: TagKeysQuery) -> list[str]:
         return await self._column(
             f"SELECT DISTINCT arrayJoin(mapKeys(SpanAttributes)) AS k FROM {self._db}.spans "
             "ORDER BY k"
         )
 
-    async def tag_values(self, key: str) -> list[str]:
+    async def tag_values(self, query: TagValuesQuery) -> list[str]:
+        key = query.key
         text = f"""
         SELECT DISTINCT SpanAttributes[{{key:String}}] AS v FROM {self._db}.spans
         WHERE Timestamp >= (SELECT max(Timestamp) FROM {self._db}.spans) - {_RECENT_WINDOW_NS}

@@ -34,21 +34,28 @@ from breadcrumbs.store.base import (
     LISTING_WINDOW_NS,
     RED_LEVELS,
     Capabilities,
+    DependenciesQuery,
     DependencyLink,
     DoctorWindow,
     DroppedKey,
     GetTraceParams,
+    GetTracesParams,
     LatencyCell,
     LatencyDistribution,
     LatencyQuery,
     Operation,
     OperationCount,
+    OperationsQuery,
     RedLevel,
     RedQuery,
+    RemoteServicesQuery,
     SelectionCounts,
     ServiceGraphEdge,
     ServiceGraphQuery,
+    ServicesQuery,
     StoreStats,
+    TagKeysQuery,
+    TagValuesQuery,
     TraceIdPrefix,
     TraceQuery,
     TraceSelection,
@@ -846,8 +853,8 @@ class DuckDBStore:
         # The lookup's range is exact, so the caller's time hints add nothing.
         return await self._read(lambda cur: self._traces(cur, [params.trace_id]))
 
-    async def get_traces(self, trace_ids: list[str]) -> SpanBatch:
-        unique = list(dict.fromkeys(trace_ids))
+    async def get_traces(self, params: GetTracesParams) -> SpanBatch:
+        unique = list(dict.fromkeys(params.trace_ids))
         return await self._read(lambda cur: self._traces(cur, unique))
 
     async def find_trace_ids(self, query: TraceQuery) -> list[str]:
@@ -894,10 +901,11 @@ class DuckDBStore:
             lambda cur: [row[0] for row in cur.execute(text, params or []).fetchall()]
         )
 
-    async def services(self) -> list[str]:
+    async def services(self, query: ServicesQuery) -> list[str]:
         return await self._column("SELECT DISTINCT ServiceName FROM operations ORDER BY 1")
 
-    async def operations(self, service: str, span_kind: SpanKind | None = None) -> list[Operation]:
+    async def operations(self, query: OperationsQuery) -> list[Operation]:
+        service, span_kind = query.service, query.span_kind
         text = "SELECT SpanName, SpanKind FROM operations WHERE ServiceName = ?"
         params: list[Any] = [service]
         if span_kind is not None:
@@ -906,7 +914,9 @@ class DuckDBStore:
         rows = await self._read(lambda cur: cur.execute(text, params).fetchall())
         return sorted(Operation(name, SpanKind(kind)) for name, kind in rows)
 
-    async def remote_services(self, service: str) -> list[str]:
+    async def remote_services(self, query: RemoteServicesQuery) -> list[str]:
+        service = query.service
+
         def work(cur: duckdb.DuckDBPyConnection) -> list[str]:
             ((_, newest),) = cur.execute(sql.TIME_EXTENT).fetchall()
             if newest is None:
@@ -916,18 +926,20 @@ class DuckDBStore:
 
         return await self._read(work)
 
-    async def dependencies(self, end_ns: int, lookback_ns: int) -> list[DependencyLink]:
+    async def dependencies(self, query: DependenciesQuery) -> list[DependencyLink]:
+        end_ns, lookback_ns = query.end_ns, query.lookback_ns
         rows = await self._read(
             lambda cur: dependencies.links(cur, end_ns, lookback_ns, self._dependencies.horizon_ns)
         )
         # Weighted sums (estimates when spans were sampled); the APIs speak whole calls.
         return [DependencyLink(p, c, round(n), round(e)) for p, c, n, e in rows]
 
-    async def tag_keys(self) -> list[str]:
+    async def tag_keys(self, query: TagKeysQuery) -> list[str]:
         # Every key in retained data (retention drops keys last seen before its cutoff).
         return await self._column(sql.TAG_KEYS)
 
-    async def tag_values(self, key: str) -> list[str]:
+    async def tag_values(self, query: TagValuesQuery) -> list[str]:
+        key = query.key
         return await self._column(sql.TAG_VALUES, [key, sql.RECENT_WINDOW_NS])
 
     def bytes_on_disk(self) -> int:
