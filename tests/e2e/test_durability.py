@@ -67,10 +67,11 @@ def _assert_all_found(server: ServerProcess, trace_ids: list[str]) -> None:
         )
 
 
+@pytest.mark.parametrize("engine_args", [(), ("--store", "chdb")], ids=["duckdb", "chdb"])
 def test_sigkill_after_the_ack_loses_nothing_and_a_torn_tail_is_cut(
-    server_factory: Callable[..., ServerProcess],
+    server_factory: Callable[..., ServerProcess], engine_args: tuple[str, ...]
 ) -> None:
-    server = server_factory().start()
+    server = server_factory(None, *engine_args).start()
     acked = _send(server, 10)
     server.stop(signal.SIGKILL)  # no flush: whatever the store lacks must come from the WAL
 
