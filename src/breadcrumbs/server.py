@@ -405,7 +405,9 @@ class Server:
     async def _start_main_http(self) -> None:
         assert self.query is not None
         routes: list[BaseRoute] = [
-            *ops_api.routes(self.not_ready, self.metrics, self._refresh_store_gauges),
+            *ops_api.routes(
+                self.not_ready, self.metrics, self._refresh_store_gauges, ports=self._ports
+            ),
             *jaeger_api.routes(self.query),
             *explain_api.routes(self.query),
             *why_api.routes(self.query),
@@ -474,6 +476,13 @@ class Server:
                 raise OSError(f"{name} server on port {bound} did not start")
             await asyncio.sleep(0.01)
         listener.listening = True
+
+    def _ports(self) -> dict[str, int]:
+        return {
+            key: found.port
+            for key, found in self.listeners.items()
+            if found.listening and found.port
+        }
 
     def _stop(self, key: str) -> Step:
         async def stop() -> None:

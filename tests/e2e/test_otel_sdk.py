@@ -204,3 +204,12 @@ def test_home_page_serves_the_web_ui(server: ServerProcess) -> None:
         assert '<div id="app">' in page.text
     for path in ("/api/services", "/metrics", "/healthz", "/readyz"):
         assert httpx.get(server.http_url + path, timeout=10).status_code == 200
+
+
+def test_endpoints_name_the_ports_the_server_listens_on(server: ServerProcess) -> None:
+    # The UI's "how to send spans here" reads these instead of assuming the defaults.
+    ports = httpx.get(server.http_url + "/api/x/endpoints", timeout=10).json()["ports"]
+    assert ports["otlp-http"] == server.ports["otlp_http_port"]
+    assert ports["otlp-grpc"] == server.ports["otlp_grpc_port"]
+    assert ports["zipkin"] == server.ports["zipkin_port"]
+    assert ports["http"] == server.ports["http_port"]

@@ -36,7 +36,7 @@ def test_each_read_takes_one_scoped_parameter_object(name: str) -> None:
     (param_type,) = hints.values()
     assert dataclasses.is_dataclass(param_type), f"{name}'s parameter is not a dataclass"
     scope = {f.name: f for f in dataclasses.fields(param_type)}.get("scope")
-    assert scope is not None, f"{param_type.__name__} has no scope"
+    assert scope is not None, f"{name}'s parameter object has no scope"
     assert scope.default == base.WHOLE_STORE
 
 

@@ -348,7 +348,13 @@ def test_an_empty_server_says_how_to_send_spans(
     page.goto(empty.http_url + "/")
     onboarding = page.get_by_test_id("no-services")
     expect(onboarding).to_contain_text("No traces yet")
-    expect(onboarding).to_contain_text("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318")
+    # The ports this server listens on (free ports here), not the defaults.
+    otlp_http, otlp_grpc = empty.ports["otlp_http_port"], empty.ports["otlp_grpc_port"]
+    expect(onboarding).to_contain_text(f"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:{otlp_http}")
+    expect(onboarding).to_contain_text(f"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:{otlp_grpc}")
+    expect(onboarding).to_contain_text(
+        f"http://127.0.0.1:{empty.ports['zipkin_port']}/api/v2/spans"
+    )
     expect(onboarding).to_contain_text("OTEL_SERVICE_NAME")
 
 

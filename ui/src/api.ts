@@ -203,3 +203,8 @@ export interface ServiceGraph {
 export async function serviceGraph(startNs: number, endNs: number, signal?: AbortSignal): Promise<ServiceGraph> {
   return getJson<ServiceGraph>(`/api/x/service-graph?start=${startNs}&end=${endNs}`, signal);
 }
+
+/** The ports this server listens on, by role ("otlp-http", "otlp-grpc", "zipkin", ...). */
+export async function endpoints(signal?: AbortSignal): Promise<Record<string, number>> {
+  return (await getJson<{ ports: Record<string, number> }>("/api/x/endpoints", signal)).ports;
+}
