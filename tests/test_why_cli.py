@@ -90,6 +90,23 @@ def test_why_ranks_the_shared_value_and_the_extra_operation(
     assert looks[:3] == ["breadcrumbs", "explain", trace_id(max(range(0, COUNT, 3)))]
 
 
+def test_why_in_a_band_of_durations(server: ServerProcess, sent: None) -> None:
+    # 20 checkouts of 30 ms, 10 of 230 ms: the band 10-100 ms holds the fast ones.
+    output = run(
+        server, "why", "--service", "till", "--slower-than", "10ms", "--faster-than", "100ms"
+    )
+    assert "20 traces between 10ms and 100ms vs 10 others" in output
+    assert "whole traces between 10ms and 100ms" in " ".join(output.split())  # same band
+    assert "Look at one: the newest in-band traces" in output
+    inverted = runner.invoke(
+        app,
+        ["why", "--service", "till", "--slower-than", "1s", "--faster-than", "10ms",
+         "--server", server.http_url],
+    )  # fmt: skip
+    assert inverted.exit_code == 1
+    assert "fasterThan" in inverted.output
+
+
 def test_latency_shows_two_modes(server: ServerProcess, sent: None) -> None:
     output = run(server, "latency", "--service", "till", "--operation", "POST /checkout")
     assert "30 spans" in output

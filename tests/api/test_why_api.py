@@ -80,6 +80,7 @@ async def test_why_names_what_the_slow_traces_share(client: httpx.AsyncClient) -
         "kind": "slowerThan",
         "percentile": None,
         "thresholdNs": 200 * MS,
+        "upperNs": None,
     }
     top = answer["attributes"][0]
     assert (top["text"], top["sources"]) == (
@@ -103,6 +104,24 @@ async def test_why_names_what_the_slow_traces_share(client: httpx.AsyncClient) -
     for example in answer["examples"]:
         opened = (await client.get(f"/api/x/compare/{example}")).json()
         assert opened["a"]["durationNs"] >= 200 * MS
+
+
+async def test_why_in_a_band_of_durations(client: httpx.AsyncClient) -> None:
+    # 20 checkouts of 300 ms, 40 of 40 ms: the band under 100 ms holds the fast ones.
+    params = {**WINDOW, "slowerThan": "10ms", "fasterThan": "100ms"}
+    answer = (await client.get("/api/x/why", params=params)).json()
+    assert answer["selection"] == {
+        "kind": "band", "percentile": None, "thresholdNs": 10 * MS, "upperNs": 100 * MS
+    }  # fmt: skip
+    assert (answer["traces"]["selected"], answer["traces"]["baseline"]) == (40, 20)
+    rarer = [o["spanName"] for o in answer["missingOperations"]]
+    assert rarer == ["lock.wait"]  # what the band's traces lack
+    critical = answer["criticalPath"]  # whole traces, split at the same band
+    assert (critical["slowerThanNs"], critical["fasterThanNs"]) == (10 * MS, 100 * MS)
+    assert (critical["selected"]["traces"], critical["baseline"]["traces"]) == (40, 20)
+    inverted = await client.get("/api/x/why", params={**params, "fasterThan": "5ms"})
+    assert inverted.status_code == 400
+    assert "fasterThan" in inverted.json()["error"]
 
 
 async def test_why_by_errors_and_percentile(client: httpx.AsyncClient) -> None:
@@ -170,8 +189,8 @@ async def test_bad_requests_get_a_json_error(
     st.sampled_from(["/api/x/why", "/api/x/latency", "/api/x/compare/"]),
     st.lists(
         st.tuples(
-            st.sampled_from(["service", "operation", "slowerThan", "percentile", "errors",
-                             "lookback", "start", "end", "limit", "timeBuckets"]),
+            st.sampled_from(["service", "operation", "slowerThan", "fasterThan", "percentile",
+                             "errors", "lookback", "start", "end", "limit", "timeBuckets"]),
             st.text(max_size=10),
         ),
         max_size=5,

@@ -67,6 +67,21 @@ async def test_slower_than_splits_traces_and_counts_values_per_side(shop: Store)
     assert any(a.scope == "resource" and a.span_name == "" for a in counts.attributes)
 
 
+async def test_a_band_selects_traces_between_its_edges(shop: Store) -> None:
+    # Anchors last 340 ms (5+ items) or 42 ms; a band is [slower_than, faster_than).
+    large = sum(1 for i in range(COUNT) if _items(i) >= 5)
+    fast = await shop.selection_counts(TraceSelection(WINDOW, faster_than_ns=200 * MS))
+    assert (fast.selected, fast.baseline) == (COUNT - large, large)
+    assert value(fast, "delivery-scheduling", "db.statement", CARGO) == (0, large)
+    assert value(fast, "delivery-scheduling", "db.statement", BIKE) == (COUNT - large, 0)
+    both = TraceSelection(WINDOW, slower_than_ns=300 * MS, faster_than_ns=341 * MS)
+    around = await shop.selection_counts(both)
+    assert (around.selected, around.baseline) == (large, COUNT - large)
+    assert around.threshold_ns == 300 * MS
+    above = await shop.selection_counts(replace(both, faster_than_ns=340 * MS))
+    assert (above.selected, above.baseline) == (0, COUNT)  # the upper edge is exclusive
+
+
 async def test_the_newest_selected_traces_are_named_to_look_at(shop: Store) -> None:
     counts = await shop.selection_counts(TraceSelection(WINDOW, slower_than_ns=200 * MS))
     large = [i for i in range(COUNT) if _items(i) >= 5]  # the slow ones; later i starts later

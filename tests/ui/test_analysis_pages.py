@@ -184,7 +184,11 @@ def test_why_from_the_region_brushed_on_the_search_scatter(
     expect(button).to_have_text("Why are these slow?")
     button.click()
     expect(page).to_have_url(re.compile(r"/why\?service=shop&operation=.*&start=\d+&end=\d+"))
-    expect(page.get_by_test_id("why-results")).to_contain_text(f"Comparing {SLOW} slow calls")
+    # The rectangle's top edge bounds the band too.
+    expect(page).to_have_url(re.compile(r"slowerThan=\d+&fasterThan=\d+"))
+    results = page.get_by_test_id("why-results")
+    expect(results).to_contain_text(f"Comparing {SLOW} in-band calls (between ")
+    expect(page.get_by_test_id("band-note")).to_contain_text("Band = ")
     _expect_slowpay_first(page)
 
 

@@ -212,9 +212,16 @@ def _selection(selection: TraceSelection, report: WhyReport) -> dict[str, Any]:
         kind = "errors"
     elif selection.percentile is not None:
         kind = "percentile"
+    elif selection.faster_than_ns is not None:
+        kind = "band"
     else:
         kind = "slowerThan"
-    return {"kind": kind, "percentile": selection.percentile, "thresholdNs": report.threshold_ns}
+    return {
+        "kind": kind,
+        "percentile": selection.percentile,
+        "thresholdNs": report.threshold_ns,
+        "upperNs": selection.faster_than_ns if kind == "band" else None,
+    }
 
 
 def why_json(selection: TraceSelection, report: WhyReport) -> dict[str, Any]:

@@ -52,13 +52,17 @@ async def _critical_path_split(
     result = await aggregate_over_search(
         query,
         CriticalPathParams(
-            search, slower_than_ns=selection.slower_than_ns, percentile=selection.percentile
+            search,
+            slower_than_ns=selection.slower_than_ns,
+            percentile=selection.percentile,
+            faster_than_ns=selection.faster_than_ns,
         ),
     )
     if result.baseline is None:
         return None
     return {
         "slowerThanNs": result.threshold_ns,
+        "fasterThanNs": None if selection.percentile is not None else selection.faster_than_ns,
         "matchedTraces": result.matched,
         "selected": aggregate_json(result.selection),
         "baseline": aggregate_json(result.baseline),

@@ -86,7 +86,21 @@ def _selection_words(answer: dict[str, Any]) -> tuple[str, str]:
     limit = format_ns(threshold) if threshold is not None else "?"
     if selection["kind"] == "percentile":
         return f"at or above p{selection['percentile']:g} ({limit})", "slow"
+    if selection["kind"] == "band":
+        upper = format_ns(selection["upperNs"])
+        if threshold is None:
+            return f"faster than {upper}", "fast"
+        return f"between {limit} and {upper}", "in-band"
     return f"slower than {limit}", "slow"
+
+
+def _band_words(critical: dict[str, Any]) -> str:
+    lower, upper = critical["slowerThanNs"], critical.get("fasterThanNs")
+    if upper is None:
+        return f"slower than {format_ns(lower or 0)}"
+    if lower is None:
+        return f"faster than {format_ns(upper)}"
+    return f"between {format_ns(lower)} and {format_ns(upper)}"
 
 
 def _critical_path_table(critical: dict[str, Any]) -> Table:
@@ -102,8 +116,8 @@ def _critical_path_table(critical: dict[str, Any]) -> Table:
         for key in slow.keys() | others.keys()
     }
     table = Table(
-        title=f"Where the critical path time goes: {selected['traces']} whole traces slower "
-        f"than {format_ns(critical['slowerThanNs'] or 0)} vs {baseline['traces']} others",
+        title=f"Where the critical path time goes: {selected['traces']} whole traces "
+        f"{_band_words(critical)} vs {baseline['traces']} others",
         title_justify="left",
         box=box.SIMPLE,
         pad_edge=False,
@@ -221,6 +235,14 @@ def why(
         Optional[str],  # noqa: UP045
         typer.Option("--slower-than", help="Select traces at least this slow, e.g. 200ms."),
     ] = None,
+    faster_than: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--faster-than",
+            help="Select traces under this duration; with --slower-than, a band "
+            "(e.g. the middle hump of a bimodal latency).",
+        ),
+    ] = None,
     percentile: Annotated[
         Optional[float],  # noqa: UP045
         typer.Option("--percentile", "-p", help="Select traces at or above this percentile."),
@@ -234,13 +256,18 @@ def why(
     """What is different about the slow (or failing) traces of a service or operation.
 
     Without --slower-than, --percentile or --errors: the slowest 10% (p90)."""
-    if sum((slower_than is not None, percentile is not None, errors)) > 1:
-        raise typer.BadParameter("give at most one of --slower-than, --percentile, --errors")
+    band = slower_than is not None or faster_than is not None
+    if sum((band, percentile is not None, errors)) > 1:
+        raise typer.BadParameter(
+            "give at most one of a band (--slower-than/--faster-than), --percentile, --errors"
+        )
     params = {"service": service, "lookback": lookback, "limit": str(limit)}
     if operation:
         params["operation"] = operation
     if slower_than:
         params["slowerThan"] = slower_than
+    if faster_than:
+        params["fasterThan"] = faster_than
     if percentile is not None:
         params["percentile"] = f"{percentile:g}"
     if errors:

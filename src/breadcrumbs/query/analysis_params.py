@@ -65,25 +65,38 @@ class WhyRequest:
 
 
 def parse_why(params: Params, now_ns: int) -> WhyRequest:
-    """``slowerThan`` (a duration: ``200ms``), ``percentile`` (0-100) or ``errors=true``:
-    at most one; the 90th percentile when none. ``limit``: findings per list (1-100)."""
+    """A duration band (``slowerThan`` and/or ``fasterThan``, durations such as ``200ms``:
+    at least the one, under the other), ``percentile`` (0-100) or ``errors=true``: at most
+    one kind; the 90th percentile when none. ``limit``: findings per list (1-100)."""
     endpoint = parse_endpoint(params, now_ns)
     slower_text, percentile_text = first(params, "slowerThan"), first(params, "percentile")
+    faster_text = first(params, "fasterThan")
     errors = _parse_bool(first(params, "errors"), "errors")
-    if sum((bool(slower_text), bool(percentile_text), errors)) > 1:
-        raise BadInput("give at most one of 'slowerThan', 'percentile' and 'errors'")
+    band = bool(slower_text or faster_text)
+    if sum((band, bool(percentile_text), errors)) > 1:
+        raise BadInput(
+            "give at most one of a band ('slowerThan'/'fasterThan'), 'percentile' and 'errors'"
+        )
     limit_text = first(params, "limit")
     limit = parse_int(limit_text, "limit", minimum=1, maximum=MAX_LIMIT) if limit_text else 15
-    if slower_text:
-        selection = TraceSelection(
-            endpoint, slower_than_ns=parse_go_duration(slower_text, "slowerThan")
-        )
+    if band:
+        lower, upper = parse_band(slower_text, faster_text)
+        selection = TraceSelection(endpoint, slower_than_ns=lower, faster_than_ns=upper)
     elif errors:
         selection = TraceSelection(endpoint, errors=True)
     else:
         percentile = parse_percentile(percentile_text) if percentile_text else DEFAULT_PERCENTILE
         selection = TraceSelection(endpoint, percentile=percentile)
     return WhyRequest(selection, limit)
+
+
+def parse_band(slower_text: str, faster_text: str) -> tuple[int | None, int | None]:
+    """``slowerThan``/``fasterThan`` as a band [lower, upper) of ns, either edge open."""
+    lower = parse_go_duration(slower_text, "slowerThan") if slower_text else None
+    upper = parse_go_duration(faster_text, "fasterThan") if faster_text else None
+    if lower is not None and upper is not None and upper <= lower:
+        raise BadInput("parameter 'fasterThan' must be longer than 'slowerThan' (a band)")
+    return lower, upper
 
 
 def parse_latency(params: Params, now_ns: int) -> LatencyQuery:

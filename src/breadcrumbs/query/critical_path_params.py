@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from breadcrumbs.errors import BadInput
-from breadcrumbs.query.jaeger_params import parse_go_duration, parse_lookback
+from breadcrumbs.query.analysis_params import parse_band
+from breadcrumbs.query.jaeger_params import parse_lookback
 from breadcrumbs.query.params import NS_PER_S, Params, first, parse_int
 from breadcrumbs.store.base import TraceQuery
 
@@ -28,6 +29,8 @@ class CriticalPathParams:
     """The search; its ``limit`` is the cap on traces analysed."""
     slower_than_ns: int | None = None
     percentile: float | None = None
+    faster_than_ns: int | None = None
+    """With ``slower_than_ns``: the selection is the band [slower, faster) of trace durations."""
 
 
 def parse_critical_path(params: Params, now_ns: int) -> CriticalPathParams:
@@ -51,9 +54,10 @@ def parse_critical_path(params: Params, now_ns: int) -> CriticalPathParams:
         else DEFAULT_TRACES
     )
     slower_text, percentile_text = first(params, "slowerThan"), first(params, "percentile")
-    if slower_text and percentile_text:
-        raise BadInput("give 'slowerThan' or 'percentile', not both")
-    slower = parse_go_duration(slower_text, "slowerThan") if slower_text else None
+    faster_text = first(params, "fasterThan")
+    if (slower_text or faster_text) and percentile_text:
+        raise BadInput("give a band ('slowerThan'/'fasterThan') or 'percentile', not both")
+    slower, faster = parse_band(slower_text, faster_text)
     percentile = None
     if percentile_text:
         try:
@@ -70,4 +74,5 @@ def parse_critical_path(params: Params, now_ns: int) -> CriticalPathParams:
         ),
         slower_than_ns=slower,
         percentile=percentile,
+        faster_than_ns=faster,
     )

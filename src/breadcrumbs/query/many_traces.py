@@ -57,6 +57,7 @@ async def aggregate_over_search(query: QueryService, params: CriticalPathParams)
             "left out: raise 'limit' (at most 100000) or narrow the time range"
         )
     threshold = params.slower_than_ns
+    upper = None if params.percentile is not None else params.faster_than_ns
     if params.percentile is not None and rows.num_rows:
         per_trace = rows.group_by("TraceId").aggregate([("RootNs", "max")])
         durations = per_trace.column("RootNs_max").to_numpy()
@@ -68,9 +69,10 @@ async def aggregate_over_search(query: QueryService, params: CriticalPathParams)
         "endNs": search.end_ns,
         "limit": search.limit,
         "slowerThanNs": params.slower_than_ns,
+        "fasterThanNs": params.faster_than_ns,
         "percentile": params.percentile,
     }
-    if threshold is None:
+    if threshold is None and upper is None:
         return AggregateResult(
             aggregate_rows(rows),
             None,
@@ -80,7 +82,13 @@ async def aggregate_over_search(query: QueryService, params: CriticalPathParams)
             query_json,
             tuple(warnings),
         )
-    slow = pc.greater(rows.column("RootNs"), threshold)
+    # The same band as the store's selection: [threshold, upper), either edge open.
+    durations = rows.column("RootNs")
+    slow = pa.array(np.ones(rows.num_rows, dtype=bool))
+    if threshold is not None:
+        slow = pc.and_(slow, pc.greater_equal(durations, threshold))
+    if upper is not None:
+        slow = pc.and_(slow, pc.less(durations, upper))
     return AggregateResult(
         selection=aggregate_rows(rows.filter(slow)),
         baseline=aggregate_rows(rows.filter(pc.invert(slow))),

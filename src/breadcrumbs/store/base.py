@@ -311,7 +311,9 @@ time (connection reuse) and would rank as noise."""
 class TraceSelection:
     """Split an endpoint's traces into a selection and its baseline (the others).
 
-    Exactly one criterion: anchor at least ``slower_than_ns``; at or above the
+    Exactly one criterion: anchor in a duration band, at least ``slower_than_ns`` and (when
+    given) under ``faster_than_ns`` (the middle of a bimodal latency, a region brushed on a
+    heatmap), or only under ``faster_than_ns``; at or above the
     ``percentile`` (0-100 exclusive) of anchor durations; or ``errors`` (an anchor failed).
     Each side is read from at most ``max_traces_per_side`` traces (a uniform sample by trace
     id beyond that). Per (service, span name, key) at most ``max_values_per_key`` values are
@@ -322,6 +324,7 @@ class TraceSelection:
 
     endpoint: Endpoint
     slower_than_ns: int | None = None
+    faster_than_ns: int | None = None
     percentile: float | None = None
     errors: bool = False
     max_traces_per_side: int = 10_000

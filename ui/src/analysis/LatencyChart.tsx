@@ -21,7 +21,7 @@ function fractionOf(event: PointerEvent, svg: SVGSVGElement, w: number, h: numbe
   return { x: (px - pad.left) / (w - pad.left - pad.right), y: (py - pad.top) / (h - pad.top - pad.bottom) };
 }
 
-export function LatencyHistogram(props: { latency: Latency; thresholdNs: number | null; onThreshold(ns: number): void }) {
+export function LatencyHistogram(props: { latency: Latency; thresholdNs: number | null; upperNs?: number | null; onThreshold(ns: number): void }) {
   const { latency } = props;
   const svgRef = useRef<SVGSVGElement>(null);
   const [drag, setDrag] = useState<Drag | null>(null);
@@ -42,8 +42,11 @@ export function LatencyHistogram(props: { latency: Latency; thresholdNs: number 
   const barW = plotW / n;
   const xOfNs = (ns: number) => HPAD.left + ((Math.log2(Math.max(ns, 1)) * per - span.first) / n) * plotW;
   const y = (count: number) => HH - HPAD.bottom - (count / max) * plotH;
-  const band = props.thresholdNs === null ? null : Math.max(HPAD.left, Math.min(HW - HPAD.right, xOfNs(props.thresholdNs)));
-  const inBand = props.thresholdNs === null ? null : countInBand(latency.histogram, props.thresholdNs);
+  const upperNs = props.upperNs ?? null;
+  const clampX = (x: number) => Math.max(HPAD.left, Math.min(HW - HPAD.right, x));
+  const band = props.thresholdNs === null ? null : clampX(xOfNs(props.thresholdNs));
+  const bandEnd = upperNs === null ? HW - HPAD.right : clampX(xOfNs(upperNs));
+  const inBand = props.thresholdNs === null ? null : countInBand(latency.histogram, props.thresholdNs, upperNs);
   const labelEvery = Math.max(1, Math.ceil(n / 8 / per)) * per;
 
   const onDown = (event: PointerEvent) => {
@@ -92,11 +95,11 @@ export function LatencyHistogram(props: { latency: Latency; thresholdNs: number 
         onPointerMove={onMove}
         onPointerUp={onUp}
       >
-        {band !== null && <rect class="band" x={band} y={HPAD.top - 6} width={HW - HPAD.right - band} height={plotH + 6} />}
+        {band !== null && <rect class="band" x={band} y={HPAD.top - 6} width={Math.max(0, bandEnd - band)} height={plotH + 6} />}
         {counts.map((count, i) => {
           const x = HPAD.left + i * barW;
           const lowNs = 2 ** ((span.first + i) / per);
-          const selected = props.thresholdNs !== null && lowNs * 2 ** (1 / per) > props.thresholdNs;
+          const selected = props.thresholdNs !== null && lowNs * 2 ** (1 / per) > props.thresholdNs && (upperNs === null || lowNs < upperNs);
           return (
             <g>
               <rect class={`bar ${selected ? "selected" : ""}`} x={x + 0.5} y={y(count)} width={Math.max(barW - 1, 0.5)} height={HH - HPAD.bottom - y(count)} />
@@ -131,11 +134,21 @@ export function LatencyHistogram(props: { latency: Latency; thresholdNs: number 
         })}
         <line x1={HPAD.left} x2={HW - HPAD.right} y1={HH - HPAD.bottom} y2={HH - HPAD.bottom} class="baseline-axis" />
         {band !== null && <line class="band-edge" x1={band} x2={band} y1={HPAD.top - 6} y2={HH - HPAD.bottom} />}
+        {band !== null && upperNs !== null && <line class="band-edge" x1={bandEnd} x2={bandEnd} y1={HPAD.top - 6} y2={HH - HPAD.bottom} />}
         {dragX !== null && <rect class="band dragging" x={dragX} y={HPAD.top - 6} width={HW - HPAD.right - dragX} height={plotH + 6} />}
       </svg>
       {inBand && props.thresholdNs !== null && (
         <div class="band-note" data-testid="band-note">
-          Slow = at least <b>{formatDuration(props.thresholdNs)}</b>: about {formatCount(inBand.selected)} of {formatCount(inBand.total)} calls (
+          {upperNs === null ? (
+            <>
+              Slow = at least <b>{formatDuration(props.thresholdNs)}</b>
+            </>
+          ) : (
+            <>
+              Band = <b>{formatDuration(props.thresholdNs)}</b> to <b>{formatDuration(upperNs)}</b>
+            </>
+          )}
+          : about {formatCount(inBand.selected)} of {formatCount(inBand.total)} calls (
           {inBand.total ? Math.round((100 * inBand.selected) / inBand.total) : 0}%)
         </div>
       )}
@@ -151,7 +164,8 @@ export function LatencyHeatmap(props: {
   latency: Latency;
   steps: number;
   thresholdNs: number | null;
-  onRegion(region: { startNs: number; endNs: number; slowerThanNs: number }): void;
+  upperNs?: number | null;
+  onRegion(region: { startNs: number; endNs: number; slowerThanNs: number; fasterThanNs: number | null }): void;
 }) {
   const { latency } = props;
   const svgRef = useRef<SVGSVGElement>(null);
@@ -184,14 +198,15 @@ export function LatencyHeatmap(props: {
     props.onRegion(regionFromDrag(drag.x0, drag.x1, drag.y0, drag.y1, grid, latency.startNs, latency.stepNs, per));
   };
   const clamp = (v: number) => Math.max(0, Math.min(1, v));
-  const thresholdY =
-    props.thresholdNs === null ? null : MPAD.top + clamp(1 - (Math.log2(Math.max(props.thresholdNs, 1)) * per - grid.span.first) / rows) * plotH;
+  const yOfNs = (ns: number) => MPAD.top + clamp(1 - (Math.log2(Math.max(ns, 1)) * per - grid.span.first) / rows) * plotH;
+  const thresholdY = props.thresholdNs === null ? null : yOfNs(props.thresholdNs);
+  const upperY = props.upperNs == null ? null : yOfNs(props.upperNs);
 
   return (
     <div class="latency-chart">
       <div class="chart-caption">
         <b>Latency over time</b>
-        <span class="muted">darker = more calls, red = failures · drag a rectangle to pick a time window and where "slow" starts</span>
+        <span class="muted">darker = more calls, red = failures · drag a rectangle to pick a time window and a band of latencies (to the top: everything slower)</span>
       </div>
       <svg
         ref={svgRef}
@@ -232,6 +247,7 @@ export function LatencyHeatmap(props: {
           </text>
         ))}
         {thresholdY !== null && <line class="band-edge" x1={MPAD.left} x2={MW - MPAD.right} y1={thresholdY} y2={thresholdY} />}
+        {upperY !== null && <line class="band-edge" x1={MPAD.left} x2={MW - MPAD.right} y1={upperY} y2={upperY} />}
         {drag && (
           <rect
             class="band dragging"

@@ -9,7 +9,7 @@ import { NoServices } from "../pages/NoServices";
 import { LOOKBACKS } from "../pages/search-model";
 import { navigate } from "../router";
 import * as api from "./api";
-import { latencyParams, questionFromUrl, urlFromQuestion, whyParams, type WhyQuestion } from "./band";
+import { inBand, latencyParams, questionFromUrl, urlFromQuestion, whyParams, type WhyQuestion } from "./band";
 import { ShareBars } from "./charts";
 import { LatencyHeatmap, LatencyHistogram } from "./LatencyChart";
 import { Problem } from "./states";
@@ -56,7 +56,14 @@ export function WhyPage({ url }: { url: URL }) {
   if (services.data && services.data.length === 0) return <NoServices />;
 
   const ask = (patch: Partial<WhyQuestion>) => navigate(urlFromQuestion({ ...q, ...patch }));
-  const thresholdNs = q.mode === "errors" ? null : (q.slowerThanNs ?? why.data?.selection.thresholdNs ?? latency.data?.percentilesNs[`p${q.percentile}`] ?? null);
+  const banded = inBand(q);
+  const thresholdNs =
+    q.mode === "errors"
+      ? null
+      : banded
+        ? (q.slowerThanNs ?? 0)
+        : (why.data?.selection.thresholdNs ?? latency.data?.percentilesNs[`p${q.percentile}`] ?? null);
+  const upperNs = q.mode === "errors" ? null : q.fasterThanNs;
   const entryOps = [...new Set((operations.data ?? []).map((o) => o.name))].sort();
 
   return (
@@ -100,8 +107,8 @@ export function WhyPage({ url }: { url: URL }) {
             <span class="muted">Slowest</span>
             {PERCENTILES.map((p) => (
               <button
-                class={`chip-button ${q.slowerThanNs === null && q.percentile === p ? "on" : ""}`}
-                onClick={() => ask({ slowerThanNs: null, percentile: p })}
+                class={`chip-button ${!banded && q.percentile === p ? "on" : ""}`}
+                onClick={() => ask({ slowerThanNs: null, fasterThanNs: null, percentile: p })}
               >
                 {100 - p}%
               </button>
@@ -122,12 +129,18 @@ export function WhyPage({ url }: { url: URL }) {
             <div class="muted pad">No calls of this endpoint in the window: choose a longer time range or another operation.</div>
           ) : (
             <div class="charts-row">
-              <LatencyHistogram latency={latency.data} thresholdNs={thresholdNs} onThreshold={(ns) => ask({ slowerThanNs: ns })} />
+              <LatencyHistogram
+                latency={latency.data}
+                thresholdNs={thresholdNs}
+                upperNs={upperNs}
+                onThreshold={(ns) => ask({ slowerThanNs: ns, fasterThanNs: null })}
+              />
               <LatencyHeatmap
                 latency={latency.data}
                 steps={TIME_STEPS}
                 thresholdNs={thresholdNs}
-                onRegion={(r) => ask({ startNs: r.startNs, endNs: r.endNs, slowerThanNs: r.slowerThanNs })}
+                upperNs={upperNs}
+                onRegion={(r) => ask({ startNs: r.startNs, endNs: r.endNs, slowerThanNs: r.slowerThanNs, fasterThanNs: r.fasterThanNs })}
               />
             </div>
           )}
@@ -174,15 +187,28 @@ function TimeRange({ q, ask }: { q: WhyQuestion; ask(patch: Partial<WhyQuestion>
 
 function WhyResults({ why, q }: { why: api.Why; q: WhyQuestion }) {
   const errors = why.selection.kind === "errors";
-  const side = errors ? "failed" : "slow";
+  const upper = why.selection.kind === "band" ? why.selection.upperNs : null;
   const threshold = why.selection.thresholdNs;
+  const side = errors ? "failed" : upper === null ? "slow" : threshold ? "in-band" : "fast";
+  // How the selection reads in a sentence: "300ms or more", "between 20ms and 90ms".
+  const bandWords =
+    upper === null
+      ? threshold !== null
+        ? `${formatDuration(threshold)} or more`
+        : null
+      : threshold
+        ? `between ${formatDuration(threshold)} and ${formatDuration(upper)}`
+        : `under ${formatDuration(upper)}`;
   const { selected, baseline } = why.traces;
   const endpoint = `${why.endpoint.service}${why.endpoint.operation ? ` ${why.endpoint.operation}` : ""}`;
   const searchHref = (extra: Record<string, string> = {}) => {
     const p = new URLSearchParams({ service: why.endpoint.service, lookback: q.lookback, ...extra });
     if (why.endpoint.operation) p.set("operation", why.endpoint.operation);
     if (errors) p.set("errors", "1");
-    else if (threshold !== null) p.set("minSpan", `${Math.floor(threshold / 1000)}us`);
+    else {
+      if (threshold) p.set("minSpan", `${Math.floor(threshold / 1000)}us`);
+      if (upper !== null) p.set("maxSpan", `${Math.floor(upper / 1000)}us`);
+    }
     return `/search?${p}`;
   };
 
@@ -194,7 +220,7 @@ function WhyResults({ why, q }: { why: api.Why; q: WhyQuestion }) {
           {selected === 0
             ? errors
               ? `No call of ${endpoint} failed in this window. Choose a longer time range, or look at the slow calls instead.`
-              : `No call of ${endpoint} took ${threshold !== null ? `${formatDuration(threshold)} or more` : "that long"} in this window. Drag further left on the histogram, or choose a longer time range.`
+              : `No call of ${endpoint} took ${bandWords ?? "that long"} in this window. Drag further left on the histogram, or choose a longer time range.`
             : `Every call of ${endpoint} in this window is ${side}. Raise the threshold on the histogram or choose a longer time range, so some calls are left to compare with.`}
         </p>
       </div>
@@ -205,7 +231,7 @@ function WhyResults({ why, q }: { why: api.Why; q: WhyQuestion }) {
     <div class="why-results" data-testid="why-results">
       <div class="summary-line">
         Comparing <b>{formatCount(selected)}</b> {side} call{selected === 1 ? "" : "s"}
-        {!errors && threshold !== null && <> ({formatDuration(threshold)} or more)</>} of <b>{endpoint}</b> with the other{" "}
+        {!errors && bandWords !== null && <> ({bandWords})</>} of <b>{endpoint}</b> with the other{" "}
         <b>{formatCount(baseline)}</b>.
         {(why.traces.sampledSelected < selected || why.traces.sampledBaseline < baseline) && (
           <span class="muted"> Counted on a uniform sample of {formatCount(why.traces.sampledSelected + why.traces.sampledBaseline)} traces.</span>

@@ -57,7 +57,7 @@ export interface PathAggregate {
 
 export interface Why {
   endpoint: Endpoint;
-  selection: { kind: "errors" | "percentile" | "slowerThan"; percentile: number | null; thresholdNs: number | null };
+  selection: { kind: "errors" | "percentile" | "slowerThan" | "band"; percentile: number | null; thresholdNs: number | null; upperNs: number | null };
   traces: { selected: number; baseline: number; sampledSelected: number; sampledBaseline: number };
   attributes: AttributeFinding[];
   rarerAttributes: AttributeFinding[];

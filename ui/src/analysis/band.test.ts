@@ -28,6 +28,13 @@ describe("the question in the URL", () => {
     expect(questionFromUrl(new URL(urlFromQuestion(q), "http://x").searchParams)).toEqual(q);
   });
 
+  it("keeps a band's two edges", () => {
+    const q = questionFromUrl(new URLSearchParams("service=a&slowerThan=20000000&fasterThan=90000000"));
+    expect(q).toMatchObject({ slowerThanNs: 20_000_000, fasterThanNs: 90_000_000 });
+    expect(questionFromUrl(new URL(urlFromQuestion(q), "http://x").searchParams)).toEqual(q);
+    expect(Object.fromEntries(whyParams(q))).toEqual({ service: "a", lookback: "1h", slowerThan: "20000us", fasterThan: "90000us" });
+  });
+
   it("asks the API in its own syntax", () => {
     const slow = questionFromUrl(new URLSearchParams("service=a&slowerThan=250000000&lookback=30m"));
     expect(Object.fromEntries(whyParams(slow))).toEqual({ service: "a", lookback: "30m", slowerThan: "250000us" });
@@ -70,6 +77,12 @@ describe("the band on the histogram", () => {
     const halfway = Math.round(Math.sqrt(buckets[1].lowNs * buckets[1].highNs));
     expect(countInBand(buckets, halfway)).toEqual({ selected: 35, total: 100 });
   });
+
+  it("counts a closed band: only the buckets between its edges", () => {
+    const buckets = [bucket(100, 50), bucket(104, 30), bucket(108, 20)];
+    expect(countInBand(buckets, buckets[0].lowNs, buckets[2].lowNs)).toEqual({ selected: 80, total: 100 });
+    expect(countInBand(buckets, buckets[1].lowNs, buckets[1].highNs)).toEqual({ selected: 30, total: 100 });
+  });
 });
 
 describe("the region on the heatmap", () => {
@@ -91,6 +104,17 @@ describe("the region on the heatmap", () => {
     // x from 30% to 60% of 4 steps: steps 1 and 2; lower edge at 60% from the top of 4
     // buckets (103 at the top): bucket 101.
     const region = regionFromDrag(0.6, 0.3, 0.1, 0.6, grid, 1000, 10, PER);
-    expect(region).toEqual({ startNs: 1010, endNs: 1030, slowerThanNs: Math.round(2 ** (101 / PER)) });
+    // Its top edge at 10% from the top: bucket 103, so the band ends where 104 starts.
+    expect(region).toEqual({
+      startNs: 1010,
+      endNs: 1030,
+      slowerThanNs: Math.round(2 ** (101 / PER)),
+      fasterThanNs: Math.round(2 ** (104 / PER)),
+    });
+  });
+
+  it("leaves the band open upwards when the rectangle reaches the top", () => {
+    const grid = heatGrid(cells, 4)!;
+    expect(regionFromDrag(0.3, 0.6, -0.2, 0.6, grid, 1000, 10, PER).fasterThanNs).toBeNull();
   });
 });

@@ -12,8 +12,10 @@ export interface WhyQuestion {
   startNs: number | null;
   endNs: number | null;
   mode: WhyMode;
-  /** Slow: traces at least this long; else the `percentile`. */
+  /** Slow: traces at least this long (and under `fasterThanNs` when set: a band); with
+   * neither edge, the `percentile`. */
   slowerThanNs: number | null;
+  fasterThanNs: number | null;
   percentile: number;
 }
 
@@ -36,6 +38,7 @@ export function questionFromUrl(params: URLSearchParams): WhyQuestion {
     endNs: window ? endNs : null,
     mode: params.get("errors") === "1" ? "errors" : "slow",
     slowerThanNs: int("slowerThan"),
+    fasterThanNs: int("fasterThan"),
     percentile: percentile > 0 && percentile < 100 ? percentile : DEFAULT_PERCENTILE,
   };
 }
@@ -44,9 +47,16 @@ export function questionFromUrl(params: URLSearchParams): WhyQuestion {
 export function urlFromQuestion(q: WhyQuestion): string {
   const p = windowParams(q);
   if (q.mode === "errors") p.set("errors", "1");
-  else if (q.slowerThanNs !== null) p.set("slowerThan", String(q.slowerThanNs));
-  else if (q.percentile !== DEFAULT_PERCENTILE) p.set("percentile", String(q.percentile));
+  else if (inBand(q)) {
+    if (q.slowerThanNs !== null) p.set("slowerThan", String(q.slowerThanNs));
+    if (q.fasterThanNs !== null) p.set("fasterThan", String(q.fasterThanNs));
+  } else if (q.percentile !== DEFAULT_PERCENTILE) p.set("percentile", String(q.percentile));
   return `/why?${p}`;
+}
+
+/** Whether the question picks a band of durations (either edge) rather than a percentile. */
+export function inBand(q: WhyQuestion): boolean {
+  return q.slowerThanNs !== null || q.fasterThanNs !== null;
 }
 
 /** The endpoint and its window, as both the page and the APIs name them. */
@@ -65,8 +75,11 @@ function windowParams(q: WhyQuestion): URLSearchParams {
 export function whyParams(q: WhyQuestion): URLSearchParams {
   const p = windowParams(q);
   if (q.mode === "errors") p.set("errors", "true");
-  else if (q.slowerThanNs !== null) p.set("slowerThan", `${Math.max(0, Math.round(q.slowerThanNs / 1000))}us`);
-  else p.set("percentile", String(q.percentile));
+  else if (inBand(q)) {
+    const us = (ns: number) => `${Math.max(0, Math.round(ns / 1000))}us`;
+    if (q.slowerThanNs !== null) p.set("slowerThan", us(q.slowerThanNs));
+    if (q.fasterThanNs !== null) p.set("fasterThan", us(q.fasterThanNs));
+  } else p.set("percentile", String(q.percentile));
   return p;
 }
 
@@ -120,17 +133,21 @@ export function thresholdFromDrag(fromAt: number, toAt: number, span: { first: n
 
 /** How many traces of the histogram the band holds (buckets starting at or above the
  * threshold; the bucket holding a threshold that falls inside it counts in part). */
-export function countInBand(buckets: readonly LatencyBucket[], thresholdNs: number): { selected: number; total: number } {
+export function countInBand(
+  buckets: readonly LatencyBucket[],
+  thresholdNs: number,
+  upperNs: number | null = null,
+): { selected: number; total: number } {
   let selected = 0;
   let total = 0;
   for (const b of buckets) {
     total += b.count;
-    if (b.lowNs >= thresholdNs) selected += b.count;
-    else if (b.highNs > thresholdNs) {
-      // Log-uniform inside the bucket: the share above the threshold.
-      const share = Math.log(b.highNs / thresholdNs) / Math.log(b.highNs / b.lowNs);
-      selected += Math.round(b.count * share);
-    }
+    // Log-uniform inside a bucket: the share of it inside [threshold, upper).
+    const low = Math.max(b.lowNs, thresholdNs);
+    const high = upperNs === null ? b.highNs : Math.min(b.highNs, upperNs);
+    if (high <= low) continue;
+    const share = Math.log(high / low) / Math.log(b.highNs / b.lowNs);
+    selected += Math.round(b.count * share);
   }
   return { selected, total };
 }
@@ -174,17 +191,21 @@ export function regionFromDrag(
   startNs: number,
   stepNs: number,
   perDoubling: number,
-): { startNs: number; endNs: number; slowerThanNs: number } {
+): { startNs: number; endNs: number; slowerThanNs: number; fasterThanNs: number | null } {
   const clamp = (v: number) => Math.min(1, Math.max(0, v));
   const [a, b] = [clamp(Math.min(x0, x1)), clamp(Math.max(x0, x1))];
   const firstStep = Math.min(grid.steps - 1, Math.floor(a * grid.steps));
   const lastStep = Math.max(firstStep, Math.min(grid.steps - 1, Math.ceil(b * grid.steps) - 1));
   // y grows downwards while latency grows upwards: the lower edge is the larger y.
   const bottom = clamp(Math.max(yTop, yBottom));
+  const top = clamp(Math.min(yTop, yBottom));
   const bucket = bucketAt(1 - bottom, grid.span);
+  // A rectangle reaching the top of the chart means "and anything slower": no upper edge.
+  const upper = top <= 0 ? null : bucketLowNs(Math.max(bucket, bucketAt(1 - top, grid.span)) + 1, perDoubling);
   return {
     startNs: startNs + firstStep * stepNs,
     endNs: startNs + (lastStep + 1) * stepNs,
     slowerThanNs: bucketLowNs(bucket, perDoubling),
+    fasterThanNs: upper,
   };
 }

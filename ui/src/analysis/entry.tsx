@@ -6,16 +6,18 @@ import { navigate } from "../router";
 import "./entry.css";
 
 /** The search form's service/operation and the brushed region (ms and ns) as a why question. */
-export function whyHrefForRegion(service: string, operation: string, region: { t0: number; t1: number; d0: number }): string {
+export function whyHrefForRegion(service: string, operation: string, region: { t0: number; t1: number; d0: number; d1?: number }): string {
   const p = new URLSearchParams({ service });
   if (operation) p.set("operation", operation);
   p.set("start", String(Math.floor(region.t0 * 1e6)));
   p.set("end", String(Math.ceil(region.t1 * 1e6)));
   p.set("slowerThan", String(Math.max(1, Math.floor(region.d0))));
+  // The brushed rectangle's top edge bounds the band too, so a middle hump is asked about alone.
+  if (region.d1 !== undefined && region.d1 > region.d0) p.set("fasterThan", String(Math.ceil(region.d1)));
   return `/why?${p}`;
 }
 
-export function WhyRegionButton(props: { service: string; operation: string; region: { t0: number; t1: number; d0: number } }) {
+export function WhyRegionButton(props: { service: string; operation: string; region: { t0: number; t1: number; d0: number; d1?: number } }) {
   return (
     <a class="button small button-accent" href={whyHrefForRegion(props.service, props.operation, props.region)} data-testid="why-region">
       Why are these slow?

@@ -70,13 +70,23 @@ def _traces(db: str, endpoint: Endpoint) -> tuple[str, dict[str, Any]]:
     )
 
 
-def selected_condition(threshold: int | None, errors: bool) -> tuple[str, dict[str, Any]]:
-    """A trace's side: failed, at least ``threshold`` long, or (no threshold) baseline."""
+def selected_condition(
+    threshold: int | None, errors: bool, upper: int | None = None
+) -> tuple[str, dict[str, Any]]:
+    """A trace's side: failed, in the band [threshold, upper) of anchor durations (either
+    edge open), or (neither edge) baseline."""
     if errors:
         return "(failed = 1)", {}
-    if threshold is None:  # no traces (or no criterion): every trace is baseline
-        return "(0 = 1)", {}
-    return "(d >= {threshold:Int64})", {"threshold": threshold}
+    parts: list[str] = []
+    params: dict[str, Any] = {}
+    if threshold is not None:
+        parts.append("d >= {threshold:Int64}")
+        params["threshold"] = threshold
+    if upper is not None:
+        parts.append("d < {upper:Int64}")
+        params["upper"] = upper
+    # No edge (no traces, or no criterion): every trace is baseline.
+    return f"({' AND '.join(parts) or '0 = 1'})", params
 
 
 def percentile(db: str, endpoint: Endpoint, level: float) -> tuple[str, dict[str, Any]]:

@@ -546,7 +546,10 @@ def _selection_counts(executor: Executor, db: str, selection: TraceSelection) ->
         text, params = analysis_sql.percentile(db, endpoint, selection.percentile / 100)
         row = executor.query(text, params).to_pylist()[0]
         threshold = int(row["q"]) if row["n"] else None
-    condition, condition_params = analysis_sql.selected_condition(threshold, selection.errors)
+    upper = None if selection.percentile is not None else selection.faster_than_ns
+    condition, condition_params = analysis_sql.selected_condition(
+        threshold, selection.errors, upper
+    )
     text, params = analysis_sql.sides(db, endpoint, condition)
     selected, baseline, first, last = _first_row(
         executor.query(text, {**params, **condition_params})

@@ -49,7 +49,20 @@ def endpoint_traces(endpoint: Endpoint) -> tuple[str, list[Any]]:
 PERCENTILE: Final = "SELECT quantile_disc(d, ?) FROM why_traces"
 
 # The side of a trace: ``?`` a duration threshold; or its failure.
-SLOWER: Final = "(d >= ?)"
+
+
+def band(lower_ns: int | None, upper_ns: int | None) -> tuple[str, list[int]]:
+    """A trace's side by its anchor duration ``d``: in [lower, upper), either edge open."""
+    parts, values = [], []
+    if lower_ns is not None:
+        parts.append("d >= ?")
+        values.append(lower_ns)
+    if upper_ns is not None:
+        parts.append("d < ?")
+        values.append(upper_ns)
+    return f"({' AND '.join(parts) or 'false'})", values
+
+
 FAILED: Final = "failed"
 
 

@@ -1137,10 +1137,11 @@ def _selection_counts(cur: duckdb.DuckDBPyConnection, selection: TraceSelection)
             threshold = None if row is None or row[0] is None else int(row[0])
         else:
             threshold = selection.slower_than_ns
-        if threshold is None:  # no traces (or no criterion): every trace is baseline
+        upper = None if selection.percentile is not None else selection.faster_than_ns
+        if threshold is None and upper is None:  # no traces (or no criterion): all baseline
             condition, condition_params = "false", []
         else:
-            condition, condition_params = analysis_sql.SLOWER, [threshold]
+            condition, condition_params = analysis_sql.band(threshold, upper)
     ((selected, baseline, first, last),) = cur.execute(
         analysis_sql.sides(condition), condition_params * 2
     ).fetchall()
