@@ -6,10 +6,13 @@
 //! the `SPAN_SCHEMA` table. Decoding errors raise `ValueError` with the Python decoder's
 //! message.
 
+mod batch;
 mod columns;
+mod json_api;
 mod otlp;
 mod text;
 mod wire;
+mod zipkin;
 
 use std::os::raw::c_int;
 
@@ -182,5 +185,7 @@ fn decode_otlp_proto<'py>(
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<Buffer>()?;
     module.add_function(wrap_pyfunction!(decode_otlp_proto, module)?)?;
+    module.add_function(wrap_pyfunction!(json_api::decode_zipkin_json, module)?)?;
+    module.add_function(wrap_pyfunction!(json_api::zipkin_resource_keys, module)?)?;
     Ok(())
 }
