@@ -10,6 +10,7 @@ reference alone.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from breadcrumbs.codec.base import DecodeLimits, DecodeResult
 from breadcrumbs.errors import BreadcrumbsError
@@ -17,6 +18,12 @@ from breadcrumbs.errors import BreadcrumbsError
 Decoder = Callable[[bytes, DecodeLimits], DecodeResult]
 
 _DEFAULT_LIMITS = DecodeLimits()
+
+
+class DefaultLimitsDecoder(Protocol):
+    """A decoder whose limits default, as the codecs' own functions do."""
+
+    def __call__(self, body: bytes, limits: DecodeLimits = ..., /) -> DecodeResult: ...
 
 
 def outcome(decoder: Decoder, body: bytes, limits: DecodeLimits) -> DecodeResult | str:
@@ -45,15 +52,16 @@ def assert_same(
     return expected
 
 
-def both(reference: Decoder, candidate: Decoder, available: bool) -> Decoder:
+def both(
+    reference: DefaultLimitsDecoder, candidate: Decoder, available: bool
+) -> DefaultLimitsDecoder:
     """A decoder checking ``candidate`` against ``reference`` on every call."""
     if not available:
         return reference
 
-    def decode(body: bytes, limits: DecodeLimits = _DEFAULT_LIMITS) -> DecodeResult:
+    def decode(body: bytes, limits: DecodeLimits = _DEFAULT_LIMITS, /) -> DecodeResult:
         expected = reference(body, limits)  # raises the reference's error, if any
         assert_same(reference, candidate, body, limits)
         return expected
 
-    decode.__name__ = reference.__name__
     return decode
