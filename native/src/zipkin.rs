@@ -11,9 +11,11 @@
 //! escapes and number ranges only for values it decodes, so nothing is skipped unchecked.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 use std::marker::PhantomData;
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -65,6 +67,11 @@ pub const RESOURCE_KEYS: &[&str] = &[
     "webengine.description", "opencensus.starttime", "opencensus.exporterversion",
     "opencensus.resourcetype",
 ];
+
+fn resource_keys() -> &'static HashSet<&'static str> {
+    static KEYS: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    KEYS.get_or_init(|| RESOURCE_KEYS.iter().copied().collect())
+}
 
 // --- the JSON shapes ---------------------------------------------------------------------
 
@@ -433,6 +440,84 @@ fn pop_first<'a>(tags: &mut Tags<'a>, keys: [&str; 2]) -> Cow<'a, str> {
     }
 }
 
+// --- links --------------------------------------------------------------------------------
+
+struct Link<'a> {
+    trace_id: String,
+    span_id: String,
+    state: String,
+    attrs: Attrs<'a>,
+}
+
+/// `model.normalize_trace_id` (16 or 32 hex) / `normalize_span_id` (16 hex), lowercase and
+/// 32 / 16 digits; None for anything else.
+fn normalized_id(text: &str, trace: bool) -> Option<String> {
+    let fits = if trace {
+        text.len() == 16 || text.len() == 32
+    } else {
+        text.len() == 16
+    };
+    if !fits || !text.bytes().all(|b| b.is_ascii_hexdigit()) || text.bytes().all(|b| b == b'0') {
+        return None;
+    }
+    let width = if trace { 32 } else { 16 };
+    let mut id = "0".repeat(width - text.len());
+    id.push_str(&text.to_ascii_lowercase());
+    Some(id)
+}
+
+/// `_links_from_tags`: the translator's `otlp.link.N` tags (`trace|span|state|{json}|dropped`)
+/// from 0 up to the first missing; one that does not parse stays a plain tag.
+fn links_from_tags(tags: &mut Tags<'_>) -> Out<Vec<Link<'static>>> {
+    let mut links = Vec::new();
+    for index in 0..128 {
+        let key = format!("otlp.link.{index}");
+        let Some(at) = position(tags, &key) else {
+            break;
+        };
+        if let Some(link) = parse_link(&tags[at].1)? {
+            tags.remove(at);
+            links.push(link);
+        }
+    }
+    Ok(links)
+}
+
+fn parse_link(value: &str) -> Out<Option<Link<'static>>> {
+    let parts: Vec<&str> = value.split('|').collect();
+    if parts.len() < 5 {
+        return Ok(None);
+    }
+    let last = parts[parts.len() - 1];
+    if !last.is_ascii() {
+        return Err(Fallback); // Python's isdigit takes other scripts' digits too
+    }
+    if last.is_empty() || !last.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(None);
+    }
+    let (Some(trace_id), Some(span_id)) = (
+        normalized_id(parts[0], true),
+        normalized_id(parts[1], false),
+    ) else {
+        return Ok(None);
+    };
+    let start = parts[0].len() + parts[1].len() + parts[2].len() + 3;
+    let json = &value[start..value.len() - last.len() - 1];
+    let Some(attrs) = json_object(json)? else {
+        return Ok(None);
+    };
+    let attrs = attrs
+        .into_iter()
+        .map(|(k, v, code)| (Cow::Owned(k.into_owned()), Cow::Owned(v.into_owned()), code))
+        .collect();
+    Ok(Some(Link {
+        trace_id,
+        span_id,
+        state: parts[2].to_owned(),
+        attrs,
+    }))
+}
+
 // --- endpoints -----------------------------------------------------------------------------
 
 struct Place<'a> {
@@ -731,9 +816,7 @@ fn append(batch: &mut Batch, span: Span<'_>, limits: &Limits) -> Out<()> {
     let (status, message) = status_from_tags(&mut tags)?;
     let scope_name = pop_first(&mut tags, ["otel.scope.name", "otel.library.name"]);
     let scope_version = pop_first(&mut tags, ["otel.scope.version", "otel.library.version"]);
-    if position(&tags, "otlp.link.0").is_some() {
-        return Err(Fallback); // links in tags: rare, the reference parses them
-    }
+    let links = links_from_tags(&mut tags)?;
     let local = span.local_endpoint.map(place).transpose()?;
     let remote = span.remote_endpoint.map(place).transpose()?;
     let service = local.as_ref().map_or("", |l| l.service.as_ref());
@@ -751,7 +834,7 @@ fn append(batch: &mut Batch, span: Span<'_>, limits: &Limits) -> Out<()> {
     }
     let mut i = 0;
     while i < tags.len() {
-        if RESOURCE_KEYS.contains(&tags[i].0.as_ref()) {
+        if resource_keys().contains(tags[i].0.as_ref()) {
             let (key, value) = tags.remove(i);
             if !resource.iter().any(|(k, _, _)| *k == key) {
                 resource.push((key, value, b's'));
@@ -803,7 +886,14 @@ fn append(batch: &mut Batch, span: Span<'_>, limits: &Limits) -> Out<()> {
         end_attr_row(&mut batch.event_attributes);
     }
     batch.event_offsets.push(batch.event_times.len() as i32);
-    batch.link_offsets.push(0);
+    for link in links.iter().take(limits.max_links) {
+        batch.link_trace_ids.push(link.trace_id.as_bytes());
+        batch.link_span_ids.push(link.span_id.as_bytes());
+        batch.link_states.push(link.state.as_bytes());
+        cap(&mut batch.link_attributes, &link.attrs, limits, &mut counts);
+        end_attr_row(&mut batch.link_attributes);
+    }
+    batch.link_offsets.push(batch.link_trace_ids.len() as i32);
     cap(&mut batch.resources, &resource, limits, &mut counts);
     end_attr_row(&mut batch.resources);
     let spans = &mut batch.attributes;
@@ -822,7 +912,10 @@ fn append(batch: &mut Batch, span: Span<'_>, limits: &Limits) -> Out<()> {
         (TRUNCATED_KEY, counts[0]),
         (DROPPED_ATTRIBUTES_KEY, counts[1]),
         (DROPPED_EVENTS_KEY, dropped_events),
-        (DROPPED_LINKS_KEY, 0),
+        (
+            DROPPED_LINKS_KEY,
+            links.len().saturating_sub(limits.max_links) as u64,
+        ),
     ] {
         if count > 0 {
             push_attr(spans, key, count.to_string().as_bytes(), b'i');
