@@ -45,7 +45,7 @@ def main() -> None:
     else:
         bodies = [_otlp_json(r) for r in requests]
         python = otlp.decode_json
-        native = None  # not yet: the native OTLP/JSON decoder
+        native = otlp.decode_json_native if otlp.json_native.AVAILABLE else None
     count = python(bodies[0]).batch.num_rows
     print(f"{args.format}: {count} spans per request, {len(bodies[0]):,} bytes")
     n = 0

@@ -400,6 +400,7 @@ class Server:
             metrics=self.metrics,
             decoding=self.decoding,
             otlp_proto=otlp.proto_decoder(s.decoder)[1],
+            otlp_json=otlp.json_decoder(s.decoder)[1],
             zipkin_json=zipkin_native.json_decoder(s.decoder)[1],
         )
 

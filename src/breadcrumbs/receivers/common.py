@@ -39,6 +39,7 @@ class ReceiverContext:
     decoding: Decoding = field(default_factory=InProcessDecoding)
     # OTLP protobuf: the native decoder when built (``--decoder`` chooses).
     otlp_proto: otlp.ProtoDecoder = field(default_factory=lambda: otlp.proto_decoder()[1])
+    otlp_json: otlp.ProtoDecoder = field(default_factory=lambda: otlp.json_decoder()[1])
     # Zipkin JSON: the native decoder when built, as for OTLP protobuf.
     zipkin_json: otlp.ProtoDecoder = field(default_factory=lambda: zipkin_native.json_decoder()[1])
 
