@@ -39,13 +39,16 @@ pub struct Batch {
     pub error: String,
 }
 
-/// An empty attribute-map column (rows are added with `end_attr_row`).
-pub fn attr_column() -> AttrCol {
+/// An empty attribute-map column (rows are added with `end_attr_row`), with room for
+/// `entries` attributes of `bytes` key and value bytes.
+pub fn attr_column(entries: usize, bytes: usize) -> AttrCol {
+    let mut offsets = Vec::with_capacity(entries / 8 + 1);
+    offsets.push(0);
     AttrCol {
-        offsets: vec![0],
-        keys: StrCol::with_capacity(0, 0),
-        texts: StrCol::with_capacity(0, 0),
-        codes: Vec::new(),
+        offsets,
+        keys: StrCol::with_capacity(entries, bytes / 2),
+        texts: StrCol::with_capacity(entries, bytes / 2),
+        codes: Vec::with_capacity(entries),
     }
 }
 
@@ -61,7 +64,8 @@ pub fn end_attr_row(column: &mut AttrCol) {
 }
 
 impl Batch {
-    pub fn new(spans: usize) -> Batch {
+    /// Room for `spans` spans of a `body` bytes long request (attributes take most of it).
+    pub fn new(spans: usize, body: usize) -> Batch {
         let strings = || StrCol::with_capacity(spans, spans * 16);
         Batch {
             starts: Vec::with_capacity(spans),
@@ -72,22 +76,22 @@ impl Batch {
             names: strings(),
             kinds: Vec::with_capacity(spans),
             services: strings(),
-            resources: attr_column(),
+            resources: attr_column(spans * 4, body / 8),
             scope_names: strings(),
             scope_versions: strings(),
-            attributes: attr_column(),
+            attributes: attr_column(spans * 16, body / 2),
             durations: Vec::with_capacity(spans),
             status_codes: Vec::with_capacity(spans),
             status_messages: StrCol::with_capacity(spans, 0),
             event_offsets: vec![0],
             event_times: Vec::new(),
             event_names: StrCol::with_capacity(0, 0),
-            event_attributes: attr_column(),
+            event_attributes: attr_column(0, 0),
             link_offsets: vec![0],
             link_trace_ids: StrCol::with_capacity(0, 0),
             link_span_ids: StrCol::with_capacity(0, 0),
             link_states: StrCol::with_capacity(0, 0),
-            link_attributes: attr_column(),
+            link_attributes: attr_column(0, 0),
             keep: None,
             rejected: 0,
             error: String::new(),

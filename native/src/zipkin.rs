@@ -734,7 +734,7 @@ pub fn decode_json(body: &[u8], limits: Limits) -> Out<Option<Batch>> {
     if spans.is_empty() {
         return Ok(None);
     }
-    let mut batch = Batch::new(spans.len());
+    let mut batch = Batch::new(spans.len(), body.len());
     for span in spans {
         append(&mut batch, span, &limits)?;
     }
