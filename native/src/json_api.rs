@@ -26,6 +26,12 @@ fn limits(
     }
 }
 
+/// `decode()`, or None if it panicked: a bug here must cost speed (the reference decodes the
+/// body), never the request.
+fn guarded<T>(decode: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).ok()
+}
+
 fn fallback() -> PyErr {
     PyValueError::new_err("left to the reference decoder")
 }
@@ -51,8 +57,11 @@ pub fn decode_otlp_json<'py>(
     );
     let data: &[u8] = body.as_bytes();
     let decoded = py.detach(|| {
-        let request = otlp_json::to_proto(data, &limits).ok()?;
-        otlp::decode(&request, limits).ok().map(|d| d.map(batch_of))
+        guarded(|| {
+            let request = otlp_json::to_proto(data, &limits).ok()?;
+            otlp::decode(&request, limits).ok().map(|d| d.map(batch_of))
+        })
+        .flatten()
     });
     match decoded {
         Some(Some(batch)) => batch.into_tuple(py).map(Some),
@@ -114,10 +123,10 @@ pub fn decode_zipkin_json<'py>(
         max_links,
     );
     let data: &[u8] = body.as_bytes();
-    match py.detach(|| zipkin::decode_json(data, limits)) {
-        Ok(Some(batch)) => batch.into_tuple(py).map(Some),
-        Ok(None) => Ok(None),
-        Err(zipkin::Fallback) => Err(fallback()),
+    match py.detach(|| guarded(|| zipkin::decode_json(data, limits).ok()).flatten()) {
+        Some(Some(batch)) => batch.into_tuple(py).map(Some),
+        Some(None) => Ok(None),
+        None => Err(fallback()),
     }
 }
 
