@@ -8,6 +8,7 @@
 
 mod batch;
 mod columns;
+mod json;
 mod json_api;
 mod otlp;
 mod otlp_json;

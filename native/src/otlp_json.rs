@@ -19,42 +19,12 @@ use base64::Engine as _;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use crate::json::Str;
 use crate::zipkin::Fallback;
 
 type Out<T> = Result<T, Fallback>;
 
 // --- JSON values -------------------------------------------------------------------------
-
-/// A JSON string, borrowed from the body unless it had escapes.
-struct Str<'a>(Cow<'a, str>);
-
-struct StrVisitor<'a>(PhantomData<&'a ()>);
-
-impl<'de: 'a, 'a> Visitor<'de> for StrVisitor<'a> {
-    type Value = Str<'a>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Str<'a>, E> {
-        Ok(Str(Cow::Borrowed(v)))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Str<'a>, E> {
-        Ok(Str(Cow::Owned(v.to_owned())))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Str<'a>, E> {
-        Ok(Str(Cow::Owned(v)))
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(StrVisitor(PhantomData))
-    }
-}
 
 /// Any JSON value, read in full (strings decoded, numbers parsed) and dropped: a field the
 /// reference ignores must still be valid for orjson.

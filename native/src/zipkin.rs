@@ -24,6 +24,7 @@ use crate::batch::{end_attr_row, push_attr, Batch};
 use crate::columns::{
     AttrCol, Limits, DROPPED_ATTRIBUTES_KEY, DROPPED_EVENTS_KEY, DROPPED_LINKS_KEY, TRUNCATED_KEY,
 };
+use crate::json::Str;
 use crate::text::push_py_float;
 
 /// Not decoded here: the Python decoder decides.
@@ -74,37 +75,6 @@ fn resource_keys() -> &'static HashSet<&'static str> {
 }
 
 // --- the JSON shapes ---------------------------------------------------------------------
-
-/// A JSON string, borrowed from the body unless it had escapes.
-struct Str<'a>(Cow<'a, str>);
-
-struct StrVisitor<'a>(PhantomData<&'a ()>);
-
-impl<'de: 'a, 'a> Visitor<'de> for StrVisitor<'a> {
-    type Value = Str<'a>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Str<'a>, E> {
-        Ok(Str(Cow::Borrowed(v)))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Str<'a>, E> {
-        Ok(Str(Cow::Owned(v.to_owned())))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Str<'a>, E> {
-        Ok(Str(Cow::Owned(v)))
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(StrVisitor(PhantomData))
-    }
-}
 
 /// A JSON scalar (arrays and objects are not decoded here).
 enum Scalar<'a> {
