@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from breadcrumbs.codec import otlp
+from breadcrumbs.codec import otlp, zipkin, zipkin_native
 from breadcrumbs.server import decoding_summary
 
 
@@ -23,3 +23,15 @@ def test_native_when_not_built_is_a_clear_error() -> None:
         return
     with pytest.raises(ValueError, match="use --decoder python"):
         otlp.proto_decoder("native")
+
+
+def test_the_json_decoders_follow_the_same_choice() -> None:
+    # One --decoder for every format, so the banner's one word is true for all of them.
+    for choice in ("auto", "python", "native"):
+        if choice == "native" and not otlp.NATIVE_AVAILABLE:
+            continue
+        name = otlp.proto_decoder(choice)[0]
+        assert otlp.json_decoder(choice)[0] == name
+        assert zipkin_native.json_decoder(choice)[0] == name
+    assert otlp.json_decoder("python")[1] is otlp.decode_json
+    assert zipkin_native.json_decoder("python")[1] is zipkin.decode_json

@@ -6,10 +6,15 @@
 //! the `SPAN_SCHEMA` table. Decoding errors raise `ValueError` with the Python decoder's
 //! message.
 
+mod batch;
 mod columns;
+mod json;
+mod json_api;
 mod otlp;
+mod otlp_json;
 mod text;
 mod wire;
+mod zipkin;
 
 use std::os::raw::c_int;
 
@@ -182,5 +187,8 @@ fn decode_otlp_proto<'py>(
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<Buffer>()?;
     module.add_function(wrap_pyfunction!(decode_otlp_proto, module)?)?;
+    module.add_function(wrap_pyfunction!(json_api::decode_otlp_json, module)?)?;
+    module.add_function(wrap_pyfunction!(json_api::decode_zipkin_json, module)?)?;
+    module.add_function(wrap_pyfunction!(json_api::zipkin_resource_keys, module)?)?;
     Ok(())
 }

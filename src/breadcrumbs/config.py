@@ -312,7 +312,7 @@ class Settings:
     decoder: str = _setting(
         "auto",
         _parse_decoder,
-        "OTLP protobuf decoder: auto (native when built, else python), native or python.",
+        "OTLP and Zipkin JSON decoders: auto (native when built, else python), native, python.",
     )
     log_level: str = _setting("info", _parse_log_level, "debug, info, warning or error.")
     demo: bool = _setting(

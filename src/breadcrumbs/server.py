@@ -60,7 +60,7 @@ from breadcrumbs.api import search as search_api
 from breadcrumbs.api import why as why_api
 from breadcrumbs.api import zipkin as zipkin_api
 from breadcrumbs.api.disconnect import CancelOnDisconnect
-from breadcrumbs.codec import otlp
+from breadcrumbs.codec import otlp, zipkin_native
 from breadcrumbs.config import Settings
 from breadcrumbs.pipeline.exposition import (
     GRAPH_BOUNDS_S,
@@ -400,6 +400,8 @@ class Server:
             metrics=self.metrics,
             decoding=self.decoding,
             otlp_proto=otlp.proto_decoder(s.decoder)[1],
+            otlp_json=otlp.json_decoder(s.decoder)[1],
+            zipkin_json=zipkin_native.json_decoder(s.decoder)[1],
         )
 
     async def _start_main_http(self) -> None:

@@ -33,6 +33,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from tests.codec.differential import both
 
 from breadcrumbs.codec import otlp
 from breadcrumbs.codec.base import (
@@ -44,13 +45,15 @@ from breadcrumbs.codec.base import (
 )
 from breadcrumbs.codec.otlp import (
     DEFAULT_LIMITS,
-    decode_json,
     decode_proto,
     decode_request,
     encode_proto,
 )
 from breadcrumbs.errors import BadInput
 from breadcrumbs.model import SPAN_SCHEMA, UNKNOWN_SERVICE, decode_attributes
+
+# Every OTLP/JSON test here decodes with both decoders and requires the same outcome.
+decode_json = both(otlp.decode_json, otlp.decode_json_native, otlp.json_native.AVAILABLE)
 
 TESTDATA = Path(__file__).parent / "otlp_testdata"
 NOW = time.time_ns()

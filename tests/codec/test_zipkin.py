@@ -32,7 +32,9 @@ from py_zipkin.encoding.protobuf import zipkin_pb2
 from py_zipkin.transport import BaseTransportHandler
 from py_zipkin.util import ZipkinAttrs
 from py_zipkin.zipkin import zipkin_span
+from tests.codec.differential import both
 
+from breadcrumbs.codec import zipkin, zipkin_native
 from breadcrumbs.codec.base import (
     DROPPED_ATTRIBUTES_KEY,
     DROPPED_EVENTS_KEY,
@@ -45,7 +47,6 @@ from breadcrumbs.codec.zipkin import (
     DEBUG_KEY,
     SHARED_KEY,
     START_TIME_ABSENT_KEY,
-    decode_json,
     decode_proto,
     to_zipkin_spans,
 )
@@ -63,6 +64,8 @@ from breadcrumbs.model import (
 )
 
 TESTDATA = Path(__file__).parent / "zipkin_testdata"
+# Every test here decodes JSON with both decoders and requires the same outcome.
+decode_json = both(zipkin.decode_json, zipkin_native.decode_json, zipkin_native.AVAILABLE)
 SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

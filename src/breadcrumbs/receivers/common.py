@@ -12,7 +12,7 @@ import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from breadcrumbs.codec import otlp
+from breadcrumbs.codec import otlp, zipkin_native
 from breadcrumbs.codec.base import DecodeLimits, DecodeResult
 from breadcrumbs.errors import BadInput, BreadcrumbsError, PayloadTooLarge, UnsupportedMediaType
 from breadcrumbs.pipeline.base import Consumer
@@ -39,6 +39,9 @@ class ReceiverContext:
     decoding: Decoding = field(default_factory=InProcessDecoding)
     # OTLP protobuf: the native decoder when built (``--decoder`` chooses).
     otlp_proto: otlp.ProtoDecoder = field(default_factory=lambda: otlp.proto_decoder()[1])
+    otlp_json: otlp.ProtoDecoder = field(default_factory=lambda: otlp.json_decoder()[1])
+    # Zipkin JSON: the native decoder when built, as for OTLP protobuf.
+    zipkin_json: otlp.ProtoDecoder = field(default_factory=lambda: zipkin_native.json_decoder()[1])
 
 
 def media_type(content_type: str | None) -> str:

@@ -187,7 +187,11 @@ def _from_reply(reply: _Reply) -> DecodeResult:
     return DecodeResult(batch, rejected, error)
 
 
-_CODECS: Final = ["breadcrumbs.codec.otlp", "breadcrumbs.codec.zipkin"]
+_CODECS: Final = [
+    "breadcrumbs.codec.otlp",
+    "breadcrumbs.codec.zipkin",
+    "breadcrumbs.codec.zipkin_native",
+]
 
 
 def _warm_up() -> None:

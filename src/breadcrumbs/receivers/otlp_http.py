@@ -19,7 +19,6 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from breadcrumbs.codec import otlp
 from breadcrumbs.errors import (
     BreadcrumbsError,
     UnsupportedMediaType,
@@ -67,7 +66,7 @@ def _error_response(error: BaseException, content_type: str) -> Response:
 
 def app(context: ReceiverContext) -> Starlette:
     limits = context.limits
-    decoders: dict[str, Decoder] = {PROTOBUF: context.otlp_proto, JSON: otlp.decode_json}
+    decoders: dict[str, Decoder] = {PROTOBUF: context.otlp_proto, JSON: context.otlp_json}
 
     async def export(request: Request) -> Response:
         content_type = media_type(request.headers.get("content-type"))

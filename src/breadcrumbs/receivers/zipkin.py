@@ -37,21 +37,21 @@ from breadcrumbs.receivers.decoding import Decoder
 log = logging.getLogger("breadcrumbs.receivers.zipkin")
 
 RECEIVER = "zipkin"
-_DECODERS: dict[str, Decoder] = {
-    "": zipkin_codec.decode_json,
-    "application/json": zipkin_codec.decode_json,
-    "application/x-protobuf": zipkin_codec.decode_proto,
-    "application/protobuf": zipkin_codec.decode_proto,
-}
 
 
 def routes(context: ReceiverContext) -> list[BaseRoute]:
     limits = context.limits
+    decoders: dict[str, Decoder] = {
+        "": context.zipkin_json,
+        "application/json": context.zipkin_json,
+        "application/x-protobuf": zipkin_codec.decode_proto,
+        "application/protobuf": zipkin_codec.decode_proto,
+    }
 
     async def post_spans(request: Request) -> Response:
         content_type = media_type(request.headers.get("content-type"))
         try:
-            decoder = _DECODERS.get(content_type)
+            decoder = decoders.get(content_type)
             if decoder is None:
                 raise UnsupportedMediaType(
                     f"unsupported Content-Type {content_type!r}; "

@@ -2,10 +2,10 @@
 
 Modules: ``proto_in`` (protobuf in, the hot path, in Python), ``native`` (the same in Rust:
 ``breadcrumbs._native``, built from ``native/`` where cargo is present), ``json_in``
-(OTLP/JSON in), ``proto_out`` (protobuf out), ``columns`` (the span columns both Python
-decoders fill, with the attribute cache and the limits), ``values`` (attribute values of either
-wire form), ``shadow`` (the raw-attribute schema), ``key_values`` (many ``KeyValue``s in one
-parse).
+(OTLP/JSON in), ``json_native`` (the same in Rust), ``proto_out`` (protobuf out), ``columns``
+(the span columns both Python decoders fill, with the attribute cache and the limits),
+``values`` (attribute values of either wire form), ``shadow`` (the raw-attribute schema),
+``key_values`` (many ``KeyValue``s in one parse).
 
 The protobuf path is the ingest hot path, so it is built for speed in pure Python:
 
@@ -48,7 +48,7 @@ from collections.abc import Callable
 from typing import Final, TypeAlias
 
 from breadcrumbs.codec.base import DecodeLimits, DecodeResult
-from breadcrumbs.codec.otlp import native
+from breadcrumbs.codec.otlp import json_native, native
 from breadcrumbs.codec.otlp.columns import DEFAULT_LIMITS
 from breadcrumbs.codec.otlp.json_in import decode_json
 from breadcrumbs.codec.otlp.proto_in import decode_proto, decode_request
@@ -57,12 +57,15 @@ from breadcrumbs.codec.otlp.proto_out import encode_proto
 __all__ = [
     "DECODERS",
     "DEFAULT_LIMITS",
+    "JSON_DECODERS",
     "NATIVE_AVAILABLE",
     "decode_json",
+    "decode_json_native",
     "decode_proto",
     "decode_proto_native",
     "decode_request",
     "encode_proto",
+    "json_decoder",
     "proto_decoder",
 ]
 
@@ -72,9 +75,16 @@ NATIVE_AVAILABLE: Final = native.AVAILABLE
 """Whether the Rust decoder was built (``pip install`` builds it when cargo is present)."""
 
 decode_proto_native: Final = native.decode_proto
+decode_json_native: Final = json_native.decode_json
 
 DECODERS: Final[dict[str, ProtoDecoder]] = {"native": native.decode_proto, "python": decode_proto}
 """The OTLP protobuf decoders by name; both give the same batches and errors."""
+
+JSON_DECODERS: Final[dict[str, ProtoDecoder]] = {
+    "native": json_native.decode_json,
+    "python": decode_json,
+}
+"""The OTLP/JSON decoders by name; both give the same batches and errors."""
 
 
 def proto_decoder(name: str = "auto") -> tuple[str, ProtoDecoder]:
@@ -91,3 +101,11 @@ def proto_decoder(name: str = "auto") -> tuple[str, ProtoDecoder]:
     if name not in DECODERS:
         raise ValueError(f"unknown decoder {name!r}: use auto, native or python")
     return name, DECODERS[name]
+
+
+def json_decoder(name: str = "auto") -> tuple[str, ProtoDecoder]:
+    """The OTLP/JSON decoder called ``name``, chosen as ``proto_decoder`` chooses."""
+    name = proto_decoder(name)[0]
+    if name == "native" and not json_native.AVAILABLE:
+        name = "python"  # an extension built before the JSON decoders
+    return name, JSON_DECODERS[name]

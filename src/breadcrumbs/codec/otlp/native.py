@@ -57,6 +57,12 @@ def decode_proto(body: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodeRe
         # give the same message even where upb finds another fault first (bad UTF-8 before a
         # corrupt length, say). Bad input only, so the hot path never pays for it.
         return proto_in.decode_proto(body, limits)
+    return batch_from_parts(parts)
+
+
+def batch_from_parts(parts: tuple[Any, ...] | None) -> DecodeResult:
+    """The ``SpanBatch`` of a native decoder's columns (None: no spans). Every native
+    decoder (OTLP protobuf and JSON, Zipkin) returns this one tuple layout."""
     if parts is None:
         return DecodeResult(_EMPTY_BATCH)
     (
