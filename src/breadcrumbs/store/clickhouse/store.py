@@ -128,9 +128,12 @@ class ClickHouseStore:
     capabilities = Capabilities(
         missing={
             Capability.ATOMIC_WRITE: (
-                "ClickHouse has no transaction across inserts: a write failing after its "
-                "spans insert keeps them, the WAL replays the batch, and the query layer's "
-                "dedupe adjuster hides the copies"
+                "ClickHouse has no transaction across inserts: a batch's spans (whose "
+                "materialized views feed trace_ranges and operations, each its own commit) "
+                "and its WAL sequence are separate inserts, so a write failing after the "
+                "spans insert keeps them; the WAL replays the batch and the query layer's "
+                "dedupe adjuster hides the copies. (RED rows are one insert with their "
+                "sequence, atomic: write_span_metrics.)"
             ),
         }
     )
