@@ -159,7 +159,7 @@ class ClickHouseStore:
         self._node = node
         # RED rows go straight to this server's local table: one insert, one part, atomic
         # (a Distributed table would split it by shard and send it later).
-        self._on = f" ON CLUSTER `{cluster}`" if cluster else ""
+        self._on_cluster = f" ON CLUSTER `{cluster}`" if cluster else ""
         self._span_metrics_local = f"{self._db}.span_metrics{'_local' if cluster else ''}"
         self._metrics = metrics
         self._closed = False
@@ -546,7 +546,9 @@ class ClickHouseStore:
                 found = int(executor.query(text, params).column(0)[0].as_py())
                 if found:
                     delete = red.expired(
-                        self._span_metrics_local + self._on, level.resolution_ns, "DELETE FROM"
+                        self._span_metrics_local + self._on_cluster,
+                        level.resolution_ns,
+                        "DELETE FROM",
                     )
                     executor.command(delete, params)
                 deleted += found
