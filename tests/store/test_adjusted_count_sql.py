@@ -46,7 +46,7 @@ def _clickhouse(executor: ChdbExecutor, states: list[str]) -> list[float]:
 
 def _duckdb(states: list[str]) -> list[float]:
     spans = pa.table({"TraceState": pa.array(states, pa.string())})  # noqa: F841 (read by name)
-    rows = duckdb.sql(f"SELECT {duckdb_sql.ADJUSTED_COUNT} AS w FROM spans").fetchall()
+    rows = duckdb.execute(f"SELECT {duckdb_sql.ADJUSTED_COUNT} AS w FROM spans").fetchall()
     return [float(w) for (w,) in rows]
 
 
