@@ -7,7 +7,9 @@ fresh directory, one after the other, with the same generated spans (``bench/gen
 hour of traffic, 100k-span flushes as the WAL writer sends them). Figures per engine: ingest
 (wall seconds and spans/s through ``Store.write``), get-trace p50/p99 over sampled traces,
 search p50/p99 (service + tag + min duration, and service alone, over the hour), the hour's
-dependencies, and bytes per span on disk. The last column is chDB / DuckDB.
+dependencies and service graph, RED over the hour (written as the span metrics stage does:
+one ``write_span_metrics`` per batch; read as one total per series and at 1 min steps), and
+bytes per span on disk. The last column is chDB / DuckDB.
 """
 
 from __future__ import annotations
@@ -48,7 +50,15 @@ async def timed(n: int, call: Callable[[int], Awaitable[Any]]) -> list[float]:
 
 async def child(engine: str, spans: int) -> dict[str, Any]:
     sys.path.insert(0, str(HERE))
-    from breadcrumbs.store.base import GetTraceParams, Store, TagFilter, TraceQuery
+    from breadcrumbs.analysis import red
+    from breadcrumbs.store.base import (
+        GetTraceParams,
+        RedQuery,
+        ServiceGraphQuery,
+        Store,
+        TagFilter,
+        TraceQuery,
+    )
     from gen import Generator
 
     directory = Path(tempfile.mkdtemp(prefix=f"bc-engines-{engine}-"))
@@ -68,14 +78,20 @@ async def child(engine: str, spans: int) -> dict[str, Any]:
     sample: list[str] = []
     services: list[str] = []
     total = 0
-    began = time.perf_counter()
+    ingest_s = red_write_s = 0.0
     for sequence, batch in enumerate(gen.batches(spans, 100_000), start=1):
         ids = batch.column("TraceId")
         sample.extend(ids[rng.randrange(batch.num_rows)].as_py() for _ in range(30))
         services = sorted(set(batch.column("ServiceName").to_pylist()))
         total += batch.num_rows
+        began = time.perf_counter()
         await store.write(batch, wal_sequence=sequence)
-    ingest_s = time.perf_counter() - began
+        ingest_s += time.perf_counter() - began
+        rows = red.aggregate(batch)  # the stage's work, the same for both engines: not timed
+        began = time.perf_counter()
+        await store.write_span_metrics(rows, wal_sequence=sequence)
+        red_write_s += time.perf_counter() - began
+    await store.compact_span_metrics()  # as the background work would have by now
     # The engines' own background work (DuckDB's lookup merges) before reading, as a server
     # that has been up a while would have done it.
     compact = getattr(store, "compact", None)
@@ -107,6 +123,19 @@ async def child(engine: str, spans: int) -> dict[str, Any]:
     async def dependencies(_: int) -> None:
         await store.dependencies(DependenciesQuery(end, HOUR_NS))
 
+    async def service_graph(_: int) -> None:
+        await store.service_graph(ServiceGraphQuery(end - HOUR_NS, end, (10**7, 10**8)))
+
+    minute = red.MINUTE_NS
+    hour_start = (end - HOUR_NS) // minute * minute
+
+    def red_hour(step_ns: int) -> Callable[[int], Awaitable[Any]]:
+        async def run(_: int) -> None:
+            got = await store.red(RedQuery(hour_start, hour_start + HOUR_NS, step_ns))
+            assert got.num_rows
+
+        return run
+
     figures = {
         "spans": total,
         "ingest_s": ingest_s,
@@ -114,6 +143,10 @@ async def child(engine: str, spans: int) -> dict[str, Any]:
         "search_tag": await timed(40, search(True)),
         "search_service": await timed(40, search(False)),
         "dependencies": await timed(5, dependencies),
+        "service_graph": await timed(5, service_graph),
+        "red_total": await timed(20, red_hour(HOUR_NS)),
+        "red_1m": await timed(20, red_hour(minute)),
+        "red_write_ms": [red_write_s * 1e3 / max(1, -(-total // 100_000))],  # per flush
     }
     await store.close()
     # DuckDB's file after its closing checkpoint; ClickHouse's active parts.
@@ -145,11 +178,15 @@ def main() -> None:
     rows: list[tuple[str, float, float]] = [
         ("ingest spans/s", duck["spans"] / duck["ingest_s"], ch["spans"] / ch["ingest_s"]),
     ]
-    for name in ("get_trace", "search_tag", "search_service", "dependencies"):
+    for name in (
+        "get_trace", "search_tag", "search_service", "dependencies", "service_graph",
+        "red_total", "red_1m",
+    ):  # fmt: skip
         for q in (0.5, 0.99):
             rows.append(
                 (f"{name} p{int(q * 100)} ms", pct(duck[name], q) * 1e3, pct(ch[name], q) * 1e3)
             )
+    rows.append(("red write ms/100k spans", duck["red_write_ms"][0], ch["red_write_ms"][0]))
     rows.append(("bytes/span", duck["bytes_per_span"], ch["bytes_per_span"]))
     print(f"{args.spans:,} spans over one hour")
     print(f"{'':<24}{'DuckDB':>12}{'chDB':>12}{'chDB/DuckDB':>14}")

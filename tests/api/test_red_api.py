@@ -1,6 +1,7 @@
 """RED over HTTP: the native ``/api/x/red`` and ``/api/x/service-graph``, and Jaeger's
-monitoring API in the shapes the Jaeger UI's Monitor tab reads (golden files), on a real
-DuckDB store holding aggregates written through the store contract."""
+monitoring API in the shapes the Jaeger UI's Monitor tab reads (golden files), on every
+storage engine (DuckDB, and ClickHouse through chDB) holding aggregates written through the
+store contract."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
+from tests.store.conftest import ENGINES, Engine
 
 from breadcrumbs.analysis import red
 from breadcrumbs.api import red as red_api
 from breadcrumbs.model import Span, SpanKind, StatusCode, batch_from_spans
-from breadcrumbs.store.duckdb import DuckDBStore
+from breadcrumbs.store.base import Store
 
 from .shapes import conforms, golden, shape
 
@@ -47,9 +49,15 @@ def _traffic() -> list[Span]:
     return spans
 
 
+@pytest.fixture(scope="module", params=ENGINES, ids=lambda engine: engine.name)
+def engine(request: pytest.FixtureRequest) -> Engine:
+    chosen: Engine = request.param
+    return chosen
+
+
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBStore]:
-    opened = DuckDBStore(tmp_path_factory.mktemp("red-api") / "spans.duckdb")
+def store(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    opened = engine.open(tmp_path_factory.mktemp(f"red-api-{engine.name}"))
     batch = batch_from_spans(_traffic())
     asyncio.run(opened.write(batch))
     asyncio.run(opened.write_span_metrics(red.aggregate(batch), wal_sequence=1))
@@ -58,7 +66,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBStore]:
 
 
 @pytest.fixture
-async def client(store: DuckDBStore) -> AsyncIterator[httpx.AsyncClient]:
+async def client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
     app = Starlette(routes=red_api.routes(store))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
@@ -214,7 +222,7 @@ async def test_random_parameters_never_5xx(
     assert response.status_code in (200, 400), response.text
 
 
-async def test_sampled_traffic_is_estimated_on_every_api(tmp_path: Any) -> None:
+async def test_sampled_traffic_is_estimated_on_every_api(engine: Engine, tmp_path: Any) -> None:
     """Spans head-sampled at 1/4 (``ot=th:c``) count four each, and each answer says its
     figures are estimates: the native API (a field), Jaeger's (the help text), the graph."""
     spans = [
@@ -231,7 +239,7 @@ async def test_sampled_traffic_is_estimated_on_every_api(tmp_path: Any) -> None:
         )
         for i in range(5)
     ]
-    opened = DuckDBStore(tmp_path / "spans.duckdb")
+    opened = engine.open(tmp_path)
     try:
         batch = batch_from_spans(spans)
         await opened.write(batch)

@@ -107,14 +107,15 @@ def test_red_apis_count_what_the_sdk_sent(server: ServerProcess) -> None:
 
 
 def test_sigkill_and_replay_do_not_double_count(
-    server_factory: Callable[..., ServerProcess],
+    server_factory: Callable[..., ServerProcess], request: pytest.FixtureRequest
 ) -> None:
-    first = server_factory().start()
+    extra = getattr(request.module, "SERVER_ARGS", ())  # the engine's, in a module reusing this
+    first = server_factory(None, *extra).start()
     _send(first, "red-kill", calls=12, errors=1)
     _until(lambda: _red_calls(first, "red-kill") == 12, "12 calls before the kill")
     first.kill()  # SIGKILL: the WAL still holds what the stages committed
 
-    second = server_factory(first.data_dir).start()
+    second = server_factory(first.data_dir, *extra).start()
     assert _red_calls(second, "red-kill") == 12
     _send(second, "red-kill", calls=3, errors=0)
     _until(lambda: _red_calls(second, "red-kill") == 15, "15 calls after the restart")

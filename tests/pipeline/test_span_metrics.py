@@ -3,6 +3,8 @@ whichever of the two stages after the WAL had persisted its part; the series lim
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -137,6 +139,26 @@ async def test_sigkill_during_red_compaction_neither_loses_nor_double_counts(
         assert set((await store.span_metrics_rows()).values()) == {keys.num_rows}
     finally:
         await store.close()
+
+
+def test_sigkill_on_clickhouse_neither_loses_nor_double_counts(tmp_path: Path) -> None:
+    """On chDB a flush and its WAL sequence are one insert (one part): a SIGKILL leaves both
+    or neither, so the replay counts every stored span once. Spans themselves may be stored
+    twice (no transaction spans their insert and their sequence's); RED must not be."""
+    acked = [int(words[0]) for words in acks_then_sigkill("chdb-metrics", tmp_path, 600)]
+    recount = subprocess.run(
+        [sys.executable, "-m", "pipeline.crash_child", "chdb-recount", str(tmp_path)],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    calls, spans = (int(word) for word in recount.stdout.split())
+    acked_spans = sum(1 + tag % 7 for tag in acked)
+    in_flight = PRODUCERS * 7 * len({tag // MAX_BATCHES for tag in acked})
+    assert acked_spans <= spans <= acked_spans + in_flight
+    assert calls == spans  # each stored span counted exactly once
 
 
 def _spans(names: list[str]) -> pa.Table:

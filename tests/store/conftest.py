@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -48,7 +49,12 @@ def _duckdb_fail_writes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(duckdb_sql, "UPSERT_ATTRIBUTE_KEYS", "SELECT error('injected failure')")
 
 
-CHDB_DIR = Path(tempfile.mkdtemp(prefix="breadcrumbs-chdb-"))
+# One directory for the whole test process, however this module is imported (as the store
+# suite's conftest, or by name from another directory's tests): an environment variable,
+# not a module global, carries it.
+CHDB_DIR = Path(
+    os.environ.setdefault("BREADCRUMBS_TEST_CHDB_DIR", tempfile.mkdtemp(prefix="breadcrumbs-chdb-"))
+)
 
 
 def _chdb(directory: Path) -> Store:

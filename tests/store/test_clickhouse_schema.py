@@ -8,9 +8,10 @@ import dataclasses
 import re
 import time
 
+from breadcrumbs.analysis import red as red_math
 from breadcrumbs.model import batch_from_spans
-from breadcrumbs.store.base import GetTraceParams, ServicesQuery
-from breadcrumbs.store.clickhouse import ClickHouseStore, schema
+from breadcrumbs.store.base import GetTraceParams, RedQuery, ServicesQuery
+from breadcrumbs.store.clickhouse import ClickHouseStore, red, schema
 from breadcrumbs.store.clickhouse.executor import ChdbExecutor
 from breadcrumbs.store.clickhouse.store import binary_ids
 
@@ -18,7 +19,8 @@ from . import world
 from .conftest import CHDB_DIR
 
 SPANS = "CREATE TABLE IF NOT EXISTS `traces`.spans "
-TABLES = ("spans", "trace_ranges", "operations", "wal_sequence", "meta")
+MINUTE = red_math.MINUTE_NS
+TABLES = ("spans", "trace_ranges", "operations", "wal_sequence", "span_metrics", "meta")
 
 
 def test_single_node_ddl_has_plain_merge_trees_and_no_cluster() -> None:
@@ -61,6 +63,22 @@ def test_cluster_ddl_is_replicated_local_tables_under_distributed_ones() -> None
     (view,) = [s for s in statements if "trace_ranges_mv" in s]
     assert "TO `traces`.trace_ranges_local" in view
     assert "FROM `traces`.spans_local" in view
+
+
+def test_red_rows_are_one_unpartitioned_aggregating_table_no_view_writes() -> None:
+    """A flush is one insert of one part (atomic with its WAL sequence): no partitions to
+    split it, no materialized view writing a second part; ClickHouse's merges add rows up."""
+    for cluster in (None, "prod"):
+        statements = schema.ddl("traces", cluster)
+        (table,) = [s for s in statements if "span_metrics" in s and "MergeTree" in s]
+        assert "AggregatingMergeTree(" in table
+        assert "PARTITION BY" not in table
+        assert "TTL" not in table
+        assert "SimpleAggregateFunction(sumMap, Tuple(Array(Int16), Array(Float64)))" in table
+        assert f"ORDER BY ({red.ORDER})" in table
+        assert not [s for s in statements if "VIEW" in s and "span_metrics" in s]
+    (single,) = [s for s in schema.ddl("traces") if "span_metrics" in s]
+    assert "non_replicated_deduplication_window" in single  # a retried flush is dropped
 
 
 def test_retention_is_a_ttl_dropping_whole_days() -> None:
@@ -143,5 +161,31 @@ async def test_a_migration_cut_short_is_repeated_without_losing_spans() -> None:
         for statement in steps[: rename + 1]:  # copied and renamed, the old table left
             executor.command(statement)
         await _check_migrated(ChdbExecutor(CHDB_DIR), "cut_short")
+    finally:
+        executor.close()
+
+
+async def test_a_v2_database_gains_the_red_table_on_open() -> None:
+    executor = ChdbExecutor(CHDB_DIR)
+    try:
+        for statement in schema.ddl("from_v2"):
+            if "span_metrics" not in statement:
+                executor.command(statement)
+        executor.command("INSERT INTO `from_v2`.meta VALUES ('schema_version', 2)")
+        assert schema.migrations(2, "from_v2") == []  # ddl creates the table; nothing to copy
+        store = ClickHouseStore(ChdbExecutor(CHDB_DIR), database="from_v2")
+        try:
+            spans = batch_from_spans(world.SPANS)
+            await store.write_span_metrics(red_math.aggregate(spans), wal_sequence=4)
+            assert await store.span_metrics_wal_sequence() == 4
+            start = min(span.start_ns for span in world.SPANS)
+            step = (max(span.start_ns for span in world.SPANS) - start) // MINUTE * MINUTE
+            step += 2 * MINUTE  # one step holding every span
+            got = await store.red(RedQuery(start, start + step, step, by_operation=False))
+            assert sum(got.column("Spans").to_pylist()) == len(world.SPANS)
+        finally:
+            await store.close()
+        version = executor.query("SELECT max(Value) FROM `from_v2`.meta").column(0)[0]
+        assert version.as_py() == schema.SCHEMA_VERSION
     finally:
         executor.close()

@@ -1,14 +1,18 @@
-"""What only the ClickHouse engine has: several writers on one database (the shared suite in
-``test_store.py`` covers the rest, on chDB)."""
+"""What only the ClickHouse engine has: several writers on one database, insert deduplication
+(the shared suite in ``test_store.py`` and ``test_red_store.py`` covers the rest, on chDB)."""
 
 from __future__ import annotations
 
+from breadcrumbs.analysis import red
 from breadcrumbs.model import batch_from_spans
+from breadcrumbs.store.base import RedQuery
 from breadcrumbs.store.clickhouse import ClickHouseStore
 from breadcrumbs.store.clickhouse.executor import ChdbExecutor
 
 from . import world
 from .conftest import CHDB_DIR
+
+MINUTE = red.MINUTE_NS
 
 
 async def test_clickhouse_writers_keep_their_own_wal_sequence() -> None:
@@ -22,6 +26,39 @@ async def test_clickhouse_writers_keep_their_own_wal_sequence() -> None:
         await b.write(batch_from_spans(world.spans_of("B")), wal_sequence=7)
         assert (await a.last_wal_sequence(), await b.last_wal_sequence()) == (50, 7)
         assert (await a.stats()).spans == len(world.spans_of("A", "B"))
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def _red_calls(store: ClickHouseStore) -> float:
+    start = min(span.start_ns for span in world.SPANS) // MINUTE * MINUTE
+    step = (max(span.start_ns for span in world.SPANS) - start) // MINUTE * MINUTE + MINUTE
+    table = await store.red(RedQuery(start, start + step, step, by_operation=False))
+    return float(sum(table.column("Calls").to_pylist()))
+
+
+async def test_red_writers_keep_their_own_sequence_and_a_retried_flush_counts_once() -> None:
+    """Two ingest nodes' RED flushes add up, each node's WAL sequence is its own, and a flush
+    sent again (a retry after a lost reply: the same node, sequence and rows) is dropped by
+    ClickHouse's insert deduplication instead of counted twice. A merge changes nothing."""
+    a, b = (
+        ClickHouseStore(ChdbExecutor(CHDB_DIR), database="two_red_nodes", node=node)
+        for node in ("a", "b")
+    )
+    rows = red.aggregate(batch_from_spans(world.SPANS))
+    try:
+        await a.write_span_metrics(rows, wal_sequence=50)
+        await a.write_span_metrics(rows, wal_sequence=50)  # the retry
+        await b.write_span_metrics(rows, wal_sequence=7)
+        assert (await a.span_metrics_wal_sequence(), await b.span_metrics_wal_sequence()) == (50, 7)
+        assert await _red_calls(a) == 2 * len(world.SPANS)
+        merging = ChdbExecutor(CHDB_DIR)
+        merging.command("OPTIMIZE TABLE two_red_nodes.span_metrics FINAL")
+        merging.close()
+        assert await _red_calls(b) == 2 * len(world.SPANS)
+        kept = await a.span_metrics_rows()
+        assert kept[MINUTE] == rows.num_rows  # both nodes' rows of one key merged into one
     finally:
         await a.close()
         await b.close()

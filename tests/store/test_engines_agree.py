@@ -18,12 +18,14 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from breadcrumbs.analysis import red
 from breadcrumbs.analysis.doctor import ID_PATTERN
 from breadcrumbs.model import Span, SpanKind, StatusCode, batch_from_spans
 from breadcrumbs.store.base import (
     DoctorWindow,
     Endpoint,
     LatencyQuery,
+    RedQuery,
     ServiceGraphQuery,
     Store,
     TraceIdPrefix,
@@ -38,6 +40,7 @@ COUNT = 300
 END = T0 + COUNT * 100 * MS + 10**9
 GATEWAY = Endpoint(T0, END, "gateway")
 APPROXIMATE = {"Traces", "Names", "Keys", "Values"}
+MINUTE = red.MINUTE_NS
 
 
 def _spans(seed: int = 3) -> pa.Table:
@@ -169,3 +172,74 @@ async def test_service_graph_dependencies_and_prefixes_agree(
     )
     assert len(duck) == 7
     assert other == duck
+
+
+HOUR = 60 * MINUTE
+RED_START = T0 - T0 % HOUR
+
+
+def _red_traffic(seed: int, count: int) -> pa.Table:
+    """Spans over three hours: several services, operations and kinds, errors, lognormal
+    durations, and traces sampled at 1/2, 1/4 and about 1/10 (a weight that is no power of
+    two, whose sums depend on the order of addition)."""
+    rng = random.Random(seed)
+    names = [("api", "GET /a"), ("api", "GET /b"), ("db", "SELECT"), ("web", "GET /")]
+    spans = []
+    for i in range(count):
+        service, name = rng.choice(names)
+        spans.append(
+            Span(f"{i + 1:032x}", f"{i + 1:016x}", name, service,
+                 RED_START + rng.randrange(0, 3 * HOUR), int(rng.lognormvariate(16, 1.5)) + 1,
+                 kind=rng.choice([SpanKind.SERVER, SpanKind.CLIENT]),
+                 status=StatusCode.ERROR if rng.random() < 0.1 else StatusCode.UNSET,
+                 trace_state=rng.choice(["", "", "ot=th:8", "ot=th:c", "ot=th:e666666666666a"]))
+        )  # fmt: skip
+    return batch_from_spans(spans)
+
+
+@pytest.fixture(scope="module")
+def red_stores(stores: dict[str, Store]) -> dict[str, Store]:
+    """The same RED flushes (shuffled spans: every flush touches every hour) into each."""
+    spans = _red_traffic(5, 4_000)
+    order = pa.array(random.Random(1).sample(range(spans.num_rows), spans.num_rows))
+    shuffled = spans.take(order)
+    for sequence, offset in enumerate(range(0, shuffled.num_rows, 700), start=1):
+        rows = red.aggregate(shuffled.slice(offset, 700))
+        for store in stores.values():
+            asyncio.run(store.write_span_metrics(rows, wal_sequence=sequence))
+    return stores
+
+
+RED_QUERIES = {
+    "hours": RedQuery(RED_START, RED_START + 3 * HOUR, HOUR),
+    "5min": RedQuery(RED_START, RED_START + 3 * HOUR, 5 * MINUTE, by_operation=False),
+    "ragged": RedQuery(RED_START + 7 * MINUTE, RED_START + 3 * HOUR, 3 * HOUR, by_kind=False),
+    "minutes": RedQuery(RED_START + HOUR, RED_START + 2 * HOUR, MINUTE, services=("api",)),
+    "sliding": RedQuery(
+        RED_START, RED_START + 3 * HOUR, 10 * MINUTE, window_ns=HOUR, quantiles=(0.9,)
+    ),
+    "filtered": RedQuery(
+        RED_START, RED_START + 3 * HOUR, HOUR, operation="SELECT", span_kinds=(SpanKind.CLIENT,)
+    ),
+}
+
+
+@pytest.mark.parametrize("engine", OTHERS, ids=lambda e: e.name)
+@pytest.mark.parametrize("name", RED_QUERIES)
+async def test_red_agrees(red_stores: dict[str, Store], engine: Engine, name: str) -> None:
+    """Same steps and series, the same spans, the weighted counts equal up to the order of
+    float additions, every quantile in the same latency bucket or, where a sum in another
+    order tips a running count across its target, the next one (one bucket: 2^(1/8))."""
+    query = RED_QUERIES[name]
+    duck, other = (table.to_pylist() for table in await _both(red_stores, engine, "red", query))
+    assert len(duck) > 1
+    key = ("Step", "ServiceName", "SpanName", "SpanKind")
+    assert [[row[k] for k in key] for row in other] == [[row[k] for k in key] for row in duck]
+    one_bucket = 2 ** (1 / red.BUCKETS_PER_OCTAVE)
+    for got, want in zip(other, duck, strict=True):
+        assert got["Spans"] == want["Spans"]
+        for total in ("Calls", "Errors", "DurationSum"):
+            assert got[total] == pytest.approx(want[total], rel=1e-12)
+        assert len(got["Quantiles"]) == len(query.quantiles)
+        for value, reference in zip(got["Quantiles"], want["Quantiles"], strict=True):
+            assert reference / one_bucket * 0.999 <= value <= reference * one_bucket * 1.001

@@ -121,3 +121,32 @@ async def test_service_graph_names_peers_and_counts_a_shared_span_once(store: St
     assert not any(edge.estimated for edge in edges)
     links = await store.dependencies(DependenciesQuery(T0 + MINUTE, MINUTE + 1))
     assert [(link.parent, link.child, link.call_count) for link in links] == [("web", "api", 1)]
+
+
+def _calls(durations_ms: list[int], trace_state: str, first: int) -> list[Span]:
+    """One web -> api call per duration, each its own trace carrying ``trace_state``."""
+    spans = []
+    for i, duration in enumerate(durations_ms, start=first):
+        trace, root, child = f"{i:032x}", f"{2 * i:016x}", f"{2 * i + 1:016x}"
+        start = T0 + i * MS
+        spans += [
+            Span(trace, root, "GET /", "web", start, 200 * MS, kind=SpanKind.SERVER,
+                 trace_state=trace_state),
+            Span(trace, child, "GET /a", "api", start + 1, duration * MS, parent_span_id=root,
+                 kind=SpanKind.SERVER, trace_state=trace_state),
+        ]  # fmt: skip
+    return spans
+
+
+async def test_p95_weighs_each_call_by_its_adjusted_count(store: Store) -> None:
+    """30 fast calls kept whole and one slow call sampled at 1/4 (standing for four): 4 of
+    34 calls are slow, more than 5%, so the p95 is the slow call's (unweighted, 1 of 31 is
+    not, and the p95 would be a fast call's). With 79 fast calls, 4 of 83 is under 5%."""
+    slow = _calls([100], "ot=th:c", first=1)
+    await store.write(batch_from_spans(slow + _calls([10] * 30, "", first=2)))
+    (edge,) = await store.service_graph(ServiceGraphQuery(T0, T0 + MINUTE))
+    assert (edge.parent, edge.child, edge.calls, edge.spans) == ("web", "api", 34, 31)
+    assert edge.p95_ns == 100 * MS
+    await store.write(batch_from_spans(_calls([10] * 49, "", first=100)))
+    (edge,) = await store.service_graph(ServiceGraphQuery(T0, T0 + MINUTE))
+    assert (edge.calls, edge.p95_ns) == (83, 10 * MS)

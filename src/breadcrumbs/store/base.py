@@ -220,8 +220,10 @@ class ServiceGraphQuery:
 class ServiceGraphEdge:
     """``peer_kind``: "" for an instrumented callee, else how the peer was named:
     ``peer``, ``database`` or ``queue``. ``p95_ns``: of the callee's span (the client span's
-    for a peer). ``server``/``client``: the callee's and the caller's durations as histogram
-    counts over ``ServiceGraphQuery.bounds_ns`` (one count per bound, then the rest).
+    for a peer), weighted: the shortest duration at or below which 95% of the edge's
+    weighted calls fall (nearest rank; a call sampled at 1/4 counts four times).
+    ``server``/``client``: the callee's and the caller's durations as histogram counts over
+    ``ServiceGraphQuery.bounds_ns`` (one count per bound, then the rest).
 
     Counts are weighted by the callee span's adjusted count (the client span's for a peer;
     ``sampling.adjusted_count``), so they estimate real calls when spans were sampled;

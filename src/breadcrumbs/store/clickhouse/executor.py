@@ -25,8 +25,9 @@ class Executor(Protocol):
 
     def query(self, text: str, params: Params | None = None) -> pa.Table: ...
 
-    def insert(self, table: str, data: pa.Table) -> None:
-        """``data``'s columns, by name, into ``table`` (``database.name``), one insert."""
+    def insert(self, table: str, data: pa.Table, settings: Params | None = None) -> None:
+        """``data``'s columns, by name, into ``table`` (``database.name``), one insert, with
+        ClickHouse ``settings`` for it."""
         ...
 
     def close(self) -> None: ...
@@ -55,9 +56,11 @@ class HttpExecutor:
         table: pa.Table = self._client.query_arrow(text, parameters=params)
         return table
 
-    def insert(self, table: str, data: pa.Table) -> None:
+    def insert(self, table: str, data: pa.Table, settings: Params | None = None) -> None:
         database, name = table.split(".", 1)
-        self._client.insert_arrow(name.strip("`"), data, database=database.strip("`"))
+        self._client.insert_arrow(
+            name.strip("`"), data, database=database.strip("`"), settings=settings
+        )
 
     def close(self) -> None:
         self._client.close()
@@ -67,6 +70,13 @@ def _literal(value: Any) -> str:
     """An array element as ClickHouse's text format quotes it."""
     if isinstance(value, str):
         return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return str(int(value))
+
+
+def _setting(value: Any) -> str:
+    """A setting's value as SQL (settings cannot be bound parameters)."""
+    if isinstance(value, str):
+        return _literal(value)
     return str(int(value))
 
 
@@ -112,13 +122,17 @@ class ChdbExecutor:
             )
         return table
 
-    def insert(self, table: str, data: pa.Table) -> None:
+    def insert(self, table: str, data: pa.Table, settings: Params | None = None) -> None:
         # chDB reads a Python object named in the statement from the caller's variables.
         batch_in = data  # noqa: F841 (read by name by chDB's Python() table function)
         columns = ", ".join(f"`{name}`" for name in data.column_names)
+        options = ", ".join(
+            f"{name} = {_setting(value)}" for name, value in (settings or {}).items()
+        )
         with self._lock:
             self._connection.query(
                 f"INSERT INTO {table} ({columns}) SELECT {columns} FROM Python(batch_in)"  # noqa: S608
+                + (f" SETTINGS {options}" if options else "")
             )
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""The ClickHouse layout (schema version 2), as DDL for one server or a cluster.
+"""The ClickHouse layout (schema version 3), as DDL for one server or a cluster.
 
 - ``spans``: one row per span, ordered by (10-minute bucket of the start, ServiceName,
   TraceId), so a time window reads only its buckets, a search by service (the Jaeger and
@@ -19,6 +19,10 @@
   view; services and operations read this small table.
 - ``wal_sequence``: per writing node (its WAL), the WAL sequences written with its batches
   (see ``Store.write``); several ingest nodes share one database, each replays its own WAL.
+- ``span_metrics`` (v3): the kept RED aggregates, every level in one AggregatingMergeTree
+  keyed by (Resolution, Time, series, status), with each writer's WAL-sequence marker rows
+  (``red.py``). Its rows are never fed by a materialized view: a flush is one insert of one
+  part, atomic. No TTL (retention per level is ``Store.expire_span_metrics``).
 - ``meta``: the schema version.
 
 With a cluster name every statement runs ``ON CLUSTER``: the tables are
@@ -33,7 +37,9 @@ from __future__ import annotations
 
 from typing import Final
 
-SCHEMA_VERSION: Final = 2
+from breadcrumbs.store.clickhouse import red
+
+SCHEMA_VERSION: Final = 3
 BUCKET_NS: Final = 600 * 10**9  # the spans table's first sort key: 10-minute buckets
 
 _SPANS_COLUMNS: Final = """
@@ -138,12 +144,13 @@ SELECT ServiceName, SpanName, SpanKind, max(Timestamp) AS LastSeen
 FROM {table("spans")} GROUP BY ServiceName, SpanName, SpanKind""",
         f"""CREATE TABLE IF NOT EXISTS {table("wal_sequence")}{on} (Node String, Sequence UInt64)
 ENGINE = {_engine("", cluster, "wal_sequence")} ORDER BY Node""",
+        span_metrics(database, cluster),
         f"""CREATE TABLE IF NOT EXISTS {table("meta")}{on} (Key String, Value Int64)
 ENGINE = {_engine("Replacing", cluster, "meta", "Value")} ORDER BY Key""",
     ]
     if cluster:
         shard = {"spans": "cityHash64(TraceId)", "trace_ranges": "cityHash64(TraceId)"}
-        for name in ("spans", "trace_ranges", "operations", "wal_sequence", "meta"):
+        for name in ("spans", "trace_ranges", "operations", "wal_sequence", "span_metrics", "meta"):
             statements.append(
                 f"CREATE TABLE IF NOT EXISTS {db}.{name}{on} AS {table(name)}\n"
                 f"ENGINE = Distributed(`{cluster}`, {db}, {name}_local, "
@@ -152,16 +159,37 @@ ENGINE = {_engine("Replacing", cluster, "meta", "Value")} ORDER BY Key""",
     return statements
 
 
+def span_metrics(database: str, cluster: str | None = None) -> str:
+    """The RED aggregates' table (v3). Not partitioned: one flush must be one part. With a
+    cluster, the Distributed table over it reads every shard; writers insert into their
+    server's local table (``ClickHouseStore.write_span_metrics``), so the shard key is
+    never used (``rand()``). Deduplication of a retried insert is on (the last 1,000 blocks;
+    replicated tables deduplicate by default)."""
+    on = f" ON CLUSTER `{cluster}`" if cluster else ""
+    local = "_local" if cluster else ""
+    dedupe = "" if cluster else "\nSETTINGS non_replicated_deduplication_window = 1000"
+    return f"""CREATE TABLE IF NOT EXISTS `{database}`.span_metrics{local}{on} ({red.COLUMNS})
+ENGINE = {_engine("Aggregating", cluster, "span_metrics")}
+ORDER BY ({red.ORDER}){dedupe}"""
+
+
 def migrations(
     version: int, database: str, cluster: str | None = None, ttl_s: int = 0
 ) -> list[str]:
     """Statements taking a database from ``version`` to ``SCHEMA_VERSION``, run before
-    ``ddl`` (which then recreates what they dropped). v1 -> v2: the spans are copied into a
-    table in the new order, which takes the old one's name; the views feeding the lookup
-    tables are dropped first (they follow their source table, not its name) and made again
-    by ``ddl``; the lookup tables stay as they are (the same spans)."""
-    if version >= 2:
-        return []
+    ``ddl`` (which then recreates what they dropped, and creates new tables)."""
+    steps = []
+    if version < 2:
+        steps += _to_v2(database, cluster, ttl_s)
+    # v2 -> v3: adds ``span_metrics`` (RED); ``ddl`` creates it, nothing to rewrite.
+    return steps
+
+
+def _to_v2(database: str, cluster: str | None, ttl_s: int) -> list[str]:
+    """v1 -> v2: the spans are copied into a table in the new order, which takes the old
+    one's name; the views feeding the lookup tables are dropped first (they follow their
+    source table, not its name) and made again by ``ddl``; the lookup tables stay as they
+    are (the same spans)."""
     on = f" ON CLUSTER `{cluster}`" if cluster else ""
     local = "_local" if cluster else ""
     db = f"`{database}`"

@@ -155,12 +155,25 @@ _GRAPH_PEER_KIND: Final = (
 )
 
 
+# A span's adjusted count from its tracestate's ``ot=th:`` (ClickHouse's RE2, the same
+# patterns as ``sampling.adjusted_count``, which tests hold this to): 2^56 / (2^56 - T), T the
+# digits right-padded to 14 (hex, read as a big-endian number); no or a malformed ``th``
+# extracts '' and pads to T = 0, weight 1.
+ADJUSTED_COUNT: Final = (
+    "if(position(TraceState, 'th:') > 0, 72057594037927936.0 / (72057594037927936 - "
+    "reinterpretAsUInt64(reverse(unhex(rightPad(extract(extract(TraceState, "
+    "'(?:^|,)[ \\t]*ot=([^,]*?)[ \\t]*(?:,|$)'), '(?:^|;)th:([0-9a-f]{1,14})(?:;|$)'), "
+    "14, '0'))))), 1.0)"
+)
+
+
 def call_rows(db: str, *, graph: bool = False) -> str:
-    """Rows (peer, parent, child, err, dur, cdur, peer_kind) of the calls among spans
+    """Rows (peer, parent, child, err, w, dur, cdur, peer_kind) of the calls among spans
     starting in [first, stop), as ``DependencyLink`` defines them: pairs by a join of the
     window's spans on their parents, peer calls by anti-joins of the window's client spans
-    on the children starting within the horizon. ``dur``: the callee's span duration (the
-    client span's for a peer); ``cdur``: the caller's. With ``graph``, peers are named as
+    on the children starting within the horizon. ``w``: the call's weight (the callee span's
+    adjusted count, the client span's for a peer call); ``dur``: the callee's span duration
+    (the client span's for a peer); ``cdur``: the caller's. With ``graph``, peers are named as
     ``_GRAPH_PEER`` does; else by ``peer.service`` alone.
 
     A Zipkin shared span (a client half and a server half with one span id, the server
@@ -177,13 +190,14 @@ def call_rows(db: str, *, graph: bool = False) -> str:
     WITH
     s AS (
         SELECT TraceId, SpanId, ParentSpanId, toString(ServiceName) AS ServiceName,
-               StatusCode, Timestamp, SpanKind, Duration
+               StatusCode, Timestamp, SpanKind, Duration, {ADJUSTED_COUNT} AS w
         FROM {db}.spans WHERE {window}
     ),
     c AS (
         SELECT * FROM (
             SELECT TraceId, SpanId, toString(ServiceName) AS ServiceName, StatusCode,
-                   Timestamp, Duration, {peer} AS peer, {peer_kind} AS peer_kind
+                   Timestamp, Duration, {ADJUSTED_COUNT} AS w, {peer} AS peer,
+                   {peer_kind} AS peer_kind
             FROM {db}.spans WHERE SpanKind IN (3, 4) AND {window}
         ) WHERE peer IS NOT NULL AND peer != '' AND peer != ServiceName
     ),
@@ -198,14 +212,15 @@ def call_rows(db: str, *, graph: bool = False) -> str:
         WHERE abs(k.Timestamp - c.Timestamp) <= {horizon}
     )
     SELECT false AS peer, p.ServiceName AS parent, k.ServiceName AS child,
-           k.StatusCode = 2 AS err, k.Duration AS dur, p.Duration AS cdur, '' AS peer_kind
+           k.StatusCode = 2 AS err, k.w AS w, k.Duration AS dur, p.Duration AS cdur,
+           '' AS peer_kind
     FROM s AS k INNER JOIN s AS p ON k.TraceId = p.TraceId AND k.ParentSpanId = p.SpanId
     WHERE k.ParentSpanId != 0 AND p.ServiceName != k.ServiceName
       AND abs(k.Timestamp - p.Timestamp) <= {horizon}
       AND (k.TraceId, k.ParentSpanId, k.ServiceName)
           NOT IN (SELECT TraceId, SpanId, ServiceName FROM s WHERE SpanKind = 2)
     UNION ALL
-    SELECT true, ServiceName, assumeNotNull(peer), StatusCode = 2, Duration, Duration,
+    SELECT true, ServiceName, assumeNotNull(peer), StatusCode = 2, w, Duration, Duration,
            peer_kind
     FROM c
     WHERE (TraceId, SpanId) NOT IN (SELECT TraceId, SpanId FROM answered)
@@ -216,7 +231,7 @@ def call_rows(db: str, *, graph: bool = False) -> str:
 def dependencies(db: str) -> str:
     """Call counts per (parent, child) among spans starting in [first, stop)."""
     return f"""
-    SELECT parent, child, count() AS calls, countIf(err) AS errors
+    SELECT parent, child, sum(w) AS calls, sumIf(w, err) AS errors
     FROM ({call_rows(db)})
     GROUP BY parent, child ORDER BY parent, child
     """
@@ -224,23 +239,34 @@ def dependencies(db: str) -> str:
 
 def service_graph(db: str, bounds_ns: tuple[int, ...]) -> tuple[str, dict[str, Any]]:
     """Edges (parent, child, peer_kind, calls, errors, p95 ns, callee durations per bound,
-    their sum, caller durations per bound, their sum) of calls in [first, stop). Per bound:
-    calls at or below it and above the one before; the last entry counts the rest."""
+    their sum, caller durations per bound, their sum, calls seen) of calls in [first, stop),
+    weighted by adjusted counts. Per bound: calls at or below it and above the one before;
+    the last entry counts the rest. p95: ``base.ServiceGraphEdge``'s weighted nearest rank,
+    from the edge's (duration, weight) pairs sorted, their running weight against 95% of
+    the calls."""
     lows = [-1, *bounds_ns]  # a duration is never negative
     params: dict[str, Any] = {f"b{i}": bound for i, bound in enumerate(lows)}
 
     def per_bound(column: str) -> str:
         slots = [
-            f"countIf({column} > {{b{i}:Int64}} AND {column} <= {{b{i + 1}:Int64}})"
+            f"sumIf(w, {column} > {{b{i}:Int64}} AND {column} <= {{b{i + 1}:Int64}})"
             for i in range(len(bounds_ns))
         ]
-        return f"[{', '.join([*slots, f'countIf({column} > {{b{len(bounds_ns)}:Int64}})'])}]"
+        return f"[{', '.join([*slots, f'sumIf(w, {column} > {{b{len(bounds_ns)}:Int64}})'])}]"
 
     text = f"""
-    SELECT parent, child, peer_kind, count(), countIf(err),
-           quantileExactInclusive(0.95)(dur), {per_bound("dur")}, sum(dur),
-           {per_bound("cdur")}, sum(cdur)
-    FROM ({call_rows(db, graph=True)})
-    GROUP BY parent, child, peer_kind ORDER BY parent, child
+    SELECT parent, child, peer_kind, calls, errors,
+           arrayFirst((d, c) -> c >= 0.95 * calls, arrayMap(x -> x.1, sorted),
+                      arrayCumSum(arrayMap(x -> x.2, sorted))),
+           server, server_sum, client, client_sum, seen
+    FROM (
+        SELECT parent, child, peer_kind, sum(w) AS calls, sumIf(w, err) AS errors,
+               arraySort(groupArray((dur, w))) AS sorted, {per_bound("dur")} AS server,
+               sum(w * dur) AS server_sum, {per_bound("cdur")} AS client,
+               sum(w * cdur) AS client_sum, count() AS seen
+        FROM ({call_rows(db, graph=True)})
+        GROUP BY parent, child, peer_kind
+    )
+    ORDER BY parent, child
     """
     return text, params

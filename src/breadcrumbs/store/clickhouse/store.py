@@ -19,17 +19,21 @@ import logging
 import struct
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from breadcrumbs.analysis import red as red_math
 from breadcrumbs.errors import QueryTimeout
 from breadcrumbs.model import SPAN_SCHEMA, SpanBatch, SpanKind, empty_batch
 from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import (
     LISTING_WINDOW_NS,
+    RED_LEVELS,
+    RED_SCHEMA,
     Capabilities,
     Capability,
     DependenciesQuery,
@@ -57,9 +61,8 @@ from breadcrumbs.store.base import (
     TraceQuery,
     TraceSelection,
     TypicalTraceQuery,
-    Unsupported,
 )
-from breadcrumbs.store.clickhouse import analysis_sql, doctor_sql, schema, sql
+from breadcrumbs.store.clickhouse import analysis_sql, doctor_sql, red, schema, sql
 from breadcrumbs.store.clickhouse.executor import Executor
 from breadcrumbs.store.selection_rows import (
     EXAMPLES,
@@ -80,6 +83,7 @@ _INSERT_COLUMNS = (
     "SpanAttributeTypes", "Duration", "StatusCode", "StatusMessage", "Events", "Links",
 )  # fmt: skip
 _RECENT_WINDOW_NS = 3600 * 10**9
+_RED_EXPIRE_EVERY_S = 600.0
 _SEARCH_FRACTIONS = (
     64,
     16,
@@ -131,13 +135,12 @@ class ClickHouseStore:
     capabilities = Capabilities(
         missing={
             Capability.ATOMIC_WRITE: (
-                "ClickHouse has no transaction across inserts: a write failing after its "
-                "spans insert keeps them, the WAL replays the batch, and the query layer's "
-                "dedupe adjuster hides the copies"
-            ),
-            Capability.SPAN_METRICS: (
-                "RED aggregates are kept only by the DuckDB engine for now (their storage is "
-                "being redesigned there first); on ClickHouse the RED API answers 501"
+                "ClickHouse has no transaction across inserts: a batch's spans (whose "
+                "materialized views feed trace_ranges and operations, each its own commit) "
+                "and its WAL sequence are separate inserts, so a write failing after the "
+                "spans insert keeps them; the WAL replays the batch and the query layer's "
+                "dedupe adjuster hides the copies. (RED rows are one insert with their "
+                "sequence, atomic: write_span_metrics.)"
             ),
         }
     )
@@ -161,6 +164,10 @@ class ClickHouseStore:
         self._cluster = cluster
         self._ttl_s = int(retention_s)
         self._node = node
+        # RED rows go straight to this server's local table: one insert, one part, atomic
+        # (a Distributed table would split it by shard and send it later).
+        self._on_cluster = f" ON CLUSTER `{cluster}`" if cluster else ""
+        self._span_metrics_local = f"{self._db}.span_metrics{'_local' if cluster else ''}"
         self._metrics = metrics
         self._closed = False
         self._threads = StoreThreads("clickhouse", readers=query_threads, timeout_s=query_timeout_s)
@@ -236,7 +243,14 @@ class ClickHouseStore:
         return await self._threads.read(run, stopped.set)
 
     async def maintain(self) -> None:
-        """Nothing to do: ClickHouse merges parts and aggregates ranges by itself."""
+        """The RED levels' retention, every ``_RED_EXPIRE_EVERY_S`` (ClickHouse merges parts
+        and aggregates rows of one key by itself)."""
+        while True:
+            try:
+                await self.expire_span_metrics(time.time_ns())
+            except Exception:  # rows stay a little longer; do not flood the log
+                log.exception("expiring RED aggregates failed; trying again later")
+            await asyncio.sleep(_RED_EXPIRE_EVERY_S)
 
     async def close(self) -> None:
         if not self._closed:
@@ -356,8 +370,9 @@ class ClickHouseStore:
         # (end - lookback, end] is [end - lookback + 1, end + 1) of integer ns.
         params = {"first": end_ns - lookback_ns + 1, "stop": end_ns + 1}
         table = await self._run(lambda e: e.query(sql.dependencies(self._db), params))
+        # Weighted sums (estimates when spans were sampled); the APIs speak whole calls.
         return [
-            DependencyLink(row["parent"], row["child"], int(row["calls"]), int(row["errors"]))
+            DependencyLink(row["parent"], row["child"], round(row["calls"]), round(row["errors"]))
             for row in table.to_pylist()
         ]
 
@@ -491,44 +506,78 @@ class ClickHouseStore:
         text, params = sql.service_graph(self._db, query.bounds_ns)
         params.update(first=query.start_ns, stop=query.end_ns)
         table = await self._run(lambda e: e.query(text, params))
-        return [
-            ServiceGraphEdge(
-                parent,
-                child,
-                int(calls),
-                int(errors),
-                float(p95 or 0.0),
-                kind,
-                server_counts=tuple(server),
-                server_sum_ns=int(server_sum or 0),
-                client_counts=tuple(client),
-                client_sum_ns=int(client_sum or 0),
-                spans=int(calls),  # not weighted by adjusted counts on ClickHouse yet
+        edges = []
+        for row in _rows(table):
+            parent, child, kind, calls, errors, p95, server, server_sum, client, client_sum, n = row
+            edges.append(
+                ServiceGraphEdge(
+                    parent,
+                    child,
+                    float(calls),
+                    float(errors),
+                    float(p95 or 0.0),
+                    kind,
+                    server_counts=tuple(float(c) for c in server),
+                    server_sum_ns=float(server_sum or 0),
+                    client_counts=tuple(float(c) for c in client),
+                    client_sum_ns=float(client_sum or 0),
+                    spans=int(n),
+                )
             )
-            for parent, child, kind, calls, errors, p95, server, server_sum, client, client_sum in (
-                _rows(table)
-            )
-        ]
+        return edges
 
-    # --- RED span metrics: not on ClickHouse (see ``capabilities``) -------------------------
-
-    def _missing(self, capability: Capability) -> Unsupported:
-        return Unsupported(f"{capability}: {self.capabilities.missing[capability]}")
+    # --- RED span metrics (the design is in ``red.py``) -------------------------------------
 
     async def write_span_metrics(self, rows: pa.Table, *, wal_sequence: int) -> None:
-        raise self._missing(Capability.SPAN_METRICS)
+        # Rolled up before the write thread: flushes and span writes wait less.
+        table = red.insert_rows(rows, wal_sequence, self._node)
+        settings = {
+            **red.INSERT_SETTINGS,
+            "insert_deduplication_token": f"{self._node}:{wal_sequence}",
+        }
+        await self._write_run(lambda e: e.insert(self._span_metrics_local, table, settings))
 
     async def span_metrics_wal_sequence(self) -> int:
-        raise self._missing(Capability.SPAN_METRICS)
+        text = red.wal_sequence(self._db)
+        table = await self._write_run(lambda e: e.query(text, {"node": self._node}))
+        return int(table.column(0)[0].as_py() or 0)
 
     async def compact_span_metrics(self) -> int:
-        raise self._missing(Capability.SPAN_METRICS)
+        """Nothing to do: ClickHouse's merges add up the rows of one key (AggregatingMergeTree)."""
+        return 0
 
     async def expire_span_metrics(self, now_ns: int) -> int:
-        raise self._missing(Capability.SPAN_METRICS)
+        def work(executor: Executor) -> int:
+            deleted = 0
+            for level in RED_LEVELS:
+                params = {"cutoff": now_ns - level.retention_ns}
+                text = red.expired(
+                    f"{self._db}.span_metrics", level.resolution_ns, "SELECT count() FROM"
+                )
+                found = int(executor.query(text, params).column(0)[0].as_py())
+                if found:
+                    delete = red.expired(
+                        self._span_metrics_local + self._on_cluster,
+                        level.resolution_ns,
+                        "DELETE FROM",
+                    )
+                    executor.command(delete, params)
+                deleted += found
+            return deleted
+
+        return await self._upkeep_run(work)
+
+    async def span_metrics_rows(self) -> dict[int, int]:
+        """Rows kept per level, merged or not (for benchmarks and tests)."""
+        table = await self._run(lambda e: e.query(red.rows_per_level(self._db)))
+        counts = dict.fromkeys((level.resolution_ns for level in RED_LEVELS), 0)
+        counts.update({int(k): int(n) for k, n in _rows(table)})
+        return counts
 
     async def red(self, query: RedQuery) -> pa.Table:
-        raise self._missing(Capability.SPAN_METRICS)
+        text, params = red.red_query(self._db, query)
+        table = await self._run(lambda e: e.query(text, params))
+        return red_math.summarize(red.summary_rows(table), query.quantiles).cast(RED_SCHEMA)
 
 
 def _rows(table: pa.Table) -> list[tuple[Any, ...]]:

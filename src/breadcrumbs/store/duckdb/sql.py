@@ -455,12 +455,20 @@ def service_graph(
         *(v for low, high in itertools.pairwise(lows) for v in (low, high)),
         lows[-1],
     ]
+    # p95: ``base.ServiceGraphEdge``'s weighted nearest rank, the shortest duration whose
+    # running weight (the edge's calls sorted by duration) reaches 95% of the edge's calls.
     text = f"""
     SELECT parent, child, peer_kind, sum(w), coalesce(sum(w) FILTER (err), 0.0),
-           quantile_cont(dur, 0.95), {per_bound("dur")}, sum(w * dur), {per_bound("cdur")},
-           sum(w * cdur), count(*)
-    FROM ({rows}) WHERE lo >= ? AND hi < ?
-    GROUP BY ALL ORDER BY parent, child
+           min(dur) FILTER (running >= 0.95 * total), {per_bound("dur")}, sum(w * dur),
+           {per_bound("cdur")}, sum(w * cdur), count(*)
+    FROM (
+        SELECT *,
+               sum(w) OVER (PARTITION BY parent, child, peer_kind ORDER BY dur, w
+                            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running,
+               sum(w) OVER (PARTITION BY parent, child, peer_kind) AS total
+        FROM ({rows}) WHERE lo >= ? AND hi < ?
+    )
+    GROUP BY parent, child, peer_kind ORDER BY parent, child
     """
     # In the text's order: the select list's bounds, the rows' ranges, the window.
     return text, [*bound_params, *bound_params, *params, first, stop]
