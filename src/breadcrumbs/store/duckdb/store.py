@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -95,6 +96,23 @@ def _entries_to_map(column: pa.ChunkedArray) -> pa.ChunkedArray:
             )
         )
     return pa.chunked_array(chunks, ATTRIBUTES_TYPE)
+
+
+def _hex(*words: pa.ChunkedArray) -> pa.Array:
+    """Unsigned 64-bit columns as lowercase hex, 16 digits per column per row (a row's words
+    side by side: a trace id from its two halves), nulls as zeros. One ``bytes.hex`` over
+    the big-endian words: DuckDB's ``lpad(lower(hex(..)))`` cost more than the rest of the
+    id columns' read (bench/README.md)."""
+    count = len(words[0])
+    stacked = np.empty((count, len(words)), dtype=">u8")
+    for i, column in enumerate(words):
+        stacked[:, i] = pc.fill_null(column, 0).to_numpy()
+    digits = stacked.tobytes().hex().encode("ascii")
+    width = 16 * len(words)
+    offsets = np.arange(0, width * (count + 1), width, dtype=np.int32)
+    return pa.Array.from_buffers(
+        pa.string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(digits)]
+    )
 
 
 # ``maintain``'s pauses.
@@ -795,7 +813,16 @@ class DuckDBStore:
         return loaded
 
     def _spans(self, cur: duckdb.DuckDBPyConnection, text: str, params: list[Any]) -> SpanBatch:
+        """The rows of ``text`` (``sql.SPAN_COLUMNS``) as a span batch in start order (start,
+        then span id), which the query layer's adjusters and the native codec want."""
         table: pa.Table = cur.sql(text, params=params).to_arrow_table()
+        if table.num_rows > 1:
+            order = pc.sort_indices(
+                table.select(["Timestamp", "SpanId"]),
+                [("Timestamp", "ascending"), ("SpanId", "ascending")],
+            )
+            if not np.array_equal(order.to_numpy(), np.arange(len(order))):
+                table = table.take(order)
         resource_ids = table.column("ResourceId")
         ids, attributes, types = self._resources(cur)
         rows = pc.index_in(resource_ids, value_set=ids)
@@ -803,6 +830,14 @@ class DuckDBStore:
             ids, attributes, types = self._resources(cur, fresh=True)
             rows = pc.index_in(resource_ids, value_set=ids)
         columns = {name: table.column(name) for name in table.column_names}
+        columns["TraceId"] = _hex(table.column("TraceHi"), table.column("TraceLo"))
+        columns["SpanId"] = _hex(table.column("SpanId"))
+        parents = table.column("ParentSpanId")
+        columns["ParentSpanId"] = (
+            pc.if_else(pc.is_null(parents), "", _hex(parents))
+            if parents.null_count
+            else _hex(parents)
+        )
         columns["ResourceAttributes"] = _entries_to_map(
             pc.fill_null(attributes.take(rows), pa.scalar([], _ENTRIES_TYPE))
         )
