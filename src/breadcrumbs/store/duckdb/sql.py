@@ -145,6 +145,11 @@ def trace_ranges(trace_ids: list[str], levels: tuple[int, ...]) -> tuple[str, li
     return text, prefixes
 
 
+def sorted_level_rows(level: int) -> str:
+    """A sorted level's rows as (prefix, first start, last start) in microseconds."""
+    return f"SELECT TracePrefix, FirstStartUs, FirstStartUs + LengthUs FROM {_LEVELS[level]}"
+
+
 def trace_spans_macro(levels: tuple[int, ...]) -> tuple[str, str]:
     """Name and CREATE statement of the table macro of one trace's spans, its time range
     looked up in ``levels``.

@@ -329,6 +329,58 @@ def _near_in_time(
     return groups
 
 
+# The sorted lookup levels are kept in memory (20 bytes a row) up to this many rows, ~80 MB:
+# ~40M spans at the generator's ~12 spans per trace. A lookup of many ids in SQL evaluates
+# its IN list against every row of the levels (20 ids at 10M spans: ~12 ms CPU, a quarter of
+# a search's get_traces); a binary search in memory takes microseconds. Bigger stores look
+# up in SQL.
+_CACHED_LOOKUP_ROWS = 4_000_000
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _SortedLevels:
+    """The sorted lookup levels' rows (schema ``_V7``) as arrays sorted by prefix, as of one
+    level generation (a merge changes the generation; retention drops the copy)."""
+
+    generation: int
+    prefixes: np.ndarray[Any, np.dtype[np.uint64]]
+    first_us: np.ndarray[Any, np.dtype[np.int64]]
+    last_us: np.ndarray[Any, np.dtype[np.int64]]
+
+    @classmethod
+    def load(
+        cls, cur: duckdb.DuckDBPyConnection, generation: int, levels: list[int]
+    ) -> _SortedLevels:
+        parts = [cur.sql(sql.sorted_level_rows(level)).to_arrow_table() for level in levels]
+        table = pa.concat_tables(parts) if parts else None
+        if table is None or table.num_rows == 0:
+            empty = np.empty(0, np.int64)
+            return cls(generation, np.empty(0, np.uint64), empty, empty)
+        prefixes = table.column(0).to_numpy()
+        order = np.argsort(prefixes, kind="stable")
+        return cls(
+            generation,
+            prefixes[order],
+            table.column(1).to_numpy()[order],
+            table.column(2).to_numpy()[order],
+        )
+
+    def merge_into(self, found: dict[int, tuple[int, int]], prefixes: list[int]) -> None:
+        """Widen ``found`` (prefix -> first, last start in ns) by these levels' rows."""
+        wanted = np.array(prefixes, np.uint64)
+        lows = np.searchsorted(self.prefixes, wanted, side="left")
+        highs = np.searchsorted(self.prefixes, wanted, side="right")
+        for prefix, low, high in zip(prefixes, lows.tolist(), highs.tolist(), strict=True):
+            if low == high:
+                continue
+            first = int(self.first_us[low:high].min()) * 1000
+            last = int(self.last_us[low:high].max()) * 1000
+            if prefix in found:
+                old_first, old_last = found[prefix]
+                first, last = min(first, old_first), max(last, old_last)
+            found[prefix] = (first, last)
+
+
 class _Read(Generic[T]):
     """One read on a cursor of its own, which another thread may interrupt."""
 
@@ -425,6 +477,10 @@ class DuckDBStore:
         # after updating ``_levels``; a lookup that saw it change reads every level.
         self._levels: tuple[int, ...] = sql.ALL_LEVELS
         self._level_generation = 0
+        # The sorted levels in memory for lookups of many ids (``_SortedLevels``), as of a
+        # generation; None: not loaded (or dropped by retention).
+        self._sorted_lock = threading.Lock()
+        self._sorted: _SortedLevels | None = None
         # Cached resources table (ids, attribute lists, type codes) and its generation: a
         # change bumps the generation, and a load started before a change is not kept.
         self._resource_lock = threading.Lock()
@@ -856,11 +912,7 @@ class DuckDBStore:
         ranges: list[tuple[str, int, int]] = []
         for i in range(0, len(trace_ids), _IDS_PER_LOOKUP):
             chunk = trace_ids[i : i + _IDS_PER_LOOKUP]
-
-            def lookup(levels: tuple[int, ...]) -> list[tuple[Any, ...]]:
-                return cur.execute(*sql.trace_ranges(chunk, levels)).fetchall()  # noqa: B023
-
-            found = {p: (first, last) for p, first, last in self._looked_up(lookup)}
+            found = self._trace_ranges(cur, chunk)
             ranges.extend((t, *found[int(t[:16], 16)]) for t in chunk if int(t[:16], 16) in found)
         if not ranges:
             return empty_batch()
@@ -876,6 +928,48 @@ class DuckDBStore:
             for i in range(0, len(ranges), _IDS_PER_STATEMENT)
         ]
         return pa.concat_tables(parts) if parts else empty_batch()
+
+    def _trace_ranges(
+        self, cur: duckdb.DuckDBPyConnection, trace_ids: list[str]
+    ) -> dict[int, tuple[int, int]]:
+        """Trace prefix -> (first start, last start) of the ids whose prefix is known: the tail
+        in SQL, the sorted levels from memory (``_SortedLevels``) while no merge commits
+        meanwhile (the seqlock of ``_looked_up``); else every level in SQL."""
+        generation = self._level_generation
+        levels = self._levels
+        cached = self._sorted_levels(cur, generation, levels)
+        if cached is not None:
+            text, values = sql.trace_ranges(trace_ids, (0,))
+            found = {p: (first, last) for p, first, last in cur.execute(text, values).fetchall()}
+            cached.merge_into(found, [int(t[:16], 16) for t in trace_ids])
+            if self._level_generation == generation:
+                return found
+
+        def lookup(levels: tuple[int, ...]) -> list[tuple[Any, ...]]:
+            return cur.execute(*sql.trace_ranges(trace_ids, levels)).fetchall()
+
+        return {p: (first, last) for p, first, last in self._looked_up(lookup)}
+
+    def _sorted_levels(
+        self, cur: duckdb.DuckDBPyConnection, generation: int, levels: tuple[int, ...]
+    ) -> _SortedLevels | None:
+        """The sorted levels as of ``generation`` (loaded when older or missing); None while
+        a merge commits or when they hold more rows than memory is given for."""
+        if generation % 2:
+            return None
+        with self._sorted_lock:
+            cached = self._sorted
+            if cached is not None and cached.generation == generation:
+                return cached
+            counted = self._level_rows
+            sorted_rows = sum(counted[1:]) if counted is not None else None
+            if sorted_rows is None or sorted_rows > _CACHED_LOOKUP_ROWS:
+                return None
+            loaded = _SortedLevels.load(cur, generation, [level for level in levels if level])
+            if self._level_generation != generation:
+                return None
+            self._sorted = loaded
+            return loaded
 
     async def get_trace(self, params: GetTraceParams) -> SpanBatch:
         # The lookup's range is exact, so the caller's time hints add nothing.
@@ -1018,6 +1112,7 @@ class DuckDBStore:
                 raise
             finally:
                 self._level_rows = None
+                self._sorted = None
         with self._write_lock:
             cur.begin()
             try:
