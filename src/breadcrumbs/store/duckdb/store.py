@@ -268,6 +268,13 @@ def _prepare(
 # matching nothing (reads all) ~150 -> ~135 ms.
 _SEARCH_FRACTIONS = (64, 16, 1)
 
+# get_trace sorts a trace of up to this many spans by start: the query layer's adjusters
+# want start order and only check it then (a Python pass), while sorting a few rows is cheap.
+# Past it the rows stay as read (the contract promises no order): a take of 1M wide rows cost
+# ~1.2 s CPU, and the native trace API sorts only the narrow columns it sends. get_traces
+# does not sort: the query layer splits its batch by trace with a sort of its own.
+_SORTED_ROWS = 10_000
+
 # get_traces binds one parameter per id; chunks keep statements small.
 _IDS_PER_STATEMENT = 50
 # The range lookup reads the whole lookup table whatever the number of ids (500 ids: one
@@ -868,11 +875,18 @@ class DuckDBStore:
                 self._resource_cache = loaded
         return loaded
 
-    def _spans(self, cur: duckdb.DuckDBPyConnection, text: str, params: list[Any]) -> SpanBatch:
-        """The rows of ``text`` (``sql.SPAN_COLUMNS``) as a span batch in start order (start,
-        then span id), which the query layer's adjusters and the native codec want."""
+    def _spans(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        text: str,
+        params: list[Any],
+        *,
+        in_start_order: bool = False,
+    ) -> SpanBatch:
+        """The rows of ``text`` (``sql.SPAN_COLUMNS``) as a span batch; ``in_start_order``
+        (start, then span id) when asked and at most ``_SORTED_ROWS`` rows."""
         table: pa.Table = cur.sql(text, params=params).to_arrow_table()
-        if table.num_rows > 1:
+        if in_start_order and 1 < table.num_rows <= _SORTED_ROWS:
             order = pc.sort_indices(
                 table.select(["Timestamp", "SpanId"]),
                 [("Timestamp", "ascending"), ("SpanId", "ascending")],
@@ -907,7 +921,9 @@ class DuckDBStore:
         # one statement. Several: ranges first, then scans shared by traces close in time.
         if len(trace_ids) == 1:
             return self._looked_up(
-                lambda levels: self._spans(cur, *sql.spans_of_trace(trace_ids[0], levels))
+                lambda levels: self._spans(
+                    cur, *sql.spans_of_trace(trace_ids[0], levels), in_start_order=True
+                )
             )
         ranges: list[tuple[str, int, int]] = []
         for i in range(0, len(trace_ids), _IDS_PER_LOOKUP):
