@@ -69,12 +69,12 @@ ON CONFLICT (Key) DO UPDATE SET LastSeen = greatest(LastSeen, excluded.LastSeen)
 SET_WAL_SEQUENCE: Final = "UPDATE meta SET value = greatest(value, ?) WHERE key = ?"
 
 # --- read -------------------------------------------------------------------------------------
-# Columns as stored, in SPAN_SCHEMA order; the store formats the ids as hex and sorts the rows
-# in Arrow (``store._spans``), which measured cheaper than DuckDB doing either for a trace's
-# few rows: ``lpad(lower(hex(..)))`` of three id columns ~2.3 ms and the ORDER BY ~2.5 ms CPU
-# of a ~9 ms get-trace at 2M spans (bench/README.md). ResourceId stands for the two resource
-# columns, joined in Arrow from a cached copy of the small resources table (a SQL join cost
-# more than the rest of a get-trace).
+# Columns as stored, in SPAN_SCHEMA order (TraceId as its two 64-bit halves); the store
+# formats the ids as hex and sorts the rows in Arrow (``store._spans``): DuckDB's ORDER BY of
+# a trace's wide rows cost ~1 ms of a ~9 ms get-trace at 2M spans and 1.25 s CPU of a 1M-span
+# trace (bench/README.md). ResourceId stands for the two resource columns, joined in Arrow
+# from a cached copy of the small resources table (a SQL join cost more than the rest of a
+# get-trace).
 
 SPAN_COLUMNS: Final = """
 s.Timestamp AS Timestamp,

@@ -100,9 +100,8 @@ def _entries_to_map(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 def _hex(*words: pa.ChunkedArray) -> pa.Array:
     """Unsigned 64-bit columns as lowercase hex, 16 digits per column per row (a row's words
-    side by side: a trace id from its two halves), nulls as zeros. One ``bytes.hex`` over
-    the big-endian words: DuckDB's ``lpad(lower(hex(..)))`` cost more than the rest of the
-    id columns' read (bench/README.md)."""
+    side by side: a trace id from its two halves), nulls as zeros: one ``bytes.hex`` over
+    the big-endian words, no Python per row."""
     count = len(words[0])
     stacked = np.empty((count, len(words)), dtype=">u8")
     for i, column in enumerate(words):
@@ -336,8 +335,9 @@ def _near_in_time(
     return groups
 
 
-# The sorted lookup levels are kept in memory (20 bytes a row) up to this many rows, ~80 MB:
-# ~40M spans at the generator's ~12 spans per trace. A lookup of many ids in SQL evaluates
+# The sorted lookup levels are kept in memory (24 bytes a row) up to this many rows, ~96 MB:
+# ~45M spans at the generator's ~12 spans per trace (10M spans: 869k rows, 21 MB, loaded in
+# 45-100 ms CPU by the first many-id read after a merge). A lookup of many ids in SQL evaluates
 # its IN list against every row of the levels (20 ids at 10M spans: ~12 ms CPU, a quarter of
 # a search's get_traces); a binary search in memory takes microseconds. Bigger stores look
 # up in SQL.
