@@ -14,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +23,7 @@ from breadcrumbs.model import Span, batch_from_spans
 from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import GetTraceParams, GetTracesParams
 from breadcrumbs.store.duckdb import DuckDBStore
+from breadcrumbs.store.duckdb import store as store_module
 from breadcrumbs.store.duckdb.schema import RANGE_LEVELS, range_table
 
 S = 10**9
@@ -364,5 +366,37 @@ async def test_sorted_levels_widen_ranges_to_whole_microseconds(tmp_path: Path) 
         assert levels(store)[:2] == [[], [(int(trace[:16], 16), T0, T0 + 7 * S + 1000)]]
         got = await store.get_trace(GetTraceParams(trace))
         assert sorted(got.column("Timestamp").to_pylist()) == starts
+    finally:
+        await store.close()
+
+
+async def test_many_ids_are_looked_up_in_memory_as_in_sql(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The sorted levels' copy in memory answers get_traces as the SQL lookup does, across
+    # levels, the tail and shared prefixes; a merge makes a new copy, retention drops it.
+    model = Model()
+    store = DuckDBStore(tmp_path / "spans.duckdb", lookup_tail_rows=2)
+    try:
+        for flush in range(6):
+            writes = [((flush * 11 + i) % TRACES, flush * 10 + i % 3) for i in range(30)]
+            await store.write(batch_from_spans(model.spans(writes)))
+            await compact_fully(store)
+        # the tail holds rows too, and the copy must see those of the levels only
+        await store.write(batch_from_spans(model.spans([(1, 200), (3, 201), (150, 202)])))
+        await check(store, model)
+        cached = store._sorted
+        assert cached is not None
+        assert len(cached.prefixes) > 0
+        monkeypatch.setattr(store_module, "_CACHED_LOOKUP_ROWS", 0)
+        store._sorted = None
+        await check(store, model)
+        assert store._sorted is None  # the SQL lookup answered
+        monkeypatch.undo()
+        await store.delete_before(T0 + 25 * S)
+        model.delete_before(T0 + 25 * S)
+        assert store._sorted is None
+        await compact_fully(store)
+        await check(store, model)
     finally:
         await store.close()

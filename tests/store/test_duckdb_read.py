@@ -7,9 +7,11 @@ import asyncio
 from pathlib import Path
 
 import duckdb
+import pyarrow.compute as pc
 import pytest
 
 from breadcrumbs.model import Span, batch_from_spans
+from breadcrumbs.store.base import GetTraceParams
 from breadcrumbs.store.duckdb import DuckDBStore, sql
 from breadcrumbs.store.duckdb.store import _near_in_time, _near_ns
 
@@ -88,8 +90,67 @@ def test_every_grouping_reads_exactly_the_asked_traces(
     finally:
         conn.close()
     got: dict[str, set[str]] = {}
-    for row in rows:
-        got.setdefault(row[1], set()).add(row[2])  # TraceId, SpanId columns
+    for row in rows:  # TraceHi, TraceLo, SpanId: the store formats them (_spans)
+        got.setdefault(f"{row[1]:016x}{row[2]:016x}", set()).add(f"{row[3]:016x}")
     assert got == {t: by_trace[t] for t in asked}
-    starts = [(row[0], row[2]) for row in rows]
-    assert starts == sorted(starts)  # in start order, then span id
+
+
+def test_a_trace_comes_in_start_order_with_its_ids_in_hex(tmp_path: Path) -> None:
+    # Written newest first over two batches, equal starts among them: read back in start
+    # order, then span id; the ids in canonical hex (a root's parent empty).
+    trace = "f" * 16 + "0" * 15 + "1"
+    other = "0" * 31 + "2"
+    spans = [
+        Span(
+            trace,
+            "ffffffffffffff00",
+            "late",
+            "api",
+            T0 + 5 * S,
+            S,
+            parent_span_id="00000000000000a1",
+        ),
+        Span(
+            trace,
+            "00000000000000b2",
+            "same-start",
+            "db",
+            T0 + S,
+            S,
+            parent_span_id="00000000000000a1",
+        ),
+        Span(other, "0000000000000001", "other", "api", T0, S),
+    ]
+    first = [
+        Span(
+            trace,
+            "00000000000000b1",
+            "same-start",
+            "db",
+            T0 + S,
+            S,
+            parent_span_id="00000000000000a1",
+        ),
+        Span(trace, "00000000000000a1", "root", "api", T0, 10 * S),
+    ]
+
+    async def run() -> None:
+        store = DuckDBStore(tmp_path / "spans.duckdb")
+        try:
+            await store.write(batch_from_spans(spans))
+            await store.write(batch_from_spans(first))
+            one = await store.get_trace(GetTraceParams(trace))
+            many = await store.get_traces([other, trace])
+        finally:
+            await store.close()
+        expected = ["00000000000000a1", "00000000000000b1", "00000000000000b2", "ffffffffffffff00"]
+        assert one["SpanId"].to_pylist() == expected
+        assert one["TraceId"].to_pylist() == [trace] * 4
+        assert one["ParentSpanId"].to_pylist() == ["", *["00000000000000a1"] * 3]
+        # get_traces promises no order (the query layer sorts when it splits by trace)
+        assert sorted(many.filter(pc.equal(many["TraceId"], trace))["SpanId"].to_pylist()) == (
+            expected
+        )
+        assert many.filter(pc.equal(many["TraceId"], other))["ParentSpanId"].to_pylist() == [""]
+
+    asyncio.run(run())

@@ -69,15 +69,19 @@ ON CONFLICT (Key) DO UPDATE SET LastSeen = greatest(LastSeen, excluded.LastSeen)
 SET_WAL_SEQUENCE: Final = "UPDATE meta SET value = greatest(value, ?) WHERE key = ?"
 
 # --- read -------------------------------------------------------------------------------------
-# Columns in SPAN_SCHEMA order, converted back to their canonical form; ResourceId stands for
-# the two resource columns, joined in Arrow from a cached copy of the small resources table
-# (a SQL join cost more than the rest of a get-trace).
+# Columns as stored, in SPAN_SCHEMA order (TraceId as its two 64-bit halves); the store
+# formats the ids as hex and sorts the rows in Arrow (``store._spans``): DuckDB's ORDER BY of
+# a trace's wide rows cost ~1 ms of a ~9 ms get-trace at 2M spans and 1.25 s CPU of a 1M-span
+# trace (bench/README.md). ResourceId stands for the two resource columns, joined in Arrow
+# from a cached copy of the small resources table (a SQL join cost more than the rest of a
+# get-trace).
 
 SPAN_COLUMNS: Final = """
 s.Timestamp AS Timestamp,
-lpad(lower(hex(s.TraceId)), 32, '0') AS TraceId,
-lpad(lower(hex(s.SpanId)), 16, '0') AS SpanId,
-coalesce(lpad(lower(hex(s.ParentSpanId)), 16, '0'), '') AS ParentSpanId,
+(s.TraceId >> 64)::UBIGINT AS TraceHi,
+(s.TraceId & 18446744073709551615::UHUGEINT)::UBIGINT AS TraceLo,
+s.SpanId AS SpanId,
+s.ParentSpanId AS ParentSpanId,
 s.TraceState AS TraceState,
 s.SpanName AS SpanName,
 s.SpanKind AS SpanKind,
@@ -141,6 +145,11 @@ def trace_ranges(trace_ids: list[str], levels: tuple[int, ...]) -> tuple[str, li
     return text, prefixes
 
 
+def sorted_level_rows(level: int) -> str:
+    """A sorted level's rows as (prefix, first start, last start) in microseconds."""
+    return f"SELECT TracePrefix, FirstStartUs, FirstStartUs + LengthUs FROM {_LEVELS[level]}"
+
+
 def trace_spans_macro(levels: tuple[int, ...]) -> tuple[str, str]:
     """Name and CREATE statement of the table macro of one trace's spans, its time range
     looked up in ``levels``.
@@ -164,9 +173,9 @@ def trace_spans_macro(levels: tuple[int, ...]) -> tuple[str, str]:
 
 
 def spans_of_trace(trace_id: str, levels: tuple[int, ...]) -> tuple[str, list[Any]]:
-    """One trace's spans in start order, through its macro (``trace_spans_macro``)."""
+    """One trace's spans (in no particular order), through its macro (``trace_spans_macro``)."""
     name, _ = trace_spans_macro(levels)
-    text = f"SELECT * FROM {name}($1::UBIGINT, $2::UHUGEINT) ORDER BY Timestamp, SpanId"
+    text = f"SELECT * FROM {name}($1::UBIGINT, $2::UHUGEINT)"
     return text, [int(trace_id[:16], 16), trace_id_param(trace_id)]
 
 
@@ -195,9 +204,7 @@ def spans_in_ranges(groups: list[list[tuple[str, int, int]]]) -> tuple[str, list
             )
             params.extend(trace_id_param(trace_id) for trace_id, _, _ in group)
             params.extend((min(g[1] for g in group), max(g[2] for g in group)))
-    # In start order (hex span ids sort as their integers), which the query layer's adjusters
-    # want: sorting a few rows here is cheaper than an Arrow take of the nested columns.
-    return "\nUNION ALL\n".join(branches) + "\nORDER BY Timestamp, SpanId", params
+    return "\nUNION ALL\n".join(branches), params
 
 
 _IN_RANGE: Final = "s.Timestamp BETWEEN ? AND ?"
