@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pytest
 
 from breadcrumbs.model import Span, batch_from_spans
-from breadcrumbs.store.base import GetTraceParams
+from breadcrumbs.store.base import GetTraceParams, GetTracesParams
 from breadcrumbs.store.duckdb import DuckDBStore, sql
 from breadcrumbs.store.duckdb.store import _near_in_time, _near_ns
 
@@ -140,7 +140,7 @@ def test_a_trace_comes_in_start_order_with_its_ids_in_hex(tmp_path: Path) -> Non
             await store.write(batch_from_spans(spans))
             await store.write(batch_from_spans(first))
             one = await store.get_trace(GetTraceParams(trace))
-            many = await store.get_traces([other, trace])
+            many = await store.get_traces(GetTracesParams((other, trace)))
         finally:
             await store.close()
         expected = ["00000000000000a1", "00000000000000b1", "00000000000000b2", "ffffffffffffff00"]
