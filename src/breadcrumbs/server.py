@@ -49,6 +49,7 @@ from starlette.routing import BaseRoute
 from breadcrumbs import __version__
 from breadcrumbs.api import doctor as doctor_api
 from breadcrumbs.api import explain as explain_api
+from breadcrumbs.api import export as export_api
 from breadcrumbs.api import home as home_api
 from breadcrumbs.api import jaeger as jaeger_api
 from breadcrumbs.api import native_trace as native_trace_api
@@ -411,6 +412,7 @@ class Server:
             *why_api.routes(self.query),
             *doctor_api.routes(self.query, value_limit=self.settings.max_value_length),
             *red_api.routes(self.query.reader),
+            *export_api.routes(self.query.reader),
             *native_trace_api.routes(self.query),
             *search_api.routes(self.query),
             *sampling_api.routes(self.sampling),
