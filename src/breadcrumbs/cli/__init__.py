@@ -9,7 +9,7 @@ here and one import.
 
 from __future__ import annotations
 
-from breadcrumbs.cli import doctor, explain, portability, serve, top, traces, why
+from breadcrumbs.cli import doctor, explain, migrate, portability, serve, top, traces, why
 from breadcrumbs.cli.app import app
 from breadcrumbs.cli.client import format_duration
 from breadcrumbs.cli.traces import waterfall
@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     doctor,
     top,
     portability,
+    migrate,
 )  # imported for their registrations
 
 

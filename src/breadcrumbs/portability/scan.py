@@ -7,7 +7,9 @@ kept. Every span starting in [start, end) is then in exactly one window, whichev
 layout runs underneath (export, migrate and the per-window count check all read this way).
 
 Windows adapt to the data: a window holding ``traces_per_read`` traces or more is halved
-and read again (the search answers at most that many), one holding few doubles the next.
+and read again (the search answers at most that many), one holding few doubles the next (up
+to ``max_window_ns``, so progress is reported often; an empty one doubles without bound, so a
+range of years without spans takes a few dozen reads).
 """
 
 from __future__ import annotations
@@ -118,5 +120,7 @@ async def scan(
         spans = in_window(await fetch_traces(reader, ids), start, stop) if ids else empty_batch()
         yield Window(start, stop, _sorted(spans))
         start = stop
-        if 2 * len(ids) < traces_per_read:  # half full or less: a longer window next
+        if not ids:  # nothing here: leap over empty time however long (no memory at stake)
+            size *= 2
+        elif 2 * len(ids) < traces_per_read:  # half full or less: a longer window next
             size = min(max_window_ns, size * 2)
