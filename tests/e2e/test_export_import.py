@@ -136,6 +136,9 @@ def test_bad_input_is_named(server: ServerProcess, tmp_path: Path) -> None:
     gone = cli("import", str(tmp_path / "missing.jsonl"), "--endpoint", server.otlp_http_url)
     assert gone.returncode == 2
     assert "no such file" in gone.stderr
+    into_collector = cli("import", str(torn), "--store", f"chdb://{tmp_path}/c?layout=otel")
+    assert into_collector.returncode == 2
+    assert "read-only" in into_collector.stderr
     nobody = cli("export", str(tmp_path / "x.jsonl"), "--server", "http://127.0.0.1:9")
     assert nobody.returncode == 2
     assert "Is `breadcrumbs serve` running?" in nobody.stderr

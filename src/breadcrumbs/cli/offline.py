@@ -22,6 +22,7 @@ from breadcrumbs.errors import BadInput
 from breadcrumbs.query.jaeger_params import parse_rfc3339
 from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import Store
+from breadcrumbs.store.url import parse_store_url
 
 T = TypeVar("T")
 
@@ -55,6 +56,16 @@ async def open_offline(store: str | None, data_dir: Path | None, *, create: bool
 
     directory = data_dir or Path("breadcrumbs-data")
     url = store or "duckdb"
+    try:
+        read_only = parse_store_url(url).read_only
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--store") from None
+    if create and read_only:
+        err_console.print(
+            f"[red]breadcrumbs: {url} is the OpenTelemetry Collector's tables (layout=otel), "
+            "read-only: nothing can be written there[/red]"
+        )
+        raise typer.Exit(2)
     if url == "duckdb" and not create and not (directory / "spans.duckdb").exists():
         err_console.print(f"[red]breadcrumbs: no store in {directory} (no spans.duckdb)[/red]")
         raise typer.Exit(2)
