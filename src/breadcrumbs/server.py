@@ -614,9 +614,9 @@ def print_banner(server: Server) -> None:
         rows.append(("Store", store.redacted()))
         rows.append(("Retention", _human_duration(s.retention)))
     rows.append(("Head sampling", sampling_summary(s)))
-    rows.append(("Tail sampling", tail_sampling_summary(s)))
-    workers = s.decode_worker_count
-    rows.append(("Decoding", decoding_summary(s.decoder, workers)))
+    if not store.read_only:  # what happens to spans arriving here: none arrive
+        rows.append(("Tail sampling", tail_sampling_summary(s)))
+        rows.append(("Decoding", decoding_summary(s.decoder, s.decode_worker_count)))
     console = Console(stderr=True)
     if console.is_terminal:
         table = Table(title=f"breadcrumbs {__version__}", show_header=False, box=None)
