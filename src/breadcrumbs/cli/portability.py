@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Annotated, Optional
 
@@ -100,17 +101,18 @@ def export(
     --store URL). Spans come as stored: ids, times, attributes, events, links, status,
     resource, scope and trace state.
     """
-    start = parse_moment(since, "--since") if since else None
-    end = parse_moment(until, "--until") if until else None
-    services, trace_ids = tuple(service or ()), _trace_ids(trace_id or [])
+    filters = _Filters(
+        parse_moment(since, "--since") if since else None,
+        parse_moment(until, "--until") if until else None,
+        tuple(service or ()),
+        _trace_ids(trace_id or []),
+    )
     began = time.monotonic()
     if wants_store(store, data_dir):
-        spans, lines = run(
-            lambda: _export_store(store, data_dir, output, start, end, services, trace_ids)
-        )
+        spans, lines = run(lambda: _export_store(store, data_dir, output, filters))
         what = f"{spans:,} spans in {lines:,} lines"
     else:
-        lines, size = _export_server(server, output, start, end, services, trace_ids)
+        lines, size = _export_server(server, output, filters)
         what = f"{lines:,} lines ({size / _MB:.1f} MB of JSON)"
     if str(output) != "-":
         err_console.print(
@@ -118,21 +120,25 @@ def export(
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Filters:
+    """What to export; a missing end of the time range: the store's oldest or newest span."""
+
+    start: int | None
+    end: int | None
+    services: tuple[str, ...]
+    trace_ids: tuple[str, ...]
+
+
 async def _export_store(
-    url: str | None,
-    data_dir: Path | None,
-    output: Path,
-    start: int | None,
-    end: int | None,
-    services: tuple[str, ...],
-    trace_ids: tuple[str, ...],
+    url: str | None, data_dir: Path | None, output: Path, filters: _Filters
 ) -> tuple[int, int]:
     opened = await open_offline(url, data_dir)
     try:
         stats = await opened.stats()
-        first = start if start is not None else stats.oldest_ns or 0
-        stop = end if end is not None else (stats.newest_ns or 0) + 1
-        selection = SpanSelection(first, stop, services, trace_ids)
+        first = filters.start if filters.start is not None else stats.oldest_ns or 0
+        stop = filters.end if filters.end is not None else (stats.newest_ns or 0) + 1
+        selection = SpanSelection(first, stop, filters.services, filters.trace_ids)
         spans = lines = 0
         with open_for_writing(output) as stream, _progress() as progress:
             task = progress.add_task("Exporting", total=max(1, stop - first), status="")
@@ -147,21 +153,14 @@ async def _export_store(
         await opened.close()
 
 
-def _export_server(
-    server: str | None,
-    output: Path,
-    start: int | None,
-    end: int | None,
-    services: tuple[str, ...],
-    trace_ids: tuple[str, ...],
-) -> tuple[int, int]:
+def _export_server(server: str | None, output: Path, filters: _Filters) -> tuple[int, int]:
     base = server_url(server)
-    params: list[tuple[str, str | int | float | bool | None]] = [("service", s) for s in services]
-    params += [("traceId", t) for t in trace_ids]
-    if start is not None:
-        params.append(("start", start))
-    if end is not None:
-        params.append(("end", end))
+    params: list[tuple[str, str | int | float | bool | None]] = [
+        *(("service", s) for s in filters.services),
+        *(("traceId", t) for t in filters.trace_ids),
+        *(("start", filters.start),) * (filters.start is not None),
+        *(("end", filters.end),) * (filters.end is not None),
+    ]
     lines = size = 0
     try:
         with (
