@@ -7,7 +7,8 @@
     │   ├── BadInput            400 / INVALID_ARGUMENT
     │   │   ├── PayloadTooLarge     413 / INVALID_ARGUMENT (OTLP: not retryable)
     │   │   └── UnsupportedMediaType 415 / INVALID_ARGUMENT
-    │   └── NotFound            404 / NOT_FOUND
+    │   ├── NotFound            404 / NOT_FOUND
+    │   └── ReadOnlyStore       403 / PERMISSION_DENIED (the Collector's tables: never written)
     ├── QueryTimeout            503 / DEADLINE_EXCEEDED, no Retry-After: the same query would
     │                           run as long again (narrow it instead)
     └── RetryableError          we are busy; retry later (OTLP throttling)
@@ -56,6 +57,13 @@ class UnsupportedMediaType(BadInput):
 class NotFound(PermanentError):
     http_status = 404
     grpc_code = grpc.StatusCode.NOT_FOUND
+
+
+class ReadOnlyStore(PermanentError):
+    """The store is another system's tables, read and never written (``layout=otel``)."""
+
+    http_status = 403
+    grpc_code = grpc.StatusCode.PERMISSION_DENIED
 
 
 class QueryTimeout(BreadcrumbsError):

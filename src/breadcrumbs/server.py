@@ -44,11 +44,14 @@ from rich.console import Console
 from rich.table import Table
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from breadcrumbs import __version__
 from breadcrumbs.api import doctor as doctor_api
 from breadcrumbs.api import explain as explain_api
+from breadcrumbs.api import export as export_api
 from breadcrumbs.api import home as home_api
 from breadcrumbs.api import jaeger as jaeger_api
 from breadcrumbs.api import native_trace as native_trace_api
@@ -62,6 +65,7 @@ from breadcrumbs.api import zipkin as zipkin_api
 from breadcrumbs.api.disconnect import CancelOnDisconnect
 from breadcrumbs.codec import otlp, zipkin_native
 from breadcrumbs.config import Settings
+from breadcrumbs.errors import ReadOnlyStore
 from breadcrumbs.pipeline.exposition import (
     GRAPH_BOUNDS_S,
     ServiceGraphExposition,
@@ -161,19 +165,36 @@ class Server:
     def modules(self) -> list[Module]:
         """The enabled modules in start order; see the module docstring for why this order."""
         s = self.settings
+        # A read-only store (the Collector's tables) takes no spans: no receiver, no retention.
+        ingest = not parse_store_url(s.store).read_only
         table = [
             Module("store", self._start_store, self._stop_store),
             Module("http", self._start_main_http, self._stop("http"), s.http_port != 0),
             Module("pipeline", self._start_pipeline, self._stop_pipeline),
             Module("decoding", self._start_decoding, self._stop_decoding),
-            Module("otlp-grpc", self._start_otlp_grpc, self._stop_otlp_grpc, s.otlp_grpc_port != 0),
             Module(
-                "otlp-http", self._start_otlp_http, self._stop("otlp-http"), s.otlp_http_port != 0
+                "otlp-grpc",
+                self._start_otlp_grpc,
+                self._stop_otlp_grpc,
+                ingest and s.otlp_grpc_port != 0,
+            ),
+            Module(
+                "otlp-http",
+                self._start_otlp_http,
+                self._stop("otlp-http"),
+                ingest and s.otlp_http_port != 0,
             ),
             Module("zipkin", self._start_zipkin, self._stop("zipkin"), s.zipkin_port != 0),
             Module("sampling", self._start_sampling, self._stop("sampling"), s.sampling_port != 0),
-            Module("retention", self._start_retention, self._stop_retention, s.retention > 0),
-            Module("demo", self._start_demo, self._stop_demo, s.demo and s.otlp_http_port != 0),
+            Module(
+                "retention", self._start_retention, self._stop_retention, ingest and s.retention > 0
+            ),
+            Module(
+                "demo",
+                self._start_demo,
+                self._stop_demo,
+                ingest and s.demo and s.otlp_http_port != 0,
+            ),
         ]
         return [module for module in table if module.enabled]
 
@@ -415,6 +436,7 @@ class Server:
             *why_api.routes(self.query),
             *doctor_api.routes(self.query, value_limit=self.settings.max_value_length),
             *red_api.routes(self.query.reader),
+            *export_api.routes(self.query.reader),
             *native_trace_api.routes(self.query),
             *search_api.routes(self.query),
             *sampling_api.routes(self.sampling),
@@ -432,7 +454,11 @@ class Server:
 
     async def _start_zipkin(self) -> None:
         assert self.query is not None
-        routes = [*zipkin_receiver.routes(self._receiver_context()), *zipkin_api.routes(self.query)]
+        if parse_store_url(self.settings.store).read_only:
+            receiving: list[BaseRoute] = [Route("/api/v2/spans", _read_only, methods=["POST"])]
+        else:
+            receiving = zipkin_receiver.routes(self._receiver_context())
+        routes = [*receiving, *zipkin_api.routes(self.query)]
         await self._serve_http("zipkin", "Zipkin", self.settings.zipkin_port, _query_app(routes))
 
     async def _start_sampling(self) -> None:
@@ -536,6 +562,15 @@ def sampling_summary(settings: Settings) -> str:
     return f"p = {s.sampling_default_probability:g} served to every SDK that asks"
 
 
+async def _read_only(request: Request) -> Response:
+    """Zipkin's span intake on a read-only store: refused, as the OTLP ports are off."""
+    error = ReadOnlyStore(
+        "this breadcrumbs reads the OpenTelemetry Collector's tables (layout=otel) and stores "
+        "no spans: send them to the Collector"
+    )
+    return PlainTextResponse(error.message, status_code=error.http_status)
+
+
 def _query_app(routes: Sequence[BaseRoute]) -> Starlette:
     """An app of query routes whose handlers stop (and their store reads with them) when
     the client goes away."""
@@ -582,12 +617,17 @@ def print_banner(server: Server) -> None:
     if "http" in server.listeners:
         rows.append(("Metrics", server.listeners["http"].url + "/metrics"))
     rows.append(("Data dir", str(s.data_dir.resolve())))
-    rows.append(("Store", parse_store_url(s.store).redacted()))
-    rows.append(("Retention", _human_duration(s.retention)))
+    store = parse_store_url(s.store)
+    if store.read_only:
+        rows.append(("Store", f"{store.redacted()} (read-only)"))
+        rows.append(("Ingest", f"off: the OpenTelemetry Collector writes {store.table}"))
+    else:
+        rows.append(("Store", store.redacted()))
+        rows.append(("Retention", _human_duration(s.retention)))
     rows.append(("Head sampling", sampling_summary(s)))
-    rows.append(("Tail sampling", tail_sampling_summary(s)))
-    workers = s.decode_worker_count
-    rows.append(("Decoding", decoding_summary(s.decoder, workers)))
+    if not store.read_only:  # what happens to spans arriving here: none arrive
+        rows.append(("Tail sampling", tail_sampling_summary(s)))
+        rows.append(("Decoding", decoding_summary(s.decoder, s.decode_worker_count)))
     console = Console(stderr=True)
     if console.is_terminal:
         table = Table(title=f"breadcrumbs {__version__}", show_header=False, box=None)

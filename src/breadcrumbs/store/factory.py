@@ -65,6 +65,22 @@ def _open(
 
     from breadcrumbs.store.clickhouse import ClickHouseStore, executor
 
+    if url.read_only:
+        from breadcrumbs.store.clickhouse.otel import OtelTracesStore
+
+        inner: executor.Executor = (
+            executor.ChdbExecutor(url.path or data_dir / CHDB_DIR)
+            if url.engine == "chdb"
+            else executor.HttpExecutor(url)
+        )
+        return OtelTracesStore(  # closes ``inner`` when it cannot open
+            inner,
+            database=url.database,
+            table=url.table,
+            metrics=metrics,
+            query_timeout_s=reads.timeout_s,
+            query_threads=reads.threads,
+        )
     if url.engine == "chdb":
         session = executor.ChdbExecutor(url.path or data_dir / CHDB_DIR)
         return ClickHouseStore(
