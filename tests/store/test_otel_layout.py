@@ -16,12 +16,18 @@ from breadcrumbs.errors import ReadOnlyStore
 from breadcrumbs.model import SpanKind, StatusCode, batch_from_spans
 from breadcrumbs.store.base import (
     Capability,
+    DependenciesQuery,
     DoctorWindow,
     Endpoint,
     GetTraceParams,
+    GetTracesParams,
+    OperationsQuery,
+    RemoteServicesQuery,
     ServiceGraphQuery,
+    ServicesQuery,
     Store,
     TagFilter,
+    TagKeysQuery,
     TraceIdPrefix,
     TraceQuery,
     TraceSelection,
@@ -72,7 +78,7 @@ async def test_get_trace_maps_every_column(otel: Store) -> None:
         expected = batch_from_spans(world.spans_of(name))
         assert rows(found) == rows_of(otel_collector.as_exporter_stores(expected))
     assert (await otel.get_trace(GetTraceParams(world.UNKNOWN_TRACE))).num_rows == 0
-    both = await otel.get_traces([world.TRACES["A"], world.TRACES["B"]])
+    both = await otel.get_traces(GetTracesParams(tuple([world.TRACES["A"], world.TRACES["B"]])))
     assert {r["TraceId"] for r in rows(both)} == {world.TRACES["A"], world.TRACES["B"]}
 
 
@@ -101,15 +107,16 @@ async def test_search_agrees_with_the_embedded_engine(
 
 
 async def test_listings_and_dependencies_agree(otel: Store, reference: Store) -> None:
-    assert await otel.services() == await reference.services()
-    for service in await reference.services():
-        assert await otel.operations(service) == await reference.operations(service)
-        assert await otel.remote_services(service) == await reference.remote_services(service)
+    assert await otel.services(ServicesQuery()) == await reference.services(ServicesQuery())
+    for service in await reference.services(ServicesQuery()):
+        operations = OperationsQuery(service)
+        assert await otel.operations(operations) == await reference.operations(operations)
+        remote = RemoteServicesQuery(service)
+        assert await otel.remote_services(remote) == await reference.remote_services(remote)
     span = world.WINDOW_END - world.T0 + 3 * world.DAY_NS
-    assert await otel.dependencies(world.WINDOW_END, span) == await reference.dependencies(
-        world.WINDOW_END, span
-    )
-    assert set(await otel.tag_keys()) >= {"http.route", "db.system"}
+    links = DependenciesQuery(world.WINDOW_END, span)
+    assert await otel.dependencies(links) == await reference.dependencies(links)
+    assert set(await otel.tag_keys(TagKeysQuery())) >= {"http.route", "db.system"}
     prefix = TraceIdPrefix(world.TRACES["A"][:8])
     assert await otel.trace_ids_with_prefix(prefix) == [world.TRACES["A"]]
     stats = await otel.stats()

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from breadcrumbs.model import SpanBatch, concat_batches, empty_batch
-from breadcrumbs.store.base import SpanReader, TraceQuery
+from breadcrumbs.store.base import GetTracesParams, SpanReader, TraceQuery
 
 SECOND_NS: Final = 10**9
 FIRST_WINDOW_NS: Final = 60 * SECOND_NS
@@ -70,7 +70,7 @@ def _sorted(batch: SpanBatch) -> SpanBatch:
 async def fetch_traces(reader: SpanReader, trace_ids: list[str]) -> SpanBatch:
     """The spans of the given traces, a bounded number of ids per read."""
     parts = [
-        await reader.get_traces(trace_ids[i : i + IDS_PER_FETCH])
+        await reader.get_traces(GetTracesParams(tuple(trace_ids[i : i + IDS_PER_FETCH])))
         for i in range(0, len(trace_ids), IDS_PER_FETCH)
     ]
     return concat_batches(parts) if parts else empty_batch()

@@ -29,8 +29,11 @@ from breadcrumbs.store.base import (
     Capabilities,
     Capability,
     GetTraceParams,
+    GetTracesParams,
+    RedQuery,
     StoreStats,
     TraceQuery,
+    Unsupported,
 )
 from breadcrumbs.store.clickhouse import otel_sql
 from breadcrumbs.store.clickhouse.executor import Executor, Params
@@ -55,7 +58,7 @@ class _Rewriting:
     def command(self, text: str, params: Params | None = None) -> None:
         raise ReadOnlyStore(_READ_ONLY.format(table=self.table))
 
-    def insert(self, table: str, data: pa.Table) -> None:
+    def insert(self, table: str, data: pa.Table, settings: Params | None = None) -> None:
         raise ReadOnlyStore(_READ_ONLY.format(table=self.table))
 
     def query(self, text: str, params: Params | None = None) -> pa.Table:
@@ -149,6 +152,26 @@ class OtelTracesStore(ClickHouseStore):
     async def delete_before(self, cutoff_ns: int) -> int:
         raise self._missing(Capability.DELETE_BEFORE)
 
+    def _missing(self, capability: Capability) -> Unsupported:
+        return Unsupported(f"{capability}: {self.capabilities.missing[capability]}")
+
+    # --- RED: none kept (the engine's span_metrics table is breadcrumbs' own) ---------------
+
+    async def write_span_metrics(self, rows: pa.Table, *, wal_sequence: int) -> None:
+        raise ReadOnlyStore(_READ_ONLY.format(table=self._otel_table))
+
+    async def span_metrics_wal_sequence(self) -> int:
+        return 0
+
+    async def compact_span_metrics(self) -> int:
+        return 0
+
+    async def expire_span_metrics(self, now_ns: int) -> int:
+        return 0
+
+    async def red(self, query: RedQuery) -> pa.Table:
+        raise self._missing(Capability.SPAN_METRICS)
+
     # --- reads on the raw columns ----------------------------------------------------------
 
     def _raw(self, text: str, params: dict[str, Any]) -> Any:
@@ -160,8 +183,8 @@ class OtelTracesStore(ClickHouseStore):
         )
         return self._spans(await self._run(self._raw(text, {"trace": params.trace_id})))
 
-    async def get_traces(self, trace_ids: list[str]) -> SpanBatch:
-        unique = list(dict.fromkeys(trace_ids))
+    async def get_traces(self, params: GetTracesParams) -> SpanBatch:
+        unique = list(dict.fromkeys(params.trace_ids))
         if not unique:
             return empty_batch()
         text = otel_sql.trace_spans(
