@@ -1,6 +1,6 @@
 """Type stub of the Rust extension built from ``native/`` (see ``codec/otlp/native.py``)."""
 
-from typing import Any, final
+from typing import final
 
 @final
 class Buffer:
@@ -17,6 +17,8 @@ def decode_otlp_proto(
     max_events: int,
     max_links: int,
     /,
-) -> tuple[Any, ...] | None:
-    """The span columns of a serialized ``ExportTraceServiceRequest`` as Arrow-layout buffers
-    (None when it has no spans); raises ``ValueError`` with the Python decoder's message."""
+) -> tuple[int, object, Buffer | None, int, str] | None:
+    """A serialized ``ExportTraceServiceRequest`` as (spans, an ``arrow_array`` PyCapsule of the
+    ``SPAN_SCHEMA`` record batch, the keep mask (one byte a span) or None when every span is
+    kept, rejected spans, why) or None when it has no spans; raises ``ValueError`` with the
+    Python decoder's message."""
