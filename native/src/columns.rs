@@ -3,7 +3,7 @@
 //! the limits and marker attributes of `codec/otlp/columns.py` applied per row.
 
 use crate::text::{push_base64, push_int, push_json, push_py_float};
-use crate::wire::{key_value, Any, Result};
+use crate::wire::{key_value, simple_key_value, Any, Result};
 
 pub const TRUNCATED_KEY: &[u8] = b"breadcrumbs.truncated";
 pub const DROPPED_ATTRIBUTES_KEY: &[u8] = b"breadcrumbs.dropped_attributes";
@@ -254,7 +254,10 @@ impl AttrCol {
 
     /// Decodes one raw `KeyValue`; true if its value was cut.
     fn push_raw(&mut self, raw: &[u8], max_length: usize) -> Result<bool> {
-        let (key, value) = key_value(raw, 0)?;
+        let (key, value) = match simple_key_value(raw) {
+            Some(pair) => pair,
+            None => key_value(raw, 0)?,
+        };
         self.keys.push(key);
         let text = &mut self.texts.data;
         let start = text.len();

@@ -82,7 +82,7 @@ pub struct Decoded {
 }
 
 pub fn decode(body: &[u8], limits: Limits) -> std::result::Result<Option<Decoded>, Failure> {
-    let mut walk = Walk::new(limits, body.len(), count_spans(body));
+    let mut walk = Walk::new(limits, body.len());
     walk.request(body).map_err(Failure::Request)?;
     let total = walk.out.spans;
     if total > limits.max_spans {
@@ -95,27 +95,6 @@ pub fn decode(body: &[u8], limits: Limits) -> std::result::Result<Option<Decoded
         return Err(failure);
     }
     Ok(Some(walk.finish()))
-}
-
-/// The spans in a request, counted without reading them (for sizing the columns); a malformed
-/// request counts what it can (the walk reports the fault).
-fn count_spans(body: &[u8]) -> usize {
-    fn count(body: &[u8], depth: u8) -> Result<usize> {
-        let mut spans = 0;
-        let mut reader = Reader::new(body);
-        while let Some((tag, wire_type)) = reader.next()? {
-            match (tag, wire_type, depth) {
-                (1, LEN, 0) | (2, LEN, 1) => spans += count(reader.bytes()?, depth + 1)?,
-                (2, LEN, 2) => {
-                    reader.bytes()?;
-                    spans += 1;
-                }
-                _ => reader.skip(tag, wire_type)?,
-            }
-        }
-        Ok(spans)
-    }
-    count(body, 0).unwrap_or(0)
 }
 
 /// An enum value, 0 when outside `0..=highest` (proto3 enums are open).
@@ -195,13 +174,14 @@ struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
-    fn new(limits: Limits, body_len: usize, spans: usize) -> Self {
+    fn new(limits: Limits, body_len: usize) -> Self {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-        // Text sizes from the body: every string of a span is in it once, ids twice as hex;
-        // resource values repeat per span.
-        let spans = spans.min(limits.max_spans.saturating_add(1));
+        // Sizes from the body (counting its spans first costs a pass over memory): a span with
+        // a few attributes takes ~200 bytes; the columns grow past a guess (big buffers by
+        // remapping, not copying).
+        let spans = (body_len / 192).min(limits.max_spans.saturating_add(1));
         let text = body_len;
         let attributes = spans * 12;
         let mut event_offsets = Vec::with_capacity(spans + 1);
@@ -221,10 +201,10 @@ impl<'a> Walk<'a> {
                 names: StrCol::with_capacity(spans, spans * 16),
                 kinds: Vec::with_capacity(spans),
                 services: StrCol::with_capacity(spans, spans * 16),
-                resources: AttrCol::with_capacity(spans, spans * 6, spans * 96),
+                resources: AttrCol::with_capacity(spans, spans * 6, spans * 256),
                 scope_names: StrCol::with_capacity(spans, spans * 24),
                 scope_versions: StrCol::with_capacity(spans, spans * 8),
-                attributes: AttrCol::with_capacity(spans, attributes, text / 2),
+                attributes: AttrCol::with_capacity(spans, attributes, text),
                 durations: Vec::with_capacity(spans),
                 status_codes: Vec::with_capacity(spans),
                 status_messages: StrCol::with_capacity(spans, 0),

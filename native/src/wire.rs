@@ -228,3 +228,41 @@ pub fn key_value(buf: &[u8], depth: u32) -> Result<(&[u8], Any<'_>)> {
     }
     Ok((key, value))
 }
+
+/// A `KeyValue` of the usual shape, decoded without the general walk: the key, then a value
+/// holding one string, bool, int or double, each field once with a one-byte length. None for
+/// any other shape, and for bad UTF-8 (the general walk decodes those, or says why not).
+#[inline]
+pub fn simple_key_value(buf: &[u8]) -> Option<(&[u8], Any<'_>)> {
+    let [0x0a, key_len, ref rest @ ..] = *buf else {
+        return None;
+    };
+    let key_len = usize::from(key_len);
+    if key_len >= 0x80 || rest.len() < key_len {
+        return None;
+    }
+    let (key, rest) = rest.split_at(key_len);
+    let [0x12, value_len, ref value @ ..] = *rest else {
+        return None;
+    };
+    if value_len >= 0x80 || usize::from(value_len) != value.len() {
+        return None;
+    }
+    let whole_varint = |bytes: &[u8]| {
+        let mut reader = Reader::new(bytes);
+        let number = reader.varint().ok()?;
+        reader.buf.is_empty().then_some(number)
+    };
+    let any = match *value {
+        [0x0a, len, ref text @ ..] if usize::from(len) == text.len() && len < 0x80 => {
+            utf8(text).ok()?;
+            Any::Str(text)
+        }
+        [0x10, ref number @ ..] => Any::Bool(whole_varint(number)? != 0),
+        [0x18, ref number @ ..] => Any::Int(whole_varint(number)? as i64),
+        [0x21, ref bits @ ..] => Any::Double(f64::from_le_bytes(bits.try_into().ok()?)),
+        _ => return None,
+    };
+    utf8(key).ok()?;
+    Some((key, any))
+}

@@ -303,3 +303,27 @@ def test_rejected_spans_among_kept_ones() -> None:
     result = assert_same(request_of(*spans).SerializeToString())
     assert isinstance(result, DecodeResult)
     assert (result.batch.num_rows, result.rejected) == (2, 4)
+
+
+@pytest.mark.parametrize(
+    "key_value",
+    [
+        field(1, b"k") + field(2, field(1, b"v")),  # the usual shape, read by the fast path
+        field(2, field(1, b"v")) + field(1, b"k"),  # value before key
+        field(1, b"k") + field(2, field(1, b"v") + b"\x18\x07"),  # a string, then an int: last wins
+        field(1, b"k") + field(2, b"\x10\x80\x01"),  # bool from a two-byte varint
+        field(1, b"k") + field(2, b"\x18" + b"\xff" * 9 + b"\x01"),  # int -1
+        field(1, b"k") + field(2, b"\x18" + b"\xff" * 10 + b"\x01"),  # an 11-byte varint
+        field(1, b"k") + field(2, b"\x21" + b"\x00" * 7),  # a double cut short
+        field(1, b"k") + field(2, b"\x21" + b"\x00" * 9),  # a double and a stray byte
+        field(1, b"k") + b"\x12\x83\x00" + field(1, b"v"),  # a length in three bytes
+        field(1, b"k") + field(2, field(1, b"\xc3\xbc" * 70)),  # a string longer than 127
+        field(1, b"k") + field(2, field(1, b"\xc3")),  # a value that is not UTF-8
+        field(1, b"\xc3") + field(2, field(1, b"v")),  # a key that is not UTF-8
+        field(1, b"k") + field(2, b""),  # an empty value
+        field(1, b"k"),  # no value
+    ],
+)
+def test_key_value_shapes(key_value: bytes) -> None:
+    span = good_span(1).SerializeToString() + field(9, key_value)
+    assert_same(field(1, field(2, field(2, span))))
