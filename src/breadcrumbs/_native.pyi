@@ -17,8 +17,8 @@ def decode_otlp_proto(
     max_events: int,
     max_links: int,
     /,
-) -> tuple[int, object, Buffer | None, int, str] | None:
+) -> tuple[int, object, int, Buffer | None, int, str] | None:
     """A serialized ``ExportTraceServiceRequest`` as (spans, an ``arrow_array`` PyCapsule of the
-    ``SPAN_SCHEMA`` record batch, the keep mask (one byte a span) or None when every span is
-    kept, rejected spans, why) or None when it has no spans; raises ``ValueError`` with the
-    Python decoder's message."""
+    ``SPAN_SCHEMA`` record batch, the address of its ``ArrowArray``, the keep mask (one byte a
+    span) or None when every span is kept, rejected spans, why), or None when it has no spans;
+    raises ``ValueError`` with the Python decoder's message."""
