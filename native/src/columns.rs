@@ -41,13 +41,22 @@ impl StrCol {
     }
 
     /// Lowercase hex of a byte id.
+    #[inline]
     pub fn push_hex(&mut self, value: &[u8]) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let start = self.data.len();
-        self.data.resize(start + 2 * value.len(), 0);
-        for (pair, &byte) in self.data[start..].chunks_exact_mut(2).zip(value) {
-            pair[0] = HEX[usize::from(byte >> 4)];
-            pair[1] = HEX[usize::from(byte & 15)];
+        // Both digits of a byte from one table lookup.
+        const PAIRS: [[u8; 2]; 256] = {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let mut pairs = [[0u8; 2]; 256];
+            let mut i = 0;
+            while i < 256 {
+                pairs[i] = [HEX[i >> 4], HEX[i & 15]];
+                i += 1;
+            }
+            pairs
+        };
+        self.data.reserve(2 * value.len());
+        for &byte in value {
+            self.data.extend_from_slice(&PAIRS[usize::from(byte)]);
         }
         self.end_row();
     }
