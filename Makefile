@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= ./breadcrumbs-data
 
-.PHONY: run test install install-dev lint typecheck unit ui ui-test bench clean proto
+.PHONY: run test install install-dev lint typecheck unit ui ui-test bench fuzz clean proto
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,14 @@ proto:
 bench: install-dev
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/query.py
+
+# libFuzzer on the native OTLP decoder (native/fuzz): arbitrary bytes and mutated real requests,
+# under the address sanitizer, for FUZZ_SECONDS. Needs nightly Rust and `cargo install
+# cargo-fuzz`, so it is not part of `make test`; crashes land in native/fuzz/artifacts/decode.
+FUZZ_SECONDS ?= 300
+fuzz: install-dev
+	$(BIN)/python native/fuzz/seeds.py native/fuzz/corpus/decode
+	cd native && cargo +nightly fuzz run decode -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache ui/node_modules native/target src/breadcrumbs/_native*.so

@@ -6,7 +6,6 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::columns::{AttrCol, StrCol};
-use crate::{attribute_column, buffer, string_column, Data};
 
 pub struct Batch {
     pub starts: Vec<i64>,
@@ -99,40 +98,40 @@ impl Batch {
     }
 
     pub fn into_tuple(self, py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
-        let keep = match self.keep {
-            Some(keep) => buffer(py, Data::U8(keep))?,
-            None => py.None().into_bound(py),
-        };
-        let items: Vec<Bound<'_, PyAny>> = vec![
-            self.starts.len().into_pyobject(py)?.into_any(),
-            buffer(py, Data::I64(self.starts))?,
-            string_column(py, self.trace_ids)?.into_any(),
-            string_column(py, self.span_ids)?.into_any(),
-            string_column(py, self.parent_ids)?.into_any(),
-            string_column(py, self.trace_states)?.into_any(),
-            string_column(py, self.names)?.into_any(),
-            buffer(py, Data::I8(self.kinds))?,
-            string_column(py, self.services)?.into_any(),
-            attribute_column(py, self.resources)?.into_any(),
-            string_column(py, self.scope_names)?.into_any(),
-            string_column(py, self.scope_versions)?.into_any(),
-            attribute_column(py, self.attributes)?.into_any(),
-            buffer(py, Data::I64(self.durations))?,
-            buffer(py, Data::I8(self.status_codes))?,
-            string_column(py, self.status_messages)?.into_any(),
-            buffer(py, Data::I32(self.event_offsets))?,
-            buffer(py, Data::I64(self.event_times))?,
-            string_column(py, self.event_names)?.into_any(),
-            attribute_column(py, self.event_attributes)?.into_any(),
-            buffer(py, Data::I32(self.link_offsets))?,
-            string_column(py, self.link_trace_ids)?.into_any(),
-            string_column(py, self.link_span_ids)?.into_any(),
-            string_column(py, self.link_states)?.into_any(),
-            attribute_column(py, self.link_attributes)?.into_any(),
-            keep,
-            self.rejected.into_pyobject(py)?.into_any(),
-            self.error.into_pyobject(py)?.into_any(),
-        ];
-        PyTuple::new(py, items)
+        crate::hand_over(py, self.into_decoded())
+    }
+
+    /// The same columns as the protobuf decoder's, so one hand-over serves every decoder.
+    pub fn into_decoded(self) -> crate::otlp::Decoded {
+        crate::otlp::Decoded {
+            spans: self.starts.len(),
+            starts: self.starts,
+            trace_ids: self.trace_ids,
+            span_ids: self.span_ids,
+            parent_ids: self.parent_ids,
+            trace_states: self.trace_states,
+            names: self.names,
+            kinds: self.kinds,
+            services: self.services,
+            resources: self.resources,
+            scope_names: self.scope_names,
+            scope_versions: self.scope_versions,
+            attributes: self.attributes,
+            durations: self.durations,
+            status_codes: self.status_codes,
+            status_messages: self.status_messages,
+            event_offsets: self.event_offsets,
+            event_times: self.event_times,
+            event_names: self.event_names,
+            event_attributes: self.event_attributes,
+            link_offsets: self.link_offsets,
+            link_trace_ids: self.link_trace_ids,
+            link_span_ids: self.link_span_ids,
+            link_states: self.link_states,
+            link_attributes: self.link_attributes,
+            keep: self.keep,
+            rejected: self.rejected,
+            error: self.error,
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! the limits and marker attributes of `codec/otlp/columns.py` applied per row.
 
 use crate::text::{push_base64, push_int, push_json, push_py_float};
-use crate::wire::{key_value, Any, Result};
+use crate::wire::{key_value, simple_key_value, Any, Result};
 
 pub const TRUNCATED_KEY: &[u8] = b"breadcrumbs.truncated";
 pub const DROPPED_ATTRIBUTES_KEY: &[u8] = b"breadcrumbs.dropped_attributes";
@@ -41,18 +41,28 @@ impl StrCol {
     }
 
     /// Lowercase hex of a byte id.
+    #[inline]
     pub fn push_hex(&mut self, value: &[u8]) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let start = self.data.len();
-        self.data.resize(start + 2 * value.len(), 0);
-        for (pair, &byte) in self.data[start..].chunks_exact_mut(2).zip(value) {
-            pair[0] = HEX[usize::from(byte >> 4)];
-            pair[1] = HEX[usize::from(byte & 15)];
+        // Both digits of a byte from one table lookup.
+        const PAIRS: [[u8; 2]; 256] = {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let mut pairs = [[0u8; 2]; 256];
+            let mut i = 0;
+            while i < 256 {
+                pairs[i] = [HEX[i >> 4], HEX[i & 15]];
+                i += 1;
+            }
+            pairs
+        };
+        self.data.reserve(2 * value.len());
+        for &byte in value {
+            self.data.extend_from_slice(&PAIRS[usize::from(byte)]);
         }
         self.end_row();
     }
 
     /// The rows at `index`, in order (a resource's or scope's value for each span).
+    #[allow(dead_code)] // kept for the other decoders
     pub fn take(&self, index: &[i32]) -> StrCol {
         let size = index.iter().map(|&i| self.get(i as usize).len()).sum();
         let mut column = StrCol::with_capacity(index.len(), size);
@@ -60,6 +70,15 @@ impl StrCol {
             column.push(self.get(i as usize));
         }
         column
+    }
+
+    /// `value` as the next `times` rows (a resource's or scope's value for each of its spans).
+    pub fn push_repeated(&mut self, value: &[u8], times: usize) {
+        self.data.reserve(value.len() * times);
+        self.offsets.reserve(times);
+        for _ in 0..times {
+            self.push(value);
+        }
     }
 
     /// Closes a row whose bytes were written to `data` directly.
@@ -75,20 +94,33 @@ impl StrCol {
         &self.data[self.offsets[row] as usize..self.offsets[row + 1] as usize]
     }
 
+    /// Rows `start..end` of `other`, appended: one copy of their bytes, offsets shifted.
+    pub fn extend_rows(&mut self, other: &StrCol, start: usize, end: usize) {
+        let (from, to) = (other.offsets[start], other.offsets[end]);
+        let shift = self.data.len() as i32 - from;
+        self.data
+            .extend_from_slice(&other.data[from as usize..to as usize]);
+        self.offsets
+            .extend(other.offsets[start + 1..=end].iter().map(|o| o + shift));
+    }
+
     fn truncate(&mut self, rows: usize) {
         self.offsets.truncate(rows + 1);
         self.data.truncate(self.offsets[rows] as usize);
     }
 }
 
-/// Raw `KeyValue` bytes per row as the walk finds them, plus our marker attributes (count
+/// Raw `KeyValue` bytes per row as a walk finds them (for decoders that collect a request
+/// before building columns; the protobuf walk offers each attribute to its row directly), plus our marker attributes (count
 /// markers added by the walk, in row order).
+#[allow(dead_code)]
 pub struct Rows<'a> {
     pub raws: Vec<&'a [u8]>,
     pub offsets: Vec<usize>,
     pub markers: Vec<(usize, &'static [u8], u64)>,
 }
 
+#[allow(dead_code)]
 impl<'a> Rows<'a> {
     pub fn new() -> Self {
         Rows {
@@ -119,49 +151,122 @@ pub struct AttrCol {
     pub codes: Vec<u8>,
 }
 
+/// The row an `AttrCol` is filling: where it starts, how many attributes it was offered and how
+/// many values were cut.
+pub struct OpenRow {
+    first: usize,
+    offered: usize,
+    cut: u64,
+}
+
 impl AttrCol {
+    /// An empty column sized for `rows` rows of `entries` attributes and `bytes` of text.
+    pub fn with_capacity(rows: usize, entries: usize, bytes: usize) -> AttrCol {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        AttrCol {
+            offsets,
+            keys: StrCol::with_capacity(entries, bytes / 2),
+            texts: StrCol::with_capacity(entries, bytes / 2),
+            codes: Vec::with_capacity(entries),
+        }
+    }
+
     /// The column of `rows`: each row's first `max_attributes` attributes decoded, cut to
     /// `max_value_length` characters (strings, bytes, arrays and maps only, which become
     /// strings), then the markers: dropped attributes, the walk's, values cut; a repeated key
     /// keeps its first position and its last value.
+    #[allow(dead_code)]
     pub fn build(rows: &Rows<'_>, limits: &Limits) -> Result<AttrCol> {
         let entries = rows.raws.len() + rows.markers.len();
-        let mut column = AttrCol {
-            offsets: Vec::with_capacity(rows.rows() + 1),
-            keys: StrCol::with_capacity(entries, entries * 16),
-            texts: StrCol::with_capacity(entries, entries * 16),
-            codes: Vec::with_capacity(entries),
-        };
-        column.offsets.push(0);
+        let mut column = AttrCol::with_capacity(rows.rows(), entries, entries * 32);
         let mut markers = rows.markers.iter().peekable();
+        let mut walk_markers = Vec::new();
         for (row, window) in rows.offsets.windows(2).enumerate() {
-            let (start, end) = (window[0], window[1]);
-            let first = column.codes.len();
-            let kept = (end - start).min(limits.max_attributes);
-            let mut cut = 0;
-            for raw in &rows.raws[start..start + kept] {
-                cut += u64::from(column.push_raw(raw, limits.max_value_length)?);
+            let mut open = column.open_row();
+            for raw in &rows.raws[window[0]..window[1]] {
+                column.offer(&mut open, raw, limits)?;
             }
-            if end - start > kept {
-                column.push_marker(DROPPED_ATTRIBUTES_KEY, (end - start - kept) as u64);
-            }
+            walk_markers.clear();
             while let Some((_, key, count)) = markers.next_if(|(r, _, _)| *r == row) {
-                column.push_marker(key, *count);
+                walk_markers.push((*key, *count));
             }
-            if cut > 0 {
-                column.push_marker(TRUNCATED_KEY, cut);
-            }
-            if column.codes.len() - first > 1 && column.has_duplicate_keys(first) {
-                column.dedupe(first);
-            }
-            column.offsets.push(column.codes.len() as i32);
+            column.close_row(open, limits, &walk_markers);
         }
         Ok(column)
     }
 
+    /// Starts a row: `offer` it attributes, then `close_row` it.
+    pub fn open_row(&self) -> OpenRow {
+        OpenRow {
+            first: self.codes.len(),
+            offered: 0,
+            cut: 0,
+        }
+    }
+
+    /// Offers the row one raw `KeyValue`: decoded and added if the row holds fewer than
+    /// `max_attributes`, else only counted. An error adds nothing.
+    #[inline]
+    pub fn offer(&mut self, row: &mut OpenRow, raw: &[u8], limits: &Limits) -> Result<()> {
+        row.offered += 1;
+        if row.offered <= limits.max_attributes {
+            row.cut += u64::from(self.push_raw(raw, limits.max_value_length)?);
+        }
+        Ok(())
+    }
+
+    /// Ends the row with its markers: dropped attributes, then `markers` (the walk's counts:
+    /// dropped events, dropped links), then values cut; a repeated key keeps its first
+    /// position and its last value.
+    pub fn close_row(&mut self, row: OpenRow, limits: &Limits, markers: &[(&[u8], u64)]) {
+        if row.offered > limits.max_attributes {
+            self.push_marker(
+                DROPPED_ATTRIBUTES_KEY,
+                (row.offered - limits.max_attributes) as u64,
+            );
+        }
+        for (key, count) in markers {
+            self.push_marker(key, *count);
+        }
+        if row.cut > 0 {
+            self.push_marker(TRUNCATED_KEY, row.cut);
+        }
+        if self.codes.len() - row.first > 1 && self.has_duplicate_keys(row.first) {
+            self.dedupe(row.first);
+        }
+        self.offsets.push(self.codes.len() as i32);
+    }
+
+    /// Empties the column for reuse (its allocations stay).
+    pub fn clear(&mut self) {
+        self.offsets.truncate(1);
+        self.keys.truncate(0);
+        self.texts.truncate(0);
+        self.codes.clear();
+    }
+
+    /// Row `row` of `other` as the next `times` rows (a resource's attributes for each of its
+    /// spans): whole runs of bytes copied, offsets shifted.
+    pub fn push_repeated(&mut self, other: &AttrCol, row: usize, times: usize) {
+        let (start, end) = (other.offsets[row] as usize, other.offsets[row + 1] as usize);
+        let codes = &other.codes[start..end];
+        self.codes.reserve(codes.len() * times);
+        self.offsets.reserve(times);
+        for _ in 0..times {
+            self.keys.extend_rows(&other.keys, start, end);
+            self.texts.extend_rows(&other.texts, start, end);
+            self.codes.extend_from_slice(codes);
+            self.offsets.push(self.codes.len() as i32);
+        }
+    }
+
     /// Decodes one raw `KeyValue`; true if its value was cut.
     fn push_raw(&mut self, raw: &[u8], max_length: usize) -> Result<bool> {
-        let (key, value) = key_value(raw, 0)?;
+        let (key, value) = match simple_key_value(raw) {
+            Some(pair) => pair,
+            None => key_value(raw, 0)?,
+        };
         self.keys.push(key);
         let text = &mut self.texts.data;
         let start = text.len();
@@ -213,6 +318,7 @@ impl AttrCol {
     }
 
     /// The rows at `index`, in order (each span's resource attributes).
+    #[allow(dead_code)]
     pub fn take(&self, index: &[i32]) -> AttrCol {
         let mut entries = 0;
         for &i in index {
@@ -242,20 +348,15 @@ impl AttrCol {
 
     fn has_duplicate_keys(&self, first: usize) -> bool {
         let end = self.codes.len();
+        let keys = &self.keys;
         if end - first <= 32 {
-            // Compare offsets-cheap fingerprints (length, first and last byte) before bytes.
-            let keys = &self.keys;
-            let print = |i: usize| {
-                let key = keys.get(i);
-                (key.len(), key.first().copied(), key.last().copied())
-            };
-            let prints: Vec<_> = (first..end).map(print).collect();
-            return (1..prints.len()).any(|i| {
-                (0..i).any(|j| prints[i] == prints[j] && keys.get(first + i) == keys.get(first + j))
-            });
+            // Lengths first (two offsets each): bytes only compared for keys of equal length.
+            let len = |i: usize| keys.offsets[i + 1] - keys.offsets[i];
+            return (first + 1..end)
+                .any(|i| (first..i).any(|j| len(i) == len(j) && keys.get(i) == keys.get(j)));
         }
         let mut seen = std::collections::HashSet::with_capacity(end - first);
-        !(first..end).all(|i| seen.insert(self.keys.get(i)))
+        !(first..end).all(|i| seen.insert(keys.get(i)))
     }
 
     /// Rewrites the entries from `first` on: each key once, at its first position, with its

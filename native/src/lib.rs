@@ -1,11 +1,12 @@
 //! `breadcrumbs._native`: the OTLP protobuf decoder in Rust.
 //!
 //! `decode_otlp_proto(body, limits...)` decodes with the GIL released and returns the span
-//! columns as Arrow-layout buffers (`Buffer`, exported through the buffer protocol, so
-//! `pyarrow.py_buffer` wraps them without a copy); `codec/otlp/native.py` assembles them into
-//! the `SPAN_SCHEMA` table. Decoding errors raise `ValueError` with the Python decoder's
-//! message.
+//! columns as one Arrow C data interface array (`arrow_c`: a `SPAN_SCHEMA` record batch that
+//! pyarrow imports without a copy) with the rejected spans; `codec/otlp/native.py` imports
+//! it. Decoding errors raise `ValueError` with the Python decoder's message. The JSON
+//! decoders (`json_api`) hand their columns over the same way (`hand_over`).
 
+mod arrow_c;
 mod batch;
 mod columns;
 mod json;
@@ -21,37 +22,14 @@ use std::os::raw::c_int;
 use pyo3::exceptions::{PyBufferError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyTuple};
+use pyo3::types::{PyBytes, PyCapsuleMethods, PyTuple};
 
-use columns::{AttrCol, Limits, StrCol};
+use columns::Limits;
 
-/// Column data owned by Rust, typed as built (no copy to bytes).
-enum Data {
-    U8(Vec<u8>),
-    I8(Vec<i8>),
-    I32(Vec<i32>),
-    I64(Vec<i64>),
-}
-
-impl Data {
-    fn as_bytes(&self) -> &[u8] {
-        fn raw<T>(values: &[T]) -> &[u8] {
-            // SAFETY: plain integers, initialised; read as their (little-endian) bytes.
-            unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), size_of_val(values)) }
-        }
-        match self {
-            Data::U8(v) => v,
-            Data::I8(v) => raw(v),
-            Data::I32(v) => raw(v),
-            Data::I64(v) => raw(v),
-        }
-    }
-}
-
-/// Read-only bytes shared with pyarrow through the buffer protocol.
+/// Read-only bytes shared with pyarrow through the buffer protocol (the keep mask).
 #[pyclass(frozen, module = "breadcrumbs._native")]
 struct Buffer {
-    data: Data,
+    data: Vec<u8>,
 }
 
 #[pymethods]
@@ -64,7 +42,7 @@ impl Buffer {
         if view.is_null() {
             return Err(PyBufferError::new_err("no view"));
         }
-        let data = slf.get().data.as_bytes();
+        let data = slf.get().data.as_slice();
         // A one-dimensional read-only byte view holding a reference to `slf`: the data cannot
         // move or change while a view exists (the class is frozen).
         let filled = unsafe {
@@ -84,43 +62,18 @@ impl Buffer {
     }
 
     fn __len__(&self) -> usize {
-        self.data.as_bytes().len()
+        self.data.len()
     }
 }
 
-fn buffer(py: Python<'_>, data: Data) -> PyResult<Bound<'_, PyAny>> {
+fn buffer(py: Python<'_>, data: Vec<u8>) -> PyResult<Bound<'_, PyAny>> {
     Ok(Bound::new(py, Buffer { data })?.into_any())
 }
 
-/// A string column as (rows, offsets, data).
-fn string_column(py: Python<'_>, column: StrCol) -> PyResult<Bound<'_, PyTuple>> {
-    let rows = column.len();
-    PyTuple::new(
-        py,
-        [
-            rows.into_pyobject(py)?.into_any(),
-            buffer(py, Data::I32(column.offsets))?,
-            buffer(py, Data::U8(column.data))?,
-        ],
-    )
-}
-
-/// An attribute column as (rows, offsets, keys, texts, codes).
-fn attribute_column(py: Python<'_>, column: AttrCol) -> PyResult<Bound<'_, PyTuple>> {
-    let rows = column.offsets.len() - 1;
-    PyTuple::new(
-        py,
-        [
-            rows.into_pyobject(py)?.into_any(),
-            buffer(py, Data::I32(column.offsets))?,
-            string_column(py, column.keys)?.into_any(),
-            string_column(py, column.texts)?.into_any(),
-            buffer(py, Data::U8(column.codes))?,
-        ],
-    )
-}
-
-/// Decodes a serialized `ExportTraceServiceRequest`; None for a request without spans.
+/// Decodes a serialized `ExportTraceServiceRequest`: None for a request without spans, else
+/// (spans, `arrow_array` capsule of the `SPAN_SCHEMA` batch, the address of its `ArrowArray`
+/// (for importers given the schema as an object: exporting and parsing it per request costs
+/// ~70 us), keep mask or None, rejected, error).
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 fn decode_otlp_proto<'py>(
@@ -143,44 +96,35 @@ fn decode_otlp_proto<'py>(
     let decoded = py
         .detach(|| otlp::decode(data, limits))
         .map_err(|failure| PyValueError::new_err(failure.message(&limits)))?;
-    let Some(d) = decoded else {
-        return Ok(None);
-    };
-    let keep = match d.keep {
-        Some(keep) => buffer(py, Data::U8(keep))?,
+    match decoded {
+        Some(d) => hand_over(py, d).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// A decoded request as the tuple `codec/otlp/native.py` imports (every native decoder's
+/// layout): (spans, the Arrow array's capsule, its address, keep mask or None, rejected,
+/// error).
+pub(crate) fn hand_over<'py>(
+    py: Python<'py>,
+    mut d: otlp::Decoded,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let keep = match d.keep.take() {
+        Some(keep) => buffer(py, keep)?,
         None => py.None().into_bound(py),
     };
+    let (spans, rejected, error) = (d.spans, d.rejected, std::mem::take(&mut d.error));
+    let batch = arrow_c::span_batch(d).into_capsule(py)?;
+    let address = batch.pointer_checked(Some(c"arrow_array"))?.as_ptr() as usize;
     let items: Vec<Bound<'py, PyAny>> = vec![
-        d.spans.into_pyobject(py)?.into_any(),
-        buffer(py, Data::I64(d.starts))?,
-        string_column(py, d.trace_ids)?.into_any(),
-        string_column(py, d.span_ids)?.into_any(),
-        string_column(py, d.parent_ids)?.into_any(),
-        string_column(py, d.trace_states)?.into_any(),
-        string_column(py, d.names)?.into_any(),
-        buffer(py, Data::I8(d.kinds))?,
-        string_column(py, d.services)?.into_any(),
-        attribute_column(py, d.resources)?.into_any(),
-        string_column(py, d.scope_names)?.into_any(),
-        string_column(py, d.scope_versions)?.into_any(),
-        attribute_column(py, d.attributes)?.into_any(),
-        buffer(py, Data::I64(d.durations))?,
-        buffer(py, Data::I8(d.status_codes))?,
-        string_column(py, d.status_messages)?.into_any(),
-        buffer(py, Data::I32(d.event_offsets))?,
-        buffer(py, Data::I64(d.event_times))?,
-        string_column(py, d.event_names)?.into_any(),
-        attribute_column(py, d.event_attributes)?.into_any(),
-        buffer(py, Data::I32(d.link_offsets))?,
-        string_column(py, d.link_trace_ids)?.into_any(),
-        string_column(py, d.link_span_ids)?.into_any(),
-        string_column(py, d.link_states)?.into_any(),
-        attribute_column(py, d.link_attributes)?.into_any(),
+        spans.into_pyobject(py)?.into_any(),
+        batch.into_any(),
+        address.into_pyobject(py)?.into_any(),
         keep,
-        d.rejected.into_pyobject(py)?.into_any(),
-        d.error.into_pyobject(py)?.into_any(),
+        rejected.into_pyobject(py)?.into_any(),
+        error.into_pyobject(py)?.into_any(),
     ];
-    Ok(Some(PyTuple::new(py, items)?))
+    PyTuple::new(py, items)
 }
 
 #[pymodule]

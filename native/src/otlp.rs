@@ -1,11 +1,12 @@
-//! `ExportTraceServiceRequest` bytes to span columns, by the rules of `codec/otlp/`: one walk
-//! over the request collects every field (attributes as raw `KeyValue` bytes, as the Python
-//! decoder's shadow schema leaves them), then the checks and the columns, in the Python
-//! decoder's order so that the same input fails with the same error.
+//! `ExportTraceServiceRequest` bytes to span columns, by the rules of `codec/otlp/`, in one
+//! walk: each field goes straight to its column (ids as hex, attributes decoded with their
+//! limits and markers, a resource's and a scope's values repeated for their spans when their
+//! message ends). What the Python decoder parses only after the request (attributes, statuses)
+//! fails only once the request has parsed and holds spans, as there.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::columns::{AttrCol, Limits, Rows, StrCol, DROPPED_EVENTS_KEY, DROPPED_LINKS_KEY};
+use crate::columns::{AttrCol, Limits, OpenRow, StrCol, DROPPED_EVENTS_KEY, DROPPED_LINKS_KEY};
 use crate::wire::{key_value, Malformed, Reader, Result, FIXED64, LEN, VARINT};
 
 const MIN_START_NS: u64 = 946_684_800 * 1_000_000_000; // 2000-01-01T00:00:00Z
@@ -47,35 +48,6 @@ impl Failure {
     }
 }
 
-/// Everything the walk collects, borrowing from the request bytes.
-struct Walk<'a> {
-    limits: Limits,
-    trace_ids: Vec<&'a [u8]>,
-    span_ids: Vec<&'a [u8]>,
-    parent_ids: Vec<&'a [u8]>,
-    trace_states: Vec<&'a [u8]>,
-    names: Vec<&'a [u8]>,
-    kinds: Vec<i32>,
-    starts: Vec<u64>,
-    ends: Vec<u64>,
-    statuses: Vec<&'a [u8]>,
-    attributes: Rows<'a>,
-    resource_index: Vec<i32>,
-    scope_index: Vec<i32>,
-    resources: Rows<'a>,
-    scope_names: Vec<&'a [u8]>,
-    scope_versions: Vec<&'a [u8]>,
-    event_offsets: Vec<i32>,
-    event_times: Vec<u64>,
-    event_names: Vec<&'a [u8]>,
-    event_attributes: Rows<'a>,
-    link_offsets: Vec<i32>,
-    link_trace_ids: Vec<&'a [u8]>,
-    link_span_ids: Vec<&'a [u8]>,
-    link_states: Vec<&'a [u8]>,
-    link_attributes: Rows<'a>,
-}
-
 /// The decoded request: columns in `SPAN_SCHEMA` order, and which spans were rejected.
 pub struct Decoded {
     pub spans: usize,
@@ -110,32 +82,19 @@ pub struct Decoded {
 }
 
 pub fn decode(body: &[u8], limits: Limits) -> std::result::Result<Option<Decoded>, Failure> {
-    let mut walk = Walk::new(limits);
+    let mut walk = Walk::new(limits, body.len());
     walk.request(body).map_err(Failure::Request)?;
-    let total = walk.trace_ids.len();
+    let total = walk.out.spans;
     if total > limits.max_spans {
         return Err(Failure::TooManySpans(total));
     }
     if total == 0 {
         return Ok(None);
     }
-    walk.finish().map(Some)
-}
-
-fn strings(values: &[&[u8]]) -> StrCol {
-    let mut column = StrCol::with_capacity(values.len(), values.iter().map(|v| v.len()).sum());
-    for value in values {
-        column.push(value);
+    if let Some(failure) = walk.deferred {
+        return Err(failure);
     }
-    column
-}
-
-fn hex(values: &[&[u8]]) -> StrCol {
-    let mut column = StrCol::with_capacity(values.len(), values.iter().map(|v| 2 * v.len()).sum());
-    for value in values {
-        column.push_hex(value);
-    }
-    column
+    Ok(Some(walk.finish()))
 }
 
 /// An enum value, 0 when outside `0..=highest` (proto3 enums are open).
@@ -197,35 +156,82 @@ fn status(raw: &[u8]) -> Result<(i32, &[u8])> {
     Ok((code, message))
 }
 
+/// The walk: the output columns, the resource being read, and the first fault the Python
+/// decoder would find only after the request parsed.
+struct Walk<'a> {
+    limits: Limits,
+    latest: u64,
+    out: Decoded,
+    reasons: Vec<(&'static str, usize)>,
+    deferred: Option<Failure>,
+    /// The current `ResourceSpans`' attributes (one row) and its spans so far.
+    resource: AttrCol,
+    resource_spans: usize,
+    /// A link's attributes, read once its ids show it is kept.
+    link_raws: Vec<&'a [u8]>,
+    /// The last status decoded (spans of one request mostly share theirs).
+    last_status: (&'a [u8], i8, &'a [u8]),
+}
+
 impl<'a> Walk<'a> {
-    fn new(limits: Limits) -> Self {
+    fn new(limits: Limits, body_len: usize) -> Self {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        // Sizes from the body (counting its spans first costs a pass over memory): a span with
+        // a few attributes takes ~200 bytes; the columns grow past a guess (big buffers by
+        // remapping, not copying).
+        let spans = (body_len / 192).min(limits.max_spans.saturating_add(1));
+        let text = body_len;
+        let attributes = spans * 12;
+        let mut event_offsets = Vec::with_capacity(spans + 1);
+        event_offsets.push(0);
+        let mut link_offsets = Vec::with_capacity(spans + 1);
+        link_offsets.push(0);
         Walk {
             limits,
-            trace_ids: Vec::new(),
-            span_ids: Vec::new(),
-            parent_ids: Vec::new(),
-            trace_states: Vec::new(),
-            names: Vec::new(),
-            kinds: Vec::new(),
-            starts: Vec::new(),
-            ends: Vec::new(),
-            statuses: Vec::new(),
-            attributes: Rows::new(),
-            resource_index: Vec::new(),
-            scope_index: Vec::new(),
-            resources: Rows::new(),
-            scope_names: Vec::new(),
-            scope_versions: Vec::new(),
-            event_offsets: vec![0],
-            event_times: Vec::new(),
-            event_names: Vec::new(),
-            event_attributes: Rows::new(),
-            link_offsets: vec![0],
-            link_trace_ids: Vec::new(),
-            link_span_ids: Vec::new(),
-            link_states: Vec::new(),
-            link_attributes: Rows::new(),
+            latest: now + FUTURE_SLACK_NS,
+            out: Decoded {
+                spans: 0,
+                starts: Vec::with_capacity(spans),
+                trace_ids: StrCol::with_capacity(spans, spans * 32),
+                span_ids: StrCol::with_capacity(spans, spans * 16),
+                parent_ids: StrCol::with_capacity(spans, spans * 16),
+                trace_states: StrCol::with_capacity(spans, 0),
+                names: StrCol::with_capacity(spans, spans * 16),
+                kinds: Vec::with_capacity(spans),
+                services: StrCol::with_capacity(spans, spans * 16),
+                resources: AttrCol::with_capacity(spans, spans * 6, spans * 256),
+                scope_names: StrCol::with_capacity(spans, spans * 24),
+                scope_versions: StrCol::with_capacity(spans, spans * 8),
+                attributes: AttrCol::with_capacity(spans, attributes, text),
+                durations: Vec::with_capacity(spans),
+                status_codes: Vec::with_capacity(spans),
+                status_messages: StrCol::with_capacity(spans, 0),
+                event_offsets,
+                event_times: Vec::new(),
+                event_names: StrCol::with_capacity(0, 0),
+                event_attributes: AttrCol::with_capacity(0, 0, 0),
+                link_offsets,
+                link_trace_ids: StrCol::with_capacity(0, 0),
+                link_span_ids: StrCol::with_capacity(0, 0),
+                link_states: StrCol::with_capacity(0, 0),
+                link_attributes: AttrCol::with_capacity(0, 0, 0),
+                keep: None,
+                rejected: 0,
+                error: String::new(),
+            },
+            reasons: Vec::new(),
+            deferred: None,
+            resource: AttrCol::with_capacity(1, 16, 512),
+            resource_spans: 0,
+            link_raws: Vec::new(),
+            last_status: (b"", 0, b""),
         }
+    }
+
+    fn defer(&mut self, failure: Failure) {
+        self.deferred.get_or_insert(failure);
     }
 
     fn request(&mut self, body: &'a [u8]) -> Result<()> {
@@ -240,26 +246,39 @@ impl<'a> Walk<'a> {
     }
 
     fn resource_spans(&mut self, body: &'a [u8]) -> Result<()> {
-        let resource = self.resources.rows() as i32;
+        self.resource.clear();
+        let mut row = self.resource.open_row();
+        self.resource_spans = 0;
         let mut reader = Reader::new(body);
         while let Some((tag, wire_type)) = reader.next()? {
             match (tag, wire_type) {
-                (1, LEN) => self.resource(reader.bytes()?)?,
-                (2, LEN) => self.scope_spans(reader.bytes()?, resource)?,
+                (1, LEN) => self.resource_message(reader.bytes()?, &mut row)?,
+                (2, LEN) => self.scope_spans(reader.bytes()?)?,
                 (3, LEN) => drop(reader.string()?), // schema_url
                 _ => reader.skip(tag, wire_type)?,
             }
         }
-        self.resources.end_row();
+        // Every `Resource` field of one `ResourceSpans` merged into one row, then that row
+        // (and its service) for each of its spans.
+        self.resource.close_row(row, &self.limits, &[]);
+        let service = service_name(&self.resource);
+        let spans = self.resource_spans;
+        self.out.services.push_repeated(service, spans);
+        self.out.resources.push_repeated(&self.resource, 0, spans);
         Ok(())
     }
 
-    /// Resource attributes stay raw; every `Resource` field of one `ResourceSpans` merges.
-    fn resource(&mut self, body: &'a [u8]) -> Result<()> {
+    /// Resource attributes go to the resource's row.
+    fn resource_message(&mut self, body: &'a [u8], row: &mut OpenRow) -> Result<()> {
         let mut reader = Reader::new(body);
         while let Some((tag, wire_type)) = reader.next()? {
             match (tag, wire_type) {
-                (1, LEN) => self.resources.raws.push(reader.bytes()?),
+                (1, LEN) => {
+                    let raw = reader.bytes()?;
+                    if let Err(why) = self.resource.offer(row, raw, &self.limits) {
+                        self.defer(Failure::Attribute(why));
+                    }
+                }
                 (3, LEN) => entity_ref(reader.bytes()?)?,
                 _ => reader.skip(tag, wire_type)?,
             }
@@ -267,39 +286,22 @@ impl<'a> Walk<'a> {
         Ok(())
     }
 
-    fn scope_spans(&mut self, body: &'a [u8], resource: i32) -> Result<()> {
-        let scope = self.scope_names.len();
-        self.scope_names.push(b"");
-        self.scope_versions.push(b"");
-        let first_span = self.trace_ids.len();
+    fn scope_spans(&mut self, body: &'a [u8]) -> Result<()> {
+        let (mut name, mut version): (&[u8], &[u8]) = (b"", b"");
+        let first_span = self.out.spans;
         let mut reader = Reader::new(body);
         while let Some((tag, wire_type)) = reader.next()? {
             match (tag, wire_type) {
-                (1, LEN) => self.scope(reader.bytes()?, scope)?,
+                (1, LEN) => scope(reader.bytes()?, &mut name, &mut version)?,
                 (2, LEN) => self.span(reader.bytes()?)?,
                 (3, LEN) => drop(reader.string()?),
                 _ => reader.skip(tag, wire_type)?,
             }
         }
-        let spans = self.trace_ids.len() - first_span;
-        self.resource_index
-            .extend(std::iter::repeat_n(resource, spans));
-        self.scope_index
-            .extend(std::iter::repeat_n(scope as i32, spans));
-        Ok(())
-    }
-
-    /// The scope's name and version; its attributes are not kept, but must parse.
-    fn scope(&mut self, body: &'a [u8], scope: usize) -> Result<()> {
-        let mut reader = Reader::new(body);
-        while let Some((tag, wire_type)) = reader.next()? {
-            match (tag, wire_type) {
-                (1, LEN) => self.scope_names[scope] = reader.string()?,
-                (2, LEN) => self.scope_versions[scope] = reader.string()?,
-                (3, LEN) => drop(key_value(reader.bytes()?, 3)?),
-                _ => reader.skip(tag, wire_type)?,
-            }
-        }
+        let spans = self.out.spans - first_span;
+        self.out.scope_names.push_repeated(name, spans);
+        self.out.scope_versions.push_repeated(version, spans);
+        self.resource_spans += spans;
         Ok(())
     }
 
@@ -310,7 +312,7 @@ impl<'a> Walk<'a> {
         let mut events = 0usize;
         let mut links = 0usize;
         let mut kept_links = 0usize;
-        let row = self.trace_ids.len();
+        let mut row = self.out.attributes.open_row();
         let mut reader = Reader::new(body);
         while let Some((tag, wire_type)) = reader.next()? {
             match (tag, wire_type) {
@@ -322,7 +324,12 @@ impl<'a> Walk<'a> {
                 (6, VARINT) => kind = reader.varint()? as i32,
                 (7, FIXED64) => start = reader.fixed64()?,
                 (8, FIXED64) => end = reader.fixed64()?,
-                (9, LEN) => self.attributes.raws.push(reader.bytes()?),
+                (9, LEN) => {
+                    let raw = reader.bytes()?;
+                    if let Err(why) = self.out.attributes.offer(&mut row, raw, &self.limits) {
+                        self.defer(Failure::Attribute(why));
+                    }
+                }
                 (11, LEN) => {
                     let event = reader.bytes()?;
                     self.event(event, events < self.limits.max_events)?;
@@ -337,32 +344,69 @@ impl<'a> Walk<'a> {
                 _ => reader.skip(tag, wire_type)?,
             }
         }
-        self.trace_ids.push(trace_id);
-        self.span_ids.push(span_id);
-        self.parent_ids.push(parent_id);
-        self.trace_states.push(trace_state);
-        self.names.push(name);
-        self.kinds.push(kind);
-        self.starts.push(start);
-        self.ends.push(end);
-        self.statuses.push(status);
-        self.attributes.end_row();
+        let out = &mut self.out;
+        out.spans += 1;
+        out.trace_ids.push_hex(trace_id);
+        out.span_ids.push_hex(span_id);
+        out.parent_ids.push_hex(parent_id);
+        out.trace_states.push(trace_state);
+        out.names.push(name);
+        out.kinds.push(enum_value(kind, 5));
+        out.starts.push(start as i64);
+        let mut markers: [(&[u8], u64); 2] = [(b"", 0); 2];
+        let mut marked = 0;
         if events > self.limits.max_events {
-            let dropped = (events - self.limits.max_events) as u64;
-            self.attributes.mark(row, DROPPED_EVENTS_KEY, dropped);
+            markers[marked] = (DROPPED_EVENTS_KEY, (events - self.limits.max_events) as u64);
+            marked += 1;
         }
         if links > kept_links {
-            self.attributes
-                .mark(row, DROPPED_LINKS_KEY, (links - kept_links) as u64);
+            markers[marked] = (DROPPED_LINKS_KEY, (links - kept_links) as u64);
+            marked += 1;
         }
-        self.event_offsets.push(self.event_times.len() as i32);
-        self.link_offsets.push(self.link_trace_ids.len() as i32);
+        out.attributes
+            .close_row(row, &self.limits, &markers[..marked]);
+        out.event_offsets.push(out.event_times.len() as i32);
+        out.link_offsets.push(out.link_trace_ids.len() as i32);
+        if status != self.last_status.0 {
+            match self::status(status) {
+                Ok((code, message)) => self.last_status = (status, enum_value(code, 2), message),
+                Err(why) => {
+                    self.defer(Failure::Status(why));
+                    self.last_status = (b"", 0, b""); // any value: the request fails
+                }
+            }
+        }
+        let out = &mut self.out;
+        out.status_codes.push(self.last_status.1);
+        out.status_messages.push(self.last_status.2);
+        let problem = span_problem(trace_id, span_id, parent_id, start, end, self.latest);
+        if problem.is_empty() {
+            out.durations.push((end - start) as i64);
+        } else {
+            // A rejected span's duration is 0 (its start may not fit an int64): filtered out.
+            out.durations.push(0);
+            let row = out.spans - 1;
+            out.keep.get_or_insert_with(|| vec![1; row]).push(0);
+            match self
+                .reasons
+                .iter_mut()
+                .find(|(reason, _)| *reason == problem)
+            {
+                Some(seen) => seen.1 += 1,
+                None => self.reasons.push((problem, 1)),
+            }
+            return Ok(());
+        }
+        if let Some(keep) = &mut out.keep {
+            keep.push(1);
+        }
         Ok(())
     }
 
     fn event(&mut self, body: &'a [u8], keep: bool) -> Result<()> {
         let (mut time, mut name): (u64, &[u8]) = (0, b"");
-        let first = self.event_attributes.raws.len();
+        let attributes = &mut self.out.event_attributes;
+        let mut row = attributes.open_row();
         let mut reader = Reader::new(body);
         while let Some((tag, wire_type)) = reader.next()? {
             match (tag, wire_type) {
@@ -371,151 +415,92 @@ impl<'a> Walk<'a> {
                 (3, LEN) => {
                     let raw = reader.bytes()?;
                     if keep {
-                        self.event_attributes.raws.push(raw);
+                        if let Err(why) = attributes.offer(&mut row, raw, &self.limits) {
+                            self.deferred.get_or_insert(Failure::Attribute(why));
+                        }
                     }
                 }
                 _ => reader.skip(tag, wire_type)?,
             }
         }
-        debug_assert!(keep || self.event_attributes.raws.len() == first);
         if keep {
-            self.event_times.push(time);
-            self.event_names.push(name);
-            self.event_attributes.end_row();
+            attributes.close_row(row, &self.limits, &[]);
+            self.out.event_times.push(if time > i64::MAX as u64 {
+                0
+            } else {
+                time as i64
+            });
+            self.out.event_names.push(name);
         }
         Ok(())
     }
 
-    /// Adds the link if `keep` and its ids are valid; true if added.
+    /// Adds the link if `keep` and its ids are valid; true if added. Its attributes are read
+    /// only then (the Python decoder never parses a dropped link's).
     fn link(&mut self, body: &'a [u8], keep: bool) -> Result<bool> {
         let (mut trace_id, mut span_id, mut state): (&[u8], &[u8], &[u8]) = (b"", b"", b"");
-        let first = self.link_attributes.raws.len();
+        self.link_raws.clear();
         let mut reader = Reader::new(body);
         while let Some((tag, wire_type)) = reader.next()? {
             match (tag, wire_type) {
                 (1, LEN) => trace_id = reader.bytes()?,
                 (2, LEN) => span_id = reader.bytes()?,
                 (3, LEN) => state = reader.string()?,
-                (4, LEN) => self.link_attributes.raws.push(reader.bytes()?),
+                (4, LEN) => self.link_raws.push(reader.bytes()?),
                 _ => reader.skip(tag, wire_type)?,
             }
         }
         if !keep || !valid_id(trace_id, 16) || !valid_id(span_id, 8) {
-            self.link_attributes.raws.truncate(first);
             return Ok(false);
         }
-        self.link_trace_ids.push(trace_id);
-        self.link_span_ids.push(span_id);
-        self.link_states.push(state);
-        self.link_attributes.end_row();
+        let out = &mut self.out;
+        out.link_trace_ids.push_hex(trace_id);
+        out.link_span_ids.push_hex(span_id);
+        out.link_states.push(state);
+        let mut row = out.link_attributes.open_row();
+        for raw in &self.link_raws {
+            if let Err(why) = out.link_attributes.offer(&mut row, raw, &self.limits) {
+                self.deferred.get_or_insert(Failure::Attribute(why));
+            }
+        }
+        out.link_attributes.close_row(row, &self.limits, &[]);
         Ok(true)
     }
 
-    fn finish(self) -> std::result::Result<Decoded, Failure> {
-        let limits = self.limits;
-        let count = self.trace_ids.len();
-        let mut status_codes = Vec::with_capacity(count);
-        let mut status_messages = StrCol::with_capacity(count, 0);
-        let mut last: (&[u8], i8, &[u8]) = (b"", 0, b"");
-        for raw in &self.statuses {
-            if *raw != last.0 {
-                let (code, message) = status(raw).map_err(Failure::Status)?;
-                last = (raw, enum_value(code, 2), message);
-            }
-            status_codes.push(last.1);
-            status_messages.push(last.2);
-        }
-        let (keep, rejected, error, durations) = self.check();
-        let resources = AttrCol::build(&self.resources, &limits).map_err(Failure::Attribute)?;
-        let services = service_names(&resources).take(&self.resource_index);
-        let resources = resources.take(&self.resource_index);
-        let attributes = AttrCol::build(&self.attributes, &limits).map_err(Failure::Attribute)?;
-        let event_attributes =
-            AttrCol::build(&self.event_attributes, &limits).map_err(Failure::Attribute)?;
-        let link_attributes =
-            AttrCol::build(&self.link_attributes, &limits).map_err(Failure::Attribute)?;
-        Ok(Decoded {
-            spans: count,
-            starts: self.starts.iter().map(|t| *t as i64).collect(),
-            trace_ids: hex(&self.trace_ids),
-            span_ids: hex(&self.span_ids),
-            parent_ids: hex(&self.parent_ids),
-            trace_states: strings(&self.trace_states),
-            names: strings(&self.names),
-            kinds: self.kinds.iter().map(|k| enum_value(*k, 5)).collect(),
-            services,
-            resources,
-            scope_names: strings(&self.scope_names).take(&self.scope_index),
-            scope_versions: strings(&self.scope_versions).take(&self.scope_index),
-            attributes,
-            durations,
-            status_codes,
-            status_messages,
-            event_offsets: self.event_offsets,
-            event_times: self
-                .event_times
+    /// The columns, and the rejected spans counted per reason in the order first seen.
+    fn finish(self) -> Decoded {
+        let mut out = self.out;
+        if !self.reasons.is_empty() {
+            let rejected: usize = self.reasons.iter().map(|(_, n)| n).sum();
+            let details: Vec<String> = self
+                .reasons
                 .iter()
-                .map(|t| if *t > i64::MAX as u64 { 0 } else { *t as i64 })
-                .collect(),
-            event_names: strings(&self.event_names),
-            event_attributes,
-            link_offsets: self.link_offsets,
-            link_trace_ids: hex(&self.link_trace_ids),
-            link_span_ids: hex(&self.link_span_ids),
-            link_states: strings(&self.link_states),
-            link_attributes,
-            keep,
-            rejected,
-            error,
-        })
-    }
-
-    /// Which spans to keep, how many were rejected and why, and the durations (0 for a
-    /// rejected span, whose start may not fit an int64 either: it is filtered out).
-    fn check(&self) -> (Option<Vec<u8>>, usize, String, Vec<i64>) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        let latest = now + FUTURE_SLACK_NS;
-        let count = self.trace_ids.len();
-        let mut keep = vec![1u8; count];
-        let mut durations = Vec::with_capacity(count);
-        let mut reasons: Vec<(&'static str, usize)> = Vec::new();
-        for i in 0..count {
-            let (start, end) = (self.starts[i], self.ends[i]);
-            let problem = span_problem(
-                self.trace_ids[i],
-                self.span_ids[i],
-                self.parent_ids[i],
-                start,
-                end,
-                latest,
+                .map(|(reason, n)| format!("{reason} ({n})"))
+                .collect();
+            out.error = format!(
+                "rejected {rejected} of {} spans: {}",
+                out.spans,
+                details.join("; ")
             );
-            if problem.is_empty() {
-                durations.push((end - start) as i64);
-                continue;
-            }
-            keep[i] = 0;
-            durations.push(0);
-            match reasons.iter_mut().find(|(reason, _)| *reason == problem) {
-                Some(seen) => seen.1 += 1,
-                None => reasons.push((problem, 1)),
-            }
+            out.rejected = rejected;
         }
-        if reasons.is_empty() {
-            return (None, 0, String::new(), durations);
-        }
-        let rejected: usize = reasons.iter().map(|(_, n)| n).sum();
-        let details: Vec<String> = reasons
-            .iter()
-            .map(|(reason, n)| format!("{reason} ({n})"))
-            .collect();
-        let error = format!(
-            "rejected {rejected} of {count} spans: {}",
-            details.join("; ")
-        );
-        (Some(keep), rejected, error, durations)
+        out
     }
+}
+
+/// The scope's name and version (a repeated `scope` field merges); its attributes are not
+/// kept, but must parse.
+fn scope<'a>(body: &'a [u8], name: &mut &'a [u8], version: &mut &'a [u8]) -> Result<()> {
+    let mut reader = Reader::new(body);
+    while let Some((tag, wire_type)) = reader.next()? {
+        match (tag, wire_type) {
+            (1, LEN) => *name = reader.string()?,
+            (2, LEN) => *version = reader.string()?,
+            (3, LEN) => drop(key_value(reader.bytes()?, 3)?),
+            _ => reader.skip(tag, wire_type)?,
+        }
+    }
+    Ok(())
 }
 
 /// An `EntityRef` (a resource's entity references): not kept, but its strings must be UTF-8.
@@ -530,21 +515,17 @@ fn entity_ref(body: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// `service.name` of each resource: a non-empty string value, else `unknown_service`.
-fn service_names(resources: &AttrCol) -> StrCol {
-    let rows = resources.offsets.len() - 1;
-    let mut names = StrCol::with_capacity(rows, rows * 16);
-    for row in 0..rows {
-        let mut name: &[u8] = b"unknown_service";
-        for i in resources.offsets[row] as usize..resources.offsets[row + 1] as usize {
-            if resources.keys.get(i) == b"service.name"
-                && resources.codes[i] == b's'
-                && !resources.texts.get(i).is_empty()
-            {
-                name = resources.texts.get(i);
-            }
+/// `service.name` of a one-row resource column: a non-empty string value (as cut), else
+/// `unknown_service`.
+fn service_name(resource: &AttrCol) -> &[u8] {
+    let mut name: &[u8] = b"unknown_service";
+    for i in 0..resource.codes.len() {
+        if resource.keys.get(i) == b"service.name"
+            && resource.codes[i] == b's'
+            && !resource.texts.get(i).is_empty()
+        {
+            name = resource.texts.get(i);
         }
-        names.push(name);
     }
-    names
+    name
 }

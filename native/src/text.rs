@@ -80,8 +80,23 @@ pub fn push_base64(out: &mut Vec<u8>, value: &[u8]) {
         .expect("sized above");
 }
 
+/// Decimal digits of `value` (no allocation: a few of these per span).
 pub fn push_int(out: &mut Vec<u8>, value: i64) {
-    out.extend_from_slice(value.to_string().as_bytes());
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = value.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// A JSON string as orjson escapes it: `"`, `\`, and control characters only.

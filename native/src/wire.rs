@@ -41,10 +41,30 @@ impl<'a> Reader<'a> {
         Reader { buf }
     }
 
+    #[inline]
     pub fn next(&mut self) -> Result<Option<(u32, WireType)>> {
-        if self.buf.is_empty() {
+        let Some(&first) = self.buf.first() else {
             return Ok(None);
+        };
+        // One-byte keys (field numbers 1-15) are nearly every key: decoded here; the rest,
+        // and every malformed key, by prost.
+        if (8..0x80).contains(&first) {
+            let wire_type = match first & 7 {
+                0 => WireType::Varint,
+                1 => WireType::SixtyFourBit,
+                2 => WireType::LengthDelimited,
+                3 => WireType::StartGroup,
+                5 => WireType::ThirtyTwoBit,
+                _ => return self.slow_key(), // end-group, or not a wire type
+            };
+            self.buf = &self.buf[1..];
+            return Ok(Some((u32::from(first >> 3), wire_type)));
         }
+        self.slow_key()
+    }
+
+    #[cold]
+    fn slow_key(&mut self) -> Result<Option<(u32, WireType)>> {
         let (tag, wire_type) = decode_key(&mut self.buf)?;
         if wire_type == WireType::EndGroup {
             return Err(Malformed::Wire); // an end-group tag with no group open
@@ -57,8 +77,9 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
+    #[inline]
     pub fn bytes(&mut self) -> Result<&'a [u8]> {
-        let len = decode_varint(&mut self.buf)?;
+        let len = self.varint()?;
         if len > self.buf.len() as u64 {
             return Err(Malformed::Wire);
         }
@@ -67,14 +88,27 @@ impl<'a> Reader<'a> {
         Ok(value)
     }
 
+    #[inline]
     pub fn string(&mut self) -> Result<&'a [u8]> {
         let value = self.bytes()?;
-        std::str::from_utf8(value).map_err(|_| Malformed::Utf8)?;
+        utf8(value)?;
         Ok(value)
     }
 
+    /// Lengths and most values fit one or two bytes: decoded here, the rest by prost.
+    #[inline]
     pub fn varint(&mut self) -> Result<u64> {
-        Ok(decode_varint(&mut self.buf)?)
+        match *self.buf {
+            [b0, ref rest @ ..] if b0 < 0x80 => {
+                self.buf = rest;
+                Ok(u64::from(b0))
+            }
+            [b0, b1, ref rest @ ..] if b1 < 0x80 => {
+                self.buf = rest;
+                Ok(u64::from(b0 & 0x7f) | u64::from(b1) << 7)
+            }
+            _ => Ok(decode_varint(&mut self.buf)?),
+        }
     }
 
     pub fn fixed64(&mut self) -> Result<u64> {
@@ -82,6 +116,17 @@ impl<'a> Reader<'a> {
             return Err(Malformed::Wire);
         }
         Ok(self.buf.get_u64_le())
+    }
+}
+
+/// Checks that `value` is UTF-8: ASCII (nearly every string in telemetry) word by word, the
+/// rest by the standard library.
+#[inline]
+pub fn utf8(value: &[u8]) -> Result<()> {
+    if value.is_ascii() || std::str::from_utf8(value).is_ok() {
+        Ok(())
+    } else {
+        Err(Malformed::Utf8)
     }
 }
 
@@ -182,4 +227,42 @@ pub fn key_value(buf: &[u8], depth: u32) -> Result<(&[u8], Any<'_>)> {
         }
     }
     Ok((key, value))
+}
+
+/// A `KeyValue` of the usual shape, decoded without the general walk: the key, then a value
+/// holding one string, bool, int or double, each field once with a one-byte length. None for
+/// any other shape, and for bad UTF-8 (the general walk decodes those, or says why not).
+#[inline]
+pub fn simple_key_value(buf: &[u8]) -> Option<(&[u8], Any<'_>)> {
+    let [0x0a, key_len, ref rest @ ..] = *buf else {
+        return None;
+    };
+    let key_len = usize::from(key_len);
+    if key_len >= 0x80 || rest.len() < key_len {
+        return None;
+    }
+    let (key, rest) = rest.split_at(key_len);
+    let [0x12, value_len, ref value @ ..] = *rest else {
+        return None;
+    };
+    if value_len >= 0x80 || usize::from(value_len) != value.len() {
+        return None;
+    }
+    let whole_varint = |bytes: &[u8]| {
+        let mut reader = Reader::new(bytes);
+        let number = reader.varint().ok()?;
+        reader.buf.is_empty().then_some(number)
+    };
+    let any = match *value {
+        [0x0a, len, ref text @ ..] if usize::from(len) == text.len() && len < 0x80 => {
+            utf8(text).ok()?;
+            Any::Str(text)
+        }
+        [0x10, ref number @ ..] => Any::Bool(whole_varint(number)? != 0),
+        [0x18, ref number @ ..] => Any::Int(whole_varint(number)? as i64),
+        [0x21, ref bits @ ..] => Any::Double(f64::from_le_bytes(bits.try_into().ok()?)),
+        _ => return None,
+    };
+    utf8(key).ok()?;
+    Some((key, any))
 }

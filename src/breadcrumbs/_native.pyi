@@ -1,6 +1,6 @@
 """Type stub of the Rust extension built from ``native/`` (see ``codec/otlp/native.py``)."""
 
-from typing import Any, final
+from typing import final
 
 @final
 class Buffer:
@@ -17,6 +17,35 @@ def decode_otlp_proto(
     max_events: int,
     max_links: int,
     /,
-) -> tuple[Any, ...] | None:
-    """The span columns of a serialized ``ExportTraceServiceRequest`` as Arrow-layout buffers
-    (None when it has no spans); raises ``ValueError`` with the Python decoder's message."""
+) -> tuple[int, object, int, Buffer | None, int, str] | None:
+    """A serialized ``ExportTraceServiceRequest`` as (spans, an ``arrow_array`` PyCapsule of the
+    ``SPAN_SCHEMA`` record batch, the address of its ``ArrowArray``, the keep mask (one byte a
+    span) or None when every span is kept, rejected spans, why), or None when it has no spans;
+    raises ``ValueError`` with the Python decoder's message."""
+
+def decode_otlp_json(
+    body: bytes,
+    max_spans: int,
+    max_attributes: int,
+    max_value_length: int,
+    max_events: int,
+    max_links: int,
+    /,
+) -> tuple[int, object, int, Buffer | None, int, str] | None:
+    """An OTLP/JSON ``ExportTraceServiceRequest`` in ``decode_otlp_proto``'s layout; raises
+    ``ValueError`` for a body left to the Python decoder (which then names any fault)."""
+
+def decode_zipkin_json(
+    body: bytes,
+    max_spans: int,
+    max_attributes: int,
+    max_value_length: int,
+    max_events: int,
+    max_links: int,
+    /,
+) -> tuple[int, object, int, Buffer | None, int, str] | None:
+    """A Zipkin JSON v2 span list in ``decode_otlp_proto``'s layout; raises ``ValueError`` for
+    a body left to the Python decoder."""
+
+def zipkin_resource_keys() -> list[str]:
+    """The Zipkin tag keys the native decoder files under the resource."""

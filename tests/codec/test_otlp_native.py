@@ -11,8 +11,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValueList
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+from opentelemetry.proto.common.v1.common_pb2 import (
+    AnyValue,
+    ArrayValue,
+    InstrumentationScope,
+    KeyValueList,
+)
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource as ProtoResource
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 from tests.codec.test_otlp import good_span, kv, request_of, requests, sdk_request
 
 from breadcrumbs.codec import otlp
@@ -217,3 +223,107 @@ def test_many_spans_resources_and_scopes() -> None:
     result = assert_same(request.SerializeToString())
     assert isinstance(result, DecodeResult)
     assert result.batch.num_rows == 300
+
+
+def field(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field (number < 16)."""
+    assert number < 16
+    length, size = b"", len(payload)
+    while size >= 0x80:
+        length, size = length + bytes([size & 0x7F | 0x80]), size >> 7
+    return bytes([number << 3 | 2]) + length + bytes([size]) + payload
+
+
+# A KeyValue whose key is not UTF-8: valid for the request walk, which leaves attributes raw,
+# and malformed once the attribute is decoded.
+BAD_ATTRIBUTE = field(1, b"\xff")
+
+
+def test_a_resource_and_a_scope_after_their_spans_and_merged() -> None:
+    # The one walk writes spans as it meets them and their resource's and scope's values when
+    # those messages end: wire order must not matter. Serialized messages concatenated merge,
+    # so the resource and scope fields below come after the spans, twice each.
+    spans = ScopeSpans(spans=[good_span(1), good_span(2)]).SerializeToString()
+    scope = ScopeSpans(scope=InstrumentationScope(name="late", version="2")).SerializeToString()
+    scope += ScopeSpans(scope=InstrumentationScope(version="3")).SerializeToString()
+    resource = ResourceSpans(scope_spans=[ScopeSpans(spans=[good_span(3)])]).SerializeToString()
+    resource += field(2, spans + scope)
+    for attributes in (
+        [kv("service.name", AnyValue(string_value="first"))],
+        [kv("service.name", AnyValue(string_value="second")), kv("k", AnyValue(int_value=1))],
+    ):
+        resource += ResourceSpans(resource=ProtoResource(attributes=attributes)).SerializeToString()
+    body = field(1, resource) + field(1, resource)
+    result = assert_same(body)
+    assert isinstance(result, DecodeResult)
+    assert result.batch.num_rows == 6
+    assert assert_same(body, DecodeLimits(max_attributes=1, max_value_length=3)) is not None
+
+
+def test_a_bad_attribute_fails_the_request_only_where_the_python_decoder_reads_it() -> None:
+    bad_resource = field(1, field(1, field(1, BAD_ATTRIBUTE)))  # ResourceSpans.resource
+    # A resource without spans: the request holds no spans, so nothing is decoded.
+    assert_same(bad_resource)
+    # With spans elsewhere in the request every resource is decoded: the request fails.
+    with_spans = bad_resource + request_of(good_span(1)).SerializeToString()
+    assert isinstance(assert_same(with_spans), str)
+    # Beyond max_attributes, in an event beyond max_events, in a link dropped for its ids:
+    # never decoded, never a failure.
+    limits = DecodeLimits(max_attributes=1, max_events=1)
+    span = good_span(1).SerializeToString() + field(9, field(1, b"ok")) + field(9, BAD_ATTRIBUTE)
+    span += field(11, field(2, b"kept")) + field(11, field(3, BAD_ATTRIBUTE))
+    span += field(13, field(1, b"\x00" * 16) + field(4, BAD_ATTRIBUTE))
+    body = field(1, field(2, field(2, span)))
+    result = assert_same(body, limits)
+    assert isinstance(result, DecodeResult)
+    assert result.batch.num_rows == 1
+    # The same attributes where they are decoded fail it.
+    assert isinstance(assert_same(body), str)
+
+
+def test_statuses_shared_changed_and_malformed() -> None:
+    ok = Status(code=Status.STATUS_CODE_OK, message="fine")
+    error = Status(code=Status.STATUS_CODE_ERROR, message="boom")
+    spans = [good_span(n, status=s) for n, s in enumerate([ok, ok, error, ok, Status()], 1)]
+    assert_same(request_of(*spans).SerializeToString())
+    bad = field(15, field(2, b"\xff"))  # a status message that is not UTF-8
+    body = field(1, field(2, field(2, good_span(1).SerializeToString() + bad)))
+    assert isinstance(assert_same(body), str)
+
+
+def test_rejected_spans_among_kept_ones() -> None:
+    spans = [
+        good_span(1),
+        good_span(2, trace_id=b"\x00" * 16),
+        good_span(3),
+        good_span(4, span_id=b"\x01"),
+        good_span(5, start_time_unix_nano=0),
+        good_span(6, trace_id=b"\x00" * 16),
+    ]
+    result = assert_same(request_of(*spans).SerializeToString())
+    assert isinstance(result, DecodeResult)
+    assert (result.batch.num_rows, result.rejected) == (2, 4)
+
+
+@pytest.mark.parametrize(
+    "key_value",
+    [
+        field(1, b"k") + field(2, field(1, b"v")),  # the usual shape, read by the fast path
+        field(2, field(1, b"v")) + field(1, b"k"),  # value before key
+        field(1, b"k") + field(2, field(1, b"v") + b"\x18\x07"),  # a string, then an int: last wins
+        field(1, b"k") + field(2, b"\x10\x80\x01"),  # bool from a two-byte varint
+        field(1, b"k") + field(2, b"\x18" + b"\xff" * 9 + b"\x01"),  # int -1
+        field(1, b"k") + field(2, b"\x18" + b"\xff" * 10 + b"\x01"),  # an 11-byte varint
+        field(1, b"k") + field(2, b"\x21" + b"\x00" * 7),  # a double cut short
+        field(1, b"k") + field(2, b"\x21" + b"\x00" * 9),  # a double and a stray byte
+        field(1, b"k") + b"\x12\x83\x00" + field(1, b"v"),  # a length in three bytes
+        field(1, b"k") + field(2, field(1, b"\xc3\xbc" * 70)),  # a string longer than 127
+        field(1, b"k") + field(2, field(1, b"\xc3")),  # a value that is not UTF-8
+        field(1, b"\xc3") + field(2, field(1, b"v")),  # a key that is not UTF-8
+        field(1, b"k") + field(2, b""),  # an empty value
+        field(1, b"k"),  # no value
+    ],
+)
+def test_key_value_shapes(key_value: bytes) -> None:
+    span = good_span(1).SerializeToString() + field(9, key_value)
+    assert_same(field(1, field(2, field(2, span))))
