@@ -224,7 +224,7 @@ async def test_resources_are_stored_once_and_searched_in_their_table() -> None:
             executor.close()
         # A search by a resource attribute finds its spans' traces through the table.
         span = world.SPANS[0]
-        key, value = next(iter(span.resource.items()))
+        key, value = "host.name", world.FRONTEND["host.name"]
         found = await store.find_trace_ids(
             TraceQuery(0, 2**62, tags=(TagFilter(key, str(value), scope="resource"),), limit=100)
         )
