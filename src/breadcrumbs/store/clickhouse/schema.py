@@ -20,8 +20,9 @@
   span of a process: 10 of v2's 50 bytes per span, bench/README.md). Writers insert the
   resources they have not seen and reload ``resources_dict`` (a hashed dictionary over the
   table, its lifetime a backstop for other writers) before the spans that name them.
-- ``trace_ranges``: TraceId -> first and last start, kept by a materialized view as spans
-  arrive (min/max merged in the background): get-trace reads it first, then only that range.
+- ``trace_ranges``: TraceId -> first and last start and its services, kept by a materialized
+  view as spans arrive (merged in the background): get-trace reads it first, then only that
+  range of those services' keys (v3: one granule per service instead of the whole bucket's).
 - ``operations``: (ServiceName, SpanName, SpanKind) -> newest start, kept by a materialized
   view; services and operations read this small table.
 - ``wal_sequence``: per writing node (its WAL), the WAL sequences written with its batches
@@ -146,18 +147,7 @@ def ddl(database: str, cluster: str | None = None, ttl_s: int = 0) -> list[str]:
         *resource_ddl(database, cluster),
         f"CREATE TABLE IF NOT EXISTS {table('spans')}{on} "
         f"{_spans_body(database, cluster, 'spans', ttl_s)}",
-        f"""CREATE TABLE IF NOT EXISTS {table("trace_ranges")}{on} (
-    TraceId FixedString(16) CODEC(ZSTD(1)),
-    FirstStart SimpleAggregateFunction(min, Int64) CODEC(DoubleDelta, ZSTD(1)),
-    LastStart SimpleAggregateFunction(max, Int64) CODEC(DoubleDelta, ZSTD(1))
-)
-ENGINE = {_engine("Aggregating", cluster, "trace_ranges")}
-PARTITION BY toDate(fromUnixTimestamp(intDiv(FirstStart, 1000000000)))
-ORDER BY TraceId""",
-        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {table("trace_ranges_mv")}{on}
-TO {table("trace_ranges")} AS
-SELECT TraceId, min(Timestamp) AS FirstStart, max(Timestamp) AS LastStart
-FROM {table("spans")} GROUP BY TraceId""",
+        *trace_ranges_ddl(database, cluster),
         f"""CREATE TABLE IF NOT EXISTS {table("operations")}{on} (
     ServiceName LowCardinality(String),
     SpanName LowCardinality(String),
@@ -184,6 +174,30 @@ ENGINE = {_engine("Replacing", cluster, "meta", "Value")} ORDER BY Key""",
                 f"{shard.get(name, 'rand()')})"
             )
     return statements
+
+
+def trace_ranges_ddl(database: str, cluster: str | None = None) -> list[str]:
+    """``trace_ranges`` and the view keeping it (v3: with the trace's services, so get-trace's
+    key condition names them and reads one granule per service, not every service's)."""
+    on = f" ON CLUSTER `{cluster}`" if cluster else ""
+    local = "_local" if cluster else ""
+    db = f"`{database}`"
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {db}.trace_ranges{local}{on} (
+    TraceId FixedString(16) CODEC(ZSTD(1)),
+    FirstStart SimpleAggregateFunction(min, Int64) CODEC(DoubleDelta, ZSTD(1)),
+    LastStart SimpleAggregateFunction(max, Int64) CODEC(DoubleDelta, ZSTD(1)),
+    Services SimpleAggregateFunction(groupUniqArrayArray, Array(String)) CODEC(ZSTD(1))
+)
+ENGINE = {_engine("Aggregating", cluster, "trace_ranges")}
+PARTITION BY toDate(fromUnixTimestamp(intDiv(FirstStart, 1000000000)))
+ORDER BY TraceId""",
+        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.trace_ranges_mv{local}{on}
+TO {db}.trace_ranges{local} AS
+SELECT TraceId, min(Timestamp) AS FirstStart, max(Timestamp) AS LastStart,
+       groupUniqArray(toString(ServiceName)) AS Services
+FROM {db}.spans{local} GROUP BY TraceId""",
+    ]
 
 
 def resource_ddl(database: str, cluster: str | None = None) -> list[str]:
@@ -226,9 +240,10 @@ def migrations(
     v1 or v2 -> v3 (one copy; v2's own step, reordering v1's spans by service, is the same
     copy into the current order): the distinct resources of the spans go into ``resources``
     (hashed in SQL as the writers hash them in Arrow), the spans are copied into a table in
-    the v3 layout naming their resource by hash, which takes the old one's name. The views
+    the v3 layout naming their resource by hash, which takes the old one's name, and
+    ``trace_ranges`` (now with each trace's services) is made again from them. The views
     feeding the lookup tables are dropped first (they follow their source table, not its
-    name) and made again by ``ddl``; the lookup tables stay as they are (the same spans).
+    name) and made again by ``ddl``; ``operations`` stays as it is (the same spans).
     Every statement can run again after a run cut short."""
     if version >= RESOURCES_VERSION:
         return []
@@ -254,4 +269,11 @@ FROM {spans} GROUP BY h""",
         f"SELECT {copied}, {RESOURCE_HASH} FROM {spans}",
         f"RENAME TABLE {spans} TO {old}, {moved} TO {spans}{on}",
         f"DROP TABLE {old}{on}",
+        # trace_ranges gained Services: made again from the spans (its view comes with ddl).
+        *([f"DROP TABLE IF EXISTS {db}.trace_ranges{on}"] if cluster else []),
+        f"DROP TABLE IF EXISTS {db}.trace_ranges{local}{on}",
+        trace_ranges_ddl(database, cluster)[0],
+        f"""INSERT INTO {db}.trace_ranges{local}
+SELECT TraceId, min(Timestamp), max(Timestamp), groupUniqArray(toString(ServiceName))
+FROM {spans} GROUP BY TraceId""",
     ]

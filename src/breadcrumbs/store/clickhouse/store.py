@@ -75,6 +75,7 @@ _INSERT_COLUMNS = (
     "StatusMessage", "Events", "Links",
 )  # fmt: skip
 _RECENT_WINDOW_NS = 3600 * 10**9
+TRACES_PER_STATEMENT = 100  # get_traces' OR of conditions: short statements, short URLs
 _SEARCH_FRACTIONS = (
     64,
     16,
@@ -340,8 +341,22 @@ class ClickHouseStore:
         unique = list(dict.fromkeys(trace_ids))
         if not unique:
             return empty_batch()
-        text = sql.traces_spans(self._db)
-        return self._spans(await self._run(lambda e: e.query(text, {"traces": unique})))
+
+        def work(executor: Executor) -> pa.Table:
+            keys = executor.query(sql.trace_keys(self._db), {"traces": unique}).to_pylist()
+            if not keys:
+                return pa.table({})
+            parts = [
+                executor.query(*sql.traces_spans(self._db, keys[i : i + TRACES_PER_STATEMENT]))
+                for i in range(0, len(keys), TRACES_PER_STATEMENT)
+            ]
+            if len(parts) == 1:
+                return parts[0]
+            return pa.concat_tables(parts).sort_by(
+                [("Timestamp", "ascending"), ("SpanId", "ascending")]
+            )
+
+        return self._spans(await self._run(work))
 
     async def find_trace_ids(self, query: TraceQuery) -> list[str]:
         if query.limit <= 0:
