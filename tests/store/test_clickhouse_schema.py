@@ -43,7 +43,7 @@ def test_spans_are_ordered_by_time_bucket_service_then_trace() -> None:
     assert "INDEX attribute_keys mapKeys(SpanAttributes) TYPE bloom_filter" in spans
     assert "INDEX attribute_values mapValues(SpanAttributes) TYPE bloom_filter" in spans
     assert "TraceId FixedString(16)" in spans
-    assert "Timestamp Int64 CODEC(DoubleDelta, ZSTD(1))" in spans
+    assert "Timestamp Int64 CODEC(Delta, ZSTD(1))" in spans
 
 
 def test_spans_name_their_resource_by_hash_looked_up_in_a_dictionary() -> None:
