@@ -235,3 +235,23 @@ async def test_resources_are_stored_once_and_searched_in_their_table() -> None:
         assert missing == []
     finally:
         await store.close()
+
+
+def test_resource_hashes_are_per_span_and_survive_slicing() -> None:
+    batch = batch_from_spans(world.SPANS)
+    hashes = resource_hashes(batch).to_pylist()
+    resources = [
+        (tuple(r), t)
+        for r, t in zip(
+            batch.column("ResourceAttributes").to_pylist(),
+            batch.column("ResourceAttributeTypes").to_pylist(),
+            strict=True,
+        )
+    ]
+    # Equal resources, equal hashes; different ones, different hashes.
+    assert len(set(hashes)) == len(set(resources))
+    assert len(set(zip(hashes, resources, strict=True))) == len(set(resources))
+    # A batch sliced out of a bigger one (as the WAL writer may pass) hashes the same.
+    assert resource_hashes(batch.slice(3, 7)).to_pylist() == hashes[3:10]
+    combined = pa.concat_tables([batch.slice(0, 4), batch.slice(4)])
+    assert resource_hashes(combined).to_pylist() == hashes
