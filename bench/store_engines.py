@@ -6,10 +6,12 @@ Each engine runs in its own child process (chDB allows one embedded server per p
 fresh directory, one after the other, with the same generated spans (``bench/gen.py``, an
 hour of traffic, 100k-span flushes as the WAL writer sends them). Figures per engine: ingest
 (wall seconds and spans/s through ``Store.write``), get-trace p50/p99 over sampled traces,
-search p50/p99 (service + tag + min duration, and service alone, over the hour), the hour's
-dependencies and service graph, RED over the hour (written as the span metrics stage does:
-one ``write_span_metrics`` per batch; read as one total per series and at 1 min steps), and
-bytes per span on disk. The last column is chDB / DuckDB.
+search p50/p99 (service + tag + min duration, and service alone, over the hour; the ids
+alone, and with the found traces' spans fetched in one ``get_traces`` as the query APIs do),
+the hour's dependencies and service graph, RED over the hour (written as the span metrics
+stage does: one ``write_span_metrics`` per batch; read as one total per series and at 1 min
+steps), and bytes per span on disk. The last column is chDB / DuckDB; the load average is
+printed before and after (the machine may be shared).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -27,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from breadcrumbs.store.base import DependenciesQuery
+from breadcrumbs.store.base import DependenciesQuery, GetTracesParams
 
 HERE = Path(__file__).resolve().parent
 HOUR_NS = 3600 * 10**9
@@ -104,11 +107,11 @@ async def child(engine: str, spans: int) -> dict[str, Any]:
         got = await store.get_trace(GetTraceParams(sample[i % len(sample)]))
         assert got.num_rows, "a sampled trace was not found"
 
-    def search(tagged: bool) -> Callable[[int], Awaitable[Any]]:
+    def search(tagged: bool, fetch: bool = False) -> Callable[[int], Awaitable[Any]]:
         async def run(i: int) -> None:
             service = services[i % len(services)]
             tags = (TagFilter("http.response.status_code", "500"),) if tagged else ()
-            await store.find_trace_ids(
+            found = await store.find_trace_ids(
                 TraceQuery(
                     end - HOUR_NS,
                     end,
@@ -117,6 +120,9 @@ async def child(engine: str, spans: int) -> dict[str, Any]:
                     min_duration_ns=20_000_000 if tagged else None,
                 )
             )
+            if fetch:
+                fetched = await store.get_traces(GetTracesParams(tuple(found)))
+                assert fetched.num_rows, "a search found nothing"
 
         return run
 
@@ -142,6 +148,8 @@ async def child(engine: str, spans: int) -> dict[str, Any]:
         "get_trace": await timed(200, get_trace),
         "search_tag": await timed(40, search(True)),
         "search_service": await timed(40, search(False)),
+        "search_tag_fetch": await timed(40, search(True, fetch=True)),
+        "search_service_fetch": await timed(40, search(False, fetch=True)),
         "dependencies": await timed(5, dependencies),
         "service_graph": await timed(5, service_graph),
         "red_total": await timed(20, red_hour(HOUR_NS)),
@@ -166,6 +174,7 @@ def main() -> None:
         print(json.dumps(asyncio.run(child(args.child, args.spans))))
         return
     results = {}
+    load_before = os.getloadavg()
     for engine in ("duckdb", "chdb"):
         out = subprocess.run(
             [sys.executable, __file__, "--child", engine, "--spans", str(args.spans)],
@@ -179,8 +188,8 @@ def main() -> None:
         ("ingest spans/s", duck["spans"] / duck["ingest_s"], ch["spans"] / ch["ingest_s"]),
     ]
     for name in (
-        "get_trace", "search_tag", "search_service", "dependencies", "service_graph",
-        "red_total", "red_1m",
+        "get_trace", "search_tag", "search_service", "search_tag_fetch", "search_service_fetch",
+        "dependencies", "service_graph", "red_total", "red_1m",
     ):  # fmt: skip
         for q in (0.5, 0.99):
             rows.append(
@@ -188,7 +197,10 @@ def main() -> None:
             )
     rows.append(("red write ms/100k spans", duck["red_write_ms"][0], ch["red_write_ms"][0]))
     rows.append(("bytes/span", duck["bytes_per_span"], ch["bytes_per_span"]))
-    print(f"{args.spans:,} spans over one hour")
+    load_after = os.getloadavg()
+    print(f"{args.spans:,} spans over one hour; load average (1, 5, 15 min) before", end=" ")
+    print(" ".join(f"{x:.1f}" for x in load_before), "after", end=" ")
+    print(" ".join(f"{x:.1f}" for x in load_after))
     print(f"{'':<24}{'DuckDB':>12}{'chDB':>12}{'chDB/DuckDB':>14}")
     for label, d, c in rows:
         print(f"{label:<24}{d:>12.1f}{c:>12.1f}{c / d:>14.2f}")

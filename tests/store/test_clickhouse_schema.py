@@ -7,20 +7,31 @@ import asyncio
 import dataclasses
 import re
 import time
+from pathlib import Path
+
+import pyarrow as pa
 
 from breadcrumbs.analysis import red as red_math
 from breadcrumbs.model import batch_from_spans
-from breadcrumbs.store.base import GetTraceParams, RedQuery, ServicesQuery
+from breadcrumbs.store.base import GetTraceParams, RedQuery, ServicesQuery, TagFilter, TraceQuery
 from breadcrumbs.store.clickhouse import ClickHouseStore, red, schema
 from breadcrumbs.store.clickhouse.executor import ChdbExecutor
-from breadcrumbs.store.clickhouse.store import binary_ids
+from breadcrumbs.store.clickhouse.store import binary_ids, resource_hashes
 
 from . import world
 from .conftest import CHDB_DIR
 
 SPANS = "CREATE TABLE IF NOT EXISTS `traces`.spans "
 MINUTE = red_math.MINUTE_NS
-TABLES = ("spans", "trace_ranges", "operations", "wal_sequence", "span_metrics", "meta")
+TABLES = (
+    "spans",
+    "trace_ranges",
+    "operations",
+    "wal_sequence",
+    "span_metrics",
+    "meta",
+    "resources",
+)
 
 
 def test_single_node_ddl_has_plain_merge_trees_and_no_cluster() -> None:
@@ -42,7 +53,21 @@ def test_spans_are_ordered_by_time_bucket_service_then_trace() -> None:
     assert "INDEX attribute_keys mapKeys(SpanAttributes) TYPE bloom_filter" in spans
     assert "INDEX attribute_values mapValues(SpanAttributes) TYPE bloom_filter" in spans
     assert "TraceId FixedString(16)" in spans
-    assert "Timestamp Int64 CODEC(DoubleDelta, ZSTD(1))" in spans
+    assert "Timestamp Int64 CODEC(Delta, ZSTD(1))" in spans
+
+
+def test_spans_name_their_resource_by_hash_looked_up_in_a_dictionary() -> None:
+    statements = schema.ddl("traces")
+    (spans,) = [s for s in statements if s.startswith(SPANS)]
+    assert "ResourceHash UInt64" in spans
+    # The resource columns are computed on read, never stored per span.
+    lookup = "dictGet('traces.resources_dict', 'ResourceAttributes', ResourceHash)"
+    assert f"ResourceAttributes Map(String, String)\n        ALIAS {lookup}" in spans
+    (dictionary,) = [s for s in statements if "CREATE DICTIONARY" in s]
+    assert "`traces`.resources_dict " in dictionary
+    assert "SOURCE(CLICKHOUSE(DB 'traces' TABLE 'resources'))" in dictionary
+    # The dictionary exists before the table whose columns name it.
+    assert statements.index(dictionary) < statements.index(spans)
 
 
 def test_cluster_ddl_is_replicated_local_tables_under_distributed_ones() -> None:
@@ -59,6 +84,14 @@ def test_cluster_ddl_is_replicated_local_tables_under_distributed_ones() -> None
     for table in ("spans", "trace_ranges"):
         (distributed,) = [s for s in statements if f"`traces`.{table} ON CLUSTER" in s]
         assert distributed.endswith("cityHash64(TraceId))")
+    # Every node's dictionary reads all shards' resources; the reload reaches every node.
+    (dictionary,) = [s for s in statements if "CREATE DICTIONARY" in s]
+    assert "`traces`.resources_dict ON CLUSTER `prod`" in dictionary
+    assert "TABLE 'resources'" in dictionary
+    (spans,) = [s for s in statements if "`traces`.spans_local ON CLUSTER" in s]
+    assert "dictGet('traces.resources_dict', 'ResourceAttributes', ResourceHash)" in spans
+    reload = schema.reload_resources("traces", "prod")
+    assert reload == "SYSTEM RELOAD DICTIONARY `traces`.resources_dict ON CLUSTER `prod`"
     # The views read and write the local tables of their own shard.
     (view,) = [s for s in statements if "trace_ranges_mv" in s]
     assert "TO `traces`.trace_ranges_local" in view
@@ -105,13 +138,26 @@ async def test_the_ttl_drops_expired_days_on_chdb() -> None:
 
 
 V1_ORDER = f"intDiv(Timestamp, {schema.BUCKET_NS}), TraceId, SpanId"
+V2_DDL = (Path(__file__).parent / "fixtures" / "clickhouse_v2.sql").read_text()
+"""The tables as schema v2 made them (its ``ddl`` output, database ``DATABASE``)."""
 
 
-def _v1_database(executor: ChdbExecutor, database: str) -> None:
-    """A database as schema v1 made it: spans ordered without the service, version 1."""
-    for statement in schema.ddl(database):
-        executor.command(statement.replace(schema.SPANS_ORDER, V1_ORDER))
-    executor.command(f"INSERT INTO `{database}`.meta VALUES ('schema_version', 1)")
+def _old_database(executor: ChdbExecutor, database: str, version: int) -> None:
+    """A database as schema v1 or v2 made it (v1: spans ordered without the service), holding
+    ``world.SPANS`` with their resources in every row."""
+    executor.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+    for statement in V2_DDL.replace("DATABASE", database).split(";\n"):
+        if statement.strip():
+            executor.command(statement if version == 2 else statement.replace(V2_ORDER, V1_ORDER))
+    executor.command(f"INSERT INTO `{database}`.meta VALUES ('schema_version', {version})")
+    batch = batch_from_spans(world.SPANS)
+    rows = binary_ids(batch).drop_columns(["ResourceHash"])
+    for name in ("ResourceAttributes", "ResourceAttributeTypes"):
+        rows = rows.append_column(name, batch.column(name))
+    executor.insert(f"`{database}`.spans", rows)
+
+
+V2_ORDER = f"intDiv(Timestamp, {schema.BUCKET_NS}), ServiceName, TraceId, SpanId"
 
 
 def _sorting_key(executor: ChdbExecutor, database: str) -> str:
@@ -130,6 +176,17 @@ async def _check_migrated(executor: ChdbExecutor, database: str) -> None:
         for letter, trace_id in world.TRACES.items():
             got = await store.get_trace(GetTraceParams(trace_id))
             assert got.num_rows == len(world.spans_of(letter))
+            # The resources, now in their own table, read back as they were written.
+            written = batch_from_spans(world.spans_of(letter)).sort_by("SpanId")
+            read = got.sort_by("SpanId")
+            for name in ("ResourceAttributes", "ResourceAttributeTypes"):
+                assert read.column(name).to_pylist() == written.column(name).to_pylist()
+        # One row per distinct resource, hashed in SQL as the writers hash in Arrow.
+        resources = executor.query(f"SELECT ResourceHash FROM `{database}`.resources FINAL")
+        hashes = resource_hashes(batch_from_spans(world.SPANS))
+        assert sorted(resources.column(0).to_pylist()) == sorted(
+            pa.compute.unique(hashes).to_pylist()
+        )
         # The views feeding the lookups work again: a new trace is found by id and service.
         late = dataclasses.replace(world.SPANS[0], trace_id="f" * 32, service="late-service")
         await store.write(batch_from_spans([late]))
@@ -142,11 +199,24 @@ async def _check_migrated(executor: ChdbExecutor, database: str) -> None:
 async def test_a_v1_database_is_migrated_on_open() -> None:
     executor = ChdbExecutor(CHDB_DIR)
     try:
-        _v1_database(executor, "from_v1")
-        # Spans as v1 wrote them (the same columns; opening a store would migrate first).
-        executor.insert("`from_v1`.spans", binary_ids(batch_from_spans(world.SPANS)))
+        _old_database(executor, "from_v1", 1)
         assert _sorting_key(executor, "from_v1").endswith("TraceId, SpanId")
+        assert "ServiceName" not in _sorting_key(executor, "from_v1")
         await _check_migrated(ChdbExecutor(CHDB_DIR), "from_v1")
+    finally:
+        executor.close()
+
+
+async def test_a_v2_database_is_migrated_on_open() -> None:
+    executor = ChdbExecutor(CHDB_DIR)
+    try:
+        _old_database(executor, "from_v2", 2)
+        await _check_migrated(ChdbExecutor(CHDB_DIR), "from_v2")
+        stored = executor.query(
+            "SELECT name FROM system.columns WHERE database = 'from_v2' AND table = 'spans' "
+            "AND default_kind != 'ALIAS'"
+        )
+        assert "ResourceAttributes" not in stored.column(0).to_pylist()
     finally:
         executor.close()
 
@@ -154,9 +224,8 @@ async def test_a_v1_database_is_migrated_on_open() -> None:
 async def test_a_migration_cut_short_is_repeated_without_losing_spans() -> None:
     executor = ChdbExecutor(CHDB_DIR)
     try:
-        _v1_database(executor, "cut_short")
-        executor.insert("`cut_short`.spans", binary_ids(batch_from_spans(world.SPANS)))
-        steps = schema.migrations(1, "cut_short")
+        _old_database(executor, "cut_short", 2)
+        steps = schema.migrations(2, "cut_short")
         rename = next(i for i, s in enumerate(steps) if s.startswith("RENAME"))
         for statement in steps[: rename + 1]:  # copied and renamed, the old table left
             executor.command(statement)
@@ -189,3 +258,52 @@ async def test_a_v2_database_gains_the_red_table_on_open() -> None:
         assert version.as_py() == schema.SCHEMA_VERSION
     finally:
         executor.close()
+
+
+async def test_resources_are_stored_once_and_searched_in_their_table() -> None:
+    store = ClickHouseStore(ChdbExecutor(CHDB_DIR), database="resources_once")
+    try:
+        batch = batch_from_spans(world.SPANS)
+        await store.write(batch)
+        await store.write(batch)  # the same resources again: nothing new to store
+        executor = ChdbExecutor(CHDB_DIR)
+        try:
+            stored = executor.query("SELECT count() FROM `resources_once`.resources")
+            distinct = len(pa.compute.unique(resource_hashes(batch)))
+            assert 1 < distinct < batch.num_rows
+            assert stored.column(0)[0].as_py() == distinct
+        finally:
+            executor.close()
+        # A search by a resource attribute finds its spans' traces through the table.
+        span = world.SPANS[0]
+        key, value = "host.name", world.FRONTEND["host.name"]
+        found = await store.find_trace_ids(
+            TraceQuery(0, 2**62, tags=(TagFilter(key, str(value), scope="resource"),), limit=100)
+        )
+        assert span.trace_id in found
+        missing = await store.find_trace_ids(
+            TraceQuery(0, 2**62, tags=(TagFilter(key, "no such value", scope="resource"),))
+        )
+        assert missing == []
+    finally:
+        await store.close()
+
+
+def test_resource_hashes_are_per_span_and_survive_slicing() -> None:
+    batch = batch_from_spans(world.SPANS)
+    hashes = resource_hashes(batch).to_pylist()
+    resources = [
+        (tuple(r), t)
+        for r, t in zip(
+            batch.column("ResourceAttributes").to_pylist(),
+            batch.column("ResourceAttributeTypes").to_pylist(),
+            strict=True,
+        )
+    ]
+    # Equal resources, equal hashes; different ones, different hashes.
+    assert len(set(hashes)) == len(set(resources))
+    assert len(set(zip(hashes, resources, strict=True))) == len(set(resources))
+    # A batch sliced out of a bigger one (as the WAL writer may pass) hashes the same.
+    assert resource_hashes(batch.slice(3, 7)).to_pylist() == hashes[3:10]
+    combined = pa.concat_tables([batch.slice(0, 4), batch.slice(4)])
+    assert resource_hashes(combined).to_pylist() == hashes

@@ -4,7 +4,8 @@ Every public method runs its ClickHouse work in a worker thread through an ``Exe
 (``executor.py``); the SQL is ``sql.py``, the layout ``schema.py``. Ids cross as binary
 (converted in Arrow, ``binary_ids``), results come back as Arrow and are cast to
 ``SPAN_SCHEMA``. Writes are one insert per batch into ``spans`` (ClickHouse wants large
-inserts; the WAL writer batches them) and, with a WAL sequence, a row into ``wal_sequence``.
+inserts; the WAL writer batches them), before it the resources this store has not written
+yet (rare: a process started), and, with a WAL sequence, a row into ``wal_sequence``.
 """
 
 # S608: only the checked database name and constants are formatted in; values are bound.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import array
 import asyncio
 import dataclasses
+import hashlib
 import logging
 import struct
 import sys
@@ -78,12 +80,13 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _INSERT_COLUMNS = (
-    "Timestamp", "TraceState", "SpanName", "SpanKind", "ServiceName", "ResourceAttributes",
-    "ResourceAttributeTypes", "ScopeName", "ScopeVersion", "SpanAttributes",
-    "SpanAttributeTypes", "Duration", "StatusCode", "StatusMessage", "Events", "Links",
+    "Timestamp", "TraceState", "SpanName", "SpanKind", "ServiceName", "ScopeName",
+    "ScopeVersion", "SpanAttributes", "SpanAttributeTypes", "Duration", "StatusCode",
+    "StatusMessage", "Events", "Links",
 )  # fmt: skip
 _RECENT_WINDOW_NS = 3600 * 10**9
 _RED_EXPIRE_EVERY_S = 600.0
+TRACES_PER_STATEMENT = 100  # get_traces' OR of conditions: short statements, short URLs
 _SEARCH_FRACTIONS = (
     64,
     16,
@@ -114,10 +117,37 @@ def _span_ids(column: pa.ChunkedArray) -> pa.Array:
     return pa.Array.from_buffers(pa.uint64(), len(words), [None, pa.py_buffer(words)])
 
 
-def binary_ids(batch: SpanBatch) -> pa.Table:
-    """The batch as the ``spans`` table's columns: binary ids, the rest as they are."""
+def resource_hashes(batch: SpanBatch) -> pa.Array:
+    """Each span's ``ResourceHash`` (``schema.RESOURCE_HASH``, which the migration computes in
+    SQL): the resource as one text per span in Arrow, hashed once per distinct text."""
+    entries = batch.column("ResourceAttributes").combine_chunks()
+    keys = pa.ListArray.from_arrays(entries.offsets, entries.keys)
+    values = pa.ListArray.from_arrays(entries.offsets, entries.items)
+    text = pc.binary_join_element_wise(
+        pc.binary_join(keys, "\x1f"),
+        pc.binary_join(values, "\x1f"),
+        batch.column("ResourceAttributeTypes").combine_chunks(),
+        "\x1e",
+    ).dictionary_encode()
+    hashes = pa.array(
+        [
+            # An identity, not a security boundary; MD5 because ClickHouse has it built in.
+            int.from_bytes(
+                hashlib.md5(resource.encode(), usedforsecurity=False).digest()[:8], "little"
+            )
+            for resource in text.dictionary.to_pylist()
+        ],
+        pa.uint64(),
+    )
+    return hashes.take(text.indices)
+
+
+def binary_ids(batch: SpanBatch, hashes: pa.Array | None = None) -> pa.Table:
+    """The batch as the ``spans`` table's columns: binary ids, the resource as its hash
+    (``hashes``: ``resource_hashes(batch)`` if already computed), the rest as they are."""
     trace_ids = _hex_words(batch.column("TraceId"), 32)
     columns: dict[str, Any] = {name: batch.column(name) for name in _INSERT_COLUMNS}
+    columns["ResourceHash"] = resource_hashes(batch) if hashes is None else hashes
     columns["TraceId"] = pa.Array.from_buffers(
         pa.binary(16), batch.num_rows, [None, pa.py_buffer(trace_ids)]
     )
@@ -170,9 +200,12 @@ class ClickHouseStore:
         self._span_metrics_local = f"{self._db}.span_metrics{'_local' if cluster else ''}"
         self._metrics = metrics
         self._closed = False
+        self._resources: set[int] = set()  # hashes known to be in ``resources``, for writes
         self._threads = StoreThreads("clickhouse", readers=query_threads, timeout_s=query_timeout_s)
         try:
             self._migrate()
+            known = executor.query(f"SELECT DISTINCT ResourceHash FROM {self._db}.resources")
+            self._resources.update(known.column(0).to_pylist())
         except BaseException:
             executor.close()
             self._threads.close()
@@ -263,10 +296,12 @@ class ClickHouseStore:
     async def write(self, batch: SpanBatch, *, wal_sequence: int | None = None) -> None:
         if batch.num_rows == 0 and wal_sequence is None:
             return
-        rows = binary_ids(batch) if batch.num_rows else None
+        hashes = resource_hashes(batch) if batch.num_rows else None
+        rows = binary_ids(batch, hashes) if hashes is not None else None
 
         def work(executor: Executor) -> None:
-            if rows is not None:
+            if hashes is not None and rows is not None:
+                self._write_resources(executor, batch, hashes)
                 executor.insert(f"{self._db}.spans", rows)
             if wal_sequence is not None:
                 executor.insert(
@@ -280,6 +315,28 @@ class ClickHouseStore:
                 )
 
         await self._write_run(work)
+
+    def _write_resources(self, executor: Executor, batch: SpanBatch, hashes: pa.Array) -> None:
+        """The batch's resources not yet written by this store, then the dictionary reloaded,
+        so a span is never read before its resource. (Another writer's copy of a resource is
+        deduplicated by the ReplacingMergeTree.) On the writer thread only."""
+        distinct = pc.unique(hashes)
+        new = [h for h in distinct.to_pylist() if h not in self._resources]
+        if not new:
+            return
+        first = pc.index_in(pa.array(new, pa.uint64()), hashes)
+        executor.insert(
+            f"{self._db}.resources",
+            pa.table(
+                {
+                    "ResourceHash": pa.array(new, pa.uint64()),
+                    "ResourceAttributes": batch.column("ResourceAttributes").take(first),
+                    "ResourceAttributeTypes": batch.column("ResourceAttributeTypes").take(first),
+                }
+            ),
+        )
+        executor.command(schema.reload_resources(self._db.strip("`"), self._cluster))
+        self._resources.update(new)
 
     async def last_wal_sequence(self) -> int:
         text = (
@@ -305,8 +362,22 @@ class ClickHouseStore:
         unique = list(dict.fromkeys(params.trace_ids))
         if not unique:
             return empty_batch()
-        text = sql.traces_spans(self._db)
-        return self._spans(await self._run(lambda e: e.query(text, {"traces": unique})))
+
+        def work(executor: Executor) -> pa.Table:
+            keys = executor.query(sql.trace_keys(self._db), {"traces": unique}).to_pylist()
+            if not keys:
+                return pa.table({})
+            parts = [
+                executor.query(*sql.traces_spans(self._db, keys[i : i + TRACES_PER_STATEMENT]))
+                for i in range(0, len(keys), TRACES_PER_STATEMENT)
+            ]
+            if len(parts) == 1:
+                return parts[0]
+            return pa.concat_tables(parts).sort_by(
+                [("Timestamp", "ascending"), ("SpanId", "ascending")]
+            )
+
+        return self._spans(await self._run(work))
 
     async def find_trace_ids(self, query: TraceQuery) -> list[str]:
         if query.limit <= 0:
