@@ -237,12 +237,9 @@ async def test_a_migration_cut_short_is_repeated_without_losing_spans() -> None:
 async def test_a_v2_database_gains_the_red_table_on_open() -> None:
     executor = ChdbExecutor(CHDB_DIR)
     try:
-        for statement in schema.ddl("from_v2"):
-            if "span_metrics" not in statement:
-                executor.command(statement)
-        executor.command("INSERT INTO `from_v2`.meta VALUES ('schema_version', 2)")
-        assert schema.migrations(2, "from_v2") == []  # ddl creates the table; nothing to copy
-        store = ClickHouseStore(ChdbExecutor(CHDB_DIR), database="from_v2")
+        _old_database(executor, "red_from_v2", 2)  # v2 had no span_metrics
+        assert not any("span_metrics" in s for s in schema.migrations(2, "red_from_v2"))
+        store = ClickHouseStore(ChdbExecutor(CHDB_DIR), database="red_from_v2")
         try:
             spans = batch_from_spans(world.SPANS)
             await store.write_span_metrics(red_math.aggregate(spans), wal_sequence=4)
@@ -254,7 +251,7 @@ async def test_a_v2_database_gains_the_red_table_on_open() -> None:
             assert sum(got.column("Spans").to_pylist()) == len(world.SPANS)
         finally:
             await store.close()
-        version = executor.query("SELECT max(Value) FROM `from_v2`.meta").column(0)[0]
+        version = executor.query("SELECT max(Value) FROM `red_from_v2`.meta").column(0)[0]
         assert version.as_py() == schema.SCHEMA_VERSION
     finally:
         executor.close()

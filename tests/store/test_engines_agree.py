@@ -22,6 +22,7 @@ from breadcrumbs.analysis import red
 from breadcrumbs.analysis.doctor import ID_PATTERN
 from breadcrumbs.model import Span, SpanKind, StatusCode, batch_from_spans
 from breadcrumbs.store.base import (
+    DependenciesQuery,
     DoctorWindow,
     Endpoint,
     LatencyQuery,
@@ -94,8 +95,9 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Store
 OTHERS = [engine for engine in ENGINES if engine.name != "duckdb"]
 
 
-async def _both(stores: dict[str, Store], engine: Engine, read: str, *args: Any) -> list[Any]:
-    return [await getattr(stores[name], read)(*args) for name in ("duckdb", engine.name)]
+async def _both(stores: dict[str, Store], engine: Engine, read: str, params: Any) -> list[Any]:
+    """``read(params)`` on DuckDB and on ``engine``: every read takes one parameter object."""
+    return [await getattr(stores[name], read)(params) for name in ("duckdb", engine.name)]
 
 
 @pytest.mark.parametrize("engine", OTHERS, ids=lambda e: e.name)
@@ -164,7 +166,7 @@ async def test_service_graph_dependencies_and_prefixes_agree(
     duck, other = await _both(stores, engine, "service_graph", graph)
     assert duck
     assert sorted(other, key=repr) == sorted(duck, key=repr)
-    duck, other = await _both(stores, engine, "dependencies", END, END - T0)
+    duck, other = await _both(stores, engine, "dependencies", DependenciesQuery(END, END - T0))
     assert duck
     assert sorted(other, key=repr) == sorted(duck, key=repr)
     duck, other = await _both(

@@ -141,6 +141,9 @@ class OtelTracesStore(ClickHouseStore):
             "reading the OpenTelemetry Collector's %s.%s (read-only)", database, self._otel_table
         )
 
+    def _stored_resources(self) -> list[int]:
+        return []  # the exporter keeps each span's resource inline: nothing is written here
+
     # --- writes: refused -----------------------------------------------------------------
 
     async def write(self, batch: SpanBatch, *, wal_sequence: int | None = None) -> None:

@@ -204,12 +204,16 @@ class ClickHouseStore:
         self._threads = StoreThreads("clickhouse", readers=query_threads, timeout_s=query_timeout_s)
         try:
             self._migrate()
-            known = executor.query(f"SELECT DISTINCT ResourceHash FROM {self._db}.resources")
-            self._resources.update(known.column(0).to_pylist())
+            self._resources.update(self._stored_resources())
         except BaseException:
             executor.close()
             self._threads.close()
             raise
+
+    def _stored_resources(self) -> list[int]:
+        """The resource hashes already in ``resources`` (a write stores only new ones)."""
+        known = self._executor.query(f"SELECT DISTINCT ResourceHash FROM {self._db}.resources")
+        return [int(h) for h in known.column(0).to_pylist()]
 
     def _migrate(self) -> None:
         database = self._db.strip("`")
