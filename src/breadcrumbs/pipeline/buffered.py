@@ -1,5 +1,7 @@
 """What the stages that persist in batches share: a buffer of durable records, flushed in the
-background when ``flush_spans`` wait or the oldest record is ``flush_interval_s`` old.
+background when ``flush_spans`` wait or the oldest record is ``flush_interval_s`` old, at most
+``max_flush_spans`` at a time (a stage that fell behind catches up in bounded steps: one flush
+of everything could copy a million spans at once).
 
 A subclass says what "persisted" means (``_persisted_sequence``, read once before replay) and
 how a flush persists the records it is given (``_persist``: one write that also records the
@@ -40,10 +42,13 @@ class BufferedStage(abc.ABC):
 
     name: str
 
-    def __init__(self, *, flush_spans: int, flush_interval_s: float) -> None:
+    def __init__(
+        self, *, flush_spans: int, flush_interval_s: float, max_flush_spans: int | None = None
+    ) -> None:
         self.downstream: Stage | None = None
         self.on_release: OnRelease | None = None
         self._flush_spans = flush_spans
+        self._max_flush_spans = max_flush_spans
         self._flush_interval_s = flush_interval_s
         self._done_through = 0  # records at or below it are persisted already
         self._buffer: deque[Record] = deque()  # in sequence order
@@ -166,13 +171,21 @@ class BufferedStage(abc.ABC):
                 return
 
     async def _flush_buffered(self) -> None:
-        """Persist every record buffered now as one batch; raises what ``_persist`` raised."""
-        count = len(self._buffer)
-        records = [self._buffer[i] for i in range(count)]
+        """Persist the oldest records, up to ``max_flush_spans`` (at least one record), as one
+        batch; raises what ``_persist`` raised."""
+        limit = self._max_flush_spans
+        records: list[Record] = []
+        spans = 0
+        for record in self._buffer:
+            if records and limit is not None and spans + record.batch.num_rows > limit:
+                break
+            records.append(record)
+            spans += record.batch.num_rows
+        count = len(records)
         await self._persist(records)
         for _ in range(count):
             self._buffer.popleft()
-        self._buffered_spans -= sum(record.batch.num_rows for record in records)
+        self._buffered_spans -= spans
         self._done_through = records[-1].sequence
         self.flushes += 1
         if self.on_release is not None:

@@ -29,9 +29,14 @@ class StoreWriter(BufferedStage):
         *,
         flush_spans: int,
         flush_interval_s: float,
+        max_flush_spans: int | None = None,
         metrics: SelfMetrics | None = None,
     ) -> None:
-        super().__init__(flush_spans=flush_spans, flush_interval_s=flush_interval_s)
+        super().__init__(
+            flush_spans=flush_spans,
+            flush_interval_s=flush_interval_s,
+            max_flush_spans=max_flush_spans,
+        )
         self._store = store
         self._metrics = metrics
 
