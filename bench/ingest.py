@@ -518,11 +518,19 @@ def main() -> None:
                     while unflushed_spans(http_url) > 0 and time.monotonic() - drain_began < 120:
                         time.sleep(0.2)
                     drain = time.monotonic() - drain_began
+                    # Every acknowledged span must reach the store (a fresh data dir: nothing
+                    # else was written to it).
+                    stored = metric(http_url, "breadcrumbs_store_flushed_spans_total")
                 finally:
                     server.stop()
                 print(rows[-1], flush=True)
                 print(f"  {figures}", flush=True)
                 print(f"  store caught up {drain:.1f} s after the load stopped", flush=True)
+                print(
+                    f"  stored {stored:,.0f} of {result.spans:,} acknowledged spans "
+                    f"(missing: {result.spans - stored:,.0f})",
+                    flush=True,
+                )
                 if result.queries is not None:
                     print(result.queries.line(), flush=True)
                     notes.append(f"{transport}, decode workers {workers}:\n{result.queries.line()}")

@@ -251,7 +251,11 @@ class Server:
             s.data_dir,
             self.metrics,
             retention_s=s.retention,
-            reads=ReadLimits(timeout_s=s.query_timeout, threads=s.query_threads),
+            reads=ReadLimits(
+                timeout_s=s.query_timeout,
+                threads=s.query_threads,
+                ingest_behind=self._ingest_behind,
+            ),
         )
         self.query = QueryService(
             self.store,
@@ -334,6 +338,9 @@ class Server:
             stages=stages,
         )
         await self.pipeline.start()
+
+    def _ingest_behind(self) -> bool:
+        return self.pipeline is not None and self.pipeline.behind()
 
     async def _stop_pipeline(self) -> None:
         if self.pipeline is not None:

@@ -106,6 +106,25 @@ async def test_overloaded_beyond_max_unflushed_spans(tmp_path: Path, store: Memo
     )
 
 
+async def test_a_store_behind_catches_up_in_bounded_flushes(
+    tmp_path: Path, store: MemoryStore
+) -> None:
+    store.gate = asyncio.Event()  # the store hangs while spans pile up
+    settings = PipelineSettings(flush_spans=50, flush_interval_s=NEVER, max_flush_spans=100)
+    pipeline = IngestPipeline(tmp_path, store, settings, SelfMetrics())
+    await pipeline.start()
+    batches = [make_batch(tag, spans=40) for tag in range(7)]
+    for batch in batches:
+        await pipeline.consume(batch)
+    store.gate.set()
+    await pipeline.stop()
+    # The first flush took what was due when the store hung (two records); the rest in
+    # flushes of whole records, at most 100 spans each, in WAL order.
+    assert [b.num_rows for b in store.batches] == [80, 80, 80, 40]
+    assert store.sequence == 7
+    assert store.all().equals(concat_batches(batches))
+
+
 async def test_failed_store_writes_are_retried_without_loss(
     started: IngestPipeline, store: MemoryStore
 ) -> None:

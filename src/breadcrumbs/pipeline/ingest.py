@@ -33,8 +33,11 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class PipelineSettings:
     flush_spans: int = 100_000  # DuckDB inserts fastest in batches of 100k spans or more
+    # A store that fell behind catches up in flushes of at most this many: beyond ~100k a
+    # flush costs no less per span, and each holds two more copies of its spans meanwhile.
+    max_flush_spans: int = 200_000
     flush_interval_s: float = 1.0  # accepted spans are searchable within ~2 s
-    max_unflushed_spans: int = 1_000_000  # bounded memory: refuse beyond it
+    max_unflushed_spans: int = 500_000  # bounded memory: refuse beyond it
     max_wal_bytes: int = 2 << 30  # bounded disk while the store lags
     segment_bytes: int = 64 << 20
     wal_compression: str | None = "lz4"  # Arrow IPC codec: 2.5x smaller (bench/wal.py)
@@ -78,6 +81,7 @@ class IngestPipeline:
             store,
             flush_spans=settings.flush_spans,
             flush_interval_s=settings.flush_interval_s,
+            max_flush_spans=settings.max_flush_spans,
             metrics=metrics,
         )
         self.stages: list[Stage] = [*stages, self.writer]
@@ -103,6 +107,14 @@ class IngestPipeline:
         # Stages hold the same (shared, immutable) batches: the fullest stage is the memory.
         held = max(stage.buffered_spans for stage in self.stages)
         return self.wal.queued_spans + self._dispatch_spans + held
+
+    def behind(self) -> bool:
+        """Whether the store lags: spans wait longer than visibility allows (twice the flush
+        interval) or fill half the memory bound. Reads yield to ingest meanwhile."""
+        return (
+            self.writer.oldest_age_s() > 2 * self.settings.flush_interval_s
+            or self.unflushed_spans > self.settings.max_unflushed_spans // 2
+        )
 
     def _durable(self, sequence: int, batch: SpanBatch) -> None:
         self._dispatch.append((sequence, batch))

@@ -1,12 +1,12 @@
 """The span metrics stage: RED aggregates of every span, right after the WAL.
 
 It runs before anything may drop spans (a tail sampler), so counts stay true. It buffers the
-durable records it is handed and, every ``flush_interval_s`` (or sooner when
-``flush_spans`` wait), turns them into ``analysis.red`` aggregate rows in a worker thread and
-adds them to the store with the highest WAL sequence they cover, in one transaction
-(``SpanMetricsWriter.write_span_metrics``). That sequence is the stage's watermark: after a
-crash, replayed records at or below it are not counted again, records above it are counted
-once. The same flush feeds the Prometheus exposition (``exposition.py``).
+durable records it is handed (``buffered.BufferedStage``) and, every ``flush_interval_s`` (or
+sooner when ``flush_spans`` wait), turns them into ``analysis.red`` aggregate rows in a worker
+thread and adds them to the store with the highest WAL sequence they cover, in one
+transaction (``SpanMetricsWriter.write_span_metrics``). That sequence is the stage's
+watermark: after a crash, replayed records at or below it are not counted again, records above
+it are counted once. The same flush feeds the Prometheus exposition (``exposition.py``).
 
 Cardinality is bounded: at most ``max_series`` (service, operation, kind) series are kept;
 the spans of any further series count under the operation ``otel.metric.overflow`` of their
@@ -17,8 +17,6 @@ service and kind (as the OpenTelemetry spanmetrics connector's overflow does), a
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 from dataclasses import dataclass
 from typing import Final
 
@@ -27,18 +25,13 @@ import pyarrow.compute as pc
 
 from breadcrumbs.analysis import red
 from breadcrumbs.model import SpanBatch, concat_batches
+from breadcrumbs.pipeline.buffered import BufferedStage, Record
 from breadcrumbs.pipeline.exposition import SpanMetricsExposition
-from breadcrumbs.pipeline.stages import OnRelease, Stage
 from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import SpanMetricsWriter
 
-log = logging.getLogger(__name__)
-
 OVERFLOW_OPERATION: Final = "otel.metric.overflow"
 DEFAULT_MAX_SERIES: Final = 10_000
-_BACKOFF_FIRST_S: Final = 0.1
-_BACKOFF_MAX_S: Final = 5.0
-_DRAIN_ATTEMPTS: Final = 3
 _SEPARATOR: Final = "\x1f"
 
 
@@ -101,7 +94,7 @@ class _Prepared:
     exposition: pa.Table | None
 
 
-class SpanMetricsStage:
+class SpanMetricsStage(BufferedStage):
     """A ``Stage``; see the module docstring."""
 
     name = "span-metrics"
@@ -116,104 +109,25 @@ class SpanMetricsStage:
         exposition: SpanMetricsExposition | None = None,
         metrics: SelfMetrics | None = None,
     ) -> None:
+        super().__init__(flush_spans=flush_spans, flush_interval_s=flush_interval_s)
         self._store = store
-        self._flush_interval_s = flush_interval_s
-        self._flush_spans = flush_spans
         self.limit = SeriesLimit(max_series)
         self._exposition = exposition
         self._metrics = metrics
-        self.downstream: Stage | None = None
-        self.on_release: OnRelease | None = None
-        self._done_through = 0
-        self._buffer: list[tuple[int, SpanBatch]] = []
-        self._buffered_spans = 0
-        self._oldest = 0.0  # monotonic time the oldest buffered record arrived
         self._prepared: _Prepared | None = None
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
-        self.flushes = 0
 
-    @property
-    def pending_from(self) -> int | None:
-        return self._buffer[0][0] if self._buffer else None
+    async def _persisted_sequence(self) -> int:
+        return await self._store.span_metrics_wal_sequence()
 
-    @property
-    def buffered_spans(self) -> int:
-        return self._buffered_spans
-
-    async def open(self) -> int:
-        self._done_through = await self._store.span_metrics_wal_sequence()
-        return self._done_through
-
-    async def consume(self, batch: SpanBatch, *, wal_sequence: int) -> None:
-        if wal_sequence > self._done_through:  # else counted before a crash: not again
-            if not self._buffer:
-                self._oldest = time.monotonic()
-            self._buffer.append((wal_sequence, batch))
-            self._buffered_spans += batch.num_rows
-            if self._buffered_spans >= self._flush_spans:
-                self._wake.set()
-        if self.downstream is not None:
-            await self.downstream.consume(batch, wal_sequence=wal_sequence)
-
-    async def flush(self) -> None:
-        if self._buffer:
-            await self._flush()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="span-metrics")
-
-    async def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        backoff = _BACKOFF_FIRST_S
-        failures = 0
-        while True:
-            if not self._stopping:
-                remaining = self._flush_interval_s - (
-                    time.monotonic() - self._oldest if self._buffer else 0.0
-                )
-                if remaining > 0:
-                    self._wake.clear()
-                    try:
-                        async with asyncio.timeout(remaining):
-                            await self._wake.wait()
-                    except TimeoutError:
-                        pass
-            if not self._buffer:
-                if self._stopping:
-                    return
-                continue
-            try:
-                await self._flush()
-            except Exception:
-                failures += 1
-                log.exception("span metrics: writing aggregates failed; keeping them, retrying")
-                if self._stopping and failures >= _DRAIN_ATTEMPTS:
-                    log.error("span metrics: giving up at shutdown; the WAL replays them")
-                    return
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, _BACKOFF_MAX_S)
-                continue
-            backoff = _BACKOFF_FIRST_S
-            failures = 0
-
-    def _prepare(self, records: list[tuple[int, SpanBatch]]) -> _Prepared:
+    def _prepare(self, records: list[Record]) -> _Prepared:
         """Aggregates of ``records`` (worker thread: Arrow kernels release the GIL)."""
-        batch, _ = self.limit.apply(concat_batches([b for _, b in records]))
+        batch, _ = self.limit.apply(concat_batches([record.batch for record in records]))
         rows = red.aggregate(batch)
         exposition = red.exposition(batch) if self._exposition is not None else None
         return _Prepared(len(records), rows, exposition)
 
-    async def _flush(self) -> None:
-        count = len(self._buffer)
-        records = self._buffer[:count]
+    async def _persist(self, records: list[Record]) -> None:
+        count = len(records)
         prepared = self._prepared
         done = prepared.records if prepared is not None else 0
         if done < count:
@@ -228,18 +142,9 @@ class SpanMetricsStage:
                 fresh = _Prepared(count, red.merge([prepared.rows, fresh.rows]), exposition)
             prepared = self._prepared = fresh
         assert prepared is not None  # prepared above, or by a failed attempt
-        last = records[-1][0]
-        await self._store.write_span_metrics(prepared.rows, wal_sequence=last)
+        await self._store.write_span_metrics(prepared.rows, wal_sequence=records[-1].sequence)
         self._prepared = None
         if self._exposition is not None and prepared.exposition is not None:
             self._exposition.add(prepared.exposition)
-        del self._buffer[:count]
-        self._buffered_spans -= sum(batch.num_rows for _, batch in records)
-        if self._buffer:
-            self._oldest = time.monotonic()
-        self._done_through = last
-        self.flushes += 1
         if self._metrics is not None:
             self._metrics.span_metrics_series.set(self.limit.series)
-        if self.on_release is not None:
-            self.on_release()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +22,12 @@ CHDB_DIR = "chdb"
 
 @dataclass(frozen=True, slots=True)
 class ReadLimits:
-    """How store reads run: ``threads`` at once, each stopped after ``timeout_s`` (0: never)."""
+    """How store reads run: ``threads`` at once (one while ``ingest_behind()``), each stopped
+    after ``timeout_s`` (0: never)."""
 
     timeout_s: float = 30.0
     threads: int = 4
+    ingest_behind: Callable[[], bool] | None = None
 
 
 async def open_store(
@@ -61,6 +64,7 @@ def _open(
             metrics=metrics,
             query_timeout_s=reads.timeout_s,
             query_threads=reads.threads,
+            ingest_behind=reads.ingest_behind,
         )
 
     from breadcrumbs.store.clickhouse import ClickHouseStore, executor
@@ -89,6 +93,7 @@ def _open(
             metrics=metrics,
             query_timeout_s=reads.timeout_s,
             query_threads=reads.threads,
+            ingest_behind=reads.ingest_behind,
         )
     client = executor.HttpExecutor(url)
     return ClickHouseStore(
@@ -101,4 +106,5 @@ def _open(
         metrics=metrics,
         query_timeout_s=reads.timeout_s,
         query_threads=reads.threads,
+        ingest_behind=reads.ingest_behind,
     )

@@ -186,6 +186,7 @@ class ClickHouseStore:
         metrics: SelfMetrics | None = None,
         query_timeout_s: float = 30.0,
         query_threads: int = 4,
+        ingest_behind: Callable[[], bool] | None = None,
     ) -> None:
         if not database.replace("_", "").isalnum():
             raise ValueError(f"bad ClickHouse database name {database!r}")
@@ -201,7 +202,12 @@ class ClickHouseStore:
         self._metrics = metrics
         self._closed = False
         self._resources: set[int] = set()  # hashes known to be in ``resources``, for writes
-        self._threads = StoreThreads("clickhouse", readers=query_threads, timeout_s=query_timeout_s)
+        self._threads = StoreThreads(
+            "clickhouse",
+            readers=query_threads,
+            timeout_s=query_timeout_s,
+            ingest_behind=ingest_behind,
+        )
         try:
             self._migrate()
             self._resources.update(self._stored_resources())

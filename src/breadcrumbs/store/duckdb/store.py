@@ -453,6 +453,7 @@ class DuckDBStore:
         query_timeout_s: float = DEFAULT_QUERY_TIMEOUT_S,
         query_threads: int = DEFAULT_QUERY_THREADS,
         red_levels: tuple[RedLevel, ...] = RED_LEVELS,
+        ingest_behind: Callable[[], bool] | None = None,
     ) -> None:
         # Benchmark knobs, defaults the measured best: sort_order orders each flushed batch on
         # disk (_SORT_KEYS); trace_index adds an ART index on TraceId; checkpoint_threshold
@@ -477,7 +478,12 @@ class DuckDBStore:
         if threads is not None:
             config["threads"] = threads
         self._conn = duckdb.connect(str(self.path), config=config)
-        self._threads = StoreThreads("duckdb", readers=query_threads, timeout_s=query_timeout_s)
+        self._threads = StoreThreads(
+            "duckdb",
+            readers=query_threads,
+            timeout_s=query_timeout_s,
+            ingest_behind=ingest_behind,
+        )
         self._write_lock = threading.Lock()
         self._red = RedLevels(self._write_lock, red_levels)
         # Compaction and retention of the lookup levels (they delete the same rows); taken
