@@ -163,9 +163,11 @@ class Peer:
         return total / 1024
 
     def disk_bytes(self) -> int:
+        """Blocks allocated under its data directory (as ``du``: Badger's value log is a
+        sparse file whose length says little)."""
         if self.data_dir is None:
             return 0
-        return sum(p.stat().st_size for p in self.data_dir.rglob("*") if p.is_file())
+        return sum(p.stat().st_blocks * 512 for p in self.data_dir.rglob("*") if p.is_file())
 
     def wait_ready(self, timeout_s: float = 180.0) -> None:
         deadline = time.monotonic() + timeout_s
