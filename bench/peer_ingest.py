@@ -35,7 +35,7 @@ import grpc
 import httpx
 
 from peer_requests import UniqueRequests
-from peers import Peer, prometheus_value, range_port, start_jaeger, start_zipkin
+from peers import PEERS, Peer, prometheus_value, range_port, start_jaeger, start_zipkin
 
 CLIENTS = 4
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -205,9 +205,10 @@ def own_count(peer: Peer) -> float | None:
     return None if received is None else received - (dropped or 0.0)
 
 
-def settle(peer: Peer, timeout_s: float = 120.0) -> float:
-    """Seconds until the system's own count stopped moving (breadcrumbs: its WAL's unflushed
-    spans reached 0) after the load."""
+def settle(peer: Peer, acked_spans: int, timeout_s: float = 180.0) -> float:
+    """Seconds until the system stored what it acknowledged after the load (breadcrumbs: its
+    WAL's unflushed spans reached 0; the others: their own count reached the acknowledged
+    spans, or stood still for 30 s: a batch reaches the count when all of it is stored)."""
     began = time.monotonic()
     if peer.name == "breadcrumbs":
         while time.monotonic() - began < timeout_s:
@@ -216,13 +217,16 @@ def settle(peer: Peer, timeout_s: float = 120.0) -> float:
                 break
             time.sleep(0.2)
         return time.monotonic() - began
-    previous = own_count(peer)
+    previous, still_since = own_count(peer), time.monotonic()
     while time.monotonic() - began < timeout_s:
-        time.sleep(1.0)
-        now = own_count(peer)
-        if now == previous:
+        if previous is not None and previous >= acked_spans:
             break
-        previous = now
+        time.sleep(0.5)
+        now = own_count(peer)
+        if now != previous:
+            previous, still_since = now, time.monotonic()
+        elif time.monotonic() - still_since > 30:
+            break
     return time.monotonic() - began
 
 
@@ -317,7 +321,7 @@ def run_one(
     peer = start(system, workdir, decode_workers)
     try:
         load = asyncio.run(send_load(peer, transport, stream, seconds))
-        settled = settle(peer)
+        settled = settle(peer, load.spans)
         rss = peer.peak_rss_mib()
         stored = check_stored(peer, stream, load, settled)
         disk = peer.disk_bytes()
@@ -360,8 +364,8 @@ def side_by_side(
     decode_workers: str = "auto",
 ) -> list[Run]:
     for peer in peers:
-        if peer not in ("jaeger-memory", "jaeger-badger", "zipkin"):
-            raise SystemExit(f"unknown peer {peer!r}: jaeger-memory, jaeger-badger, zipkin")
+        if peer not in PEERS:
+            raise SystemExit(f"unknown peer {peer!r}: {', '.join(PEERS)}")
     plan: list[tuple[str, str]] = []
     jaegers = [p for p in peers if p.startswith("jaeger")]
     for transport in transports if jaegers else []:

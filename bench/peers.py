@@ -35,7 +35,7 @@ from breadcrumbs import procfs
 JAEGER_VERSION = "v1.75.0"
 ZIPKIN_VERSION = "3.6.1"
 PORT_RANGE = range(44000, 45000)
-PEERS = ("jaeger-memory", "jaeger-badger", "zipkin")
+PEERS = ("jaeger-memory", "jaeger-badger", "jaeger-badger-async", "zipkin")
 
 
 def cache_dir() -> Path:
@@ -194,17 +194,17 @@ def jaeger_config(store: str, ports: dict[str, int], data_dir: Path) -> str:
     """Jaeger v2's all-in-one configuration (its own ``config.yaml`` / ``config-badger.yaml``:
     OTLP receiver, batch processor, storage exporter, query extension) with ``store`` "memory"
     (no trace limit that would evict what the benchmark sent) or "badger" on ``data_dir`` with
-    sync writes (``consistency: true``)."""
+    sync writes (``consistency: true``), or "badger-async" without them (Jaeger's default)."""
     if store == "memory":
         backend = "        memory:\n          max_traces: 100000000\n"
-    elif store == "badger":
+    elif store in ("badger", "badger-async"):
         backend = (
             "        badger:\n"
             "          directories:\n"
             f"            keys: {json.dumps(str(data_dir / 'keys'))}\n"
             f"            values: {json.dumps(str(data_dir / 'values'))}\n"
             "          ephemeral: false\n"
-            "          consistency: true\n"
+            f"          consistency: {'false' if store == 'badger-async' else 'true'}\n"
             "          ttl:\n"
             "            spans: 48h\n"
         )
@@ -270,9 +270,11 @@ def start_jaeger(store: str, workdir: Path) -> Peer:
     config = workdir / "jaeger.yaml"
     config.write_text(jaeger_config(store, ports, data_dir))
     log = workdir / "jaeger.log"
+    # Its own tracing would otherwise export to localhost:4317, the default OTLP port.
+    env = dict(os.environ, OTEL_TRACES_EXPORTER="none", OTEL_SDK_DISABLED="true")
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(binary), "--config", str(config)], stdout=out, stderr=subprocess.STDOUT
+            [str(binary), "--config", str(config)], stdout=out, stderr=subprocess.STDOUT, env=env
         )
     peer = Peer(
         f"jaeger-{store}",
@@ -281,7 +283,7 @@ def start_jaeger(store: str, workdir: Path) -> Peer:
         ready_url=f"http://127.0.0.1:{ports['health']}/status",
         otlp_http=f"http://127.0.0.1:{ports['otlp-http']}/v1/traces",
         otlp_grpc=f"127.0.0.1:{ports['otlp-grpc']}",
-        data_dir=data_dir if store == "badger" else None,
+        data_dir=data_dir if store.startswith("badger") else None,
         log=log,
         metrics_url=f"http://127.0.0.1:{ports['metrics']}/metrics",
     )

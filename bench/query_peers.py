@@ -133,7 +133,7 @@ def measure(system: str, pool: list[bytes], args: argparse.Namespace, workdir: P
         load = asyncio.run(
             send_load(peer, "zipkin" if system == "zipkin" else "grpc", stream, args.seconds)
         )
-        settled = settle(peer)
+        settled = settle(peer, load.spans)
         stored = check_stored(peer, stream, load, settled)
         print(
             f"{system}: {load.spans:,} spans acked in {load.seconds:.0f} s "
