@@ -20,6 +20,10 @@ run without it, beside the queries' own latency.
     python bench/ingest.py                 # 60 s per run, 4 runs
     python bench/ingest.py --seconds 10 --transports http
     python bench/ingest.py --seconds 30 --transports http --no-floor --query-load
+    python bench/ingest.py --seconds 30 --peers jaeger-memory,jaeger-badger,zipkin
+
+``--peers``: instead of the runs above, breadcrumbs and its peers side by side on unique
+requests (``bench/peer_ingest.py``).
 """
 
 from __future__ import annotations
@@ -464,6 +468,12 @@ def main() -> None:
         action="store_true",
         help="repeat each breadcrumbs run with 4 clients searching and fetching traces",
     )
+    parser.add_argument(
+        "--peers",
+        default="",
+        help="run breadcrumbs beside these instead: jaeger-memory,jaeger-badger,zipkin "
+        "(bench/peer_ingest.py; Jaeger is built on first use, ~12 minutes)",
+    )
     parser.add_argument("--floor-server", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.floor_server:
@@ -481,6 +491,11 @@ def main() -> None:
         flush=True,
     )
     transports = args.transports.split(",")
+    if args.peers:
+        from peer_ingest import side_by_side
+
+        side_by_side(args.peers.split(","), transports, pool, args.seconds, args.decode_workers)
+        return
     rows = []
     ratios: list[tuple[str, float, str]] = []
     notes: list[str] = []
