@@ -201,7 +201,8 @@ def _summary(
     table.add_row("RED span metrics", red)
     bad = [c for c in counts if c.source != c.destination]
     if check:
-        checked = f"{len(counts):,} hours checked, " + (
+        hours = f"{len(counts):,} hour{'' if len(counts) == 1 else 's'}"
+        checked = f"{hours} checked, " + (
             "every count equal" if not bad else f"[red]{len(bad):,} differ[/red]"
         )
         table.add_row("Counts", checked)
