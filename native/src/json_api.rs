@@ -1,12 +1,11 @@
 //! The JSON decoders' Python functions: decode with the GIL released, hand the columns over
-//! as `batch::Batch` tuples. A body the native decoder leaves to the reference (see
-//! `zipkin::Fallback`) raises `ValueError`, and the caller decodes it in Python.
+//! as the protobuf decoder does (`hand_over`). A body the native decoder leaves to the
+//! reference (see `zipkin::Fallback`) raises `ValueError`, and the caller decodes it in Python.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 
-use crate::batch::Batch;
 use crate::columns::Limits;
 use crate::{otlp, otlp_json, zipkin};
 
@@ -59,7 +58,7 @@ pub fn decode_otlp_json<'py>(
     let decoded = py.detach(|| {
         guarded(|| {
             let request = otlp_json::to_proto(data, &limits).ok()?;
-            otlp::decode(&request, limits).ok().map(|d| d.map(batch_of))
+            otlp::decode(&request, limits).ok()
         })
         .flatten()
     });
@@ -67,39 +66,6 @@ pub fn decode_otlp_json<'py>(
         Some(Some(batch)) => batch.into_tuple(py).map(Some),
         Some(None) => Ok(None),
         None => Err(fallback()),
-    }
-}
-
-/// The protobuf decoder's columns as a `Batch` (the same layout).
-fn batch_of(d: otlp::Decoded) -> Batch {
-    Batch {
-        starts: d.starts,
-        trace_ids: d.trace_ids,
-        span_ids: d.span_ids,
-        parent_ids: d.parent_ids,
-        trace_states: d.trace_states,
-        names: d.names,
-        kinds: d.kinds,
-        services: d.services,
-        resources: d.resources,
-        scope_names: d.scope_names,
-        scope_versions: d.scope_versions,
-        attributes: d.attributes,
-        durations: d.durations,
-        status_codes: d.status_codes,
-        status_messages: d.status_messages,
-        event_offsets: d.event_offsets,
-        event_times: d.event_times,
-        event_names: d.event_names,
-        event_attributes: d.event_attributes,
-        link_offsets: d.link_offsets,
-        link_trace_ids: d.link_trace_ids,
-        link_span_ids: d.link_span_ids,
-        link_states: d.link_states,
-        link_attributes: d.link_attributes,
-        keep: d.keep,
-        rejected: d.rejected,
-        error: d.error,
     }
 }
 

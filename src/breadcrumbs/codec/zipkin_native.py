@@ -28,18 +28,8 @@ def decode_json(body: bytes, limits: DecodeLimits = _DEFAULT_LIMITS) -> DecodeRe
     """Zipkin v2 JSON (a list of spans) into a batch (native decoder)."""
     if _native is None or not AVAILABLE:
         raise RuntimeError("breadcrumbs._native is not built")
-    try:
-        parts = _native.decode_zipkin_json(
-            bytes(body),
-            limits.max_spans,
-            limits.max_attributes,
-            limits.max_value_length,
-            limits.max_events,
-            limits.max_links,
-        )
-    except ValueError:  # left to the reference: bad input, rejected spans, rare forms
-        return zipkin.decode_json(body, limits)
-    return native.batch_from_parts(parts)
+    # Left to the reference: bad input, rejected spans, rare forms.
+    return native.decode_or_refer(_native.decode_zipkin_json, body, limits, zipkin.decode_json)
 
 
 DECODERS: Final = {"native": decode_json, "python": zipkin.decode_json}

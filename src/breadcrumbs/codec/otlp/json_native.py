@@ -25,15 +25,5 @@ def decode_json(body: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodeRes
     """An OTLP/JSON ``ExportTraceServiceRequest`` as a ``SpanBatch`` (native decoder)."""
     if _native is None or not AVAILABLE:
         raise RuntimeError("breadcrumbs._native is not built")
-    try:
-        parts = _native.decode_otlp_json(
-            bytes(body),
-            limits.max_spans,
-            limits.max_attributes,
-            limits.max_value_length,
-            limits.max_events,
-            limits.max_links,
-        )
-    except ValueError:  # left to the reference: bad input, unusual spellings
-        return json_in.decode_json(body, limits)
-    return native.batch_from_parts(parts)
+    # Left to the reference: bad input, unusual spellings.
+    return native.decode_or_refer(_native.decode_otlp_json, body, limits, json_in.decode_json)

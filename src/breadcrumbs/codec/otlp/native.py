@@ -9,6 +9,7 @@ tests in ``tests/codec/test_otlp_native.py`` hold the two to the same output.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any, Final
 
@@ -34,8 +35,23 @@ def decode_proto(body: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodeRe
     """A serialized ``ExportTraceServiceRequest`` as a ``SpanBatch`` (native decoder)."""
     if _native is None:
         raise RuntimeError("breadcrumbs._native is not built")
+    # A body the wire format refuses goes to the reference decoder, which names why, so both
+    # decoders give the same message even where upb finds another fault first (bad UTF-8
+    # before a corrupt length, say). Bad input only, so the hot path never pays for it.
+    return decode_or_refer(_native.decode_otlp_proto, body, limits, proto_in.decode_proto)
+
+
+NativeDecoder = Callable[[bytes, int, int, int, int, int], tuple[Any, ...] | None]
+ReferenceDecoder = Callable[[bytes, DecodeLimits], DecodeResult]
+
+
+def decode_or_refer(
+    decode: NativeDecoder, body: bytes, limits: DecodeLimits, reference: ReferenceDecoder
+) -> DecodeResult:
+    """``decode`` (a native decoder) under ``limits``; a body it raises ``ValueError`` for
+    (bad input, or a form it leaves to the reference) is decoded by ``reference``."""
     try:
-        parts = _native.decode_otlp_proto(
+        parts = decode(
             bytes(body),
             limits.max_spans,
             limits.max_attributes,
@@ -44,10 +60,7 @@ def decode_proto(body: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodeRe
             limits.max_links,
         )
     except ValueError:
-        # A body the wire format refuses: the reference decoder names why, so both decoders
-        # give the same message even where upb finds another fault first (bad UTF-8 before a
-        # corrupt length, say). Bad input only, so the hot path never pays for it.
-        return proto_in.decode_proto(body, limits)
+        return reference(body, limits)
     return batch_from_parts(parts)
 
 
