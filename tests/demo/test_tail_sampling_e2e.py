@@ -66,9 +66,11 @@ def test_errors_kept_healthy_thinned_red_true(server: ServerProcess, shop: Shop)
     healthy = REQUESTS - errors
     at_random = {t for t, p in policy.items() if p == "probabilistic"}
     assert all(int(t[:14], 16) < 0.1 * 2**56 for t in at_random)
-    assert 0.03 * healthy <= len(at_random) <= 0.2 * healthy, len(at_random)
+    # Binomial(healthy ~ 94, 0.1): mean ~9; these bounds fail a working sampler about once in
+    # 10^5 runs (the 3%-20% band they replace failed ~0.5% of runs: 19 of 94 was seen in CI).
+    assert 1 <= len(at_random) <= 0.3 * healthy, len(at_random)
     kept_healthy = {t for t in roots if t not in failing}
-    assert len(kept_healthy) <= 0.35 * healthy  # thinned: errors, slow and ~10% of the rest
+    assert len(kept_healthy) <= 0.45 * healthy  # thinned: errors, slow and ~10% of the rest
     samples = tail_metrics(server)
     dropped = samples['breadcrumbs_tail_sampling_traces_total{decision="dropped",policy="none"}']
     assert dropped >= 0.6 * healthy

@@ -107,7 +107,10 @@ class StoreThreads:
     ) -> T:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._readers, run)
-        timeout = max(0.001, self.timeout_s - queued_s) if self.timeout_s else None
+        # A read that queued for most of its budget still gets a moment (never more than the
+        # whole timeout: a microsecond timeout stays a microsecond).
+        floor = min(self.timeout_s, 0.001)
+        timeout = max(floor, self.timeout_s - queued_s) if self.timeout_s else None
         try:
             done, _ = await asyncio.wait({future}, timeout=timeout)
         except asyncio.CancelledError:
