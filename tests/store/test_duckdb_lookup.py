@@ -62,17 +62,22 @@ class Model:
         return found
 
 
-def levels(store: DuckDBStore) -> list[list[tuple[int, int, int]]]:
-    """Each level's rows in their physical order, as (prefix, first start, last start) in
-    nanoseconds (sorted levels keep whole microseconds, widened outwards)."""
+def levels(store: DuckDBStore) -> list[list[tuple[int, int, int, int, int]]]:
+    """Each level's rows in their physical order, as (prefix, first start, last start, first
+    flush, last flush), times in nanoseconds (sorted levels keep whole microseconds, widened
+    outwards, and a flush count)."""
     cur = store._conn.cursor()
-    sorted_level = "TracePrefix, FirstStartUs * 1000, (FirstStartUs + LengthUs) * 1000"
+    sorted_level = (
+        "TracePrefix, FirstStartUs * 1000, (FirstStartUs + LengthUs) * 1000,"
+        " FirstFlush, FirstFlush + FlushLength"
+    )
+    tail = "TracePrefix, FirstStart, LastStart, FirstFlush, LastFlush"
     try:
         return [
             [
                 tuple(row)
                 for row in cur.execute(
-                    f"SELECT {sorted_level if level else '*'} FROM {range_table(level)}"
+                    f"SELECT {sorted_level if level else tail} FROM {range_table(level)}"
                 ).fetchall()
             ]
             for level in range(RANGE_LEVELS + 1)
@@ -99,9 +104,26 @@ async def check(
         for trace in every:
             batch = await store.get_trace(GetTraceParams(trace))
             assert set(batch.column("SpanId").to_pylist()) == expected.get(trace, set())
-    for rows in levels(store)[1:]:
+    lookup = levels(store)
+    for rows in lookup[1:]:
         prefixes = [row[0] for row in rows]
         assert prefixes == sorted(set(prefixes))
+    # Every span lies within its prefix's time and flush range (over all levels).
+    cur = store._conn.cursor()
+    try:
+        stored = cur.execute(
+            "SELECT (TraceId >> 64)::UBIGINT, min(Timestamp), max(Timestamp), min(Flush),"
+            " max(Flush) FROM spans GROUP BY 1"
+        ).fetchall()
+    finally:
+        cur.close()
+    for prefix, first, last, first_flush, last_flush in stored:
+        rows = [row for level in lookup for row in level if row[0] == prefix]
+        assert rows, prefix
+        assert min(r[1] for r in rows) <= first
+        assert max(r[2] for r in rows) >= last
+        assert min(r[3] for r in rows) <= first_flush
+        assert max(r[4] for r in rows) >= last_flush
 
 
 async def compact_fully(store: DuckDBStore) -> int:
@@ -160,7 +182,7 @@ async def test_retention_deletes_from_every_level_and_reopen_reads_them(tmp_path
         await store.delete_before(cutoff)
         model.delete_before(cutoff)
         for rows in levels(store):
-            assert all(last >= cutoff for _, _, last in rows)
+            assert all(row[2] >= cutoff for row in rows)
         await check(store, model)
     finally:
         await store.close()
@@ -363,7 +385,8 @@ async def test_sorted_levels_widen_ranges_to_whole_microseconds(tmp_path: Path) 
             span = Span(trace, f"{n + 1:016x}", "op", "svc", start, 1000)
             await store.write(batch_from_spans([span]))
         assert await compact_fully(store) == 1
-        assert levels(store)[:2] == [[], [(int(trace[:16], 16), T0, T0 + 7 * S + 1000)]]
+        # three flushes: numbers 1 to 3
+        assert levels(store)[:2] == [[], [(int(trace[:16], 16), T0, T0 + 7 * S + 1000, 1, 3)]]
         got = await store.get_trace(GetTraceParams(trace))
         assert sorted(got.column("Timestamp").to_pylist()) == starts
     finally:

@@ -28,15 +28,14 @@ def test_near_ns_follows_the_span_density() -> None:
 
 
 def test_near_in_time_groups_by_the_gap_after_the_furthest_end() -> None:
-    ranges = [("a", 0, 5), ("b", 8, 9), ("c", 12, 13), ("d", 30, 31), ("e", 31, 40)]
-    assert _near_in_time(ranges, 3) == [
-        [("a", 0, 5), ("b", 8, 9), ("c", 12, 13)],
-        [("d", 30, 31), ("e", 31, 40)],
-    ]
+    def at(trace: str, first: int, last: int) -> sql.TraceRange:
+        return sql.TraceRange(trace, first, last, 1, 1)
+
+    ranges = [at("a", 0, 5), at("b", 8, 9), at("c", 12, 13), at("d", 30, 31), at("e", 31, 40)]
+    assert _near_in_time(ranges, 3) == [ranges[:3], ranges[3:]]
     # a long trace keeps the group open past its neighbours' ends
-    assert _near_in_time([("a", 0, 100), ("b", 1, 2), ("c", 50, 51)], 3) == [
-        [("a", 0, 100), ("b", 1, 2), ("c", 50, 51)]
-    ]
+    long = [at("a", 0, 100), at("b", 1, 2), at("c", 50, 51)]
+    assert _near_in_time(long, 3) == [long]
     # with no slack only touching or overlapping ranges share
     assert _near_in_time(ranges, 0) == [[r] for r in ranges[:3]] + [ranges[3:]]
     assert _near_in_time([], 10) == []
@@ -79,8 +78,10 @@ def test_every_grouping_reads_exactly_the_asked_traces(
     conn = duckdb.connect(str(path), read_only=True)
     try:
         text, values = sql.trace_ranges(asked, sql.ALL_LEVELS)
-        found = {p: (lo, hi) for p, lo, hi in conn.execute(text, values).fetchall()}
-        ranges = sorted(((t, *found[int(t[:16], 16)]) for t in asked), key=lambda r: r[1])
+        found = {p: rest for p, *rest in conn.execute(text, values).fetchall()}
+        ranges = sorted(
+            (sql.TraceRange(t, *found[int(t[:16], 16)]) for t in asked), key=lambda r: r.first
+        )
         groups = _near_in_time(ranges, near_s * S)
         sizes = {len(group) for group in groups}
         # both kinds of scan: traces alone and traces sharing one

@@ -5,11 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
 from breadcrumbs.analysis import red
-from breadcrumbs.store.base import DependenciesQuery, GetTraceParams, RedQuery, TagKeysQuery
+from breadcrumbs.store.base import (
+    DependenciesQuery,
+    GetTraceParams,
+    GetTracesParams,
+    RedQuery,
+    TagKeysQuery,
+)
 from breadcrumbs.store.duckdb import DuckDBStore, schema
 from breadcrumbs.store.duckdb.schema import RANGE_LEVELS, SCHEMA_VERSION, range_table
 
@@ -21,6 +28,17 @@ def _version(path: Path) -> int:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     assert row is not None
     return int(row[0])
+
+
+def _drop_flush_numbers(conn: duckdb.DuckDBPyConnection, *, sorted_levels: bool) -> None:
+    """What v10 added, gone again (a file of an earlier version has none of it)."""
+    conn.execute("ALTER TABLE spans DROP COLUMN Flush")
+    conn.execute(f"ALTER TABLE {range_table(0)} DROP COLUMN FirstFlush")
+    conn.execute(f"ALTER TABLE {range_table(0)} DROP COLUMN LastFlush")
+    for level in range(1, RANGE_LEVELS + 1) if sorted_levels else ():
+        conn.execute(f"ALTER TABLE {range_table(level)} DROP COLUMN FirstFlush")
+        conn.execute(f"ALTER TABLE {range_table(level)} DROP COLUMN FlushLength")
+    conn.execute(f"DELETE FROM meta WHERE key = '{schema.FLUSH_KEY}'")
 
 
 async def test_new_file_gets_the_latest_version(tmp_path: Path) -> None:
@@ -41,6 +59,8 @@ async def test_version_1_file_with_spans_is_migrated(tmp_path: Path) -> None:
         conn.execute("DROP TABLE attribute_keys")
         conn.execute("DROP TABLE dependency_edges")
         conn.execute("DELETE FROM meta WHERE key LIKE 'dependency_%'")
+        conn.execute("ALTER TABLE spans DROP COLUMN Flush")
+        conn.execute(f"DELETE FROM meta WHERE key = '{schema.FLUSH_KEY}'")
         conn.execute("UPDATE meta SET value = 1 WHERE key = 'schema_version'")
     store = DuckDBStore(path)
     try:
@@ -74,6 +94,7 @@ async def test_version_6_lookup_levels_in_nanoseconds_are_migrated(tmp_path: Pat
                 f" FROM {range_table(level)}"
             )
         moved = conn.execute(f"SELECT count(*) FROM {range_table(1)}").fetchall()[0][0]
+        _drop_flush_numbers(conn, sorted_levels=False)
         conn.execute("UPDATE meta SET value = 6 WHERE key = 'schema_version'")
     assert moved > 0
     store = DuckDBStore(path)
@@ -81,6 +102,48 @@ async def test_version_6_lookup_levels_in_nanoseconds_are_migrated(tmp_path: Pat
         for name in world.TRACES:
             got = await store.get_trace(GetTraceParams(world.TRACES[name]))
             assert got.num_rows == len(world.spans_of(name))
+    finally:
+        await store.close()
+    assert _version(path) == SCHEMA_VERSION
+
+
+async def test_version_9_spans_without_flush_numbers_are_found_with_newer_ones(
+    tmp_path: Path,
+) -> None:
+    """v10 numbers flushes in the spans and the lookup; rows from before are flush 0 on both
+    sides, and a trace with spans from before and after is found whole."""
+    path = tmp_path / "spans.duckdb"
+    store = DuckDBStore(path, lookup_tail_rows=1)
+    batch = world.world_batch()
+    for name in world.TRACES:  # a flush per trace: tail rows that merge into sorted levels
+        await store.write(batch.filter(pc.equal(batch.column("TraceId"), world.TRACES[name])))
+    while await store.compact():
+        pass
+    await store.close()
+    # Back to version 9: no flush numbers anywhere.
+    with duckdb.connect(str(path)) as conn:
+        _drop_flush_numbers(conn, sorted_levels=True)
+        conn.execute("UPDATE meta SET value = 9 WHERE key = 'schema_version'")
+        sorted_rows = conn.execute(f"SELECT count(*) FROM {range_table(1)}").fetchall()[0][0]
+    assert sorted_rows > 0
+    store = DuckDBStore(path, lookup_tail_rows=1)
+    try:
+        # a later flush adds a span to trace B: its lookup rows now span flushes 0 to 1
+        (late,) = world.spans_of("B")[:1]
+        moved = batch.filter(pc.equal(batch.column("SpanId"), late.span_id))
+        moved = moved.set_column(
+            moved.schema.get_field_index("SpanId"), "SpanId", pa.array(["00000000000000ff"])
+        )
+        await store.write(moved)
+        for name in world.TRACES:
+            got = await store.get_trace(GetTraceParams(world.TRACES[name]))
+            assert got.num_rows == len(world.spans_of(name)) + (name == "B")
+        got = await store.get_traces(GetTracesParams(tuple(world.TRACES.values())))
+        assert got.num_rows == batch.num_rows + 1
+        while await store.compact():
+            pass
+        got = await store.get_trace(GetTraceParams(world.TRACES["B"]))
+        assert got.num_rows == len(world.spans_of("B")) + 1
     finally:
         await store.close()
     assert _version(path) == SCHEMA_VERSION

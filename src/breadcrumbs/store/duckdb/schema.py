@@ -187,10 +187,6 @@ _V6: Final[tuple[str, ...]] = tuple(
     f"CREATE TABLE {range_table(level)} ({RANGE_COLUMNS})" for level in (1, 2, 3, 4, 5)
 )
 
-SORTED_RANGE_COLUMNS: Final = (
-    "TracePrefix UBIGINT NOT NULL, FirstStartUs BIGINT NOT NULL, LengthUs BIGINT NOT NULL"
-)
-
 
 def _in_microseconds(table: str) -> str:
     """A v6 sorted level rewritten as v7 keeps it (see ``_V7``)."""
@@ -243,7 +239,46 @@ _V9: Final[tuple[str, ...]] = (
     "ALTER TABLE dependency_edges ALTER Errors TYPE DOUBLE",
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
+FLUSH_KEY: Final = "flush"
+"""``meta`` key of the number of the last flush (see ``_V10``)."""
+
+# v10: each span carries the number of the flush that wrote it (constant per flush: no bytes
+# to speak of), and the trace lookup each trace's flush range beside its time range (sorted
+# levels: first flush and count, like the microseconds). Zone maps on the flush number prune a
+# get-trace to the row groups of its flushes when flushes overlap in time: at high rates every
+# flush covers the same seconds (exporters send spans seconds after they start), and in the
+# peers benchmark the same minute, where the time range pruned nothing (bench/README.md).
+# Rows from before v10 are flush 0 on both sides, so their ranges still cover them.
+_V10: Final[tuple[str, ...]] = (
+    "ALTER TABLE spans ADD COLUMN IF NOT EXISTS Flush BIGINT DEFAULT 0",
+    f"ALTER TABLE {range_table(0)} ADD COLUMN IF NOT EXISTS FirstFlush BIGINT DEFAULT 0",
+    f"ALTER TABLE {range_table(0)} ADD COLUMN IF NOT EXISTS LastFlush BIGINT DEFAULT 0",
+    *(
+        f"ALTER TABLE {range_table(level)} ADD COLUMN IF NOT EXISTS {column} BIGINT DEFAULT 0"
+        for level in (1, 2, 3, 4, 5)
+        for column in ("FirstFlush", "FlushLength")
+    ),
+    f"INSERT OR IGNORE INTO meta VALUES ('{FLUSH_KEY}', 0)",  # noqa: S608
+)
+
+SORTED_RANGE_COLUMNS: Final = (
+    "TracePrefix UBIGINT NOT NULL, FirstStartUs BIGINT NOT NULL, LengthUs BIGINT NOT NULL, "
+    "FirstFlush BIGINT, FlushLength BIGINT"
+)
+"""A sorted lookup level's columns as of v10 (a merge recreates the level it emptied)."""
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    _V1,
+    _V2,
+    _V3,
+    _V4,
+    _V5,
+    _V6,
+    _V7,
+    _V8,
+    _V9,
+    _V10,
+)
 """``MIGRATIONS[i]`` takes the file from version ``i`` to ``i + 1``; append, never edit."""
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from breadcrumbs.store import base
 from breadcrumbs.store.base import TagFilter, TraceQuery
@@ -47,11 +47,11 @@ SELECT Timestamp,
        CASE WHEN ParentSpanId = '' THEN NULL ELSE ('0x' || ParentSpanId)::UBIGINT END,
        TraceState, SpanName, SpanKind, ServiceName, ResourceId,
        ScopeName, ScopeVersion, SpanAttributes, SpanAttributeTypes,
-       Duration, StatusCode, StatusMessage, Events, Links
+       Duration, StatusCode, StatusMessage, Events, Links, $flush
 FROM spans_in
 """
 
-# ``ranges_in``: (TracePrefix, FirstStart, LastStart) per trace prefix, sorted by prefix.
+# ``ranges_in``: (TracePrefix, FirstStart, LastStart, FirstFlush, LastFlush) per trace prefix.
 INSERT_TRACE_RANGES: Final = "INSERT INTO trace_ranges SELECT * FROM ranges_in"
 
 # ``operations_in`` / ``keys_in``: one row per operation / attribute key with its newest start.
@@ -67,6 +67,8 @@ ON CONFLICT (Key) DO UPDATE SET LastSeen = greatest(LastSeen, excluded.LastSeen)
 """
 
 SET_WAL_SEQUENCE: Final = "UPDATE meta SET value = greatest(value, ?) WHERE key = ?"
+SET_META: Final = "UPDATE meta SET value = ? WHERE key = ?"
+META_VALUE: Final = "SELECT value FROM meta WHERE key = ?"
 
 # --- read -------------------------------------------------------------------------------------
 # Columns as stored, in SPAN_SCHEMA order (TraceId as its two 64-bit halves); the store
@@ -118,10 +120,14 @@ _SORTED_LAST_START: Final = "(FirstStartUs + LengthUs) * 1000"
 
 
 def _range_columns(level: int) -> str:
-    """A level's rows as (TracePrefix, FirstStart, LastStart) in nanoseconds (see schema)."""
+    """A level's rows as (TracePrefix, FirstStart, LastStart, FirstFlush, LastFlush), times
+    in nanoseconds (see schema)."""
     if level == 0:
-        return "TracePrefix, FirstStart, LastStart"
-    return f"TracePrefix, FirstStartUs * 1000 AS FirstStart, {_SORTED_LAST_START} AS LastStart"
+        return "TracePrefix, FirstStart, LastStart, FirstFlush, LastFlush"
+    return (
+        f"TracePrefix, FirstStartUs * 1000 AS FirstStart, {_SORTED_LAST_START} AS LastStart, "
+        "FirstFlush, FirstFlush + FlushLength AS LastFlush"
+    )
 
 
 def _every_level(levels: tuple[int, ...], condition: str) -> str:
@@ -135,19 +141,26 @@ def _every_level(levels: tuple[int, ...], condition: str) -> str:
 
 
 def trace_ranges(trace_ids: list[str], levels: tuple[int, ...]) -> tuple[str, list[Any]]:
-    """(trace prefix, first start, last start) of each trace whose prefix is known, looked up
-    in ``levels`` (every level that may hold rows)."""
+    """(trace prefix, first start, last start, first flush, last flush) of each trace whose
+    prefix is known, looked up in ``levels`` (every level that may hold rows)."""
     # An IN list of constants is a scan filter that segment statistics prune; a join is not.
     prefixes = [int(t[:16], 16) for t in trace_ids]
     marks = ", ".join(f"${i + 1}::UBIGINT" for i in range(len(prefixes)))
     rows = _every_level(levels, f"TracePrefix IN ({marks})")
-    text = f"SELECT TracePrefix, min(FirstStart), max(LastStart) FROM ({rows}) GROUP BY 1"
+    text = (
+        "SELECT TracePrefix, min(FirstStart), max(LastStart), min(FirstFlush), max(LastFlush)"
+        f" FROM ({rows}) GROUP BY 1"
+    )
     return text, prefixes
 
 
 def sorted_level_rows(level: int) -> str:
-    """A sorted level's rows as (prefix, first start, last start) in microseconds."""
-    return f"SELECT TracePrefix, FirstStartUs, FirstStartUs + LengthUs FROM {_LEVELS[level]}"
+    """A sorted level's rows as (prefix, first start, last start, first flush, last flush),
+    times in microseconds."""
+    return (
+        "SELECT TracePrefix, FirstStartUs, FirstStartUs + LengthUs, FirstFlush, "
+        f"FirstFlush + FlushLength FROM {_LEVELS[level]}"
+    )
 
 
 def trace_spans_macro(levels: tuple[int, ...]) -> tuple[str, str]:
@@ -165,9 +178,14 @@ def trace_spans_macro(levels: tuple[int, ...]) -> tuple[str, str]:
         name,
         f"""
     CREATE OR REPLACE MACRO {name}(trace_prefix_arg, trace_id_arg) AS TABLE
-    WITH r AS (SELECT min(FirstStart) AS lo, max(LastStart) AS hi FROM ({lookup}))
+    WITH r AS (
+        SELECT min(FirstStart) AS lo, max(LastStart) AS hi,
+               min(FirstFlush) AS first_flush, max(LastFlush) AS last_flush
+        FROM ({lookup})
+    )
     SELECT {SPAN_COLUMNS} FROM spans AS s, r
     WHERE s.TraceId = trace_id_arg AND s.Timestamp BETWEEN r.lo AND r.hi
+      AND s.Flush BETWEEN r.first_flush AND r.last_flush
     """,
     )
 
@@ -179,21 +197,31 @@ def spans_of_trace(trace_id: str, levels: tuple[int, ...]) -> tuple[str, list[An
     return text, [int(trace_id[:16], 16), trace_id_param(trace_id)]
 
 
-def spans_in_ranges(groups: list[list[tuple[str, int, int]]]) -> tuple[str, list[Any]]:
-    """Spans of the given traces, each known to start within (first start, last start).
+class TraceRange(NamedTuple):
+    """Where one trace's spans are: the starts and the flushes they lie between."""
 
-    ``groups``: traces whose ranges lie close together in time, one scan each. A lone trace
-    is an equality-and-range scan, a pushed-down filter that skips the vectors without it
-    (~4 ms at 10M spans/hour). Several traces share one scan over the union of their ranges,
-    which reads every row group in it (~10 ms each), so it pays only when they are close.
+    trace_id: str
+    first: int
+    last: int
+    first_flush: int
+    last_flush: int
+
+
+def spans_in_ranges(groups: list[list[TraceRange]]) -> tuple[str, list[Any]]:
+    """Spans of the given traces, each known to lie within its ``TraceRange``.
+
+    ``groups``: traces whose ranges lie close together, one scan each. A lone trace is an
+    equality-and-range scan, a pushed-down filter that skips the vectors without it (~4 ms at
+    10M spans/hour). Several traces share one scan over the union of their ranges, which
+    reads every row group in it (~10 ms each), so it pays only when they are close.
     """
     branches: list[str] = []
     params: list[Any] = []
     for group in groups:
         if len(group) == 1:
-            ((trace_id, first, last),) = group
+            ((trace_id, *bounds),) = group
             branches.append(f"{SELECT_SPANS} WHERE s.TraceId = ?::UHUGEINT AND {_IN_RANGE}")
-            params.extend((trace_id_param(trace_id), first, last))
+            params.extend((trace_id_param(trace_id), *bounds))
         else:
             # A semi-join rather than an IN list: its build side becomes a filter applied
             # inside the scan (measured ~20% cheaper than IN's filter after the scan).
@@ -202,12 +230,19 @@ def spans_in_ranges(groups: list[list[tuple[str, int, int]]]) -> tuple[str, list
                 f"{SELECT_SPANS} WHERE s.TraceId IN (SELECT id FROM (VALUES {rows}) AS w(id))"
                 f" AND {_IN_RANGE}"
             )
-            params.extend(trace_id_param(trace_id) for trace_id, _, _ in group)
-            params.extend((min(g[1] for g in group), max(g[2] for g in group)))
+            params.extend(trace_id_param(trace.trace_id) for trace in group)
+            params.extend(
+                (
+                    min(trace.first for trace in group),
+                    max(trace.last for trace in group),
+                    min(trace.first_flush for trace in group),
+                    max(trace.last_flush for trace in group),
+                )
+            )
     return "\nUNION ALL\n".join(branches), params
 
 
-_IN_RANGE: Final = "s.Timestamp BETWEEN ? AND ?"
+_IN_RANGE: Final = "s.Timestamp BETWEEN ? AND ? AND s.Flush BETWEEN ? AND ?"
 
 
 # Answered from the table's statistics (~0.5-1 ms at 10M spans), not a scan.
@@ -578,7 +613,8 @@ def merge_level(level: int) -> tuple[str, ...]:
     merged = f"""
     CREATE OR REPLACE TABLE {target} AS
     SELECT TracePrefix, min(FirstStart) // 1000 AS FirstStartUs,
-           (max(LastStart) + 999) // 1000 - min(FirstStart) // 1000 AS LengthUs
+           (max(LastStart) + 999) // 1000 - min(FirstStart) // 1000 AS LengthUs,
+           min(FirstFlush) AS FirstFlush, max(LastFlush) - min(FirstFlush) AS FlushLength
     FROM (
         SELECT {_range_columns(level)} FROM {source}
         UNION ALL SELECT {_range_columns(level + 1)} FROM {target}

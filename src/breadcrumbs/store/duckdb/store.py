@@ -214,9 +214,13 @@ def _trace_id_halves(column: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
 
 
 def _prepare(
-    batch: SpanBatch, resource_ids: pa.ChunkedArray, sort_keys: list[tuple[str, str]]
+    batch: SpanBatch,
+    resource_ids: pa.ChunkedArray,
+    sort_keys: list[tuple[str, str]],
+    flush: int,
 ) -> _Prepared:
-    """The batch as ``spans_in`` in on-disk order, plus its per-trace/operation/key rows."""
+    """The batch as ``spans_in`` in on-disk order, plus its per-trace/operation/key rows
+    (``flush``: this flush's number, in the lookup rows)."""
     high, low = _trace_id_halves(batch.column("TraceId"))
     columns: dict[str, Any] = {name: batch.column(name) for name in _SPAN_COLUMNS}
     columns["SpanAttributes"] = columns["SpanAttributes"].cast(_ENTRIES_TYPE)
@@ -231,11 +235,14 @@ def _prepare(
         .group_by("TraceHi")
         .aggregate([("Timestamp", "min"), ("Timestamp", "max")])
     )
+    flushes = pa.array(np.full(by_trace.num_rows, flush, np.int64))
     ranges = pa.table(
         {
             "TracePrefix": by_trace.column("TraceHi"),
             "FirstStart": by_trace.column("Timestamp_min"),
             "LastStart": by_trace.column("Timestamp_max"),
+            "FirstFlush": flushes,
+            "LastFlush": flushes,
         }
     ).sort_by("FirstStart")  # time order compresses the starts (~0.2 bytes/span)
 
@@ -326,19 +333,17 @@ def _near_ns(rows: int, oldest: int | None, newest: int | None) -> int:
     return (newest - oldest) * _ROW_GROUP_ROWS // (rows * _SHARE_FRACTION)
 
 
-def _near_in_time(
-    ranges: list[tuple[str, int, int]], near_ns: int
-) -> list[list[tuple[str, int, int]]]:
-    """(trace id, first, last) sorted by first start, grouped where the gaps are short."""
-    groups: list[list[tuple[str, int, int]]] = []
+def _near_in_time(ranges: list[sql.TraceRange], near_ns: int) -> list[list[sql.TraceRange]]:
+    """Ranges sorted by first start, grouped where the gaps in time are short."""
+    groups: list[list[sql.TraceRange]] = []
     end = 0
     for trace in ranges:
-        if groups and trace[1] - end <= near_ns:
+        if groups and trace.first - end <= near_ns:
             groups[-1].append(trace)
-            end = max(end, trace[2])
+            end = max(end, trace.last)
         else:
             groups.append([trace])
-            end = trace[2]
+            end = trace.last
     return groups
 
 
@@ -351,15 +356,35 @@ def _near_in_time(
 _CACHED_LOOKUP_ROWS = 4_000_000
 
 
+_Range = tuple[int, int, int, int]
+"""A trace prefix's first and last start (ns) and first and last flush."""
+
+
+def _ranges_by_prefix(rows: list[tuple[Any, ...]]) -> dict[int, _Range]:
+    """``sql.trace_ranges``' rows as prefix -> range."""
+    return {prefix: (first, last, lo, hi) for prefix, first, last, lo, hi in rows}
+
+
+def _widened(one: _Range, other: _Range) -> _Range:
+    return (
+        min(one[0], other[0]),
+        max(one[1], other[1]),
+        min(one[2], other[2]),
+        max(one[3], other[3]),
+    )
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _SortedLevels:
-    """The sorted lookup levels' rows (schema ``_V7``) as arrays sorted by prefix, as of one
-    level generation (a merge changes the generation; retention drops the copy)."""
+    """The sorted lookup levels' rows (schema ``_V7``, ``_V10``) as arrays sorted by prefix,
+    as of one level generation (a merge changes the generation; retention drops the copy)."""
 
     generation: int
     prefixes: np.ndarray[Any, np.dtype[np.uint64]]
     first_us: np.ndarray[Any, np.dtype[np.int64]]
     last_us: np.ndarray[Any, np.dtype[np.int64]]
+    first_flush: np.ndarray[Any, np.dtype[np.int64]]
+    last_flush: np.ndarray[Any, np.dtype[np.int64]]
 
     @classmethod
     def load(
@@ -369,30 +394,31 @@ class _SortedLevels:
         table = pa.concat_tables(parts) if parts else None
         if table is None or table.num_rows == 0:
             empty = np.empty(0, np.int64)
-            return cls(generation, np.empty(0, np.uint64), empty, empty)
+            return cls(generation, np.empty(0, np.uint64), empty, empty, empty, empty)
         prefixes = table.column(0).to_numpy()
         order = np.argsort(prefixes, kind="stable")
         return cls(
             generation,
             prefixes[order],
-            table.column(1).to_numpy()[order],
-            table.column(2).to_numpy()[order],
+            *(table.column(i).to_numpy()[order] for i in range(1, 5)),
         )
 
-    def merge_into(self, found: dict[int, tuple[int, int]], prefixes: list[int]) -> None:
-        """Widen ``found`` (prefix -> first, last start in ns) by these levels' rows."""
+    def merge_into(self, found: dict[int, _Range], prefixes: list[int]) -> None:
+        """Widen ``found`` (prefix -> first, last start in ns, first, last flush) by these
+        levels' rows."""
         wanted = np.array(prefixes, np.uint64)
         lows = np.searchsorted(self.prefixes, wanted, side="left")
         highs = np.searchsorted(self.prefixes, wanted, side="right")
         for prefix, low, high in zip(prefixes, lows.tolist(), highs.tolist(), strict=True):
             if low == high:
                 continue
-            first = int(self.first_us[low:high].min()) * 1000
-            last = int(self.last_us[low:high].max()) * 1000
-            if prefix in found:
-                old_first, old_last = found[prefix]
-                first, last = min(first, old_first), max(last, old_last)
-            found[prefix] = (first, last)
+            here = (
+                int(self.first_us[low:high].min()) * 1000,
+                int(self.last_us[low:high].max()) * 1000,
+                int(self.first_flush[low:high].min()),
+                int(self.last_flush[low:high].max()),
+            )
+            found[prefix] = _widened(found[prefix], here) if prefix in found else here
 
 
 class _Read(Generic[T]):
@@ -528,6 +554,8 @@ class DuckDBStore:
         cur = self._conn.cursor()
         try:
             self._levels = _in_use(self._count_levels(cur))
+            ((flush,),) = cur.execute(sql.META_VALUE, [schema.FLUSH_KEY]).fetchall()
+            self._flush: int = flush  # the last flush's number (schema _V10)
             # get_trace's macros (sql.trace_spans_macro) for the levels in use and for all of
             # them, made by this version's code whatever made the file.
             cur.begin()
@@ -683,12 +711,14 @@ class DuckDBStore:
                         if new:
                             cur.execute(sql.INSERT_RESOURCES, [new])
                             resources = _ResourceMap(cur.execute(sql.RESOURCE_IDS).fetchall())
-                        prepared = _prepare(batch, resources.lookup(hashes), self._sort_keys)
+                        flush = self._flush + 1
+                        prepared = _prepare(batch, resources.lookup(hashes), self._sort_keys, flush)
                         register("spans_in", prepared.spans)
                         register("ranges_in", prepared.ranges)
                         register("operations_in", prepared.operations)
                         register("keys_in", prepared.keys)
-                        cur.execute(sql.INSERT_SPANS)
+                        cur.execute(sql.INSERT_SPANS, {"flush": flush})
+                        cur.execute(sql.SET_META, [flush, schema.FLUSH_KEY])
                         cur.execute(sql.INSERT_TRACE_RANGES)
                         cur.execute(sql.UPSERT_OPERATIONS)
                         cur.execute(sql.UPSERT_ATTRIBUTE_KEYS)
@@ -703,6 +733,7 @@ class DuckDBStore:
                     self._resource_ids = resources
                     self._resources_changed()
                 if hashes is not None:
+                    self._flush = flush
                     self._appended_to_tail(prepared.ranges.num_rows)
                 self._last_write = time.monotonic()
                 self._dependencies.committed(coverage, starts)
@@ -929,26 +960,30 @@ class DuckDBStore:
         return pa.table([columns[name] for name in SPAN_SCHEMA.names], schema=SPAN_SCHEMA)
 
     def _traces(self, cur: duckdb.DuckDBPyConnection, trace_ids: list[str]) -> SpanBatch:
-        # Each trace's time range from the small lookup table, then its spans within that
-        # range (row groups outside it are skipped by their statistics). One trace: both in
-        # one statement. Several: ranges first, then scans shared by traces close in time.
+        # Each trace's time and flush range from the small lookup table, then its spans
+        # within them (row groups outside are skipped by their statistics). One trace: both
+        # in one statement. Several: ranges first, then scans shared by traces close in time.
         if len(trace_ids) == 1:
             return self._looked_up(
                 lambda levels: self._spans(
                     cur, *sql.spans_of_trace(trace_ids[0], levels), in_start_order=True
                 )
             )
-        ranges: list[tuple[str, int, int]] = []
+        ranges: list[sql.TraceRange] = []
         for i in range(0, len(trace_ids), _IDS_PER_LOOKUP):
             chunk = trace_ids[i : i + _IDS_PER_LOOKUP]
             found = self._trace_ranges(cur, chunk)
-            ranges.extend((t, *found[int(t[:16], 16)]) for t in chunk if int(t[:16], 16) in found)
+            ranges.extend(
+                sql.TraceRange(t, *found[int(t[:16], 16)])
+                for t in chunk
+                if int(t[:16], 16) in found
+            )
         if not ranges:
             return empty_batch()
         ((rows, oldest, newest),) = cur.execute(sql.SPANS_EXTENT).fetchall()
         near = _near_ns(rows, oldest, newest)
         # Oldest first, so each statement's traces are neighbours in time and share scans.
-        ranges.sort(key=lambda r: r[1])
+        ranges.sort(key=lambda r: r.first)
         parts = [
             self._spans(
                 cur,
@@ -960,8 +995,8 @@ class DuckDBStore:
 
     def _trace_ranges(
         self, cur: duckdb.DuckDBPyConnection, trace_ids: list[str]
-    ) -> dict[int, tuple[int, int]]:
-        """Trace prefix -> (first start, last start) of the ids whose prefix is known: the tail
+    ) -> dict[int, _Range]:
+        """Trace prefix -> its ``_Range`` for the ids whose prefix is known: the tail
         in SQL, the sorted levels from memory (``_SortedLevels``) while no merge commits
         meanwhile (the seqlock of ``_looked_up``); else every level in SQL."""
         generation = self._level_generation
@@ -969,7 +1004,7 @@ class DuckDBStore:
         cached = self._sorted_levels(cur, generation, levels)
         if cached is not None:
             text, values = sql.trace_ranges(trace_ids, (0,))
-            found = {p: (first, last) for p, first, last in cur.execute(text, values).fetchall()}
+            found = _ranges_by_prefix(cur.execute(text, values).fetchall())
             cached.merge_into(found, [int(t[:16], 16) for t in trace_ids])
             if self._level_generation == generation:
                 return found
@@ -977,7 +1012,7 @@ class DuckDBStore:
         def lookup(levels: tuple[int, ...]) -> list[tuple[Any, ...]]:
             return cur.execute(*sql.trace_ranges(trace_ids, levels)).fetchall()
 
-        return {p: (first, last) for p, first, last in self._looked_up(lookup)}
+        return _ranges_by_prefix(self._looked_up(lookup))
 
     def _sorted_levels(
         self, cur: duckdb.DuckDBPyConnection, generation: int, levels: tuple[int, ...]
