@@ -633,7 +633,10 @@ def _json_tags(span: Mapping[str, Any]) -> dict[str, str]:
         elif isinstance(item, int | float):
             tags[key] = str(item)
         else:  # lenient: a few clients send structured tags; Zipkin tags are text
-            tags[key] = orjson.dumps(item).decode()
+            try:
+                tags[key] = orjson.dumps(item).decode()
+            except orjson.JSONEncodeError:  # nested deeper than orjson writes (254 levels)
+                raise _SpanError(f"tag {key!r} is nested too deeply") from None
     return tags
 
 
