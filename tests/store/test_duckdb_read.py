@@ -39,6 +39,16 @@ def test_near_in_time_groups_by_the_gap_after_the_furthest_end() -> None:
     # with no slack only touching or overlapping ranges share
     assert _near_in_time(ranges, 0) == [[r] for r in ranges[:3]] + [ranges[3:]]
     assert _near_in_time([], 10) == []
+    # close in time but flushes apart (flushes that overlap in time): a scan each
+    apart = [sql.TraceRange("a", 0, 5, 1, 1), sql.TraceRange("b", 1, 2, 3, 3)]
+    assert _near_in_time(apart, 100) == [[apart[0]], [apart[1]]]
+    # the same or the next flush share, the group's flushes as far as its furthest
+    near = [
+        sql.TraceRange("a", 0, 5, 1, 2),
+        sql.TraceRange("b", 1, 2, 3, 3),
+        sql.TraceRange("c", 2, 3, 4, 4),
+    ]
+    assert _near_in_time(near, 100) == [near]
 
 
 @pytest.fixture(scope="module")
