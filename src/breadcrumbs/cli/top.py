@@ -58,6 +58,9 @@ def _duration(ns: float | None) -> str:
     return "-" if ns is None else format_ns(ns)
 
 
+_NARROW = 110  # columns below which the table leaves out the kind and p50
+
+
 def render(answer: Any, sort: SortKey, window: str, width: int) -> Group:
     rows = _rows(answer, sort)
     calls = sum(s["totals"]["calls"] for s in rows)
@@ -77,14 +80,19 @@ def render(answer: Any, sort: SortKey, window: str, width: int) -> Group:
         verdict,
         f"  (sorted by {sort}; {time.strftime('%H:%M:%S')})",
     )
+    # A narrow terminal (80 columns) drops the kind and p50 so the operation keeps a readable
+    # width: with every column, rich squeezed it to nothing.
+    narrow = width < _NARROW
+    quantiles = ("p95", "p99") if narrow else ("p50", "p95", "p99")
     table = Table(expand=False, width=min(width, 160), header_style="bold", pad_edge=False)
-    table.add_column("SERVICE", overflow="ellipsis", max_width=24, no_wrap=True)
-    table.add_column("OPERATION", overflow="ellipsis", ratio=1, no_wrap=True)
-    table.add_column("KIND", no_wrap=True)
+    table.add_column("SERVICE", overflow="ellipsis", max_width=16 if narrow else 24, no_wrap=True)
+    table.add_column("OPERATION", overflow="ellipsis", ratio=1, min_width=14, no_wrap=True)
+    if not narrow:
+        table.add_column("KIND", no_wrap=True)
     table.add_column("RATE/s", justify="right", no_wrap=True)
     table.add_column("ERRORS", justify="right", no_wrap=True)
-    for name in ("P50", "P95", "P99"):
-        table.add_column(name, justify="right", no_wrap=True)
+    for name in quantiles:
+        table.add_column(name.upper(), justify="right", no_wrap=True)
     for series in rows:
         totals = series["totals"]
         error_text = (
@@ -95,10 +103,10 @@ def render(answer: Any, sort: SortKey, window: str, width: int) -> Group:
         table.add_row(
             series["service"],
             series["operation"] or "(all)",
-            series["spanKind"] or "",
+            *(() if narrow else (series["spanKind"] or "",)),
             f"{totals['rate']:.2f}",
             error_text,
-            *(_duration(totals[q]) for q in ("p50", "p95", "p99")),
+            *(_duration(totals[q]) for q in quantiles),
         )
     if not rows:
         return Group(header, Text("No spans in this window yet.", style="dim"))
