@@ -147,6 +147,45 @@ def trace_id(server: ServerProcess) -> str:
 
 
 @pytest.mark.e2e
+def test_traces_errors_lists_only_traces_with_a_failed_span(
+    server: ServerProcess, trace_id: str
+) -> None:
+    healthy = os.urandom(16)
+    request = trace_service_pb2.ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    resource_spans.resource.attributes.add(
+        key="service.name", value=common_pb2.AnyValue(string_value="cli-shop")
+    )
+    now = time.time_ns()
+    resource_spans.scope_spans.add().spans.append(
+        trace_pb2.Span(
+            trace_id=healthy,
+            span_id=os.urandom(8),
+            name="GET /smoothie",
+            kind=trace_pb2.Span.SPAN_KIND_SERVER,
+            start_time_unix_nano=now - 10_000_000,
+            end_time_unix_nano=now,
+        )
+    )
+    response = httpx.post(
+        server.otlp_http_url + "/v1/traces",
+        content=request.SerializeToString(),
+        headers={"Content-Type": "application/x-protobuf"},
+    )
+    assert response.status_code == 200
+    server.wait_for_spans(healthy.hex(), 1)
+
+    every = runner.invoke(app, ["traces", "-s", "cli-shop", "--ids", "--server", server.http_url])
+    assert every.exit_code == 0, every.output
+    assert {trace_id, healthy.hex()} <= set(every.output.split())
+    failed = runner.invoke(
+        app, ["traces", "-s", "cli-shop", "--errors", "--ids", "--server", server.http_url]
+    )
+    assert failed.exit_code == 0, failed.output
+    assert trace_id in failed.output.split()
+    assert healthy.hex() not in failed.output.split()
+
+
 def test_services_traces_and_trace(server: ServerProcess, trace_id: str) -> None:
     services = runner.invoke(app, ["services", "--server", server.http_url])
     assert services.exit_code == 0, services.output

@@ -75,6 +75,10 @@ def traces(
         Optional[str],  # noqa: UP045
         typer.Option("--lookback", help="e.g. 1h, 2d [default: the server's, 2d]."),
     ] = None,
+    errors: Annotated[
+        bool,
+        typer.Option("--errors", help="Only traces with a failed span (the tag error=true)."),
+    ] = False,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
     ids: Annotated[
         bool, typer.Option("--ids", help="Only the trace ids, one a line (for scripts).")
@@ -86,8 +90,11 @@ def traces(
     params = {"service": service, "limit": str(limit)}
     if lookback:
         params["lookback"] = lookback
-    if tag:
-        params["tags"] = orjson.dumps(dict(_parse_tag(t) for t in tag)).decode()
+    tags = dict(_parse_tag(t) for t in tag or [])
+    if errors:
+        tags["error"] = "true"  # as the Jaeger UI asks for failed spans
+    if tags:
+        params["tags"] = orjson.dumps(tags).decode()
     if operation:
         params["operation"] = operation
     if min_duration:
@@ -111,14 +118,14 @@ def traces(
         table.add_column(name, justify="right", no_wrap=True)
     for trace in found:
         root = _root(trace)
-        errors = sum(_is_error(span) for span in trace.get("spans") or [])
+        failed = sum(_is_error(span) for span in trace.get("spans") or [])
         table.add_row(
             str(trace.get("traceID", "")),
             f"{_service(trace, root)}: {root.get('operationName', '')}",
             utc(root.get("startTime", 0)),
             format_duration(float(root.get("duration", 0))),
-            Text(f"{len(trace.get('spans') or [])} {ERROR_MARK}{errors}", style="red")
-            if errors
+            Text(f"{len(trace.get('spans') or [])} {ERROR_MARK}{failed}", style="red")
+            if failed
             else str(len(trace.get("spans") or [])),
         )
     console.print(table)
