@@ -333,7 +333,7 @@ def test_v4_codecs_are_the_ddl_s() -> None:
 
 async def test_a_v3_database_gets_v4_codecs_on_open() -> None:
     """A database as v3 made it, holding spans: opened, its columns have v4's codecs (parts
-    keep theirs until merged), and every trace reads back whole."""
+    keep theirs until merged), trace_ranges is made again, and every trace reads back whole."""
     database = "from_v3"
     executor = ChdbExecutor(CHDB_DIR)
     try:
@@ -370,6 +370,12 @@ async def test_a_v3_database_gets_v4_codecs_on_open() -> None:
             ranges = _codecs(executor, database, "trace_ranges")
             assert "T64" in ranges["FirstStart"]
             assert "T64" in ranges["LastStart"]
+            made = executor.query(
+                "SELECT create_table_query FROM system.tables "
+                "WHERE database = {db:String} AND name = 'trace_ranges'",
+                {"db": database},
+            )
+            assert "index_granularity = 256" in made.column(0)[0].as_py()
             version = executor.query(f"SELECT max(Value) FROM `{database}`.meta").column(0)[0]
             assert version.as_py() == schema.SCHEMA_VERSION
             assert (await store.stats()).spans == len(world.SPANS)

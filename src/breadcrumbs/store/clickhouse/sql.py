@@ -23,11 +23,13 @@ SpanAttributes, SpanAttributeTypes, Duration, StatusCode, StatusMessage, Events,
 
 # SPAN_COLUMNS' aliases (TraceId ...) would shadow the columns in WHERE without the setting
 # prefer_column_name_to_alias.
+_ID: Final = "toFixedString(unhex({trace:String}), 16)"
 _IDS: Final = "arrayMap(t -> toFixedString(unhex(t), 16), {traces:Array(String)})"
 
 
-def traces_spans(db: str, *, cluster: bool = False) -> str:
-    """The spans of the traces ``{traces:Array(String)}`` (get-trace and get-traces), one
+def traces_spans(db: str, *, one: bool = False, cluster: bool = False) -> str:
+    """The spans of the traces ``{traces:Array(String)}`` (get-traces; with ``one``, of the
+    trace ``{trace:String}``, get-trace: ``=`` is ~2 ms faster than an ``IN`` set), one
     statement: ``trace_ranges`` gives each trace's (10-minute bucket, service) keys, and the
     spans' first three key columns ``IN`` that set of (bucket, service, trace) tuples, so the
     primary key reads each trace's granules (one per service and bucket) and no others', and
@@ -39,6 +41,7 @@ def traces_spans(db: str, *, cluster: bool = False) -> str:
     trace's id, range and services, whose index analysis alone took ~33 ms); one trace, as fast
     as v3's three scalar subqueries."""
     in_ = "GLOBAL IN" if cluster else "IN"
+    ids = f"= {_ID}" if one else f"IN (SELECT arrayJoin({_IDS}))"
     bucket = schema.BUCKET_NS
     return f"""
     SELECT {SPAN_COLUMNS} FROM {db}.spans
@@ -47,7 +50,7 @@ def traces_spans(db: str, *, cluster: bool = False) -> str:
                                intDiv(max(LastStart), {bucket}) + 1)),
                arrayJoin(groupUniqArrayArray(Services)), TraceId
         FROM {db}.trace_ranges
-        WHERE TraceId IN (SELECT arrayJoin({_IDS}))
+        WHERE TraceId {ids}
         GROUP BY TraceId)
     ORDER BY Timestamp, SpanId
     SETTINGS prefer_column_name_to_alias = 1

@@ -364,8 +364,8 @@ class ClickHouseStore:
         return table.select(SPAN_SCHEMA.names).cast(SPAN_SCHEMA)
 
     async def get_trace(self, params: GetTraceParams) -> SpanBatch:
-        text = sql.traces_spans(self._db, cluster=self._cluster is not None)
-        table = await self._run(lambda e: e.query(text, {"traces": [params.trace_id]}))
+        text = sql.traces_spans(self._db, one=True, cluster=self._cluster is not None)
+        table = await self._run(lambda e: e.query(text, {"trace": params.trace_id}))
         return self._spans(table)
 
     async def get_traces(self, params: GetTracesParams) -> SpanBatch:
