@@ -53,7 +53,7 @@ def test_spans_are_ordered_by_time_bucket_service_then_trace() -> None:
     assert "INDEX attribute_keys mapKeys(SpanAttributes) TYPE bloom_filter" in spans
     assert "INDEX attribute_values mapValues(SpanAttributes) TYPE bloom_filter" in spans
     assert "TraceId FixedString(16)" in spans
-    assert "Timestamp Int64 CODEC(Delta, ZSTD(1))" in spans
+    assert "Timestamp Int64 CODEC(Delta, ZSTD(9))" in spans
 
 
 def test_spans_name_their_resource_by_hash_looked_up_in_a_dictionary() -> None:
@@ -328,7 +328,8 @@ def test_v4_codecs_are_the_ddl_s() -> None:
     text = "\n".join(schema.ddl("db"))
     for columns in schema.CODECS_V4.values():
         for column in columns:
-            assert f"    {column}," in text
+            assert re.search(rf"\n    {re.escape(column)},?\n", text), column
+    assert len(schema.CODECS_V4["span_metrics"]) == 11  # all but Time
 
 
 async def test_a_v3_database_gets_v4_codecs_on_open() -> None:
@@ -366,7 +367,12 @@ async def test_a_v3_database_gets_v4_codecs_on_open() -> None:
             spans = _codecs(executor, database, "spans")
             assert "ZSTD(9)" in spans["SpanAttributes"]
             assert "ZSTD(3)" in spans["ParentSpanId"]
-            assert "Delta" in spans["Timestamp"]  # untouched
+            assert "ZSTD(9)" in spans["Timestamp"]
+            assert "Delta" in spans["Timestamp"]
+            assert "ZSTD(1)" in spans["StatusMessage"]  # untouched
+            red_codecs = _codecs(executor, database, "span_metrics")
+            assert "ZSTD(9)" in red_codecs["Histogram"]
+            assert "DoubleDelta" in red_codecs["Time"]
             ranges = _codecs(executor, database, "trace_ranges")
             assert "T64" in ranges["FirstStart"]
             assert "T64" in ranges["LastStart"]

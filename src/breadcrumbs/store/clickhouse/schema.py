@@ -15,15 +15,17 @@
   read names them as before. v3's codecs, measured on 300k generated spans (bench/README.md):
   Timestamp ``Delta`` (in this order a trace's starts are close, not evenly spaced:
   ``DoubleDelta`` 5.4 B/span, ``Delta`` 4.2), SpanAttributes ``ZSTD(6)`` (9.9 -> 7.7).
-  v4 (``CODECS_V4``): SpanAttributes ``ZSTD(9)`` (7.6 -> 6.8 B/span at 1M spans),
-  ParentSpanId and SpanName ``ZSTD(3)`` (-0.2), trace_ranges' starts ``T64`` (3.3 -> 2.9:
-  in TraceId order they are random within the hour, where ``DoubleDelta`` gains nothing)
-  in 256-row granules (a lookup of 20 traces reads 256 rows per part, not 8192: 28 -> 13
-  ms on chDB, +0.4 B/span).
   1024-row granules (8192 read ~2x slower per get-trace on chDB). Daily partitions; with a
   retention, a TTL drops whole expired days (``ttl_only_drop_parts``) even where no
   breadcrumbs process runs the retention loop, which deletes to the exact cutoff
   (``Store.delete_before``).
+  v4 (``CODECS_V4``, 1M spans, the whole database incl. RED 44.5 -> 40.4 B/span):
+  SpanAttributes ``ZSTD(9)`` (7.6 -> 6.8), Timestamp and ResourceHash ``ZSTD(9)`` (-0.4),
+  ParentSpanId and SpanName ``ZSTD(3)`` (-0.2), the RED columns ``ZSTD(9)`` (``red.COLUMNS``,
+  4.0 -> 1.4), trace_ranges' Services ``ZSTD(9)`` (-0.4) and starts ``T64`` (-0.4: in
+  TraceId order they are random within the hour, where ``DoubleDelta`` gains nothing), in
+  256-row granules (a lookup of 20 traces reads 256 rows per part, not 8192: 28 -> 13 ms on
+  chDB, +0.4 B/span).
 - ``resources``: each resource's attributes once, by ``ResourceHash`` (they repeat for every
   span of a process: 10 of v2's 50 bytes per span, bench/README.md). Writers insert the
   resources they have not seen and reload ``resources_dict`` (a hashed dictionary over the
@@ -60,7 +62,7 @@ RESOURCES_VERSION: Final = 3  # the version whose migration moved resources to t
 BUCKET_NS: Final = 600 * 10**9  # the spans table's first sort key: 10-minute buckets
 
 _SPANS_COLUMNS: Final = """
-    Timestamp Int64 CODEC(Delta, ZSTD(1)),
+    Timestamp Int64 CODEC(Delta, ZSTD(9)),
     TraceId FixedString(16) CODEC(ZSTD(1)),
     SpanId UInt64 CODEC(ZSTD(1)),
     ParentSpanId UInt64 CODEC(ZSTD(3)),
@@ -68,7 +70,7 @@ _SPANS_COLUMNS: Final = """
     SpanName LowCardinality(String) CODEC(ZSTD(3)),
     SpanKind Int8 CODEC(ZSTD(1)),
     ServiceName LowCardinality(String) CODEC(ZSTD(1)),
-    ResourceHash UInt64 CODEC(ZSTD(1)),
+    ResourceHash UInt64 CODEC(ZSTD(9)),
     ResourceAttributes Map(String, String)
         ALIAS dictGet({dictionary}, 'ResourceAttributes', ResourceHash),
     ResourceAttributeTypes String
@@ -224,7 +226,7 @@ def trace_ranges_ddl(database: str, cluster: str | None = None) -> list[str]:
     TraceId FixedString(16) CODEC(ZSTD(1)),
     FirstStart SimpleAggregateFunction(min, Int64) CODEC(T64, ZSTD(1)),
     LastStart SimpleAggregateFunction(max, Int64) CODEC(T64, ZSTD(1)),
-    Services SimpleAggregateFunction(groupUniqArrayArray, Array(String)) CODEC(ZSTD(1))
+    Services SimpleAggregateFunction(groupUniqArrayArray, Array(String)) CODEC(ZSTD(9))
 )
 ENGINE = {_engine("Aggregating", cluster, "trace_ranges")}
 PARTITION BY toDate(fromUnixTimestamp(intDiv(FirstStart, 1000000000)))
@@ -271,13 +273,20 @@ def reload_resources(database: str, cluster: str | None = None) -> str:
 
 CODECS_V4: Final = {
     "spans": (
+        "Timestamp Int64 CODEC(Delta, ZSTD(9))",
         "ParentSpanId UInt64 CODEC(ZSTD(3))",
         "SpanName LowCardinality(String) CODEC(ZSTD(3))",
+        "ResourceHash UInt64 CODEC(ZSTD(9))",
         "SpanAttributes Map(LowCardinality(String), String) CODEC(ZSTD(9))",
     ),
+    "span_metrics": tuple(
+        column.strip().rstrip(",")
+        for column in red.COLUMNS.strip().splitlines()
+        if "ZSTD(9)" in column
+    ),
 }
-"""The spans columns whose codecs v4 changed, as ``_SPANS_COLUMNS`` declares them (a test
-holds them equal)."""
+"""The columns whose codecs v4 changed, as ``_SPANS_COLUMNS`` and ``red.COLUMNS`` declare them
+(a test holds them equal)."""
 
 
 def _codecs_v4(database: str, cluster: str | None) -> list[str]:
