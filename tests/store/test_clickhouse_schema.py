@@ -53,7 +53,7 @@ def test_spans_are_ordered_by_time_bucket_service_then_trace() -> None:
     assert "INDEX attribute_keys mapKeys(SpanAttributes) TYPE bloom_filter" in spans
     assert "INDEX attribute_values mapValues(SpanAttributes) TYPE bloom_filter" in spans
     assert "TraceId FixedString(16)" in spans
-    assert "Timestamp Int64 CODEC(Delta, ZSTD(1))" in spans
+    assert "Timestamp Int64 CODEC(Delta, ZSTD(9))" in spans
 
 
 def test_spans_name_their_resource_by_hash_looked_up_in_a_dictionary() -> None:
@@ -304,3 +304,98 @@ def test_resource_hashes_are_per_span_and_survive_slicing() -> None:
     assert resource_hashes(batch.slice(3, 7)).to_pylist() == hashes[3:10]
     combined = pa.concat_tables([batch.slice(0, 4), batch.slice(4)])
     assert resource_hashes(combined).to_pylist() == hashes
+
+
+V3_DDL = (Path(__file__).parent / "fixtures" / "clickhouse_v3.sql").read_text()
+"""The tables as schema v3 made them (its ``ddl`` output, database ``DATABASE``)."""
+
+
+def _codecs(executor: ChdbExecutor, database: str, table: str) -> dict[str, str]:
+    found = executor.query(
+        "SELECT name, compression_codec FROM system.columns "
+        "WHERE database = {db:String} AND table = {table:String}",
+        {"db": database, "table": table},
+    )
+    return dict(_pairs(found))
+
+
+def _pairs(table: pa.Table) -> list[tuple[str, str]]:
+    return list(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
+
+
+def test_v4_codecs_are_the_ddl_s() -> None:
+    """``CODECS_V4`` (the migration's) declares the columns as the DDL does."""
+    text = "\n".join(schema.ddl("db"))
+    for columns in schema.CODECS_V4.values():
+        for column in columns:
+            assert re.search(rf"\n    {re.escape(column)},?\n", text), column
+    assert len(schema.CODECS_V4["span_metrics"]) == 11  # all but Time
+
+
+async def test_a_v3_database_gets_v4_codecs_on_open() -> None:
+    """A database as v3 made it, holding spans: opened, its columns have v4's codecs (parts
+    keep theirs until merged), trace_ranges is made again, and every trace reads back whole."""
+    database = "from_v3"
+    executor = ChdbExecutor(CHDB_DIR)
+    try:
+        executor.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+        for statement in V3_DDL.replace("DATABASE", database).split(";\n"):
+            if statement.strip():
+                executor.command(statement)
+        executor.command(f"INSERT INTO `{database}`.meta VALUES ('schema_version', 3)")
+        batch = batch_from_spans(world.SPANS)
+        hashes = resource_hashes(batch)
+        distinct = pa.compute.unique(hashes)
+        first = pa.compute.index_in(distinct, hashes)
+        executor.insert(
+            f"`{database}`.resources",
+            pa.table(
+                {
+                    "ResourceHash": distinct,
+                    "ResourceAttributes": batch.column("ResourceAttributes").take(first),
+                    "ResourceAttributeTypes": batch.column("ResourceAttributeTypes").take(first),
+                }
+            ),
+        )
+        executor.command(schema.reload_resources(database))
+        executor.insert(f"`{database}`.spans", binary_ids(batch, hashes))
+        assert "ZSTD(6)" in _codecs(executor, database, "spans")["SpanAttributes"]
+        assert "DoubleDelta" in _codecs(executor, database, "trace_ranges")["FirstStart"]
+
+        store = ClickHouseStore(ChdbExecutor(CHDB_DIR), database=database)
+        try:
+            spans = _codecs(executor, database, "spans")
+            assert "ZSTD(9)" in spans["SpanAttributes"]
+            assert "ZSTD(3)" in spans["ParentSpanId"]
+            assert "ZSTD(9)" in spans["Timestamp"]
+            assert "Delta" in spans["Timestamp"]
+            assert "ZSTD(1)" in spans["StatusMessage"]  # untouched
+            red_codecs = _codecs(executor, database, "span_metrics")
+            assert "ZSTD(9)" in red_codecs["Histogram"]
+            assert "DoubleDelta" in red_codecs["Time"]
+            ranges = _codecs(executor, database, "trace_ranges")
+            assert "T64" in ranges["FirstStart"]
+            assert "T64" in ranges["LastStart"]
+            made = executor.query(
+                "SELECT create_table_query FROM system.tables "
+                "WHERE database = {db:String} AND name = 'trace_ranges'",
+                {"db": database},
+            )
+            assert "index_granularity = 256" in made.column(0)[0].as_py()
+            version = executor.query(f"SELECT max(Value) FROM `{database}`.meta").column(0)[0]
+            assert version.as_py() == schema.SCHEMA_VERSION
+            assert (await store.stats()).spans == len(world.SPANS)
+            for letter, trace_id in world.TRACES.items():
+                got = await store.get_trace(GetTraceParams(trace_id))
+                assert got.num_rows == len(world.spans_of(letter))
+            # Parts written and merged after the change read back too.
+            late = dataclasses.replace(world.SPANS[0], trace_id="e" * 32)
+            await store.write(batch_from_spans([late]))
+            executor.command(f"OPTIMIZE TABLE `{database}`.spans FINAL")
+            executor.command(f"OPTIMIZE TABLE `{database}`.trace_ranges FINAL")
+            assert (await store.get_trace(GetTraceParams("e" * 32))).num_rows == 1
+            assert (await store.stats()).spans == len(world.SPANS) + 1
+        finally:
+            await store.close()
+    finally:
+        executor.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from breadcrumbs.store.base import DEPENDENCY_HORIZON_NS, TagFilter, TraceQuery
+from breadcrumbs.store.clickhouse import schema
 
 SPAN_COLUMNS: Final = """
 Timestamp,
@@ -26,55 +27,34 @@ _ID: Final = "toFixedString(unhex({trace:String}), 16)"
 _IDS: Final = "arrayMap(t -> toFixedString(unhex(t), 16), {traces:Array(String)})"
 
 
-def trace_spans(db: str) -> str:
-    """One trace: its range and services from ``trace_ranges`` (scalar subqueries and an IN
-    set, so the key condition on the spans table sees constants: one granule per service
-    crossed). Measured on chDB (bench/README.md): two statements, the range read first and
-    bound as constants, 1.3x slower (chDB's fixed cost per statement); ``TraceId IN`` a
-    one-id array, 2.8x slower; without the services, the whole 10-minute bucket's granules
-    (30 where 5 do, 300k spans)."""
+def traces_spans(db: str, *, one: bool = False, cluster: bool = False) -> str:
+    """The spans of the traces ``{traces:Array(String)}`` (get-traces; with ``one``, of the
+    trace ``{trace:String}``, get-trace: ``=`` is ~2 ms faster than an ``IN`` set), one
+    statement: ``trace_ranges`` gives each trace's (10-minute bucket, service) keys, and the
+    spans' first three key columns ``IN`` that set of (bucket, service, trace) tuples, so the
+    primary key reads each trace's granules (one per service and bucket) and no others', and
+    the row filter is one hash-set probe. With a cluster, ``GLOBAL IN``: the lookup runs once
+    and its set goes to every shard.
+
+    Measured on chDB (bench/README.md, 3 Dec 19:30, 1M spans): 20 traces of a search, one
+    statement reading 62 granules, against v3's two statements (the ranges, then an OR of each
+    trace's id, range and services, whose index analysis alone took ~33 ms); one trace, as fast
+    as v3's three scalar subqueries."""
+    in_ = "GLOBAL IN" if cluster else "IN"
+    ids = f"= {_ID}" if one else f"IN (SELECT arrayJoin({_IDS}))"
+    bucket = schema.BUCKET_NS
     return f"""
     SELECT {SPAN_COLUMNS} FROM {db}.spans
-    WHERE TraceId = {_ID}
-      AND Timestamp >= (SELECT min(FirstStart) FROM {db}.trace_ranges WHERE TraceId = {_ID})
-      AND Timestamp <= (SELECT max(LastStart) FROM {db}.trace_ranges WHERE TraceId = {_ID})
-      AND ServiceName IN (SELECT arrayJoin(Services) FROM {db}.trace_ranges WHERE TraceId = {_ID})
+    WHERE (intDiv(Timestamp, {bucket}), ServiceName, TraceId) {in_} (
+        SELECT arrayJoin(range(intDiv(min(FirstStart), {bucket}),
+                               intDiv(max(LastStart), {bucket}) + 1)),
+               arrayJoin(groupUniqArrayArray(Services)), TraceId
+        FROM {db}.trace_ranges
+        WHERE TraceId {ids}
+        GROUP BY TraceId)
     ORDER BY Timestamp, SpanId
     SETTINGS prefer_column_name_to_alias = 1
     """
-
-
-def trace_keys(db: str) -> str:
-    """Each trace's range and services (``traces_spans``' constants)."""
-    return f"""
-    SELECT lower(hex(TraceId)) AS t, min(FirstStart) AS lo, max(LastStart) AS hi,
-           groupUniqArrayArray(Services) AS services
-    FROM {db}.trace_ranges WHERE TraceId IN {_IDS} GROUP BY TraceId
-    """
-
-
-def traces_spans(db: str, keys: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
-    """Several traces in one statement: an OR of each trace's id, range and services (rows of
-    ``trace_keys``), so the key condition reads each trace's granules and no others'. (One
-    ``TraceId IN`` over the traces' overall range read most of the hour: 20 traces of a
-    search ~600 ms at 300k spans.)"""
-    conditions = [
-        f"(TraceId = toFixedString(unhex({{t{n}:String}}), 16)"
-        f" AND Timestamp >= {{lo{n}:Int64}} AND Timestamp <= {{hi{n}:Int64}}"
-        f" AND ServiceName IN {{s{n}:Array(String)}})"
-        for n in range(len(keys))
-    ]
-    params: dict[str, Any] = {}
-    for n, key in enumerate(keys):
-        params.update({f"t{n}": key["t"], f"lo{n}": key["lo"], f"hi{n}": key["hi"]})
-        params[f"s{n}"] = key["services"]
-    text = f"""
-    SELECT {SPAN_COLUMNS} FROM {db}.spans
-    WHERE {" OR ".join(conditions)}
-    ORDER BY Timestamp, SpanId
-    SETTINGS prefer_column_name_to_alias = 1
-    """
-    return text, params
 
 
 def _tag_condition(db: str, tag: TagFilter, n: int) -> tuple[str, dict[str, Any]]:

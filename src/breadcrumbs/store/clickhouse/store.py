@@ -86,7 +86,7 @@ _INSERT_COLUMNS = (
 )  # fmt: skip
 _RECENT_WINDOW_NS = 3600 * 10**9
 _RED_EXPIRE_EVERY_S = 600.0
-TRACES_PER_STATEMENT = 100  # get_traces' OR of conditions: short statements, short URLs
+TRACES_PER_STATEMENT = 100  # get_traces' ids per statement: short URLs over HTTP
 _SEARCH_FRACTIONS = (
     64,
     16,
@@ -364,7 +364,7 @@ class ClickHouseStore:
         return table.select(SPAN_SCHEMA.names).cast(SPAN_SCHEMA)
 
     async def get_trace(self, params: GetTraceParams) -> SpanBatch:
-        text = sql.trace_spans(self._db)
+        text = sql.traces_spans(self._db, one=True, cluster=self._cluster is not None)
         table = await self._run(lambda e: e.query(text, {"trace": params.trace_id}))
         return self._spans(table)
 
@@ -372,14 +372,12 @@ class ClickHouseStore:
         unique = list(dict.fromkeys(params.trace_ids))
         if not unique:
             return empty_batch()
+        text = sql.traces_spans(self._db, cluster=self._cluster is not None)
 
         def work(executor: Executor) -> pa.Table:
-            keys = executor.query(sql.trace_keys(self._db), {"traces": unique}).to_pylist()
-            if not keys:
-                return pa.table({})
             parts = [
-                executor.query(*sql.traces_spans(self._db, keys[i : i + TRACES_PER_STATEMENT]))
-                for i in range(0, len(keys), TRACES_PER_STATEMENT)
+                executor.query(text, {"traces": unique[i : i + TRACES_PER_STATEMENT]})
+                for i in range(0, len(unique), TRACES_PER_STATEMENT)
             ]
             if len(parts) == 1:
                 return parts[0]
