@@ -37,7 +37,9 @@ class PipelineSettings:
     # flush costs no less per span, and each holds two more copies of its spans meanwhile.
     max_flush_spans: int = 200_000
     flush_interval_s: float = 1.0  # accepted spans are searchable within ~2 s
-    max_unflushed_spans: int = 500_000  # bounded memory: refuse beyond it
+    # Bounded memory: refuse beyond it. Each buffered span holds ~0.8 KB of the decoder's
+    # buffers; 200k kept the server under 1 GiB at the same rate as 500k (bench/README.md).
+    max_unflushed_spans: int = 200_000
     max_wal_bytes: int = 2 << 30  # bounded disk while the store lags
     segment_bytes: int = 64 << 20
     wal_compression: str | None = "lz4"  # Arrow IPC codec: 2.5x smaller (bench/wal.py)
