@@ -243,7 +243,7 @@ class Settings:
         1.0, parse_duration, "Longest time a span waits in the WAL before the store flush."
     )
     max_unflushed_spans: int = _setting(
-        500_000, _parse_int, "Spans in the WAL not yet in the store before 429s."
+        400_000, _parse_int, "Spans in the WAL not yet in the store before 429s."
     )
     max_metric_series: int = _setting(
         10_000,

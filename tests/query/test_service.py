@@ -3,6 +3,9 @@ bare-key conditions it checks itself."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,10 +14,11 @@ import pytest
 
 from breadcrumbs.errors import NotFound
 from breadcrumbs.model import Event, Span, SpanKind, batch_from_spans
-from breadcrumbs.query.adjusters import ZIPKIN_SHARED_KEY
+from breadcrumbs.query.adjusters import ZIPKIN_SHARED_KEY, AdjustedTrace
 from breadcrumbs.query.service import QueryService, split_traces
 from breadcrumbs.store.base import TagFilter, TraceQuery
 from breadcrumbs.store.duckdb import DuckDBStore
+from breadcrumbs.store.threads import READER_NICE
 
 MS = 1_000_000
 T0 = 1_700_000_000_000 * MS
@@ -151,3 +155,44 @@ def test_split_traces_follows_the_asked_order_and_sorts_each_by_start() -> None:
     traces = split_traces(batch, [trace_id(2), trace_id(99), trace_id(1), trace_id(2)])
     assert [t["SpanName"].to_pylist() for t in traces] == [["d", "e"], ["b", "a", "c"], ["d", "e"]]
     assert [t["TraceId"].to_pylist() for t in traces][1] == [trace_id(1)] * 3
+
+
+async def test_traces_are_adjusted_off_the_event_loop_at_a_lower_priority(tmp_path: Path) -> None:
+    # Adjusting is per-row Python for repeated ids: on the loop it held every ingest ack.
+    seen: list[tuple[int, int]] = []
+
+    def record(trace: AdjustedTrace) -> AdjustedTrace:
+        tid = threading.get_native_id()
+        seen.append((threading.get_ident(), os.getpriority(os.PRIO_PROCESS, tid)))
+        return trace
+
+    store = DuckDBStore(tmp_path / "spans.duckdb")
+    await store.write(batch_from_spans(spans_of(1)))
+    service = QueryService(store, adjusters=(record,))
+    try:
+        await service.get_trace(trace_id(1))
+        await service.get_traces([trace_id(1)])
+    finally:
+        service.close()
+        await store.close()
+    loop_priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert len(seen) == 2
+    for ident, priority in seen:
+        assert ident != threading.get_ident()
+        assert priority == min(19, loop_priority + READER_NICE)
+
+
+async def test_dedupe_keeps_one_of_many_identical_copies_and_distinct_rows(tmp_path: Path) -> None:
+    store = DuckDBStore(tmp_path / "spans.duckdb")
+    for _ in range(30):  # a trace stored 30 times, as a replaying client would
+        await store.write(batch_from_spans(spans_of(5)))
+    renamed = next(s for s in spans_of(5) if s.name == "child")
+    await store.write(batch_from_spans([dataclasses.replace(renamed, name="child-v2")]))
+    service = QueryService(store)
+    try:
+        trace = await service.get_trace(trace_id(5))
+    finally:
+        service.close()
+        await store.close()
+    # Same id, different row: kept (uniquify_shared leaves it, it has no Zipkin marker).
+    assert sorted(trace.spans["SpanName"].to_pylist()) == ["child", "child-v2", "root"]

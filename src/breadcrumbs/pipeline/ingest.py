@@ -37,7 +37,11 @@ class PipelineSettings:
     # flush costs no less per span, and each holds two more copies of its spans meanwhile.
     max_flush_spans: int = 200_000
     flush_interval_s: float = 1.0  # accepted spans are searchable within ~2 s
-    max_unflushed_spans: int = 500_000  # bounded memory: refuse beyond it
+    # Bounded memory: refuse beyond it. Each buffered span holds ~0.8 KB of the decoder's
+    # buffers. Below twice max_flush_spans a flush leaves less than a full flush waiting and
+    # the store alternates full and partial flushes, slower per span (300k: ~150k a flush,
+    # -17-40% rate); 400k kept main's rate (bench/README.md, Ingest, 3 Dec 19:20-20:40).
+    max_unflushed_spans: int = 400_000
     max_wal_bytes: int = 2 << 30  # bounded disk while the store lags
     segment_bytes: int = 64 << 20
     wal_compression: str | None = "lz4"  # Arrow IPC codec: 2.5x smaller (bench/wal.py)

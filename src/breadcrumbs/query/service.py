@@ -154,6 +154,11 @@ def _has_keys(spans: SpanBatch, keys: Sequence[str], query: TraceQuery) -> bool:
     return False
 
 
+def _adjust_paused(spans: SpanBatch, adjusters: Sequence[Adjuster]) -> AdjustedTrace:
+    with gc_paused():
+        return adjust(spans, adjusters)
+
+
 class QueryService:
     def __init__(
         self,
@@ -189,6 +194,18 @@ class QueryService:
     def _adjust(self, spans: SpanBatch, shared_ids: bool = False) -> AdjustedTrace:
         return adjust(spans, self.shared_id_adjusters if shared_ids else self.adjusters)
 
+    # Adjusting runs on the analysis threads: it is per-row Python for repeated span ids, and
+    # on the event loop it held every ingest ack meanwhile.
+    def _adjust_paused(self, spans: SpanBatch, shared_ids: bool) -> AdjustedTrace:
+        with gc_paused():
+            return self._adjust(spans, shared_ids)
+
+    def _adjust_all(
+        self, batch: SpanBatch, trace_ids: Sequence[str], shared_ids: bool
+    ) -> list[AdjustedTrace]:
+        with gc_paused():
+            return [self._adjust(spans, shared_ids) for spans in split_traces(batch, trace_ids)]
+
     async def get_trace(
         self,
         trace_id: str,
@@ -207,8 +224,7 @@ class QueryService:
             raise NotFound("trace not found")
         if raw:
             return AdjustedTrace.of(spans)
-        with gc_paused():
-            return self._adjust(spans, shared_ids)
+        return await self.compute(self._adjust_paused, spans, shared_ids)
 
     async def get_trace_unskewed(self, trace_id: str) -> AdjustedTrace:
         """One trace deduplicated, with shared Zipkin span ids split, clocks as recorded (in
@@ -218,8 +234,7 @@ class QueryService:
         spans = await self.reader.get_trace(GetTraceParams(trace_id))
         if spans.num_rows == 0:
             raise NotFound("trace not found")
-        with gc_paused():
-            return adjust(spans, (dedupe, uniquify_shared))
+        return await self.compute(_adjust_paused, spans, (dedupe, uniquify_shared))
 
     async def get_traces(
         self, trace_ids: Sequence[str], *, shared_ids: bool = False
@@ -232,8 +247,7 @@ class QueryService:
         if not trace_ids:
             return []
         batch = await self.reader.get_traces(GetTracesParams(tuple(trace_ids)))
-        with gc_paused():
-            return [self._adjust(spans, shared_ids) for spans in split_traces(batch, trace_ids)]
+        return await self.compute(self._adjust_all, batch, trace_ids, shared_ids)
 
     async def find_traces(
         self,
@@ -352,5 +366,4 @@ class QueryService:
         spans = await self.reader.get_trace(GetTraceParams(trace_id))
         if spans.num_rows == 0:
             raise NotFound("trace not found")
-        with gc_paused():
-            return adjust(spans, (dedupe, uniquify_shared)).spans
+        return (await self.compute(_adjust_paused, spans, (dedupe, uniquify_shared))).spans

@@ -458,6 +458,12 @@ class _Read(Generic[T]):
 
 
 DEFAULT_QUERY_TIMEOUT_S = 30.0
+# DuckDB's buffer pool (``memory_limit``; its default is 80% of RAM). It keeps every block it
+# wrote cached until the limit: 200 MB after 4M ingested spans, growing with the store, so
+# a long ingest grew the server without bound. Evicted blocks are re-read through the page
+# cache; larger operators spill to the temp directory. 256 MiB cost no ingest rate
+# (bench/README.md, Ingest, 3 Dec evening). None: DuckDB's default.
+DEFAULT_MEMORY_LIMIT = "256MiB"
 DEFAULT_QUERY_THREADS = 4
 
 
@@ -484,6 +490,7 @@ class DuckDBStore:
         query_threads: int = DEFAULT_QUERY_THREADS,
         red_levels: tuple[RedLevel, ...] = RED_LEVELS,
         ingest_behind: Callable[[], bool] | None = None,
+        memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
     ) -> None:
         # Benchmark knobs, defaults the measured best: sort_order orders each flushed batch on
         # disk (_SORT_KEYS); trace_index adds an ART index on TraceId; checkpoint_threshold
@@ -507,6 +514,8 @@ class DuckDBStore:
         config: dict[str, Any] = {"checkpoint_threshold": checkpoint_threshold}
         if threads is not None:
             config["threads"] = threads
+        if memory_limit:
+            config["memory_limit"] = memory_limit
         self._conn = duckdb.connect(str(self.path), config=config)
         self._threads = StoreThreads(
             "duckdb",
@@ -697,6 +706,7 @@ class DuckDBStore:
                 registered.append(name)
 
             starts = batch.column("Timestamp")
+            ranges = 0  # trace lookup rows appended
             try:
                 hashes: pa.ChunkedArray | None = None
                 new: list[int] = []
@@ -726,6 +736,8 @@ class DuckDBStore:
                         cur.execute(sql.INSERT_TRACE_RANGES)
                         cur.execute(sql.UPSERT_OPERATIONS)
                         cur.execute(sql.UPSERT_ATTRIBUTE_KEYS)
+                        ranges = prepared.ranges.num_rows
+                        del prepared  # its sorted copy of the flush is released below
                     coverage = self._dependencies.on_write(cur, starts)
                     if wal_sequence is not None:
                         cur.execute(sql.SET_WAL_SEQUENCE, [wal_sequence, schema.WAL_SEQUENCE_KEY])
@@ -738,14 +750,16 @@ class DuckDBStore:
                     self._resources_changed()
                 if hashes is not None:
                     self._flush = flush
-                    self._appended_to_tail(prepared.ranges.num_rows)
+                    self._appended_to_tail(ranges)
                 self._last_write = time.monotonic()
                 self._dependencies.committed(coverage, starts)
-                if self._dependency_counts:
-                    self._refresh_dependencies(cur)
             finally:
                 for name in registered:
                     cur.unregister(name)
+            # After the flush's Arrow copies are gone (~0.5 KB per span): the refresh's join
+            # takes as much memory again, and both at once made the server's peak.
+            if self._dependency_counts:
+                self._refresh_dependencies(cur)
 
     async def refresh_dependencies(self) -> int:
         """Counts dependency units that have settled but are not counted yet (a bounded
