@@ -92,6 +92,15 @@ def test_format_duration(us: float, text: str) -> None:
     assert format_duration(us) == text
 
 
+def _send(server: ServerProcess, request: trace_service_pb2.ExportTraceServiceRequest) -> None:
+    response = httpx.post(
+        server.otlp_http_url + "/v1/traces",
+        content=request.SerializeToString(),
+        headers={"Content-Type": "application/x-protobuf"},
+    )
+    assert response.status_code == 200
+
+
 @pytest.fixture(scope="module")
 def trace_id(server: ServerProcess) -> str:
     """A three-span trace of service ``cli-shop`` with an error in a child."""
@@ -136,12 +145,7 @@ def trace_id(server: ServerProcess) -> str:
             ),
         ]
     )
-    response = httpx.post(
-        server.otlp_http_url + "/v1/traces",
-        content=request.SerializeToString(),
-        headers={"Content-Type": "application/x-protobuf"},
-    )
-    assert response.status_code == 200
+    _send(server, request)
     server.wait_for_spans(trace_bytes.hex(), 3)
     return trace_bytes.hex()
 
@@ -167,12 +171,7 @@ def test_traces_errors_lists_only_traces_with_a_failed_span(
             end_time_unix_nano=now,
         )
     )
-    response = httpx.post(
-        server.otlp_http_url + "/v1/traces",
-        content=request.SerializeToString(),
-        headers={"Content-Type": "application/x-protobuf"},
-    )
-    assert response.status_code == 200
+    _send(server, request)
     server.wait_for_spans(healthy.hex(), 1)
 
     every = runner.invoke(app, ["traces", "-s", "cli-shop", "--ids", "--server", server.http_url])

@@ -41,6 +41,19 @@ def _drop_flush_numbers(conn: duckdb.DuckDBPyConnection, *, sorted_levels: bool)
     conn.execute(f"DELETE FROM meta WHERE key = '{schema.FLUSH_KEY}'")
 
 
+async def _world_in_sorted_levels(path: Path) -> pa.Table:
+    """The test world written a flush per trace (tail rows that merge into sorted levels),
+    merged and closed; the batch written."""
+    store = DuckDBStore(path, lookup_tail_rows=1)
+    batch = world.world_batch()
+    for name in world.TRACES:
+        await store.write(batch.filter(pc.equal(batch.column("TraceId"), world.TRACES[name])))
+    while await store.compact():
+        pass
+    await store.close()
+    return batch
+
+
 async def test_new_file_gets_the_latest_version(tmp_path: Path) -> None:
     store = DuckDBStore(tmp_path / "spans.duckdb")
     await store.close()
@@ -78,13 +91,7 @@ async def test_version_1_file_with_spans_is_migrated(tmp_path: Path) -> None:
 
 async def test_version_6_lookup_levels_in_nanoseconds_are_migrated(tmp_path: Path) -> None:
     path = tmp_path / "spans.duckdb"
-    store = DuckDBStore(path, lookup_tail_rows=1)
-    batch = world.world_batch()
-    for name in world.TRACES:  # a flush per trace: tail rows that merge into sorted levels
-        await store.write(batch.filter(pc.equal(batch.column("TraceId"), world.TRACES[name])))
-    while await store.compact():
-        pass
-    await store.close()
+    await _world_in_sorted_levels(path)
     # Back to version 6: sorted levels held (TracePrefix, FirstStart, LastStart) in ns.
     with duckdb.connect(str(path)) as conn:
         for level in range(1, RANGE_LEVELS + 1):
@@ -113,13 +120,7 @@ async def test_version_9_spans_without_flush_numbers_are_found_with_newer_ones(
     """v10 numbers flushes in the spans and the lookup; rows from before are flush 0 on both
     sides, and a trace with spans from before and after is found whole."""
     path = tmp_path / "spans.duckdb"
-    store = DuckDBStore(path, lookup_tail_rows=1)
-    batch = world.world_batch()
-    for name in world.TRACES:  # a flush per trace: tail rows that merge into sorted levels
-        await store.write(batch.filter(pc.equal(batch.column("TraceId"), world.TRACES[name])))
-    while await store.compact():
-        pass
-    await store.close()
+    batch = await _world_in_sorted_levels(path)
     # Back to version 9: no flush numbers anywhere.
     with duckdb.connect(str(path)) as conn:
         _drop_flush_numbers(conn, sorted_levels=True)
