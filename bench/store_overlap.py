@@ -29,13 +29,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from breadcrumbs.store.base import GetTraceParams, GetTracesParams
 from breadcrumbs.store.duckdb import DuckDBStore, sql
 from gen import Generator
+from store_query import pct
 
 FLUSH = 200_000
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def run(flushes: int, workdir: Path) -> None:

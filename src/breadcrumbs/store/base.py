@@ -11,10 +11,10 @@ has already run: nothing here re-checks them).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Final, Literal, Protocol, runtime_checkable
+from typing import Any, Final, Literal, Protocol, runtime_checkable
 
 import pyarrow as pa
 
@@ -244,6 +244,25 @@ class ServiceGraphEdge:
     @property
     def estimated(self) -> bool:
         return self.calls != self.spans
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> ServiceGraphEdge:
+        """From an engine's service-graph row: parent, child, peer kind, calls, errors, p95,
+        server counts, server sum, client counts, client sum, spans (both engines' order)."""
+        parent, child, kind, calls, errors, p95, server, server_sum, client, client_sum, n = row
+        return cls(
+            parent,
+            child,
+            float(calls),
+            float(errors),
+            float(p95 or 0.0),
+            kind,
+            server_counts=tuple(float(c) for c in server),
+            server_sum_ns=float(server_sum or 0),
+            client_counts=tuple(float(c) for c in client),
+            client_sum_ns=float(client_sum or 0),
+            spans=int(n),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -585,25 +585,7 @@ class ClickHouseStore:
         text, params = sql.service_graph(self._db, query.bounds_ns)
         params.update(first=query.start_ns, stop=query.end_ns)
         table = await self._run(lambda e: e.query(text, params))
-        edges = []
-        for row in _rows(table):
-            parent, child, kind, calls, errors, p95, server, server_sum, client, client_sum, n = row
-            edges.append(
-                ServiceGraphEdge(
-                    parent,
-                    child,
-                    float(calls),
-                    float(errors),
-                    float(p95 or 0.0),
-                    kind,
-                    server_counts=tuple(float(c) for c in server),
-                    server_sum_ns=float(server_sum or 0),
-                    client_counts=tuple(float(c) for c in client),
-                    client_sum_ns=float(client_sum or 0),
-                    spans=int(n),
-                )
-            )
-        return edges
+        return [ServiceGraphEdge.from_row(row) for row in _rows(table)]
 
     # --- RED span metrics (the design is in ``red.py``) -------------------------------------
 

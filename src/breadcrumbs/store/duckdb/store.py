@@ -313,6 +313,12 @@ _TAIL_ROWS = 65_536
 _LEVEL_FANOUT = 8
 
 
+def _meta_value(cur: duckdb.DuckDBPyConnection, key: str) -> int:
+    """An integer kept in ``meta``; 0 when the key was never written."""
+    row = cur.execute(sql.META_VALUE, [key]).fetchone()
+    return int(row[0]) if row else 0
+
+
 def _overflowing(rows: tuple[int, ...], tail_rows: int) -> int | None:
     """The lowest lookup level holding more rows than its capacity (None: none does)."""
     for level, count in enumerate(rows[:-1]):
@@ -567,8 +573,7 @@ class DuckDBStore:
         cur = self._conn.cursor()
         try:
             self._levels = _in_use(self._count_levels(cur))
-            ((flush,),) = cur.execute(sql.META_VALUE, [schema.FLUSH_KEY]).fetchall()
-            self._flush: int = flush  # the last flush's number (schema _V10)
+            self._flush: int = _meta_value(cur, schema.FLUSH_KEY)  # the last flush (schema _V10)
             # get_trace's macros (sql.trace_spans_macro) for the levels in use and for all of
             # them, made by this version's code whatever made the file.
             cur.begin()
@@ -584,10 +589,7 @@ class DuckDBStore:
         cur = self._conn.cursor()
         try:
             cur.execute(schema.META_DDL)
-            row = cur.execute(
-                "SELECT value FROM meta WHERE key = ?", [schema.SCHEMA_VERSION_KEY]
-            ).fetchone()
-            version = int(row[0]) if row else 0
+            version = _meta_value(cur, schema.SCHEMA_VERSION_KEY)
             if version > schema.SCHEMA_VERSION:
                 raise RuntimeError(
                     f"{self.path} has schema version {version}, newer than this "
@@ -904,13 +906,7 @@ class DuckDBStore:
         return self._resource_ids
 
     async def last_wal_sequence(self) -> int:
-        def work(cur: duckdb.DuckDBPyConnection) -> int:
-            row = cur.execute(
-                "SELECT value FROM meta WHERE key = ?", [schema.WAL_SEQUENCE_KEY]
-            ).fetchone()
-            return int(row[0]) if row else 0
-
-        return await self._write_run(work)
+        return await self._write_run(lambda cur: _meta_value(cur, schema.WAL_SEQUENCE_KEY))
 
     # --- read -------------------------------------------------------------------------------
 
@@ -1282,11 +1278,7 @@ class DuckDBStore:
         await self._write_run(lambda cur: self._red.write(cur, rows, wal_sequence))
 
     async def span_metrics_wal_sequence(self) -> int:
-        text = "SELECT value FROM meta WHERE key = ?"
-        rows = await self._write_run(
-            lambda cur: cur.execute(text, [schema.SPAN_METRICS_SEQUENCE_KEY]).fetchall()
-        )
-        return int(rows[0][0]) if rows else 0
+        return await self._write_run(lambda cur: _meta_value(cur, schema.SPAN_METRICS_SEQUENCE_KEY))
 
     async def compact_span_metrics(self) -> int:
         """Merge the RED rows of one key written since the last pass (``red_levels``);
@@ -1309,25 +1301,7 @@ class DuckDBStore:
             query.start_ns, query.end_ns, self._dependencies.horizon_ns, query.bounds_ns
         )
         rows = await self._read(lambda cur: cur.execute(text, params).fetchall())
-        edges = []
-        for row in rows:
-            parent, child, kind, calls, errors, p95, server, server_sum, client, client_sum, n = row
-            edges.append(
-                ServiceGraphEdge(
-                    parent,
-                    child,
-                    float(calls),
-                    float(errors),
-                    float(p95 or 0.0),
-                    kind,
-                    server_counts=tuple(float(c) for c in server),
-                    server_sum_ns=float(server_sum or 0),
-                    client_counts=tuple(float(c) for c in client),
-                    client_sum_ns=float(client_sum or 0),
-                    spans=int(n),
-                )
-            )
-        return edges
+        return [ServiceGraphEdge.from_row(row) for row in rows]
 
 
 def _selection_counts(cur: duckdb.DuckDBPyConnection, selection: TraceSelection) -> SelectionCounts:
