@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from breadcrumbs.model import batch_from_spans
+from breadcrumbs.model import Span, SpanKind, batch_from_spans
 from breadcrumbs.store.base import (
     Capability,
     Endpoint,
@@ -135,6 +135,30 @@ async def test_sampling_caps_each_side(shop: Store) -> None:
     assert 5 <= counts.sampled_baseline <= 45
     # Counts are over the sampled traces.
     assert value(counts, "delivery-scheduling", "db.statement", CARGO)[0] == counts.sampled_selected
+
+
+async def test_without_an_operation_the_baseline_is_the_selections_endpoints(store: Store) -> None:
+    # Beside 40 orders (every fourth fails), 40 menu views that never fail: the failing
+    # orders are compared with the other orders, not with the menu views.
+    spans = [span for i in range(40) for span in order_trace(i, 1 + i % 3, failed=i % 4 == 0)]
+    for i in range(40, 80):
+        spans.append(
+            Span(
+                trace_id(i), f"{i + 1:016x}", "GET /menu", "gateway", T0 + i * 100 * MS, 3 * MS,
+                kind=SpanKind.SERVER, attributes={"http.route": "/menu"},
+            )
+        )  # fmt: skip
+    await store.write(batch_from_spans(spans))
+    gateway = Endpoint(T0, T0 + 10**12, "gateway")
+    failing = await store.selection_counts(TraceSelection(gateway, errors=True))
+    assert (failing.selected, failing.baseline) == (10, 30)
+    assert not any(a.value == "/menu" for a in failing.attributes)
+    assert {o.span_name for o in failing.operations if o.service == "gateway"} == {"POST /orders"}
+    # Naming the operation chooses it; nothing selected leaves every trace in the baseline.
+    menu = replace(gateway, operation="GET /menu")
+    assert (await store.selection_counts(TraceSelection(menu, errors=True))).baseline == 40
+    none = await store.selection_counts(TraceSelection(gateway, slower_than_ns=10**12))
+    assert (none.selected, none.baseline) == (0, 80)
 
 
 async def test_numeric_keys_with_many_values_are_bucketed(store: Store) -> None:

@@ -330,7 +330,9 @@ time (connection reuse) and would rank as noise."""
 
 @dataclass(frozen=True, slots=True)
 class TraceSelection:
-    """Split an endpoint's traces into a selection and its baseline (the others).
+    """Split an endpoint's traces into a selection and its baseline (the others; when the
+    endpoint names no operation, only the others whose anchor, the longest anchor span's name,
+    is one of the selection's: a service's cheap GETs are no baseline for its failing POSTs).
 
     Exactly one criterion: anchor in a duration band, at least ``slower_than_ns`` and (when
     given) under ``faster_than_ns`` (the middle of a bimodal latency, a region brushed on a

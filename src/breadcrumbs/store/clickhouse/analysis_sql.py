@@ -63,8 +63,26 @@ def _traces(db: str, endpoint: Endpoint) -> tuple[str, dict[str, Any]]:
     return (
         f"""
         SELECT TraceId, max(Duration) AS d, max(StatusCode = 2) AS failed,
-               min(Timestamp) AS t0, max(Timestamp) AS t1
+               min(Timestamp) AS t0, max(Timestamp) AS t1, argMax(SpanName, Duration) AS anchor
         FROM {db}.spans WHERE {where} GROUP BY TraceId
+        """,
+        params,
+    )
+
+
+def _compared(db: str, endpoint: Endpoint, selected: str) -> tuple[str, dict[str, Any]]:
+    """The traces compared: without an operation, only those whose anchor (the longest
+    anchor span's name) is one of the selection's, as ``duckdb/analysis_sql.same_anchors``
+    keeps them. A service's traces mix its endpoints; the others (a cheap GET beside the
+    failing POST) would rank every attribute of the selected endpoint as a difference."""
+    traces, params = _traces(db, endpoint)
+    if endpoint.operation is not None:
+        return traces, params
+    return (
+        f"""
+        WITH t AS ({traces})
+        SELECT * FROM t WHERE {selected} OR anchor IN (SELECT anchor FROM t WHERE {selected})
+           OR (SELECT countIf({selected}) FROM t) = 0
         """,
         params,
     )
@@ -97,7 +115,7 @@ def percentile(db: str, endpoint: Endpoint, level: float) -> tuple[str, dict[str
 
 def sides(db: str, endpoint: Endpoint, selected: str) -> tuple[str, dict[str, Any]]:
     """Traces per side and the time extent of their anchors."""
-    traces, params = _traces(db, endpoint)
+    traces, params = _compared(db, endpoint, selected)
     return (
         f"""
         SELECT countIf({selected}) AS s, countIf(NOT {selected}) AS b, min(t0), max(t1)
@@ -109,7 +127,7 @@ def sides(db: str, endpoint: Endpoint, selected: str) -> tuple[str, dict[str, An
 
 def examples(db: str, endpoint: Endpoint, selected: str) -> tuple[str, dict[str, Any]]:
     """The newest selected traces' ids (parameter ``examples``: how many)."""
-    traces, params = _traces(db, endpoint)
+    traces, params = _compared(db, endpoint, selected)
     return (
         f"""
         SELECT lower(hex(TraceId)) AS id FROM ({traces}) WHERE {selected}
@@ -121,7 +139,7 @@ def examples(db: str, endpoint: Endpoint, selected: str) -> tuple[str, dict[str,
 
 def _picked(db: str, endpoint: Endpoint, selected: str) -> tuple[str, dict[str, Any]]:
     """The sampled traces with their side ``sel`` (parameters ``rate_s``/``rate_b``)."""
-    traces, params = _traces(db, endpoint)
+    traces, params = _compared(db, endpoint, selected)
     return (
         f"""
         SELECT TraceId, toBool({selected}) AS sel FROM ({traces})

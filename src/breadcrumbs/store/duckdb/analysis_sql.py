@@ -39,7 +39,7 @@ def endpoint_traces(endpoint: Endpoint) -> tuple[str, list[Any]]:
         f"""
         CREATE OR REPLACE TEMP TABLE why_traces AS
         SELECT TraceId, max(Duration) AS d, bool_or(StatusCode = 2) AS failed,
-               min(Timestamp) AS t0, max(Timestamp) AS t1
+               min(Timestamp) AS t0, max(Timestamp) AS t1, arg_max(SpanName, Duration) AS anchor
         FROM spans WHERE {where} GROUP BY TraceId
         """,
         params,
@@ -64,6 +64,19 @@ def band(lower_ns: int | None, upper_ns: int | None) -> tuple[str, list[int]]:
 
 
 FAILED: Final = "failed"
+
+
+def same_anchors(selected: str) -> str:
+    """Keep in the baseline only the traces whose anchor (the longest anchor span's name) is
+    one of the selection's (parameters: the condition's, twice). Without an operation a
+    service's traces mix its endpoints; the others (a cheap GET beside the failing POST)
+    would rank every attribute of the selected endpoint as a difference. Nothing selected:
+    nothing removed."""
+    return f"""
+    DELETE FROM why_traces WHERE NOT {selected}
+      AND anchor NOT IN (SELECT anchor FROM why_traces WHERE {selected})
+      AND EXISTS (SELECT 1 FROM why_traces WHERE {selected})
+    """
 
 
 def sides(selected: str) -> str:

@@ -1321,6 +1321,8 @@ def _selection_counts(cur: duckdb.DuckDBPyConnection, selection: TraceSelection)
             condition, condition_params = "false", []
         else:
             condition, condition_params = analysis_sql.band(threshold, upper)
+    if selection.endpoint.operation is None:
+        cur.execute(analysis_sql.same_anchors(condition), condition_params * 3)
     ((selected, baseline, first, last),) = cur.execute(
         analysis_sql.sides(condition), condition_params * 2
     ).fetchall()
