@@ -39,6 +39,22 @@ def test_serve_has_a_flag_for_every_setting() -> None:
     assert "--config" in result.output
 
 
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        (["serve"], "[env: BREADCRUMBS_RETENTION]"),
+        (["why"], "[default: entry spans]"),
+        (["traces"], "[default: from BREADCRUMBS_HOST"),
+    ],
+)
+def test_help_shows_bracketed_defaults_rich_would_take_for_markup(
+    command: list[str], shown: str
+) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert shown in result.output
+
+
 def test_serve_refuses_bad_settings_before_starting() -> None:
     result = runner.invoke(app, ["serve", "--retention", "a fortnight"])
     assert result.exit_code == 2

@@ -23,7 +23,7 @@ ServerOption = Annotated[
     typer.Option(
         "--server",
         envvar="BREADCRUMBS_SERVER",
-        help="A running server's HTTP API [default: from BREADCRUMBS_HOST and "
+        help="A running server's HTTP API \\[default: from BREADCRUMBS_HOST and "
         "BREADCRUMBS_HTTP_PORT, else http://127.0.0.1:16686].",
         show_default=False,
     ),

@@ -77,8 +77,9 @@ def doctor(
     json_output: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
     server: ServerOption = None,
 ) -> None:
-    """Find instrumentation mistakes (broken propagation, bad span names, skew, ...),
-    worst first, each with how to fix it."""
+    """Find instrumentation mistakes, worst first, each with how to fix it.
+
+    Broken propagation, bad span names, clock skew, under-instrumentation and more."""
     data = get_json(server, "/api/x/doctor", {"lookback": lookback, "settle": settle})
     if json_output:
         print_json(data)

@@ -48,7 +48,7 @@ def migrate(
         Optional[Path],  # noqa: UP045 (typer reads the annotation at runtime)
         typer.Option(
             "--checkpoint",
-            help="Where progress is kept [default: migrate-<hash of --to>.json in --from].",
+            help="Where progress is kept \\[default: migrate-<hash of --to>.json in --from].",
             show_default=False,
         ),
     ] = None,

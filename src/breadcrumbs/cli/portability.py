@@ -77,11 +77,11 @@ def export(
     ],
     since: Annotated[
         Optional[str],  # noqa: UP045 (typer reads the annotation at runtime)
-        typer.Option(help="Spans starting from: 2h (ago), an RFC 3339 time. [default: oldest]"),
+        typer.Option(help="Spans starting from: 2h (ago), an RFC 3339 time \\[default: oldest]."),
     ] = None,
     until: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help="Spans starting before: 10m (ago), an RFC 3339 time. [default: now]"),
+        typer.Option(help="Spans starting before: 10m (ago), an RFC 3339 time \\[default: now]."),
     ] = None,
     service: Annotated[
         Optional[list[str]],  # noqa: UP045
@@ -254,7 +254,7 @@ def import_(
         Optional[str],  # noqa: UP045
         typer.Option(
             envvar="OTEL_EXPORTER_OTLP_ENDPOINT",
-            help="A running server's OTLP HTTP endpoint [default: from BREADCRUMBS_HOST and "
+            help="A running server's OTLP HTTP endpoint \\[default: from BREADCRUMBS_HOST and "
             "BREADCRUMBS_OTLP_HTTP_PORT, else http://127.0.0.1:4318].",
             show_default=False,
         ),

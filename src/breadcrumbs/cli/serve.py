@@ -54,7 +54,7 @@ def _serve_signature() -> inspect.Signature:
                 default=typer.Option(
                     None,
                     f"{flag}/--no-{flag[2:]}" if is_bool else flag,
-                    help=f"{setting_help(name)} [env: BREADCRUMBS_{name.upper()}]",
+                    help=f"{setting_help(name)} \\[env: BREADCRUMBS_{name.upper()}]",
                 ),
                 # strings are parsed by config, with their units
                 annotation=Optional[bool] if is_bool else Optional[str],  # noqa: UP045

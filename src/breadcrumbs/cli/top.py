@@ -123,7 +123,7 @@ def top(
     interval: Annotated[float, typer.Option(min=0.5, help="Seconds between refreshes.")] = 2.0,
     kind: Annotated[
         list[str] | None,
-        typer.Option(help="Span kinds to count (repeatable) [default: server, consumer]; all."),
+        typer.Option(help="Span kinds to count (repeatable) \\[default: server, consumer]; all."),
     ] = None,
     once: Annotated[bool, typer.Option("--once", help="Print once and exit.")] = False,
     json: Annotated[bool, typer.Option("--json", help="Print the API's answer.")] = False,

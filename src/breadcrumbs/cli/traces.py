@@ -73,7 +73,7 @@ def traces(
     ] = None,
     lookback: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--lookback", help="e.g. 1h, 2d [default: the server's, 2d]."),
+        typer.Option("--lookback", help="e.g. 1h, 2d \\[default: the server's, 2d]."),
     ] = None,
     errors: Annotated[
         bool,

@@ -19,7 +19,7 @@ _SHADES = " ░▒▓█"
 ServiceOption = Annotated[str, typer.Option("--service", "-s", help="Service name.")]
 OperationOption = Annotated[
     Optional[str],  # noqa: UP045 (typer reads the annotation at runtime)
-    typer.Option("--operation", "-o", help="Operation (span name) [default: entry spans]."),
+    typer.Option("--operation", "-o", help="Operation (span name) \\[default: entry spans]."),
 ]
 LookbackOption = Annotated[
     str, typer.Option("--lookback", help="How far back from now, e.g. 15m, 1h, 2d.")
@@ -439,7 +439,7 @@ def compare(
     trace_a: Annotated[str, typer.Argument(help="Trace id (hex), or its first 8+ hex.")],
     trace_b: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Argument(help="Trace id to compare with [default: the typical trace of A's root]."),
+        typer.Argument(help="Trace id to compare with \\[default: the typical trace of A's root]."),
     ] = None,
     lookback: LookbackOption = "1h",
     json: JsonOption = False,
