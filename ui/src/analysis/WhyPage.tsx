@@ -177,7 +177,9 @@ function TimeRange({ q, ask }: { q: WhyQuestion; ask(patch: Partial<WhyQuestion>
         }}
       >
         {custom && <option value="custom">{`${formatDateTime(q.startNs! / 1e6)} – ${formatDateTime(q.endNs! / 1e6).split(" ").pop()}`}</option>}
-        {LOOKBACKS.map(([value, label]) => (
+        {!custom && !LOOKBACKS.some(([v]) => v === q.lookback) && <option value={q.lookback}>{`Last ${q.lookback}`}</option>}
+        {/* A custom range here is one brushed on the latency chart, not picked from a list. */}
+        {LOOKBACKS.filter(([value]) => value !== "custom").map(([value, label]) => (
           <option value={value}>{label}</option>
         ))}
       </select>
