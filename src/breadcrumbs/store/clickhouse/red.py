@@ -35,8 +35,9 @@ from typing import Any, Final
 import pyarrow as pa
 
 from breadcrumbs.analysis import red as red_math
-from breadcrumbs.analysis.red import LEVELS_NS, MINUTE_NS
+from breadcrumbs.analysis.red import LEVELS_NS
 from breadcrumbs.store.base import RedQuery
+from breadcrumbs.store.red_levels import RedSteps, disjoint_scans, sliding_level
 
 MARKER: Final = 0
 """``Resolution`` of the rows carrying a writer's WAL sequence (not a level)."""
@@ -148,35 +149,13 @@ def _fits(time: str, resolution_ns: int) -> str:
     )
 
 
-def _ranges(start: int, stop: int, steps: int, parent: int | None) -> list[tuple[int, int]]:
-    """Where a level's rows may be used (as the DuckDB engine's ``red._ranges``)."""
-    if parent is None or steps > 1:
-        return [(start, stop)]
-    inner_start = -(-start // parent) * parent
-    inner_stop = stop - stop % parent
-    if inner_start >= inner_stop:
-        return [(start, stop)]
-    return [(a, b) for a, b in ((start, inner_start), (inner_stop, stop)) if a < b]
-
-
-def _sliding_level(query: RedQuery, start: int, window: int) -> int:
-    return max(
-        level
-        for level in LEVELS_NS
-        if start % level == 0 and query.step_ns % level == 0 and window % level == 0
-    )
-
-
 def red_query(db: str, query: RedQuery) -> tuple[str, dict[str, Any]]:
     """The kept rows a query adds up, with their ``Step``, for ``analysis.red.summarize``
     (which groups them, as on DuckDB). Not summed in ClickHouse: ``sumMap`` over the
     histograms cost chDB 2-4x the raw rows' read, and numpy adds them up faster."""
-    start = query.start_ns - query.start_ns % MINUTE_NS
-    step = query.step_ns
-    window = query.window_ns if query.window_ns is not None else step
-    steps = max(1, -(-(query.end_ns - start) // step))
+    steps = RedSteps.of(query)
     conditions, params = _filters(query)
-    params |= {"start": start, "step": step}
+    params |= {"start": steps.start, "step": steps.step}
     # Aliases differ from the columns: ClickHouse resolves WHERE's names to SELECT's aliases.
     name = "SpanName" if query.by_operation else "''"
     kind = "SpanKind" if query.by_kind else "toInt8(-1)"
@@ -184,40 +163,36 @@ def red_query(db: str, query: RedQuery) -> tuple[str, dict[str, Any]]:
         f"toString(ServiceName) AS Service, toString({name}) AS Operation, {kind} AS Kind, "
         "Spans, Calls, Errors, DurationSum, Histogram.1 AS Buckets, Histogram.2 AS Counts"
     )
-    if window == step:  # disjoint steps: every level, each instant from the coarsest fitting
-        stop = start + steps * step
+    if not steps.sliding:
         scans = []
-        for i, level in enumerate(LEVELS_NS):
-            coarser = [c for c in LEVELS_NS[i + 1 :] if c <= step]
-            if level > step or any(start % c == 0 and step % c == 0 for c in coarser):
-                continue  # no row fits a step, or a coarser level holds every instant
-            aligned = start % level == 0 and step % level == 0
-            used = [*([] if aligned else [_fits("Time", level)]), *conditions]
-            if coarser:
-                parent = coarser[0]
-                used.append(f"NOT {_fits(f'(Time - Time % {parent:d})', parent)}")
-            for a, b in _ranges(start, stop, steps, coarser[0] if coarser else None):
-                where = " AND ".join(
-                    [f"Resolution = {level:d}", f"Time >= {a:d}", f"Time < {b:d}", *used]
-                )
-                scans.append(
-                    f"SELECT {_START} + intDiv(Time - {_START}, {_STEP}) * {_STEP} AS Step, "
-                    f"{columns} FROM {db}.span_metrics WHERE {where}"
-                )
+        for scan in disjoint_scans(steps):
+            used = [*([] if scan.aligned else [_fits("Time", scan.level)]), *conditions]
+            if scan.parent is not None:
+                used.append(f"NOT {_fits(f'(Time - Time % {scan.parent:d})', scan.parent)}")
+            bounds = [f"Resolution = {scan.level:d}", f"Time >= {scan.lo:d}", f"Time < {scan.hi:d}"]
+            where = " AND ".join([*bounds, *used])
+            scans.append(
+                f"SELECT {_START} + intDiv(Time - {_START}, {_STEP}) * {_STEP} AS Step, "
+                f"{columns} FROM {db}.span_metrics WHERE {where}"
+            )
         source = "\nUNION ALL\n".join(scans)
     else:  # sliding windows: a row counts in every step whose window holds it
-        level = _sliding_level(query, start, window)
-        before = step - window
-        first = start + before
-        params |= {"first": first, "stop": start + steps * step, "before": before}
-        reach = -(-window // step) + 1  # steps a row can fall in, and one to spare
+        before = steps.step - steps.window
+        first = steps.start + before
+        params |= {"first": first, "stop": steps.stop, "before": before}
+        reach = -(-steps.window // steps.step) + 1  # steps a row can fall in, and one to spare
         where = " AND ".join(
-            [f"Resolution = {level:d}", "Time >= {first:Int64}", "Time < {stop:Int64}", *conditions]
+            [
+                f"Resolution = {sliding_level(steps):d}",
+                "Time >= {first:Int64}",
+                "Time < {stop:Int64}",
+                *conditions,
+            ]
         )
         candidates = (
             f"arrayMap(k -> {_START} + toInt64(k) * {_STEP}, range("
             f"toUInt64(greatest(0, intDiv(Time - {{first:Int64}}, {_STEP}) - {reach:d})), "
-            f"toUInt64(least({steps:d}, intDiv(Time - {{first:Int64}}, {_STEP}) + 1))))"
+            f"toUInt64(least({steps.steps:d}, intDiv(Time - {{first:Int64}}, {_STEP}) + 1))))"
         )
         source = f"""
         SELECT arrayJoin(arrayFilter(

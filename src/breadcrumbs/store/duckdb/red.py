@@ -9,14 +9,9 @@ schema v9; rows as ``analysis.red.AGGREGATE_SCHEMA``).
   written since the last pass are read, merged (``analysis.red.merge``: exact addition) and
   replaced by one row per key, in one transaction: a SIGKILL leaves the rows before or after
   it, both the same sums. Queries add up rows of one key anyway, so they never depend on it.
-- **Query** (``red_query``): steps that do not overlap read every level at once: a row is
-  used when it lies inside one step and the row of the next coarser level holding it does
-  not (so each instant of a step is counted once, from the coarsest level that fits: a day
-  with 5 min steps reads the 5 min rows, and a day's totals read 1 h rows in the middle and
-  finer rows only at its ragged ends). Sliding windows read the coarsest level that divides
-  the step, the window and the start. The rows come back unordered and
-  ``analysis.red.summarize`` groups them, adds up their histograms and reads the quantiles in
-  numpy.
+- **Query** (``red_query``): the scans ``store.red_levels`` plans (each instant of a step
+  from the coarsest level that fits), unordered; ``analysis.red.summarize`` groups them, adds
+  up their histograms and reads the quantiles in numpy.
 - **Retention** per level (``base.RED_LEVELS``): old rows of a fine level go first; a query
   over times a fine level no longer holds reads what the coarser levels hold.
 """
@@ -27,6 +22,7 @@ from typing import Any, Final
 
 from breadcrumbs.analysis.red import LEVELS_NS, MINUTE_NS
 from breadcrumbs.store.base import RedQuery
+from breadcrumbs.store.red_levels import RedSteps, disjoint_scans, sliding_level
 
 _SUFFIX: Final = {MINUTE_NS: "1m", 5 * MINUTE_NS: "5m", 60 * MINUTE_NS: "1h"}
 
@@ -129,73 +125,41 @@ def _fits(time: str, resolution_ns: int) -> str:
     )
 
 
-def _ranges(start: int, stop: int, steps: int, parent: int | None) -> list[tuple[int, int]]:
-    """Where a level's rows may be used: everywhere, or for one step (a range's totals) only
-    at its ragged ends, which the ``parent`` level's rows do not cover."""
-    if parent is None or steps > 1:
-        return [(start, stop)]
-    inner_start = -(-start // parent) * parent
-    inner_stop = stop - stop % parent
-    if inner_start >= inner_stop:
-        return [(start, stop)]
-    return [(a, b) for a, b in ((start, inner_start), (inner_stop, stop)) if a < b]
-
-
-def sliding_level(query: RedQuery, start: int, window: int) -> int:
-    """The coarsest level whose rows each fall wholly inside every window that holds them."""
-    return max(
-        level
-        for level in LEVELS_NS
-        if start % level == 0 and query.step_ns % level == 0 and window % level == 0
-    )
-
-
 def red_query(query: RedQuery) -> tuple[str, dict[str, Any]]:
     """The aggregate rows a query adds up, with their ``Step``, for
     ``analysis.red.summarize`` (which groups them: no ORDER BY of rows holding lists)."""
-    start = query.start_ns - query.start_ns % MINUTE_NS
-    step = query.step_ns
-    window = query.window_ns if query.window_ns is not None else step
-    steps = max(1, -(-(query.end_ns - start) // step))
+    steps = RedSteps.of(query)
     conditions, params = _filters(query)
-    params |= {"start": start, "step": step}
+    params |= {"start": steps.start, "step": steps.step}
     name = "SpanName" if query.by_operation else "''"
     kind = "SpanKind" if query.by_kind else "CAST(-1 AS TINYINT)"
     columns = (
         f"ServiceName, {name} AS SpanName, {kind} AS SpanKind, Spans, Calls, Errors, "
         "DurationSum, Buckets, Counts"
     )
-    if window == step:  # disjoint steps: every level, each instant from the coarsest fitting
-        stop = start + steps * step
+    if not steps.sliding:
         scans = []
-        for i, level in enumerate(LEVELS_NS):
-            coarser = [c for c in LEVELS_NS[i + 1 :] if c <= step]
-            if level > step or any(start % c == 0 and step % c == 0 for c in coarser):
-                continue  # no row fits a step, or a coarser level holds every instant
-            aligned = start % level == 0 and step % level == 0  # then every row fits a step
-            used = [*([] if aligned else [_fits("Time", level)]), *conditions]
-            if coarser:
-                parent = coarser[0]
-                used.append(f"NOT {_fits(f'(Time - Time % {parent:d})', parent)}")
-            for a, b in _ranges(start, stop, steps, coarser[0] if coarser else None):
-                where = " AND ".join([f"Time >= {a:d}", f"Time < {b:d}", *used])
-                scan = (  # fixed fragments only; every value is a parameter or a constant
-                    f"SELECT $start + (Time - $start) // $step * $step AS Step, {columns} "  # noqa: S608
-                    f"FROM {table(level)} WHERE {where}"
-                )
-                scans.append(scan)
+        for scan in disjoint_scans(steps):
+            used = [*([] if scan.aligned else [_fits("Time", scan.level)]), *conditions]
+            if scan.parent is not None:
+                used.append(f"NOT {_fits(f'(Time - Time % {scan.parent:d})', scan.parent)}")
+            where = " AND ".join([f"Time >= {scan.lo:d}", f"Time < {scan.hi:d}", *used])
+            scans.append(  # fixed fragments only; every value is a parameter or a constant
+                f"SELECT $start + (Time - $start) // $step * $step AS Step, {columns} "  # noqa: S608
+                f"FROM {table(scan.level)} WHERE {where}"
+            )
         source = "\nUNION ALL\n".join(scans)
     else:  # sliding windows: a row counts in every step whose window holds it
-        level = sliding_level(query, start, window)
         params |= {
-            "first": start + step - window,
-            "stop": start + steps * step,
-            "last_step": start + (steps - 1) * step,
-            "before": step - window,
+            "first": steps.start + steps.step - steps.window,
+            "stop": steps.stop,
+            "last_step": steps.stop - steps.step,
+            "before": steps.step - steps.window,
         }
         where = " AND ".join(["Time >= $first", "Time < $stop", *conditions])
+        level = table(sliding_level(steps))
         source = f"""
-        SELECT p.Step, {columns} FROM (SELECT * FROM {table(level)} WHERE {where}) AS m
+        SELECT p.Step, {columns} FROM (SELECT * FROM {level} WHERE {where}) AS m
         JOIN (SELECT unnest(range($start, $last_step + 1, $step)) AS Step) AS p
           ON m.Time >= p.Step + $before AND m.Time < p.Step + $step
         """  # noqa: S608  # fixed fragments only; every value is a parameter
