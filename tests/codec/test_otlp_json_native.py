@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from tests.codec.differential import assert_same
+from tests.codec.differential import assert_same, taken_natively
 from tests.codec.test_otlp import otlp_json, requests, sdk_request
 
 from breadcrumbs.codec import otlp
@@ -36,21 +36,9 @@ def same(body: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodeResult | s
 
 
 def decoded_natively(body: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> bool:
-    """Whether the Rust decoder took the body itself (not left to the reference)."""
     native = json_native._native
     assert native is not None
-    try:
-        native.decode_otlp_json(
-            body,
-            limits.max_spans,
-            limits.max_attributes,
-            limits.max_value_length,
-            limits.max_events,
-            limits.max_links,
-        )
-    except ValueError:
-        return False
-    return True
+    return taken_natively(native.decode_otlp_json, body, limits)
 
 
 def test_real_payloads_decode_natively_to_the_reference_batch(

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from py_zipkin.encoding._types import Encoding
-from tests.codec.differential import assert_same
+from tests.codec.differential import assert_same, taken_natively
 from tests.codec.test_zipkin import (
     _otel_sdk_zipkin_payload,
     _py_zipkin_trace,
@@ -38,21 +38,9 @@ def same(body: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodeResult | s
 
 
 def decoded_natively(body: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> bool:
-    """Whether the Rust decoder took the body itself (not left to the reference)."""
     native = zipkin_native._native
     assert native is not None
-    try:
-        native.decode_zipkin_json(
-            body,
-            limits.max_spans,
-            limits.max_attributes,
-            limits.max_value_length,
-            limits.max_events,
-            limits.max_links,
-        )
-    except ValueError:
-        return False
-    return True
+    return taken_natively(native.decode_zipkin_json, body, limits)
 
 
 def test_the_resource_keys_are_the_reference_ones() -> None:
