@@ -10,7 +10,8 @@ pub const DROPPED_ATTRIBUTES_KEY: &[u8] = b"breadcrumbs.dropped_attributes";
 pub const DROPPED_EVENTS_KEY: &[u8] = b"breadcrumbs.dropped_events";
 pub const DROPPED_LINKS_KEY: &[u8] = b"breadcrumbs.dropped_links";
 
-#[derive(Clone, Copy)]
+/// Read from the Python `DecodeLimits` by attribute name.
+#[derive(Clone, Copy, pyo3::FromPyObject)]
 pub struct Limits {
     pub max_spans: usize,
     pub max_attributes: usize,

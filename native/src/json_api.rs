@@ -7,23 +7,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 
 use crate::columns::Limits;
+use crate::otlp::Decoded;
 use crate::{otlp, otlp_json, zipkin};
-
-fn limits(
-    max_spans: usize,
-    max_attributes: usize,
-    max_value_length: usize,
-    max_events: usize,
-    max_links: usize,
-) -> Limits {
-    Limits {
-        max_spans,
-        max_attributes,
-        max_value_length,
-        max_events,
-        max_links,
-    }
-}
 
 /// `decode()`, or None if it panicked: a bug here must cost speed (the reference decodes the
 /// body), never the request.
@@ -31,69 +16,42 @@ fn guarded<T>(decode: impl FnOnce() -> T) -> Option<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).ok()
 }
 
-fn fallback() -> PyErr {
-    PyValueError::new_err("left to the reference decoder")
+/// `decode` on the body with the GIL released, its columns handed over; a body it leaves to
+/// the reference (None, or a panic) raises `ValueError`.
+fn decode_body<'py>(
+    py: Python<'py>,
+    body: &Bound<'py, PyBytes>,
+    decode: impl FnOnce(&[u8]) -> Option<Option<Decoded>> + Send,
+) -> PyResult<Option<Bound<'py, PyTuple>>> {
+    let data: &[u8] = body.as_bytes();
+    match py.detach(|| guarded(|| decode(data)).flatten()) {
+        Some(Some(batch)) => batch.into_tuple(py).map(Some),
+        Some(None) => Ok(None),
+        None => Err(PyValueError::new_err("left to the reference decoder")),
+    }
 }
 
 /// Decodes an OTLP/JSON `ExportTraceServiceRequest`; None for a request without spans.
 #[pyfunction]
-#[allow(clippy::too_many_arguments)]
 pub fn decode_otlp_json<'py>(
     py: Python<'py>,
     body: &Bound<'py, PyBytes>,
-    max_spans: usize,
-    max_attributes: usize,
-    max_value_length: usize,
-    max_events: usize,
-    max_links: usize,
+    limits: Limits,
 ) -> PyResult<Option<Bound<'py, PyTuple>>> {
-    let limits = limits(
-        max_spans,
-        max_attributes,
-        max_value_length,
-        max_events,
-        max_links,
-    );
-    let data: &[u8] = body.as_bytes();
-    let decoded = py.detach(|| {
-        guarded(|| {
-            let request = otlp_json::to_proto(data, &limits).ok()?;
-            otlp::decode(&request, limits).ok()
-        })
-        .flatten()
-    });
-    match decoded {
-        Some(Some(batch)) => batch.into_tuple(py).map(Some),
-        Some(None) => Ok(None),
-        None => Err(fallback()),
-    }
+    decode_body(py, body, |data| {
+        let request = otlp_json::to_proto(data, &limits).ok()?;
+        otlp::decode(&request, limits).ok()
+    })
 }
 
 /// Decodes a Zipkin v2 JSON body; None for an empty list.
 #[pyfunction]
-#[allow(clippy::too_many_arguments)]
 pub fn decode_zipkin_json<'py>(
     py: Python<'py>,
     body: &Bound<'py, PyBytes>,
-    max_spans: usize,
-    max_attributes: usize,
-    max_value_length: usize,
-    max_events: usize,
-    max_links: usize,
+    limits: Limits,
 ) -> PyResult<Option<Bound<'py, PyTuple>>> {
-    let limits = limits(
-        max_spans,
-        max_attributes,
-        max_value_length,
-        max_events,
-        max_links,
-    );
-    let data: &[u8] = body.as_bytes();
-    match py.detach(|| guarded(|| zipkin::decode_json(data, limits).ok()).flatten()) {
-        Some(Some(batch)) => batch.into_tuple(py).map(Some),
-        Some(None) => Ok(None),
-        None => Err(fallback()),
-    }
+    decode_body(py, body, |data| zipkin::decode_json(data, limits).ok())
 }
 
 /// The tags Zipkin JSON decoding moves to the resource (the Python decoder's set).

@@ -75,23 +75,11 @@ fn buffer(py: Python<'_>, data: Vec<u8>) -> PyResult<Bound<'_, PyAny>> {
 /// (for importers given the schema as an object: exporting and parsing it per request costs
 /// ~70 us), keep mask or None, rejected, error).
 #[pyfunction]
-#[allow(clippy::too_many_arguments)]
 fn decode_otlp_proto<'py>(
     py: Python<'py>,
     body: &Bound<'py, PyBytes>,
-    max_spans: usize,
-    max_attributes: usize,
-    max_value_length: usize,
-    max_events: usize,
-    max_links: usize,
+    limits: Limits,
 ) -> PyResult<Option<Bound<'py, PyTuple>>> {
-    let limits = Limits {
-        max_spans,
-        max_attributes,
-        max_value_length,
-        max_events,
-        max_links,
-    };
     let data: &[u8] = body.as_bytes();
     let decoded = py
         .detach(|| otlp::decode(data, limits))

@@ -68,21 +68,12 @@ def both(
 
 
 def taken_natively(
-    native_decode: Callable[[bytes, int, int, int, int, int], object],
-    body: bytes,
-    limits: DecodeLimits,
+    native_decode: Callable[[bytes, DecodeLimits], object], body: bytes, limits: DecodeLimits
 ) -> bool:
     """Whether a Rust decoder (an ``_native.decode_*``) took the body itself: a ValueError is
     how it leaves a body to the Python reference."""
     try:
-        native_decode(
-            body,
-            limits.max_spans,
-            limits.max_attributes,
-            limits.max_value_length,
-            limits.max_events,
-            limits.max_links,
-        )
+        native_decode(body, limits)
     except ValueError:
         return False
     return True

@@ -41,7 +41,7 @@ def decode_proto(body: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodeRe
     return decode_or_refer(_native.decode_otlp_proto, body, limits, proto_in.decode_proto)
 
 
-NativeDecoder = Callable[[bytes, int, int, int, int, int], tuple[Any, ...] | None]
+NativeDecoder = Callable[[bytes, DecodeLimits], tuple[Any, ...] | None]
 ReferenceDecoder = Callable[[bytes, DecodeLimits], DecodeResult]
 
 
@@ -51,14 +51,7 @@ def decode_or_refer(
     """``decode`` (a native decoder) under ``limits``; a body it raises ``ValueError`` for
     (bad input, or a form it leaves to the reference) is decoded by ``reference``."""
     try:
-        parts = decode(
-            bytes(body),
-            limits.max_spans,
-            limits.max_attributes,
-            limits.max_value_length,
-            limits.max_events,
-            limits.max_links,
-        )
+        parts = decode(bytes(body), limits)
     except ValueError:
         return reference(body, limits)
     return batch_from_parts(parts)
