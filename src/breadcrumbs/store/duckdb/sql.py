@@ -260,12 +260,8 @@ _EVENT_TAG: Final = (
     "lambda e: map_extract_value(e.Attributes, ?) = ?)), false))"
 )
 
-# Resource scope is resolved first against the small resources table (``RESOURCES_WITH``),
-# so the span scan compares a small integer.
-RESOURCES_WITH: Final = """
-SELECT coalesce(list(ResourceId), []) FROM resources
-WHERE list_bool_or(list_transform(ResourceAttributes, lambda a: a.key = ? AND a.value = ?))
-"""
+# Resource scope is resolved first against the small resources table (in memory: the store's
+# ``_resources_with``), so the span scan compares a small integer.
 
 
 def _tag_condition(tag: TagFilter, resource_ids: list[int]) -> tuple[str, list[Any]]:
@@ -282,7 +278,7 @@ def _tag_condition(tag: TagFilter, resource_ids: list[int]) -> tuple[str, list[A
 def find_trace_ids(query: TraceQuery, resource_ids: list[list[int]]) -> tuple[str, list[Any]]:
     """Every condition holds on one span; traces ordered by their newest matching span.
 
-    ``resource_ids[i]``: the resources matching ``query.tags[i]`` (``RESOURCES_WITH``).
+    ``resource_ids[i]``: the resources matching ``query.tags[i]`` (the store's ``_resources_with``).
     """
     where = ["s.Timestamp >= ?", "s.Timestamp <= ?"]
     params: list[Any] = [query.start_ns, query.end_ns]

@@ -935,6 +935,16 @@ class DuckDBStore:
                 self._resource_cache = loaded
         return loaded
 
+    def _resources_with(self, cur: duckdb.DuckDBPyConnection, key: str, value: str) -> list[int]:
+        """Ids of the resources having the attribute ``key`` = ``value``, from the cached
+        resources table (a statement over the table cost ~1-1.7 ms of a search; this ~0.05)."""
+        ids, attributes, _ = self._resources(cur)
+        lists = attributes.combine_chunks()
+        entries = lists.flatten()
+        hits = pc.and_(pc.equal(entries.field("key"), key), pc.equal(entries.field("value"), value))
+        rows = pc.unique(pc.list_parent_indices(lists).filter(hits))
+        return [int(i) for i in ids.take(rows).to_pylist()]
+
     def _spans(
         self,
         cur: duckdb.DuckDBPyConnection,
@@ -1068,8 +1078,7 @@ class DuckDBStore:
             for tag in query.tags:
                 ids: list[int] = []
                 if tag.scope != "span":
-                    row = cur.execute(sql.RESOURCES_WITH, [tag.key, tag.value]).fetchone()
-                    ids = list(row[0]) if row else []
+                    ids = self._resources_with(cur, tag.key, tag.value)
                     if tag.scope == "resource" and not ids:
                         return []
                 resource_ids.append(ids)
