@@ -246,7 +246,6 @@ _IN_RANGE: Final = "s.Timestamp BETWEEN ? AND ? AND s.Flush BETWEEN ? AND ?"
 
 
 # Answered from the table's statistics (~0.5-1 ms at 10M spans), not a scan.
-TIME_EXTENT: Final = "SELECT min(Timestamp), max(Timestamp) FROM spans"
 SPANS_EXTENT: Final = "SELECT count(*), min(Timestamp), max(Timestamp) FROM spans"
 
 # Attribute lists: a lambda over the entries measured ~2x faster than list_contains(struct).
