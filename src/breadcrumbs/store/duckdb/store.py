@@ -145,6 +145,7 @@ _SORT_KEYS: dict[str, list[tuple[str, str]]] = {
     "trace": [("TraceHi", "ascending"), ("TraceLo", "ascending")],
     "service_trace": [("ServiceName", "ascending"), ("TraceHi", "ascending")],
     "time": [("Timestamp", "ascending")],
+    "service_time": [("ServiceName", "ascending"), ("Timestamp", "ascending")],
 }
 
 # Columns of ``spans_in`` (sql.INSERT_SPANS) taken as they are from the batch.
