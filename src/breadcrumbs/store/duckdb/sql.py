@@ -197,6 +197,27 @@ def spans_of_trace(trace_id: str, levels: tuple[int, ...]) -> tuple[str, list[An
     return text, [int(trace_id[:16], 16), trace_id_param(trace_id)]
 
 
+# One trace's spans within a known range: the store's get_trace when the trace's range comes
+# from the lookup levels in memory and the tail (TAIL_RANGE). A macro for a short statement
+# text, as trace_spans_macro.
+TRACE_SPANS_AT: Final = f"""
+CREATE OR REPLACE MACRO trace_spans_at(trace_id_arg, lo_arg, hi_arg, first_flush_arg,
+                                       last_flush_arg) AS TABLE
+SELECT {SPAN_COLUMNS} FROM spans AS s
+WHERE s.TraceId = trace_id_arg AND s.Timestamp BETWEEN lo_arg AND hi_arg
+  AND s.Flush BETWEEN first_flush_arg AND last_flush_arg
+"""
+SPANS_AT: Final = (
+    "SELECT * FROM trace_spans_at($1::UHUGEINT, $2::BIGINT, $3::BIGINT, $4::BIGINT, $5::BIGINT)"
+)
+
+# One trace prefix's range in the lookup's tail (its sorted levels are searched in memory).
+TAIL_RANGE: Final = (
+    "SELECT min(FirstStart), max(LastStart), min(FirstFlush), max(LastFlush)"
+    f" FROM {_LEVELS[0]} WHERE TracePrefix = ?::UBIGINT"
+)
+
+
 class TraceRange(NamedTuple):
     """Where one trace's spans are: the starts and the flushes they lie between."""
 
