@@ -8,7 +8,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from breadcrumbs.codec.jaeger import to_jaeger_trace, typed_tag
+from breadcrumbs.codec.jaeger import to_jaeger_trace, to_jaeger_traces, typed_tag
 from breadcrumbs.model import (
     AttributeValue,
     Event,
@@ -104,6 +104,25 @@ def test_processes_split_by_resource() -> None:
         "serviceName": "svc",
         "tags": [{"key": "host.name", "type": "string", "value": "b"}],
     }
+
+
+def test_several_traces_render_as_each_alone() -> None:
+    # Process ids restart per trace; resources shared across traces keep their own numbering.
+    def trace(trace_id: str, hosts: list[str]) -> Any:
+        return batch_from_spans(
+            [
+                Span(trace_id, f"{i:016x}", "op", "svc", 10, 1, resource={"host.name": host})
+                for i, host in enumerate(hosts, start=1)
+            ]
+        )
+
+    batches = [trace(TRACE, ["a", "b", "a"]), trace("1" * 32, ["b", "c"]), trace("2" * 32, [])]
+    warnings = [(("w",), (), ()), None, ()]
+    together = to_jaeger_traces(list(zip(batches, warnings, strict=True)))
+    alone = [to_jaeger_trace(b, w) for b, w in zip(batches, warnings, strict=True)]
+    assert orjson.dumps(together) == orjson.dumps(alone)
+    assert [s["processID"] for s in together[1]["spans"]] == ["p1", "p2"]
+    assert to_jaeger_traces([]) == []
 
 
 def test_empty_batch() -> None:

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pytest
 
 from breadcrumbs.model import Span, batch_from_spans
-from breadcrumbs.store.base import GetTraceParams, GetTracesParams
+from breadcrumbs.store.base import GetTraceParams, GetTracesParams, TagFilter, TraceQuery
 from breadcrumbs.store.duckdb import DuckDBStore, sql
 from breadcrumbs.store.duckdb.store import _near_in_time, _near_ns
 
@@ -163,5 +163,34 @@ def test_a_trace_comes_in_start_order_with_its_ids_in_hex(tmp_path: Path) -> Non
             expected
         )
         assert many.filter(pc.equal(many["TraceId"], other))["ParentSpanId"].to_pylist() == [""]
+
+    asyncio.run(run())
+
+
+def test_cached_extent_and_resources_follow_writes_and_deletes(tmp_path: Path) -> None:
+    # Searches keep the spans' extent and the resources in memory: a search of an empty
+    # store, then a write of a new resource, then a delete must each be seen by the next one.
+    def search(service: str) -> TraceQuery:
+        return TraceQuery(
+            T0 - S, T0 + 100 * S, service=service, tags=(TagFilter("region", "north"),)
+        )
+
+    def span(trace: str, service: str, start: int) -> Span:
+        return Span(trace, trace[16:], "op", service, start, S, resource={"region": "north"})
+
+    async def run() -> None:
+        store = DuckDBStore(tmp_path / "spans.duckdb")
+        try:
+            assert await store.find_trace_ids(search("api")) == []
+            await store.write(batch_from_spans([span("1" * 32, "api", T0)]))
+            assert await store.find_trace_ids(search("api")) == ["1" * 32]
+            await store.write(batch_from_spans([span("2" * 32, "web", T0 + 50 * S)]))
+            assert await store.find_trace_ids(search("web")) == ["2" * 32]
+            await store.delete_before(T0 + 10 * S)
+            assert await store.find_trace_ids(search("api")) == []
+            await store.write(batch_from_spans([span("3" * 32, "api", T0 + 60 * S)]))
+            assert await store.find_trace_ids(search("api")) == ["3" * 32]
+        finally:
+            await store.close()
 
     asyncio.run(run())

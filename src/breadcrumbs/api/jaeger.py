@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from breadcrumbs.api.common import handle_errors, json_response, now_ns, query_pairs
-from breadcrumbs.codec.jaeger import to_jaeger_trace, to_otlp_json
+from breadcrumbs.codec.jaeger import to_jaeger_traces, to_otlp_json
 from breadcrumbs.errors import NotFound
 from breadcrumbs.model import SpanKind, concat_batches, normalize_trace_id
 from breadcrumbs.query import jaeger_params
@@ -51,8 +51,8 @@ def _v3_traces(traces: list[AdjustedTrace]) -> Response:
     return json_response({"result": to_otlp_json(concat_batches([t.spans for t in traces]))})
 
 
-def _render(trace: AdjustedTrace) -> dict[str, Any]:
-    return to_jaeger_trace(trace.spans, trace.warnings)
+def _render(traces: list[AdjustedTrace]) -> list[dict[str, Any]]:
+    return to_jaeger_traces([(trace.spans, trace.warnings) for trace in traces])
 
 
 def _kind_label(kind: SpanKind) -> str:
@@ -88,7 +88,7 @@ def routes(query: QueryService) -> list[BaseRoute]:
         if not parsed.trace_ids:
             traces = await query.find_traces(parsed.query)
             with gc_paused():
-                return envelope([_render(trace) for trace in traces])
+                return envelope(_render(traces))
         traces = await query.get_traces(parsed.trace_ids)
         # Jaeger lists each requested id it could not find as an error beside the data.
         found = {trace.trace_id for trace in traces}
@@ -98,7 +98,7 @@ def routes(query: QueryService) -> list[BaseRoute]:
             if trace_id not in found
         ]
         with gc_paused():
-            return envelope([_render(trace) for trace in traces], errors=missing)
+            return envelope(_render(traces), errors=missing)
 
     @guard
     async def trace(request: Request) -> Response:
@@ -110,7 +110,7 @@ def routes(query: QueryService) -> list[BaseRoute]:
         raw = first(params, "raw").lower() in ("1", "t", "true")  # Go's ParseBool
         found = await query.get_trace(trace_id, start_ns, end_ns, raw=raw)
         with gc_paused():
-            return envelope([_render(found)])
+            return envelope(_render([found]))
 
     @guard
     async def dependencies(request: Request) -> Response:

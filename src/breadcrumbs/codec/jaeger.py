@@ -26,6 +26,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, Final
 
+import pyarrow as pa
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -71,6 +72,12 @@ def _string_tag(key: str, value: str) -> dict[str, Any]:
     return {"key": key, "type": "string", "value": value}
 
 
+# By the stored integers: a lookup instead of an enum construction per span.
+_KIND_BY_VALUE: Final = {int(kind): label for kind, label in _KIND_TAG.items()}
+_ERROR: Final = int(StatusCode.ERROR)
+_OK: Final = int(StatusCode.OK)
+
+
 def _span_tags(
     entries: list[tuple[str, str]],
     codes: str,
@@ -81,27 +88,31 @@ def _span_tags(
     scope_version: str,
     trace_state: str,
 ) -> list[dict[str, Any]]:
-    present = {key for key, _ in entries}
     tags: list[dict[str, Any]] = []
     if scope_name:
         tags.append(_string_tag("otel.scope.name", scope_name))
     if scope_version:
         tags.append(_string_tag("otel.scope.version", scope_version))
-    tags.extend(typed_tags(entries, codes))
+    if entries:
+        tags.extend(typed_tags(entries, codes))
     extra: list[dict[str, Any]] = []
-    kind_label = _KIND_TAG.get(SpanKind(kind)) if kind in SpanKind._value2member_map_ else None
+    kind_label = _KIND_BY_VALUE.get(kind)
     if kind_label:
         extra.append(_string_tag("span.kind", kind_label))
-    if status == StatusCode.ERROR:
+    if status == _ERROR:
         extra.append(_string_tag("otel.status_code", "ERROR"))
         extra.append({"key": "error", "type": "bool", "value": True})
-    elif status == StatusCode.OK:
+    elif status == _OK:
         extra.append(_string_tag("otel.status_code", "OK"))
     if status_message:
         extra.append(_string_tag("otel.status_description", status_message))
     if trace_state:
         extra.append(_string_tag("w3c.tracestate", trace_state))
-    tags.extend(tag for tag in extra if tag["key"] not in present)
+    if entries:
+        present = {key for key, _ in entries}
+        tags.extend(tag for tag in extra if tag["key"] not in present)
+    else:
+        tags.extend(extra)
     return tags
 
 
@@ -115,6 +126,18 @@ def _logs(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return logs
 
 
+_Resource = tuple[str, tuple[tuple[str, str], ...], str]
+_Process = tuple[tuple[str, tuple[tuple[str, str, str], ...]], list[dict[str, Any]]]
+
+
+def _process(raw_key: _Resource) -> _Process:
+    """A resource's process key (service and sorted typed tags) and tags."""
+    service, entries, codes = raw_key
+    tags = [tag for tag in typed_tags(entries, codes) if tag["key"] != "service.name"]
+    key = (service, tuple(sorted((t["key"], t["type"], str(t["value"])) for t in tags)))
+    return key, tags
+
+
 def to_jaeger_trace(
     spans: SpanBatch, warnings: Sequence[Sequence[str]] | None = None
 ) -> dict[str, Any]:
@@ -122,65 +145,110 @@ def to_jaeger_trace(
 
     ``warnings[i]`` are row ``i``'s adjuster warnings (rendered as the span's ``warnings``).
     """
+    return to_jaeger_traces([(spans, warnings)])[0]
+
+
+def to_jaeger_traces(
+    traces: Sequence[tuple[SpanBatch, Sequence[Sequence[str]] | None]],
+) -> list[dict[str, Any]]:
+    """Several traces as ``to_jaeger_trace`` renders each: the columns come out of Arrow once
+    for all of them (a search's 20 traces made 20 calls per column), and each distinct
+    resource's process tags are built once."""
+    if not traces:
+        return []
+    whole = pa.concat_tables([spans for spans, _ in traces]) if len(traces) > 1 else traces[0][0]
     # Whole columns out of Arrow once; the per-span loop below only assembles JSON objects.
-    col = {name: spans[name].to_pylist() for name in spans.column_names}
+    col = {name: whole[name].to_pylist() for name in whole.column_names}
+    seen_resources: dict[_Resource, _Process] = {}
+    out: list[dict[str, Any]] = []
+    begin = 0
+    for spans, warnings in traces:
+        end = begin + spans.num_rows
+        out.append(_trace(col, begin, end, warnings, seen_resources))
+        begin = end
+    return out
+
+
+def _trace(
+    col: dict[str, list[Any]],
+    begin: int,
+    end: int,
+    warnings: Sequence[Sequence[str]] | None,
+    seen_resources: dict[_Resource, _Process],
+) -> dict[str, Any]:
+    """Rows ``begin:end`` of ``col`` (one trace) as a ``ui.Trace`` object."""
     processes: dict[tuple[str, tuple[tuple[str, str, str], ...]], str] = {}
     process_objects: dict[str, dict[str, Any]] = {}
-    # Spans of one process share their resource: convert each distinct one once.
-    seen_resources: dict[tuple[str, tuple[tuple[str, str], ...], str], str] = {}
+    # Process ids of this trace by resource: spans of one process share their resource.
+    ids_here: dict[_Resource, str] = {}
     out_spans: list[dict[str, Any]] = []
-    trace_id = col["TraceId"][0] if spans.num_rows else ""
-    for i in range(spans.num_rows):
-        service = col["ServiceName"][i]
-        raw_key = (service, tuple(col["ResourceAttributes"][i]), col["ResourceAttributeTypes"][i])
-        process_id = seen_resources.get(raw_key)
+    trace_ids, span_ids, parent_ids = col["TraceId"], col["SpanId"], col["ParentSpanId"]
+    services, resources, resource_types = (
+        col["ServiceName"],
+        col["ResourceAttributes"],
+        col["ResourceAttributeTypes"],
+    )
+    links, names, starts, durations = (
+        col["Links"],
+        col["SpanName"],
+        col["Timestamp"],
+        col["Duration"],
+    )
+    attributes, attribute_types = col["SpanAttributes"], col["SpanAttributeTypes"]
+    kinds, statuses, messages = col["SpanKind"], col["StatusCode"], col["StatusMessage"]
+    scope_names, scope_versions, states = col["ScopeName"], col["ScopeVersion"], col["TraceState"]
+    events = col["Events"]
+    trace_id = trace_ids[begin] if end > begin else ""
+    for i in range(begin, end):
+        raw_key = (services[i], tuple(resources[i]), resource_types[i])
+        process_id = ids_here.get(raw_key)
         if process_id is None:
-            process_tags = [
-                tag for tag in typed_tags(raw_key[1], raw_key[2]) if tag["key"] != "service.name"
-            ]
-            process_key = (
-                service,
-                tuple(sorted((t["key"], t["type"], str(t["value"])) for t in process_tags)),
-            )
+            built = seen_resources.get(raw_key)
+            if built is None:
+                built = seen_resources[raw_key] = _process(raw_key)
+            process_key, process_tags = built
             process_id = processes.get(process_key)
             if process_id is None:
                 process_id = f"p{len(processes) + 1}"
                 processes[process_key] = process_id
-                process_objects[process_id] = {"serviceName": service, "tags": process_tags}
-            seen_resources[raw_key] = process_id
+                process_objects[process_id] = {
+                    "serviceName": raw_key[0],
+                    "tags": list(process_tags),
+                }
+            ids_here[raw_key] = process_id
 
         references = []
-        if col["ParentSpanId"][i]:
-            references.append(
-                {"refType": "CHILD_OF", "traceID": trace_id, "spanID": col["ParentSpanId"][i]}
-            )
-        for link in col["Links"][i]:
+        parent = parent_ids[i]
+        if parent:
+            references.append({"refType": "CHILD_OF", "traceID": trace_id, "spanID": parent})
+        for link in links[i]:
             references.append(
                 {"refType": "FOLLOWS_FROM", "traceID": link["TraceId"], "spanID": link["SpanId"]}
             )
-        span_warnings = list(warnings[i]) if warnings is not None and warnings[i] else None
+        row_warnings = warnings[i - begin] if warnings is not None else None
+        span_events = events[i]
         out_spans.append(
             {
-                "traceID": col["TraceId"][i],
-                "spanID": col["SpanId"][i],
+                "traceID": trace_ids[i],
+                "spanID": span_ids[i],
                 "flags": SAMPLED_FLAG,
-                "operationName": col["SpanName"][i],
+                "operationName": names[i],
                 "references": references,
-                "startTime": col["Timestamp"][i] // 1000,
-                "duration": col["Duration"][i] // 1000,
+                "startTime": starts[i] // 1000,
+                "duration": durations[i] // 1000,
                 "tags": _span_tags(
-                    list(col["SpanAttributes"][i]),
-                    col["SpanAttributeTypes"][i],
-                    col["SpanKind"][i],
-                    col["StatusCode"][i],
-                    col["StatusMessage"][i],
-                    col["ScopeName"][i],
-                    col["ScopeVersion"][i],
-                    col["TraceState"][i],
+                    attributes[i],
+                    attribute_types[i],
+                    kinds[i],
+                    statuses[i],
+                    messages[i],
+                    scope_names[i],
+                    scope_versions[i],
+                    states[i],
                 ),
-                "logs": _logs(col["Events"][i]),
+                "logs": _logs(span_events) if span_events else [],
                 "processID": process_id,
-                "warnings": span_warnings,
+                "warnings": list(row_warnings) if row_warnings else None,
             }
         )
     return {

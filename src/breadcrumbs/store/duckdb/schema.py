@@ -28,7 +28,8 @@ Physical layout (chosen by measurement, see ``bench/README.md``):
   start and a length: in prefix order the starts are random, and a length needs about half
   the bits of a second start (``_V7``); a wider range only lets the span scan read a
   microsecond more. Table macros ``trace_spans_<levels>``
-  (``sql.trace_spans_macro``, not a migration: made on open and by merges) hold get-trace.
+  (``sql.trace_spans_macro``, not a migration: made on open and by merges) and
+  ``trace_spans_at`` (``sql.TRACE_SPANS_AT``, made on open) hold get-trace.
 - ``attribute_keys``: span attribute keys and when last seen (see ``_V4``).
 - ``dependency_edges``: service-to-service call counts per 15 s (see ``_V5``).
 - ``span_metrics_1m``, ``_5m``, ``_1h``: RED aggregates per level, series, status and time

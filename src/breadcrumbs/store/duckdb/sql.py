@@ -197,6 +197,27 @@ def spans_of_trace(trace_id: str, levels: tuple[int, ...]) -> tuple[str, list[An
     return text, [int(trace_id[:16], 16), trace_id_param(trace_id)]
 
 
+# One trace's spans within a known range: the store's get_trace when the trace's range comes
+# from the lookup levels in memory and the tail (TAIL_RANGE). A macro for a short statement
+# text, as trace_spans_macro.
+TRACE_SPANS_AT: Final = f"""
+CREATE OR REPLACE MACRO trace_spans_at(trace_id_arg, lo_arg, hi_arg, first_flush_arg,
+                                       last_flush_arg) AS TABLE
+SELECT {SPAN_COLUMNS} FROM spans AS s
+WHERE s.TraceId = trace_id_arg AND s.Timestamp BETWEEN lo_arg AND hi_arg
+  AND s.Flush BETWEEN first_flush_arg AND last_flush_arg
+"""
+SPANS_AT: Final = (
+    "SELECT * FROM trace_spans_at($1::UHUGEINT, $2::BIGINT, $3::BIGINT, $4::BIGINT, $5::BIGINT)"
+)
+
+# One trace prefix's range in the lookup's tail (its sorted levels are searched in memory).
+TAIL_RANGE: Final = (
+    "SELECT min(FirstStart), max(LastStart), min(FirstFlush), max(LastFlush)"
+    f" FROM {_LEVELS[0]} WHERE TracePrefix = ?::UBIGINT"
+)
+
+
 class TraceRange(NamedTuple):
     """Where one trace's spans are: the starts and the flushes they lie between."""
 
@@ -246,7 +267,6 @@ _IN_RANGE: Final = "s.Timestamp BETWEEN ? AND ? AND s.Flush BETWEEN ? AND ?"
 
 
 # Answered from the table's statistics (~0.5-1 ms at 10M spans), not a scan.
-TIME_EXTENT: Final = "SELECT min(Timestamp), max(Timestamp) FROM spans"
 SPANS_EXTENT: Final = "SELECT count(*), min(Timestamp), max(Timestamp) FROM spans"
 
 # Attribute lists: a lambda over the entries measured ~2x faster than list_contains(struct).
@@ -260,12 +280,8 @@ _EVENT_TAG: Final = (
     "lambda e: map_extract_value(e.Attributes, ?) = ?)), false))"
 )
 
-# Resource scope is resolved first against the small resources table (``RESOURCES_WITH``),
-# so the span scan compares a small integer.
-RESOURCES_WITH: Final = """
-SELECT coalesce(list(ResourceId), []) FROM resources
-WHERE list_bool_or(list_transform(ResourceAttributes, lambda a: a.key = ? AND a.value = ?))
-"""
+# Resource scope is resolved first against the small resources table (in memory: the store's
+# ``_resources_with``), so the span scan compares a small integer.
 
 
 def _tag_condition(tag: TagFilter, resource_ids: list[int]) -> tuple[str, list[Any]]:
@@ -282,7 +298,7 @@ def _tag_condition(tag: TagFilter, resource_ids: list[int]) -> tuple[str, list[A
 def find_trace_ids(query: TraceQuery, resource_ids: list[list[int]]) -> tuple[str, list[Any]]:
     """Every condition holds on one span; traces ordered by their newest matching span.
 
-    ``resource_ids[i]``: the resources matching ``query.tags[i]`` (``RESOURCES_WITH``).
+    ``resource_ids[i]``: the resources matching ``query.tags[i]`` (the store's ``_resources_with``).
     """
     where = ["s.Timestamp >= ?", "s.Timestamp <= ?"]
     params: list[Any] = [query.start_ns, query.end_ns]
