@@ -132,8 +132,8 @@ def main() -> None:
     print("| store | order | get_trace | search: find_trace_ids | its get_traces (20) "
           "| traces found | MB |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
-    for shape, order, path, (get, find, read, found) in rows:
-        print(f"| {shape} | {order} | {get} | {find} | {read} | {found} | {path} |")
+    for shape, order, megabytes, (get, find, read, found) in rows:
+        print(f"| {shape} | {order} | {get} | {find} | {read} | {found} | {megabytes} |")
 
 
 if __name__ == "__main__":
