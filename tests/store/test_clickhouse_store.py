@@ -4,10 +4,12 @@ many traces read in several statements (the shared suites in ``test_store.py`` a
 
 from __future__ import annotations
 
+import dataclasses
+
 from breadcrumbs.analysis import red
 from breadcrumbs.model import Span, batch_from_spans
-from breadcrumbs.store.base import GetTracesParams, RedQuery
-from breadcrumbs.store.clickhouse import ClickHouseStore
+from breadcrumbs.store.base import GetTracesParams, RedQuery, TagFilter, TraceQuery
+from breadcrumbs.store.clickhouse import ClickHouseStore, sql
 from breadcrumbs.store.clickhouse.executor import ChdbExecutor
 from breadcrumbs.store.clickhouse.store import TRACES_PER_STATEMENT
 
@@ -94,5 +96,47 @@ async def test_get_traces_beyond_one_statement_answers_every_trace_in_time_order
         assert set(got.column("TraceId").to_pylist()) == set(ids)
         starts = got.column("Timestamp").to_pylist()
         assert starts == sorted(starts)
+    finally:
+        await store.close()
+
+
+async def test_a_tag_search_reads_only_the_branches_where_the_tag_can_match() -> None:
+    """A tag no resource holds and no event key names is searched in span attributes alone;
+    one an event key names also in events; one no resource holds, resource-scoped, finds
+    nothing without a search. Each finds what the full condition would."""
+    store = ClickHouseStore(ChdbExecutor(CHDB_DIR), database="tag_branches")
+    try:
+        await store.write(batch_from_spans(world.SPANS))
+        db = "`tag_branches`"
+        executor = ChdbExecutor(CHDB_DIR)
+        try:
+            tags = (
+                TagFilter("http.route", "/cart"),
+                TagFilter("exception.type", "CardDeclined"),
+                TagFilter("host.name", world.FRONTEND["host.name"]),
+                TagFilter("host.name", "nowhere", scope="resource"),
+            )
+            text, params = sql.tag_lookup(db, tags)
+            branches = sql.tag_branches(executor.query(text, params).to_pylist()[0], tags)
+        finally:
+            executor.close()
+        route, exception, host, nowhere = branches
+        assert route == sql.TagBranches()
+        assert exception == sql.TagBranches(events=True)
+        assert host.resources
+        assert not host.events
+        assert nowhere == sql.TagBranches()
+        statement = sql.find_trace_ids(db, TraceQuery(0, 2**62, tags=tags[:1]), branches[:1])
+        assert statement is not None
+        assert "Events" not in statement[0]
+        assert "ResourceHash" not in statement[0]
+        assert sql.find_trace_ids(db, TraceQuery(0, 2**62, tags=tags[3:]), branches[3:]) is None
+        everywhere = TraceQuery(0, 2**62, limit=100)
+        assert await store.find_trace_ids(dataclasses.replace(everywhere, tags=tags[1:2])) == [
+            world.TRACES["B"]
+        ]
+        assert await store.find_trace_ids(dataclasses.replace(everywhere, tags=tags[3:])) == []
+        found = await store.find_trace_ids(dataclasses.replace(everywhere, tags=tags[2:3]))
+        assert world.TRACES["A"] in found
     finally:
         await store.close()

@@ -144,9 +144,12 @@ def resource_hashes(batch: SpanBatch) -> pa.Array:
 
 def binary_ids(batch: SpanBatch, hashes: pa.Array | None = None) -> pa.Table:
     """The batch as the ``spans`` table's columns: binary ids, the resource as its hash
-    (``hashes``: ``resource_hashes(batch)`` if already computed), the rest as they are."""
+    (``hashes``: ``resource_hashes(batch)`` if already computed), Events and Links as
+    ``EventsIn`` and ``LinksIn`` (ClickHouse packs them, ``schema``), the rest as they are."""
     trace_ids = _hex_words(batch.column("TraceId"), 32)
     columns: dict[str, Any] = {name: batch.column(name) for name in _INSERT_COLUMNS}
+    columns["EventsIn"] = columns.pop("Events")
+    columns["LinksIn"] = columns.pop("Links")
     columns["ResourceHash"] = resource_hashes(batch) if hashes is None else hashes
     columns["TraceId"] = pa.Array.from_buffers(
         pa.binary(16), batch.num_rows, [None, pa.py_buffer(trace_ids)]
@@ -398,6 +401,12 @@ class ClickHouseStore:
             # a short window's read short. Unlike DuckDB's, the windows are the query's own,
             # not narrowed to the data first: that extent cost one more chDB query (~10 ms)
             # than an empty sub-window does.
+            # Where each tag can match, looked up once for the windows (sql.tag_lookup).
+            branches = tuple(sql.TagBranches() for _ in query.tags)
+            if any(tag.scope != "span" for tag in query.tags):
+                text, params = sql.tag_lookup(self._db, query.tags)
+                row = executor.query(text, params).to_pylist()[0]
+                branches = sql.tag_branches(row, query.tags)
             top = query.end_ns
             span = max(0, top - query.start_ns)
             found: list[str] = []
@@ -405,9 +414,12 @@ class ClickHouseStore:
                 start = (
                     query.start_ns if fraction == 1 else max(query.start_ns, top - span // fraction)
                 )
-                text, params = sql.find_trace_ids(
-                    self._db, dataclasses.replace(query, start_ns=start)
+                statement = sql.find_trace_ids(
+                    self._db, dataclasses.replace(query, start_ns=start), branches
                 )
+                if statement is None:
+                    return []  # a tag no span can match
+                text, params = statement
                 found = [str(t) for t in executor.query(text, params).column(0).to_pylist()]
                 if len(found) >= query.limit or start == query.start_ns:
                     break
