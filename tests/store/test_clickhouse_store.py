@@ -7,8 +7,8 @@ from __future__ import annotations
 import dataclasses
 
 from breadcrumbs.analysis import red
-from breadcrumbs.model import Span, batch_from_spans
-from breadcrumbs.store.base import GetTracesParams, RedQuery, TagFilter, TraceQuery
+from breadcrumbs.model import Event, Link, Span, batch_from_spans
+from breadcrumbs.store.base import GetTraceParams, GetTracesParams, RedQuery, TagFilter, TraceQuery
 from breadcrumbs.store.clickhouse import ClickHouseStore, sql
 from breadcrumbs.store.clickhouse.executor import ChdbExecutor
 from breadcrumbs.store.clickhouse.store import TRACES_PER_STATEMENT
@@ -138,5 +138,52 @@ async def test_a_tag_search_reads_only_the_branches_where_the_tag_can_match() ->
         assert await store.find_trace_ids(dataclasses.replace(everywhere, tags=tags[3:])) == []
         found = await store.find_trace_ids(dataclasses.replace(everywhere, tags=tags[2:3]))
         assert world.TRACES["A"] in found
+    finally:
+        await store.close()
+
+
+async def test_events_and_links_read_back_exactly_as_written() -> None:
+    """v5 packs a span's events and links into one JSON text each: any text in them, many of
+    them, none, and the extremes of a timestamp read back as written."""
+    odd = "quote ' \" back \\ slash / nl \n tab \t nul \x00 \x01 é 日本 😀 [{,:}]"
+    base = world.SPANS[0]
+    spans = [
+        dataclasses.replace(
+            base,
+            span_id=f"{n + 1:016x}",
+            events=events,
+            links=links,
+        )
+        for n, (events, links) in enumerate(
+            [
+                ([], []),
+                (
+                    [
+                        Event(-(2**63), odd, {odd: odd, "": ""}),
+                        Event(2**63 - 1, "", {"é [{,:}] ' \"": "日本 😀"}),
+                        *(Event(n, f"e{n}", {"n": n, "ok": True}) for n in range(50)),
+                    ],
+                    [
+                        Link("0" * 31 + "1", "0" * 15 + "2", odd, {odd: 1.5}),
+                        Link(world.TRACES["B"], "b100000000000001"),
+                    ],
+                ),
+                ([], [Link(world.TRACES["B"], "b100000000000002", "", {"k": "v"})]),
+            ]
+        )
+    ]
+    written = batch_from_spans(spans)
+    store = ClickHouseStore(ChdbExecutor(CHDB_DIR), database="packed_events")
+    try:
+        await store.write(written)
+        got = await store.get_trace(GetTraceParams(base.trace_id))
+        for name in ("Events", "Links"):
+            assert got.sort_by("SpanId").column(name) == written.sort_by("SpanId").column(name)
+        (many,) = [await store.get_traces(GetTracesParams((base.trace_id,)))]
+        assert many.column("Events").to_pylist() == got.column("Events").to_pylist()
+        # SQL reads them through the ALIAS columns: an event's attribute is searched there.
+        tag = TagFilter("é [{,:}] ' \"", "日本 😀")
+        found = await store.find_trace_ids(TraceQuery(0, 2**62, tags=(tag,)))
+        assert found == [base.trace_id]
     finally:
         await store.close()

@@ -26,14 +26,15 @@
   TraceId order they are random within the hour, where ``DoubleDelta`` gains nothing), in
   256-row granules (a lookup of 20 traces reads 256 rows per part, not 8192: 28 -> 13 ms on
   chDB, +0.4 B/span).
-  v5: a span's Events and Links are each one ``String`` (``EventsText``, ``LinksText``: the
-  arrays in ClickHouse's text format, '' when empty), written through ``EPHEMERAL`` columns
-  (``EventsIn``, ``LinksIn``: ClickHouse packs them) and read through ALIAS columns of the old
-  names and types, so every read names them as before. 15 column streams become 2, and the
+  v5: a span's Events and Links are each one ``String`` (``EventsText``, ``LinksText``: JSON,
+  '' when empty), written through ``EPHEMERAL`` columns (``EventsIn``, ``LinksIn``:
+  ClickHouse packs them) and read in SQL through ALIAS columns of the old names and types, so
+  every SQL read names them as before; get-trace reads the JSON itself and decodes the few
+  non-empty ones in Python (``store.unpacked``): most of what Events and Links cost a
+  get-trace was ClickHouse's conversion of them to Arrow. 15 column streams become 2, and the
   mostly empty ones take the sparse serialization (as arrays: 265 KB per 1.1M spans, packed:
-  230 KB). Same process, interleaved, 1.1M spans (bench/README.md, 4 Dec; two runs):
-  get-trace 5-17% faster, a search's 20 traces 10-13%. (Most of what Events and Links cost a
-  get-trace is their conversion to Arrow, the same in either layout.)
+  242 KB). Same process, interleaved, 1.1M spans (bench/README.md, 4 Dec): get-trace and a
+  search's 20 traces ~10% faster packed, ~10% more read as JSON.
 - ``resources``: each resource's attributes once, by ``ResourceHash`` (they repeat for every
   span of a process: 10 of v2's 50 bytes per span, bench/README.md). Writers insert the
   resources they have not seen and reload ``resources_dict`` (a hashed dictionary over the
@@ -95,10 +96,10 @@ _SPANS_COLUMNS: Final = """
     StatusMessage String CODEC(ZSTD(1)),
     EventsIn {events} EPHEMERAL,
     LinksIn {links} EPHEMERAL,
-    EventsText String DEFAULT if(empty(EventsIn), '', toString(EventsIn)) CODEC(ZSTD(1)),
-    LinksText String DEFAULT if(empty(LinksIn), '', toString(LinksIn)) CODEC(ZSTD(1)),
-    Events {events} ALIAS CAST(if(EventsText = '', '[]', EventsText), '{events}'),
-    Links {links} ALIAS CAST(if(LinksText = '', '[]', LinksText), '{links}'),
+    EventsText String DEFAULT if(empty(EventsIn), '', toJSONString(EventsIn)) CODEC(ZSTD(1)),
+    LinksText String DEFAULT if(empty(LinksIn), '', toJSONString(LinksIn)) CODEC(ZSTD(1)),
+    Events {events} ALIAS JSONExtract(if(EventsText = '', '[]', EventsText), '{events}'),
+    Links {links} ALIAS JSONExtract(if(LinksText = '', '[]', LinksText), '{links}'),
     INDEX attribute_keys mapKeys(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX attribute_values mapValues(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX service ServiceName TYPE set(64) GRANULARITY 1,

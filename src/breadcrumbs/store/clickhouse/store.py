@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -157,6 +158,31 @@ def binary_ids(batch: SpanBatch, hashes: pa.Array | None = None) -> pa.Table:
     columns["SpanId"] = _span_ids(batch.column("SpanId"))
     columns["ParentSpanId"] = _span_ids(batch.column("ParentSpanId"))
     return pa.table(columns)
+
+
+def unpacked(table: pa.Table) -> pa.Table:
+    """``sql.SPAN_COLUMNS``' rows with ``EventsText`` and ``LinksText`` (a span's events and
+    links as JSON, '' for none: ``schema``) as ``SPAN_SCHEMA``'s Events and Links. Only the
+    non-empty ones are decoded (a per-span Python loop over those: few in a trace)."""
+    for packed, name in (("EventsText", "Events"), ("LinksText", "Links")):
+        column = table.column(packed).combine_chunks()
+        kind = SPAN_SCHEMA.field(name).type
+        fields = [field.name for field in kind.value_type]
+        lists: list[list[Any]] = [[]] * len(column)
+        for i in pc.indices_nonzero(pc.not_equal(column, "")).to_pylist():
+            items = [
+                # A server set not to write tuples as objects writes them as arrays, and one
+                # set to quote 64-bit integers, an event's Timestamp as a string.
+                dict(zip(fields, item, strict=True)) if isinstance(item, list) else item
+                for item in orjson.loads(column[i].as_py())
+            ]
+            for item in items:
+                if "Timestamp" in item:
+                    item["Timestamp"] = int(item["Timestamp"])
+            lists[i] = items
+        at = table.schema.get_field_index(packed)
+        table = table.set_column(at, name, pa.array(lists, kind))
+    return table
 
 
 class ClickHouseStore:
@@ -369,7 +395,7 @@ class ClickHouseStore:
     async def get_trace(self, params: GetTraceParams) -> SpanBatch:
         text = sql.traces_spans(self._db, one=True, cluster=self._cluster is not None)
         table = await self._run(lambda e: e.query(text, {"trace": params.trace_id}))
-        return self._spans(table)
+        return self._spans(unpacked(table))
 
     async def get_traces(self, params: GetTracesParams) -> SpanBatch:
         unique = list(dict.fromkeys(params.trace_ids))
@@ -388,7 +414,7 @@ class ClickHouseStore:
                 [("Timestamp", "ascending"), ("SpanId", "ascending")]
             )
 
-        return self._spans(await self._run(work))
+        return self._spans(unpacked(await self._run(work)))
 
     async def find_trace_ids(self, query: TraceQuery) -> list[str]:
         if query.limit <= 0:
