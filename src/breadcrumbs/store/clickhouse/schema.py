@@ -34,7 +34,7 @@
   get-trace was ClickHouse's conversion of them to Arrow. 15 column streams become 2, and the
   mostly empty ones take the sparse serialization (as arrays: 265 KB per 1.1M spans, packed:
   242 KB). Same process, interleaved, 1.1M spans (bench/README.md, 4 Dec): get-trace and a
-  search's 20 traces ~10% faster packed, ~10% more read as JSON.
+  search's 20 traces ~10% faster than v4's arrays, of which reading the JSON a few %.
 - ``resources``: each resource's attributes once, by ``ResourceHash`` (they repeat for every
   span of a process: 10 of v2's 50 bytes per span, bench/README.md). Writers insert the
   resources they have not seen and reload ``resources_dict`` (a hashed dictionary over the
