@@ -169,7 +169,8 @@ def unpacked(table: pa.Table) -> pa.Table:
         kind = SPAN_SCHEMA.field(name).type
         fields = [field.name for field in kind.value_type]
         lists: list[list[Any]] = [[]] * len(column)
-        for i in pc.indices_nonzero(pc.not_equal(column, "")).to_pylist():
+        # binary_length: a server may send String as Arrow binary (orjson reads bytes too).
+        for i in pc.indices_nonzero(pc.binary_length(column)).to_pylist():
             items = [
                 # A server set not to write tuples as objects writes them as arrays, and one
                 # set to quote 64-bit integers, an event's Timestamp as a string.
