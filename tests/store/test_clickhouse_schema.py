@@ -27,6 +27,7 @@ TABLES = (
     "spans",
     "trace_ranges",
     "operations",
+    "event_keys",
     "wal_sequence",
     "span_metrics",
     "meta",
@@ -96,6 +97,19 @@ def test_cluster_ddl_is_replicated_local_tables_under_distributed_ones() -> None
     (view,) = [s for s in statements if "trace_ranges_mv" in s]
     assert "TO `traces`.trace_ranges_local" in view
     assert "FROM `traces`.spans_local" in view
+    (view,) = [s for s in statements if "event_keys_mv" in s]
+    assert "TO `traces`.event_keys_local" in view
+    assert "FROM `traces`.spans_local" in view
+
+
+def test_a_cluster_migration_copies_local_tables_and_remakes_the_distributed_one() -> None:
+    steps = schema.migrations(4, "traces", "prod")
+    assert all(" ON CLUSTER `prod`" in s for s in steps if not s.startswith("INSERT"))
+    # The Distributed spans table is made again by ddl, over the new local table's columns.
+    assert "DROP TABLE IF EXISTS `traces`.spans ON CLUSTER `prod`" in steps
+    (copy,) = [s for s in steps if s.startswith("INSERT INTO `traces`.spans_v5_local")]
+    assert "FROM `traces`.spans_local" in copy
+    assert "RENAME TABLE `traces`.spans_local TO `traces`.spans_old_local, " in "\n".join(steps)
 
 
 def test_red_rows_are_one_unpartitioned_aggregating_table_no_view_writes() -> None:
@@ -151,10 +165,16 @@ def _old_database(executor: ChdbExecutor, database: str, version: int) -> None:
             executor.command(statement if version == 2 else statement.replace(V2_ORDER, V1_ORDER))
     executor.command(f"INSERT INTO `{database}`.meta VALUES ('schema_version', {version})")
     batch = batch_from_spans(world.SPANS)
-    rows = binary_ids(batch).drop_columns(["ResourceHash"])
+    rows = _before_v5(binary_ids(batch)).drop_columns(["ResourceHash"])
     for name in ("ResourceAttributes", "ResourceAttributeTypes"):
         rows = rows.append_column(name, batch.column(name))
     executor.insert(f"`{database}`.spans", rows)
+
+
+def _before_v5(rows: pa.Table) -> pa.Table:
+    """``binary_ids`` rows as tables before v5 took them: Events and Links stored as such."""
+    names = {"EventsIn": "Events", "LinksIn": "Links"}
+    return rows.rename_columns([names.get(name, name) for name in rows.column_names])
 
 
 V2_ORDER = f"intDiv(Timestamp, {schema.BUCKET_NS}), ServiceName, TraceId, SpanId"
@@ -306,10 +326,6 @@ def test_resource_hashes_are_per_span_and_survive_slicing() -> None:
     assert resource_hashes(combined).to_pylist() == hashes
 
 
-V3_DDL = (Path(__file__).parent / "fixtures" / "clickhouse_v3.sql").read_text()
-"""The tables as schema v3 made them (its ``ddl`` output, database ``DATABASE``)."""
-
-
 def _codecs(executor: ChdbExecutor, database: str, table: str) -> dict[str, str]:
     found = executor.query(
         "SELECT name, compression_codec FROM system.columns "
@@ -323,42 +339,48 @@ def _pairs(table: pa.Table) -> list[tuple[str, str]]:
     return list(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
 
 
-def test_v4_codecs_are_the_ddl_s() -> None:
-    """``CODECS_V4`` (the migration's) declares the columns as the DDL does."""
+def test_v4_red_codecs_are_the_ddl_s() -> None:
+    """``RED_CODECS_V4`` (the migration's) declares the columns as the DDL does."""
     text = "\n".join(schema.ddl("db"))
-    for columns in schema.CODECS_V4.values():
-        for column in columns:
-            assert re.search(rf"\n    {re.escape(column)},?\n", text), column
-    assert len(schema.CODECS_V4["span_metrics"]) == 11  # all but Time
+    for column in schema.RED_CODECS_V4:
+        assert re.search(rf"\n    {re.escape(column)},?\n", text), column
+    assert len(schema.RED_CODECS_V4) == 11  # all but Time
+
+
+def _frozen_database(executor: ChdbExecutor, database: str, version: int) -> None:
+    """A database as schema v3 or v4 made it (``fixtures/clickhouse_v{version}.sql``),
+    holding ``world.SPANS``."""
+    frozen = (Path(__file__).parent / "fixtures" / f"clickhouse_v{version}.sql").read_text()
+    executor.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+    for statement in frozen.replace("DATABASE", database).split(";\n"):
+        if statement.strip():
+            executor.command(statement)
+    executor.command(f"INSERT INTO `{database}`.meta VALUES ('schema_version', {version})")
+    batch = batch_from_spans(world.SPANS)
+    hashes = resource_hashes(batch)
+    distinct = pa.compute.unique(hashes)
+    first = pa.compute.index_in(distinct, hashes)
+    executor.insert(
+        f"`{database}`.resources",
+        pa.table(
+            {
+                "ResourceHash": distinct,
+                "ResourceAttributes": batch.column("ResourceAttributes").take(first),
+                "ResourceAttributeTypes": batch.column("ResourceAttributeTypes").take(first),
+            }
+        ),
+    )
+    executor.command(schema.reload_resources(database))
+    executor.insert(f"`{database}`.spans", _before_v5(binary_ids(batch, hashes)))
 
 
 async def test_a_v3_database_gets_v4_codecs_on_open() -> None:
-    """A database as v3 made it, holding spans: opened, its columns have v4's codecs (parts
-    keep theirs until merged), trace_ranges is made again, and every trace reads back whole."""
+    """A database as v3 made it, holding spans: opened, its columns have v4's codecs,
+    trace_ranges is made again, and every trace reads back whole."""
     database = "from_v3"
     executor = ChdbExecutor(CHDB_DIR)
     try:
-        executor.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
-        for statement in V3_DDL.replace("DATABASE", database).split(";\n"):
-            if statement.strip():
-                executor.command(statement)
-        executor.command(f"INSERT INTO `{database}`.meta VALUES ('schema_version', 3)")
-        batch = batch_from_spans(world.SPANS)
-        hashes = resource_hashes(batch)
-        distinct = pa.compute.unique(hashes)
-        first = pa.compute.index_in(distinct, hashes)
-        executor.insert(
-            f"`{database}`.resources",
-            pa.table(
-                {
-                    "ResourceHash": distinct,
-                    "ResourceAttributes": batch.column("ResourceAttributes").take(first),
-                    "ResourceAttributeTypes": batch.column("ResourceAttributeTypes").take(first),
-                }
-            ),
-        )
-        executor.command(schema.reload_resources(database))
-        executor.insert(f"`{database}`.spans", binary_ids(batch, hashes))
+        _frozen_database(executor, database, 3)
         assert "ZSTD(6)" in _codecs(executor, database, "spans")["SpanAttributes"]
         assert "DoubleDelta" in _codecs(executor, database, "trace_ranges")["FirstStart"]
 
@@ -395,6 +417,66 @@ async def test_a_v3_database_gets_v4_codecs_on_open() -> None:
             executor.command(f"OPTIMIZE TABLE `{database}`.trace_ranges FINAL")
             assert (await store.get_trace(GetTraceParams("e" * 32))).num_rows == 1
             assert (await store.stats()).spans == len(world.SPANS) + 1
+        finally:
+            await store.close()
+    finally:
+        executor.close()
+
+
+def _stored_columns(executor: ChdbExecutor, database: str) -> list[str]:
+    found = executor.query(
+        "SELECT name FROM system.columns WHERE database = {db:String} AND table = 'spans' "
+        "AND default_kind NOT IN ('ALIAS', 'EPHEMERAL')",
+        {"db": database},
+    )
+    return [str(name) for name in found.column(0).to_pylist()]
+
+
+async def test_a_v4_database_gets_packed_events_and_links_on_open() -> None:
+    """A database as v4 made it (Events and Links as arrays of tuples): opened, its spans are
+    copied into v5's layout (each span's events and links as one text column), read back
+    exactly as written, and found by an event's attribute; trace_ranges is kept as it was."""
+    database = "from_v4"
+    executor = ChdbExecutor(CHDB_DIR)
+    try:
+        _frozen_database(executor, database, 4)
+        assert "Events" in _stored_columns(executor, database)
+        ranges = executor.query(f"SELECT count() FROM `{database}`.trace_ranges").column(0)[0]
+        # Only its view is dropped (and made again): the table stays.
+        steps = schema.migrations(4, database)
+        assert not any(re.search(r"\.trace_ranges\b(?!_mv)", step) for step in steps)
+
+        store = ClickHouseStore(ChdbExecutor(CHDB_DIR), database=database)
+        try:
+            stored = _stored_columns(executor, database)
+            # Events and Links are ALIAS columns now, packed in EventsText and LinksText.
+            assert list(schema.SPAN_TABLE_COLUMNS) == stored
+            keys = executor.query(f"SELECT Key FROM `{database}`.event_keys FINAL ORDER BY Key")
+            assert keys.column(0).to_pylist() == [
+                "attempt",
+                "cache.key",
+                "exception.message",
+                "exception.type",
+            ]
+            version = executor.query(f"SELECT max(Value) FROM `{database}`.meta").column(0)[0]
+            assert version.as_py() == schema.SCHEMA_VERSION
+            kept = executor.query(f"SELECT count() FROM `{database}`.trace_ranges").column(0)[0]
+            assert kept == ranges
+            assert (await store.stats()).spans == len(world.SPANS)
+            for letter, trace_id in world.TRACES.items():
+                got = (await store.get_trace(GetTraceParams(trace_id))).sort_by("SpanId")
+                written = batch_from_spans(world.spans_of(letter)).sort_by("SpanId")
+                for name in ("Events", "Links", "SpanAttributes"):
+                    assert got.column(name).to_pylist() == written.column(name).to_pylist()
+            found = await store.find_trace_ids(
+                TraceQuery(0, 2**62, tags=(TagFilter("cache.key", "cart:42"),))
+            )
+            assert found == [world.TRACES["A"]]
+            # The views feeding the lookups follow the new table.
+            late = dataclasses.replace(world.SPANS[0], trace_id="d" * 32, service="late")
+            await store.write(batch_from_spans([late]))
+            assert (await store.get_trace(GetTraceParams("d" * 32))).num_rows == 1
+            assert "late" in await store.services(ServicesQuery())
         finally:
             await store.close()
     finally:

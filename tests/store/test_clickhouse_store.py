@@ -4,10 +4,12 @@ many traces read in several statements (the shared suites in ``test_store.py`` a
 
 from __future__ import annotations
 
+import dataclasses
+
 from breadcrumbs.analysis import red
-from breadcrumbs.model import Span, batch_from_spans
-from breadcrumbs.store.base import GetTracesParams, RedQuery
-from breadcrumbs.store.clickhouse import ClickHouseStore
+from breadcrumbs.model import Event, Link, Span, batch_from_spans
+from breadcrumbs.store.base import GetTraceParams, GetTracesParams, RedQuery, TagFilter, TraceQuery
+from breadcrumbs.store.clickhouse import ClickHouseStore, sql
 from breadcrumbs.store.clickhouse.executor import ChdbExecutor
 from breadcrumbs.store.clickhouse.store import TRACES_PER_STATEMENT
 
@@ -94,5 +96,94 @@ async def test_get_traces_beyond_one_statement_answers_every_trace_in_time_order
         assert set(got.column("TraceId").to_pylist()) == set(ids)
         starts = got.column("Timestamp").to_pylist()
         assert starts == sorted(starts)
+    finally:
+        await store.close()
+
+
+async def test_a_tag_search_reads_only_the_branches_where_the_tag_can_match() -> None:
+    """A tag no resource holds and no event key names is searched in span attributes alone;
+    one an event key names also in events; one no resource holds, resource-scoped, finds
+    nothing without a search. Each finds what the full condition would."""
+    store = ClickHouseStore(ChdbExecutor(CHDB_DIR), database="tag_branches")
+    try:
+        await store.write(batch_from_spans(world.SPANS))
+        db = "`tag_branches`"
+        executor = ChdbExecutor(CHDB_DIR)
+        try:
+            tags = (
+                TagFilter("http.route", "/cart"),
+                TagFilter("exception.type", "CardDeclined"),
+                TagFilter("host.name", world.FRONTEND["host.name"]),
+                TagFilter("host.name", "nowhere", scope="resource"),
+            )
+            text, params = sql.tag_lookup(db, tags)
+            branches = sql.tag_branches(executor.query(text, params).to_pylist()[0], tags)
+        finally:
+            executor.close()
+        route, exception, host, nowhere = branches
+        assert route == sql.TagBranches()
+        assert exception == sql.TagBranches(events=True)
+        assert host.resources
+        assert not host.events
+        assert nowhere == sql.TagBranches()
+        statement = sql.find_trace_ids(db, TraceQuery(0, 2**62, tags=tags[:1]), branches[:1])
+        assert statement is not None
+        assert "Events" not in statement[0]
+        assert "ResourceHash" not in statement[0]
+        assert sql.find_trace_ids(db, TraceQuery(0, 2**62, tags=tags[3:]), branches[3:]) is None
+        everywhere = TraceQuery(0, 2**62, limit=100)
+        assert await store.find_trace_ids(dataclasses.replace(everywhere, tags=tags[1:2])) == [
+            world.TRACES["B"]
+        ]
+        assert await store.find_trace_ids(dataclasses.replace(everywhere, tags=tags[3:])) == []
+        found = await store.find_trace_ids(dataclasses.replace(everywhere, tags=tags[2:3]))
+        assert world.TRACES["A"] in found
+    finally:
+        await store.close()
+
+
+async def test_events_and_links_read_back_exactly_as_written() -> None:
+    """v5 packs a span's events and links into one JSON text each: any text in them, many of
+    them, none, and the extremes of a timestamp read back as written."""
+    odd = "quote ' \" back \\ slash / nl \n tab \t nul \x00 \x01 é 日本 😀 [{,:}]"
+    base = world.SPANS[0]
+    spans = [
+        dataclasses.replace(
+            base,
+            span_id=f"{n + 1:016x}",
+            events=events,
+            links=links,
+        )
+        for n, (events, links) in enumerate(
+            [
+                ([], []),
+                (
+                    [
+                        Event(-(2**63), odd, {odd: odd, "": ""}),
+                        Event(2**63 - 1, "", {"é [{,:}] ' \"": "日本 😀"}),
+                        *(Event(n, f"e{n}", {"n": n, "ok": True}) for n in range(50)),
+                    ],
+                    [
+                        Link("0" * 31 + "1", "0" * 15 + "2", odd, {odd: 1.5}),
+                        Link(world.TRACES["B"], "b100000000000001"),
+                    ],
+                ),
+                ([], [Link(world.TRACES["B"], "b100000000000002", "", {"k": "v"})]),
+            ]
+        )
+    ]
+    written = batch_from_spans(spans)
+    store = ClickHouseStore(ChdbExecutor(CHDB_DIR), database="packed_events")
+    try:
+        await store.write(written)
+        got = await store.get_trace(GetTraceParams(base.trace_id))
+        for name in ("Events", "Links"):
+            assert got.sort_by("SpanId").column(name) == written.sort_by("SpanId").column(name)
+        (many,) = [await store.get_traces(GetTracesParams((base.trace_id,)))]
+        assert many.column("Events").to_pylist() == got.column("Events").to_pylist()
+        # SQL reads them through the ALIAS columns: an event's attribute is searched there.
+        tag = TagFilter("é [{,:}] ' \"", "日本 😀")
+        found = await store.find_trace_ids(TraceQuery(0, 2**62, tags=(tag,)))
+        assert found == [base.trace_id]
     finally:
         await store.close()

@@ -1,4 +1,4 @@
-"""The ClickHouse layout (schema version 4), as DDL for one server or a cluster.
+"""The ClickHouse layout (schema version 5), as DDL for one server or a cluster.
 
 - ``spans``: one row per span, ordered by (10-minute bucket of the start, ServiceName,
   TraceId), so a time window reads only its buckets, a search by service (the Jaeger and
@@ -19,13 +19,22 @@
   retention, a TTL drops whole expired days (``ttl_only_drop_parts``) even where no
   breadcrumbs process runs the retention loop, which deletes to the exact cutoff
   (``Store.delete_before``).
-  v4 (``CODECS_V4``, 1M spans, the whole database incl. RED 44.5 -> 40.4 B/span):
+  v4 (1M spans, the whole database incl. RED 44.5 -> 40.4 B/span):
   SpanAttributes ``ZSTD(9)`` (7.6 -> 6.8), Timestamp and ResourceHash ``ZSTD(9)`` (-0.4),
   ParentSpanId and SpanName ``ZSTD(3)`` (-0.2), the RED columns ``ZSTD(9)`` (``red.COLUMNS``,
   4.0 -> 1.4), trace_ranges' Services ``ZSTD(9)`` (-0.4) and starts ``T64`` (-0.4: in
   TraceId order they are random within the hour, where ``DoubleDelta`` gains nothing), in
   256-row granules (a lookup of 20 traces reads 256 rows per part, not 8192: 28 -> 13 ms on
   chDB, +0.4 B/span).
+  v5: a span's Events and Links are each one ``String`` (``EventsText``, ``LinksText``: JSON,
+  '' when empty), written through ``EPHEMERAL`` columns (``EventsIn``, ``LinksIn``:
+  ClickHouse packs them) and read in SQL through ALIAS columns of the old names and types, so
+  every SQL read names them as before; get-trace reads the JSON itself and decodes the few
+  non-empty ones in Python (``store.unpacked``): most of what Events and Links cost a
+  get-trace was ClickHouse's conversion of them to Arrow. 15 column streams become 2, and the
+  mostly empty ones take the sparse serialization (as arrays: 265 KB per 1.1M spans, packed:
+  242 KB). Same process, interleaved, 1.1M spans (bench/README.md, 4 Dec): get-trace and a
+  search's 20 traces ~10% faster than v4's arrays, of which reading the JSON a few %.
 - ``resources``: each resource's attributes once, by ``ResourceHash`` (they repeat for every
   span of a process: 10 of v2's 50 bytes per span, bench/README.md). Writers insert the
   resources they have not seen and reload ``resources_dict`` (a hashed dictionary over the
@@ -35,6 +44,9 @@
   range of those services' keys (v3: one granule per service instead of the whole bucket's).
 - ``operations``: (ServiceName, SpanName, SpanKind) -> newest start, kept by a materialized
   view; services and operations read this small table.
+- ``event_keys`` (v5): every attribute key of a stored event, kept by a materialized view; a
+  tag search leaves out the events branch of its OR when no event has the tag's key
+  (``sql.tag_lookup``).
 - ``wal_sequence``: per writing node (its WAL), the WAL sequences written with its batches
   (see ``Store.write``); several ingest nodes share one database, each replays its own WAL.
 - ``span_metrics`` (v3): the kept RED aggregates, every level in one AggregatingMergeTree
@@ -57,7 +69,7 @@ from typing import Final
 
 from breadcrumbs.store.clickhouse import red
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 RESOURCES_VERSION: Final = 3  # the version whose migration moved resources to their table
 BUCKET_NS: Final = 600 * 10**9  # the spans table's first sort key: 10-minute buckets
 
@@ -82,18 +94,26 @@ _SPANS_COLUMNS: Final = """
     Duration Int64 CODEC(T64, ZSTD(1)),
     StatusCode Int8 CODEC(ZSTD(1)),
     StatusMessage String CODEC(ZSTD(1)),
-    Events Array(Tuple(
-        Timestamp Int64, Name String, Attributes Map(String, String), AttributeTypes String
-    )) CODEC(ZSTD(1)),
-    Links Array(Tuple(
-        TraceId String, SpanId String, TraceState String,
-        Attributes Map(String, String), AttributeTypes String
-    )) CODEC(ZSTD(1)),
+    EventsIn {events} EPHEMERAL,
+    LinksIn {links} EPHEMERAL,
+    EventsText String DEFAULT if(empty(EventsIn), '', toJSONString(EventsIn)) CODEC(ZSTD(1)),
+    LinksText String DEFAULT if(empty(LinksIn), '', toJSONString(LinksIn)) CODEC(ZSTD(1)),
+    Events {events} ALIAS JSONExtract(if(EventsText = '', '[]', EventsText), '{events}'),
+    Links {links} ALIAS JSONExtract(if(LinksText = '', '[]', LinksText), '{links}'),
     INDEX attribute_keys mapKeys(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX attribute_values mapValues(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX service ServiceName TYPE set(64) GRANULARITY 1,
     INDEX duration Duration TYPE minmax GRANULARITY 1
 """
+
+EVENTS_TYPE: Final = (
+    "Array(Tuple(Timestamp Int64, Name String, Attributes Map(String, String), "
+    "AttributeTypes String))"
+)
+LINKS_TYPE: Final = (
+    "Array(Tuple(TraceId String, SpanId String, TraceState String, "
+    "Attributes Map(String, String), AttributeTypes String))"
+)
 
 _DAY: Final = "toDate(fromUnixTimestamp(intDiv(Timestamp, 1000000000)))"
 
@@ -115,9 +135,10 @@ def _engine(kind: str, cluster: str | None, table: str, args: str = "") -> str:
 SPAN_TABLE_COLUMNS: Final = (
     "Timestamp", "TraceId", "SpanId", "ParentSpanId", "TraceState", "SpanName", "SpanKind",
     "ServiceName", "ResourceHash", "ScopeName", "ScopeVersion", "SpanAttributes",
-    "SpanAttributeTypes", "Duration", "StatusCode", "StatusMessage", "Events", "Links",
+    "SpanAttributeTypes", "Duration", "StatusCode", "StatusMessage", "EventsText", "LinksText",
 )  # fmt: skip
-"""The spans table's stored columns (its ALIAS columns are not among them)."""
+"""The spans table's stored columns (its ALIAS columns are not among them). Writers insert
+``EventsIn`` and ``LinksIn`` (``EPHEMERAL``: ClickHouse packs them) instead of the two last."""
 
 SPANS_ORDER: Final = f"intDiv(Timestamp, {BUCKET_NS}), ServiceName, TraceId, SpanId"
 
@@ -137,7 +158,11 @@ def _dictionary(database: str) -> str:
 
 
 def _spans_body(database: str, cluster: str | None, table: str, ttl_s: int) -> str:
-    columns = _SPANS_COLUMNS.replace("{dictionary}", _dictionary(database))
+    columns = (
+        _SPANS_COLUMNS.replace("{dictionary}", _dictionary(database))
+        .replace("{events}", EVENTS_TYPE)
+        .replace("{links}", LINKS_TYPE)
+    )
     return f"""({columns})
 ENGINE = {_engine("", cluster, table)}
 PARTITION BY {_DAY}
@@ -176,6 +201,7 @@ ORDER BY (ServiceName, SpanName, SpanKind)""",
 TO {table("operations")} AS
 SELECT ServiceName, SpanName, SpanKind, max(Timestamp) AS LastSeen
 FROM {table("spans")} GROUP BY ServiceName, SpanName, SpanKind""",
+        *event_keys_ddl(database, cluster),
         f"""CREATE TABLE IF NOT EXISTS {table("wal_sequence")}{on} (Node String, Sequence UInt64)
 ENGINE = {_engine("", cluster, "wal_sequence")} ORDER BY Node""",
         span_metrics(database, cluster),
@@ -188,6 +214,7 @@ ENGINE = {_engine("Replacing", cluster, "meta", "Value")} ORDER BY Key""",
             "spans",
             "trace_ranges",
             "operations",
+            "event_keys",
             "wal_sequence",
             "span_metrics",
             "meta",
@@ -240,6 +267,34 @@ FROM {db}.spans{local} GROUP BY TraceId""",
     ]
 
 
+EVENT_KEYS: Final = (
+    "arrayJoin(arrayDistinct(arrayFlatten(arrayMap(e -> mapKeys(e.Attributes), Events))))"
+)
+"""The distinct attribute keys of a span's events, one row each (``event_keys``)."""
+
+
+def event_keys_ddl(database: str, cluster: str | None = None) -> list[str]:
+    """``event_keys`` (v5): every attribute key any stored event has had, kept by a
+    materialized view from the spans with events. A tag search reads it first and leaves out
+    the events branch of its condition when no event has the key (``sql.tag_lookup``). Keys
+    are never removed: one whose events have expired costs a search that branch, no result."""
+    on = f" ON CLUSTER `{cluster}`" if cluster else ""
+    local = "_local" if cluster else ""
+    db = f"`{database}`"
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {db}.event_keys{local}{on} (
+    Key String,
+    LastSeen SimpleAggregateFunction(max, Int64)
+)
+ENGINE = {_engine("Aggregating", cluster, "event_keys")}
+ORDER BY Key""",
+        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.event_keys_mv{local}{on}
+TO {db}.event_keys{local} AS
+SELECT {EVENT_KEYS} AS Key, max(Timestamp) AS LastSeen
+FROM {db}.spans{local} WHERE EventsText != '' GROUP BY Key""",
+    ]
+
+
 def resource_ddl(database: str, cluster: str | None = None) -> list[str]:
     """The ``resources`` table and its dictionary (before the spans table, whose ALIAS columns
     name the dictionary). On a cluster the dictionary on every node reads the Distributed
@@ -271,32 +326,10 @@ def reload_resources(database: str, cluster: str | None = None) -> str:
     return f"SYSTEM RELOAD DICTIONARY `{database}`.resources_dict{on}"
 
 
-CODECS_V4: Final = {
-    "spans": (
-        "Timestamp Int64 CODEC(Delta, ZSTD(9))",
-        "ParentSpanId UInt64 CODEC(ZSTD(3))",
-        "SpanName LowCardinality(String) CODEC(ZSTD(3))",
-        "ResourceHash UInt64 CODEC(ZSTD(9))",
-        "SpanAttributes Map(LowCardinality(String), String) CODEC(ZSTD(9))",
-    ),
-    "span_metrics": tuple(
-        column.strip().rstrip(",")
-        for column in red.COLUMNS.strip().splitlines()
-        if "ZSTD(9)" in column
-    ),
-}
-"""The columns whose codecs v4 changed, as ``_SPANS_COLUMNS`` and ``red.COLUMNS`` declare them
-(a test holds them equal)."""
-
-
-def _codecs_v4(database: str, cluster: str | None) -> list[str]:
-    on = f" ON CLUSTER `{cluster}`" if cluster else ""
-    local = "_local" if cluster else ""
-    return [
-        f"ALTER TABLE `{database}`.{table}{local}{on} "
-        + ", ".join(f"MODIFY COLUMN {column}" for column in columns)
-        for table, columns in CODECS_V4.items()
-    ]
+RED_CODECS_V4: Final = tuple(
+    column.strip().rstrip(",") for column in red.COLUMNS.strip().splitlines() if "ZSTD(9)" in column
+)
+"""The RED table's columns whose codecs v4 changed, as ``red.COLUMNS`` declares them."""
 
 
 def migrations(
@@ -306,16 +339,15 @@ def migrations(
     ``ddl`` (which then recreates what they dropped, and creates new tables: v3's
     ``span_metrics`` needs no statement here).
 
-    v1 or v2 -> v3 (one copy; v2's own step, reordering v1's spans by service, is the same
-    copy into the current order): the distinct resources of the spans go into ``resources``
-    (hashed in SQL as the writers hash them in Arrow), the spans are copied into a table in
-    the v3 layout naming their resource by hash, which takes the old one's name, and
-    ``trace_ranges`` (now with each trace's services) is made again from them. The views
-    feeding the lookup tables are dropped first (they follow their source table, not its
-    name) and made again by ``ddl``; ``operations`` stays as it is (the same spans).
-    v3 -> v4: the spans' new codecs (``CODECS_V4``) by ``ALTER ... MODIFY COLUMN`` (metadata:
-    the parts already written keep theirs until merges rewrite them), and ``trace_ranges``
-    (new codecs, 256-row granules) made again from the spans, as from v1 or v2.
+    Every older version's spans are copied into a table in the current layout, which takes
+    the old one's name (v5 packs Events and Links, v4 changed codecs, v3 named resources by
+    hash, v2 ordered by service: one copy does all of it). Before v3 the distinct resources
+    of the spans go into ``resources`` first (hashed in SQL as the writers hash them in
+    Arrow). Before v4 ``trace_ranges`` (v3: with each trace's services; v4: new codecs,
+    256-row granules) is made again from the spans, and v3's RED table gets v4's codecs
+    (``RED_CODECS_V4``). The views feeding the lookup tables are
+    dropped first (they follow their source table, not its name) and made again by ``ddl``;
+    ``operations`` stays as it is (the same spans), and so does v4's ``trace_ranges``.
 
     Every statement can run again after a run cut short."""
     if version >= SCHEMA_VERSION:
@@ -323,33 +355,56 @@ def migrations(
     on = f" ON CLUSTER `{cluster}`" if cluster else ""
     local = "_local" if cluster else ""
     db = f"`{database}`"
-    if version >= RESOURCES_VERSION:
-        return [
-            f"DROP VIEW IF EXISTS {db}.trace_ranges_mv{local}{on}",
-            *_codecs_v4(database, cluster),
-            *_trace_ranges_again(database, cluster),
-        ]
-    spans, moved, old = (f"{db}.{name}{local}" for name in ("spans", "spans_v3", "spans_old"))
+    # The copy's name is the version's: a replicated table's path keeps the name it was made
+    # with, so each migration's copy needs its own.
+    new = f"spans_v{SCHEMA_VERSION}"
+    spans, moved, old = (f"{db}.{name}{local}" for name in ("spans", new, "spans_old"))
     resources = f"{db}.resources{local}"
-    copied = ", ".join(name for name in SPAN_TABLE_COLUMNS if name != "ResourceHash")
+    copied = ", ".join(SPAN_TABLE_COLUMNS[:-2])
+    # A run cut short after its rename copies the new table again: its Events and Links
+    # (ALIAS columns there) read as the old table's do.
+    hashed = version < RESOURCES_VERSION
     return [
         f"DROP TABLE IF EXISTS {old}{on}",  # left by a run cut short after its rename
+        # A Distributed table keeps the columns it was made with: ddl makes it again.
+        *([f"DROP TABLE IF EXISTS {db}.spans{on}"] if cluster else []),
         f"DROP VIEW IF EXISTS {db}.trace_ranges_mv{local}{on}",
         f"DROP VIEW IF EXISTS {db}.operations_mv{local}{on}",
-        *resource_ddl(database, cluster),
-        f"""INSERT INTO {resources}
+        f"DROP VIEW IF EXISTS {db}.event_keys_mv{local}{on}",
+        *(
+            [
+                *resource_ddl(database, cluster),
+                f"""INSERT INTO {resources}
 SELECT {RESOURCE_HASH} AS h, any(ResourceAttributes), any(ResourceAttributeTypes)
 FROM {spans} GROUP BY h""",
-        reload_resources(database, cluster),
-        f"CREATE TABLE IF NOT EXISTS {moved}{on} "
-        f"{_spans_body(database, cluster, 'spans_v3', ttl_s)}",
+                reload_resources(database, cluster),
+            ]
+            if hashed
+            else []
+        ),
+        f"CREATE TABLE IF NOT EXISTS {moved}{on} {_spans_body(database, cluster, new, ttl_s)}",
         f"TRUNCATE TABLE {moved}{on}",  # left part-filled by a run cut short
-        f"INSERT INTO {moved} ({copied}, ResourceHash) "
-        f"SELECT {copied}, {RESOURCE_HASH} FROM {spans}",
+        f"INSERT INTO {moved} ({copied}, EventsIn, LinksIn) "
+        f"SELECT {copied.replace('ResourceHash', RESOURCE_HASH) if hashed else copied}, "
+        f"Events, Links FROM {spans}",
         f"RENAME TABLE {spans} TO {old}, {moved} TO {spans}{on}",
         f"DROP TABLE {old}{on}",
-        # trace_ranges gained Services: made again from the spans (its view comes with ddl).
-        *_trace_ranges_again(database, cluster),
+        # v5's event_keys, from the spans (its view comes with ddl).
+        event_keys_ddl(database, cluster)[0],
+        f"TRUNCATE TABLE {db}.event_keys{local}{on}",
+        f"INSERT INTO {db}.event_keys{local} SELECT {EVENT_KEYS} AS Key, max(Timestamp) "
+        f"FROM {spans} WHERE EventsText != '' GROUP BY Key",
+        *(_trace_ranges_again(database, cluster) if version < 4 else []),
+        # v3's RED table (v2 had none): v4's codecs, by ALTER (metadata: the parts already
+        # written keep theirs until merges rewrite them).
+        *(
+            [
+                f"ALTER TABLE {db}.span_metrics{local}{on} "
+                + ", ".join(f"MODIFY COLUMN {column}" for column in RED_CODECS_V4)
+            ]
+            if version == RESOURCES_VERSION
+            else []
+        ),
     ]
 
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Final
 
 from breadcrumbs.store.base import DEPENDENCY_HORIZON_NS, TagFilter, TraceQuery
@@ -18,8 +19,10 @@ leftPad(lower(hex(SpanId)), 16, '0') AS SpanId,
 if(ParentSpanId = 0, '', leftPad(lower(hex(ParentSpanId)), 16, '0')) AS ParentSpanId,
 TraceState, SpanName, SpanKind, ServiceName,
 ResourceAttributes, ResourceAttributeTypes, ScopeName, ScopeVersion,
-SpanAttributes, SpanAttributeTypes, Duration, StatusCode, StatusMessage, Events, Links
+SpanAttributes, SpanAttributeTypes, Duration, StatusCode, StatusMessage, EventsText, LinksText
 """
+"""A span's columns as stored, Events and Links as their JSON (``store.unpacked`` decodes it:
+ClickHouse's conversion of the arrays to Arrow cost a get-trace ~3 ms of ~26)."""
 
 # SPAN_COLUMNS' aliases (TraceId ...) would shadow the columns in WHERE without the setting
 # prefer_column_name_to_alias.
@@ -57,34 +60,75 @@ def traces_spans(db: str, *, one: bool = False, cluster: bool = False) -> str:
     """
 
 
-def _tag_condition(db: str, tag: TagFilter, n: int) -> tuple[str, dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class TagBranches:
+    """Where a tag can match, as ``tag_lookup`` found before a search: the resources holding
+    it (their hashes), and whether any stored event has its key."""
+
+    resources: tuple[int, ...] = ()
+    events: bool = False
+
+
+def _matches(column: str, tag: TagFilter, n: int) -> str:
     key, value = f"{{k{n}:String}}", f"{{v{n}:String}}"
+    # m[k] is '' for a missing key: an empty value must also find the key.
+    present = f" AND mapContains({column}, {key})" if tag.value == "" else ""
+    return f"({column}[{key}] = {value}{present})"
 
-    def on(column: str) -> str:
-        # m[k] is '' for a missing key: an empty value must also find the key.
-        present = f" AND mapContains({column}, {key})" if tag.value == "" else ""
-        return f"({column}[{key}] = {value}{present})"
 
-    # Resources are matched in their own small table, not through each span's dictionary
-    # lookup (with it, the tagged search was 1.3-2.7x slower than v2's stored maps).
-    resource = (
-        f"ResourceHash IN (SELECT ResourceHash FROM {db}.resources "
-        f"WHERE {on('ResourceAttributes')})"
+def tag_lookup(db: str, tags: tuple[TagFilter, ...]) -> tuple[str, dict[str, Any]]:
+    """One row: per tag ``n``, ``r{n}`` the hashes of the resources holding it (none for a
+    span-scoped tag), ``e{n}`` whether any event has its key (``event_keys``)."""
+    columns, params = [], {}
+    for n, tag in enumerate(tags):
+        params.update({f"k{n}": tag.key, f"v{n}": tag.value})
+        holds = "0" if tag.scope == "span" else _matches("ResourceAttributes", tag, n)
+        columns.append(f"groupUniqArrayIf(ResourceHash, {holds}) AS r{n}")
+        columns.append(
+            f"(SELECT count() > 0 FROM {db}.event_keys WHERE Key = {{k{n}:String}}) AS e{n}"
+        )
+    return f"SELECT {', '.join(columns)} FROM {db}.resources", params
+
+
+def tag_branches(row: dict[str, Any], tags: tuple[TagFilter, ...]) -> tuple[TagBranches, ...]:
+    """``tag_lookup``'s row, per tag."""
+    return tuple(
+        TagBranches(
+            tuple(int(h) for h in row[f"r{n}"]) if tag.scope != "span" else (),
+            bool(row[f"e{n}"]) and tag.scope == "any",
+        )
+        for n, tag in enumerate(tags)
     )
-    scopes = {
-        "span": [on("SpanAttributes")],
-        "resource": [resource],
-        "any": [
-            on("SpanAttributes"),
-            resource,
-            f"arrayExists(e -> {on('e.Attributes')}, Events)",
-        ],
-    }[tag.scope]
-    return "(" + " OR ".join(scopes) + ")", {f"k{n}": tag.key, f"v{n}": tag.value}
 
 
-def find_trace_ids(db: str, query: TraceQuery) -> tuple[str, dict[str, Any]]:
-    """Every condition holds on one span; traces ordered by their newest matching span."""
+def _tag_condition(
+    tag: TagFilter, n: int, branches: TagBranches
+) -> tuple[str | None, dict[str, Any]]:
+    """The tag as a condition on one span: only the branches ``tag_lookup`` found possible
+    (each branch left out saves the search its columns and the OR; bench/README.md, 4 Dec).
+    None when the tag matches nothing."""
+    params: dict[str, Any] = {f"k{n}": tag.key, f"v{n}": tag.value}
+    scopes = []
+    if tag.scope in ("span", "any"):
+        scopes.append(_matches("SpanAttributes", tag, n))
+    if branches.resources:
+        # Resources were matched in their own small table, not through each span's
+        # dictionary lookup (with it, the tagged search was 1.3-2.7x slower).
+        scopes.append(f"ResourceHash IN {{r{n}:Array(UInt64)}}")
+        params[f"r{n}"] = list(branches.resources)
+    if branches.events:
+        scopes.append(f"arrayExists(e -> {_matches('e.Attributes', tag, n)}, Events)")
+    if not scopes:
+        return None, params
+    return "(" + " OR ".join(scopes) + ")", params
+
+
+def find_trace_ids(
+    db: str, query: TraceQuery, branches: tuple[TagBranches, ...]
+) -> tuple[str, dict[str, Any]] | None:
+    """Every condition holds on one span; traces ordered by their newest matching span.
+    ``branches``: ``tag_branches`` per tag of the query (a span-scoped tag's need no lookup:
+    ``TagBranches()``); None when a tag can match no span."""
     where = ["Timestamp >= {start:Int64}", "Timestamp <= {end:Int64}"]
     params: dict[str, Any] = {"start": query.start_ns, "end": query.end_ns, "limit": query.limit}
     if query.service is not None:
@@ -105,8 +149,10 @@ def find_trace_ids(db: str, query: TraceQuery) -> tuple[str, dict[str, Any]]:
     if query.max_duration_ns is not None:
         where.append("Duration <= {max_duration:Int64}")
         params["max_duration"] = query.max_duration_ns
-    for n, tag in enumerate(query.tags):
-        condition, values = _tag_condition(db, tag, n)
+    for n, (tag, possible) in enumerate(zip(query.tags, branches, strict=True)):
+        condition, values = _tag_condition(tag, n, possible)
+        if condition is None:
+            return None
         where.append(condition)
         params.update(values)
     text = f"""

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -144,9 +145,12 @@ def resource_hashes(batch: SpanBatch) -> pa.Array:
 
 def binary_ids(batch: SpanBatch, hashes: pa.Array | None = None) -> pa.Table:
     """The batch as the ``spans`` table's columns: binary ids, the resource as its hash
-    (``hashes``: ``resource_hashes(batch)`` if already computed), the rest as they are."""
+    (``hashes``: ``resource_hashes(batch)`` if already computed), Events and Links as
+    ``EventsIn`` and ``LinksIn`` (ClickHouse packs them, ``schema``), the rest as they are."""
     trace_ids = _hex_words(batch.column("TraceId"), 32)
     columns: dict[str, Any] = {name: batch.column(name) for name in _INSERT_COLUMNS}
+    columns["EventsIn"] = columns.pop("Events")
+    columns["LinksIn"] = columns.pop("Links")
     columns["ResourceHash"] = resource_hashes(batch) if hashes is None else hashes
     columns["TraceId"] = pa.Array.from_buffers(
         pa.binary(16), batch.num_rows, [None, pa.py_buffer(trace_ids)]
@@ -154,6 +158,32 @@ def binary_ids(batch: SpanBatch, hashes: pa.Array | None = None) -> pa.Table:
     columns["SpanId"] = _span_ids(batch.column("SpanId"))
     columns["ParentSpanId"] = _span_ids(batch.column("ParentSpanId"))
     return pa.table(columns)
+
+
+def unpacked(table: pa.Table) -> pa.Table:
+    """``sql.SPAN_COLUMNS``' rows with ``EventsText`` and ``LinksText`` (a span's events and
+    links as JSON, '' for none: ``schema``) as ``SPAN_SCHEMA``'s Events and Links. Only the
+    non-empty ones are decoded (a per-span Python loop over those: few in a trace)."""
+    for packed, name in (("EventsText", "Events"), ("LinksText", "Links")):
+        column = table.column(packed).combine_chunks()
+        kind = SPAN_SCHEMA.field(name).type
+        fields = [field.name for field in kind.value_type]
+        lists: list[list[Any]] = [[]] * len(column)
+        # binary_length: a server may send String as Arrow binary (orjson reads bytes too).
+        for i in pc.indices_nonzero(pc.binary_length(column)).to_pylist():
+            items = [
+                # A server set not to write tuples as objects writes them as arrays, and one
+                # set to quote 64-bit integers, an event's Timestamp as a string.
+                dict(zip(fields, item, strict=True)) if isinstance(item, list) else item
+                for item in orjson.loads(column[i].as_py())
+            ]
+            for item in items:
+                if "Timestamp" in item:
+                    item["Timestamp"] = int(item["Timestamp"])
+            lists[i] = items
+        at = table.schema.get_field_index(packed)
+        table = table.set_column(at, name, pa.array(lists, kind))
+    return table
 
 
 class ClickHouseStore:
@@ -366,7 +396,7 @@ class ClickHouseStore:
     async def get_trace(self, params: GetTraceParams) -> SpanBatch:
         text = sql.traces_spans(self._db, one=True, cluster=self._cluster is not None)
         table = await self._run(lambda e: e.query(text, {"trace": params.trace_id}))
-        return self._spans(table)
+        return self._spans(unpacked(table))
 
     async def get_traces(self, params: GetTracesParams) -> SpanBatch:
         unique = list(dict.fromkeys(params.trace_ids))
@@ -385,7 +415,7 @@ class ClickHouseStore:
                 [("Timestamp", "ascending"), ("SpanId", "ascending")]
             )
 
-        return self._spans(await self._run(work))
+        return self._spans(unpacked(await self._run(work)))
 
     async def find_trace_ids(self, query: TraceQuery) -> list[str]:
         if query.limit <= 0:
@@ -398,6 +428,12 @@ class ClickHouseStore:
             # a short window's read short. Unlike DuckDB's, the windows are the query's own,
             # not narrowed to the data first: that extent cost one more chDB query (~10 ms)
             # than an empty sub-window does.
+            # Where each tag can match, looked up once for the windows (sql.tag_lookup).
+            branches = tuple(sql.TagBranches() for _ in query.tags)
+            if any(tag.scope != "span" for tag in query.tags):
+                text, params = sql.tag_lookup(self._db, query.tags)
+                row = executor.query(text, params).to_pylist()[0]
+                branches = sql.tag_branches(row, query.tags)
             top = query.end_ns
             span = max(0, top - query.start_ns)
             found: list[str] = []
@@ -405,9 +441,12 @@ class ClickHouseStore:
                 start = (
                     query.start_ns if fraction == 1 else max(query.start_ns, top - span // fraction)
                 )
-                text, params = sql.find_trace_ids(
-                    self._db, dataclasses.replace(query, start_ns=start)
+                statement = sql.find_trace_ids(
+                    self._db, dataclasses.replace(query, start_ns=start), branches
                 )
+                if statement is None:
+                    return []  # a tag no span can match
+                text, params = statement
                 found = [str(t) for t in executor.query(text, params).column(0).to_pylist()]
                 if len(found) >= query.limit or start == query.start_ns:
                     break
