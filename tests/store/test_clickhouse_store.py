@@ -113,7 +113,7 @@ async def test_a_tag_search_reads_only_the_branches_where_the_tag_can_match() ->
             tags = (
                 TagFilter("http.route", "/cart"),
                 TagFilter("exception.type", "CardDeclined"),
-                TagFilter("host.name", world.FRONTEND["host.name"]),
+                TagFilter("host.name", str(world.FRONTEND["host.name"])),
                 TagFilter("host.name", "nowhere", scope="resource"),
             )
             text, params = sql.tag_lookup(db, tags)
