@@ -116,22 +116,37 @@ async def load(directory: Path, spans: int, hours: float) -> tuple[list[str], in
     return sample, total, took
 
 
+def _sampled_ids(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """Random spans' traces (as ``load`` samples them), sorted."""
+    rows = conn.execute(
+        "SELECT lpad(lower(hex(TraceId)), 32, '0') FROM spans"
+        " USING SAMPLE 2000 ROWS (reservoir, 11)"
+    ).fetchall()
+    return sorted(row[0] for row in rows)
+
+
 def loaded(directory: Path) -> tuple[list[str], int, int]:
-    """A kept directory's sampled trace ids (random spans' traces, as ``load`` samples them),
-    span count and newest span start, read with a read-only connection."""
+    """A kept directory's sampled trace ids, span count and newest span start, read with a
+    read-only connection."""
     conn = duckdb.connect(str(directory / "spans.duckdb"), read_only=True)
     try:
-        ids = [
-            row[0]
-            for row in conn.execute(
-                "SELECT lpad(lower(hex(TraceId)), 32, '0') FROM spans"
-                " USING SAMPLE 2000 ROWS (reservoir, 11)"
-            ).fetchall()
-        ]
+        ids = _sampled_ids(conn)
         ((spans, newest),) = conn.execute("SELECT count(*), max(Timestamp) FROM spans").fetchall()
     finally:
         conn.close()
-    return sorted(ids), int(spans), int(newest)
+    return ids, int(spans), int(newest)
+
+
+def loaded_services(directory: Path) -> tuple[list[str], list[str], int]:
+    """A kept directory's sampled trace ids, its services and newest span start."""
+    conn = duckdb.connect(str(directory / "spans.duckdb"), read_only=True)
+    try:
+        ids = _sampled_ids(conn)
+        rows = conn.execute("SELECT DISTINCT ServiceName FROM spans ORDER BY 1").fetchall()
+        ((newest,),) = conn.execute("SELECT max(Timestamp) FROM spans").fetchall()
+    finally:
+        conn.close()
+    return ids, [row[0] for row in rows], int(newest)
 
 
 def search_query(end: int, service: str) -> TraceQuery:

@@ -26,32 +26,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from query import HOUR_NS, cpu_seconds, free_port, pct
-
-
-def sample(directory: Path) -> tuple[list[str], list[str], int]:
-    conn = duckdb.connect(str(directory / "spans.duckdb"), read_only=True)
-    try:
-        ids = [
-            row[0]
-            for row in conn.execute(
-                "SELECT lpad(lower(hex(TraceId)), 32, '0') FROM spans"
-                " USING SAMPLE 2000 ROWS (reservoir, 11)"
-            ).fetchall()
-        ]
-        services = [
-            row[0]
-            for row in conn.execute("SELECT DISTINCT ServiceName FROM spans ORDER BY 1").fetchall()
-        ]
-        ((newest,),) = conn.execute("SELECT max(Timestamp) FROM spans").fetchall()
-    finally:
-        conn.close()
-    return sorted(ids), services, int(newest)
+from query import HOUR_NS, cpu_seconds, free_port, loaded_services, pct
 
 
 class Server:
@@ -122,7 +101,7 @@ def main() -> None:
     parser.add_argument("--search-block", type=int, default=5, help="searches per block")
     args = parser.parse_args()
 
-    ids, services, end = sample(args.data)
+    ids, services, end = loaded_services(args.data)
     tags = json.dumps({"http.response.status_code": "500"})
     window = f"start={(end - HOUR_NS) // 1000}&end={end // 1000}"
     rng = random.Random(17)

@@ -32,7 +32,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import httpx
 import orjson
 from starlette.applications import Starlette
@@ -45,27 +44,9 @@ from breadcrumbs.query.service import QueryService, split_traces
 from breadcrumbs.store.base import TagFilter, TraceQuery
 from breadcrumbs.store.duckdb import DuckDBStore
 
-HOUR_NS = 3600 * 10**9
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def sample(directory: Path) -> tuple[list[str], list[str], int]:
-    conn = duckdb.connect(str(directory / "spans.duckdb"), read_only=True)
-    try:
-        ids = [
-            row[0]
-            for row in conn.execute(
-                "SELECT lpad(lower(hex(TraceId)), 32, '0') FROM spans"
-                " USING SAMPLE 2000 ROWS (reservoir, 11)"
-            ).fetchall()
-        ]
-        services = [
-            r[0]
-            for r in conn.execute("SELECT DISTINCT ServiceName FROM spans ORDER BY 1").fetchall()
-        ]
-        ((newest,),) = conn.execute("SELECT max(Timestamp) FROM spans").fetchall()
-    finally:
-        conn.close()
-    return sorted(ids), services, int(newest)
+from query import HOUR_NS, loaded_services
 
 
 def search_query(end: int, service: str) -> TraceQuery:
@@ -121,7 +102,7 @@ def main() -> None:
     parser.add_argument("--digest", action="store_true")
     args = parser.parse_args()
 
-    ids, services, end = sample(args.directory)
+    ids, services, end = loaded_services(args.directory)
     store = DuckDBStore(args.directory / "spans.duckdb")
     query = QueryService(store)
     app = Starlette(routes=jaeger_api.routes(query))
