@@ -107,7 +107,7 @@ def test_a_cluster_migration_copies_local_tables_and_remakes_the_distributed_one
     assert all(" ON CLUSTER `prod`" in s for s in steps if not s.startswith("INSERT"))
     # The Distributed spans table is made again by ddl, over the new local table's columns.
     assert "DROP TABLE IF EXISTS `traces`.spans ON CLUSTER `prod`" in steps
-    (copy,) = [s for s in steps if s.startswith("INSERT INTO `traces`.spans_v5_local")]
+    (copy,) = [s for s in steps if s.startswith("INSERT INTO `traces`.spans_v6_local")]
     assert "FROM `traces`.spans_local" in copy
     assert "RENAME TABLE `traces`.spans_local TO `traces`.spans_old_local, " in "\n".join(steps)
 
@@ -348,7 +348,7 @@ def test_v4_red_codecs_are_the_ddl_s() -> None:
 
 
 def _frozen_database(executor: ChdbExecutor, database: str, version: int) -> None:
-    """A database as schema v3 or v4 made it (``fixtures/clickhouse_v{version}.sql``),
+    """A database as schema v3, v4 or v5 made it (``fixtures/clickhouse_v{version}.sql``),
     holding ``world.SPANS``."""
     frozen = (Path(__file__).parent / "fixtures" / f"clickhouse_v{version}.sql").read_text()
     executor.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
@@ -371,7 +371,8 @@ def _frozen_database(executor: ChdbExecutor, database: str, version: int) -> Non
         ),
     )
     executor.command(schema.reload_resources(database))
-    executor.insert(f"`{database}`.spans", _before_v5(binary_ids(batch, hashes)))
+    rows = binary_ids(batch, hashes)
+    executor.insert(f"`{database}`.spans", rows if version >= 5 else _before_v5(rows))
 
 
 async def test_a_v3_database_gets_v4_codecs_on_open() -> None:
@@ -421,6 +422,58 @@ async def test_a_v3_database_gets_v4_codecs_on_open() -> None:
             await store.close()
     finally:
         executor.close()
+
+
+def _made_as(executor: ChdbExecutor, database: str, table: str) -> str:
+    made = executor.query(
+        "SELECT create_table_query FROM system.tables "
+        "WHERE database = {db:String} AND name = {table:String}",
+        {"db": database, "table": table},
+    )
+    return str(made.column(0)[0].as_py())
+
+
+async def test_a_v5_database_gets_smaller_compressed_blocks_on_open() -> None:
+    """A database as v5 made it: opened, its spans table has v6's smaller compressed blocks
+    by one ALTER (no copy), and every trace reads back whole, before and after a merge."""
+    database = "from_v5"
+    block = f"min_compress_block_size = {schema.SPANS_MIN_COMPRESS_BLOCK}"
+    executor = ChdbExecutor(CHDB_DIR)
+    try:
+        _frozen_database(executor, database, 5)
+        assert block not in _made_as(executor, database, "spans")
+        steps = schema.migrations(5, database)
+        assert len(steps) == 1
+        assert steps[0].startswith(f"ALTER TABLE `{database}`.spans MODIFY SETTING")
+
+        store = ClickHouseStore(ChdbExecutor(CHDB_DIR), database=database)
+        try:
+            assert block in _made_as(executor, database, "spans")
+            version = executor.query(f"SELECT max(Value) FROM `{database}`.meta").column(0)[0]
+            assert version.as_py() == schema.SCHEMA_VERSION
+            late = dataclasses.replace(world.SPANS[0], trace_id="c" * 32)
+            await store.write(batch_from_spans([late]))
+            for merged in (False, True):
+                if merged:
+                    executor.command(f"OPTIMIZE TABLE `{database}`.spans FINAL")
+                assert (await store.stats()).spans == len(world.SPANS) + 1
+                assert (await store.get_trace(GetTraceParams("c" * 32))).num_rows == 1
+                for letter, trace_id in world.TRACES.items():
+                    got = (await store.get_trace(GetTraceParams(trace_id))).sort_by("SpanId")
+                    written = batch_from_spans(world.spans_of(letter)).sort_by("SpanId")
+                    for name in ("Events", "Links", "SpanAttributes"):
+                        assert got.column(name).to_pylist() == written.column(name).to_pylist()
+        finally:
+            await store.close()
+    finally:
+        executor.close()
+
+
+def test_new_spans_tables_have_smaller_compressed_blocks() -> None:
+    for cluster in (None, "prod"):
+        statements = schema.ddl("traces", cluster)
+        (spans,) = [s for s in statements if ".spans" in s and "Timestamp Int64" in s]
+        assert f"min_compress_block_size = {schema.SPANS_MIN_COMPRESS_BLOCK}" in spans
 
 
 def _stored_columns(executor: ChdbExecutor, database: str) -> list[str]:

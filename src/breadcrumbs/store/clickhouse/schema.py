@@ -1,4 +1,4 @@
-"""The ClickHouse layout (schema version 5), as DDL for one server or a cluster.
+"""The ClickHouse layout (schema version 6), as DDL for one server or a cluster.
 
 - ``spans``: one row per span, ordered by (10-minute bucket of the start, ServiceName,
   TraceId), so a time window reads only its buckets, a search by service (the Jaeger and
@@ -35,6 +35,12 @@
   mostly empty ones take the sparse serialization (as arrays: 265 KB per 1.1M spans, packed:
   242 KB). Same process, interleaved, 1.1M spans (bench/README.md, 4 Dec): get-trace and a
   search's 20 traces ~10% faster than v4's arrays, of which reading the JSON a few %.
+  v6: the spans' compressed blocks at least 16 KiB, not ClickHouse's 64 KiB
+  (``SPANS_MIN_COMPRESS_BLOCK``): a trace's few rows in a granule made every column's read
+  decompress ~64 KiB. Same process, 1.1M spans (bench/README.md, 4 Dec): get-trace -12..-22%
+  p50, a search's 20 traces -25%, +0.3 B/span (8 KiB: a little faster, +0.6 B/span; 512- or
+  256-row granules without it: no gain). v5 databases change the setting by ``ALTER``
+  (parts already written keep their blocks until merges rewrite them).
 - ``resources``: each resource's attributes once, by ``ResourceHash`` (they repeat for every
   span of a process: 10 of v2's 50 bytes per span, bench/README.md). Writers insert the
   resources they have not seen and reload ``resources_dict`` (a hashed dictionary over the
@@ -69,9 +75,10 @@ from typing import Final
 
 from breadcrumbs.store.clickhouse import red
 
-SCHEMA_VERSION: Final = 5
+SCHEMA_VERSION: Final = 6
 RESOURCES_VERSION: Final = 3  # the version whose migration moved resources to their table
 BUCKET_NS: Final = 600 * 10**9  # the spans table's first sort key: 10-minute buckets
+SPANS_MIN_COMPRESS_BLOCK: Final = 16384  # v6: bytes; smaller blocks, smaller point reads
 
 _SPANS_COLUMNS: Final = """
     Timestamp Int64 CODEC(Delta, ZSTD(9)),
@@ -167,7 +174,9 @@ def _spans_body(database: str, cluster: str | None, table: str, ttl_s: int) -> s
 ENGINE = {_engine("", cluster, table)}
 PARTITION BY {_DAY}
 ORDER BY ({SPANS_ORDER}){_ttl(ttl_s)}
-SETTINGS index_granularity = 1024{", ttl_only_drop_parts = 1" if ttl_s else ""}"""
+SETTINGS index_granularity = 1024, min_compress_block_size = {SPANS_MIN_COMPRESS_BLOCK}{
+        ", ttl_only_drop_parts = 1" if ttl_s else ""
+    }"""
 
 
 def ddl(database: str, cluster: str | None = None, ttl_s: int = 0) -> list[str]:
@@ -339,7 +348,7 @@ def migrations(
     ``ddl`` (which then recreates what they dropped, and creates new tables: v3's
     ``span_metrics`` needs no statement here).
 
-    Every older version's spans are copied into a table in the current layout, which takes
+    Every version before v5's spans are copied into a table in the current layout, which takes
     the old one's name (v5 packs Events and Links, v4 changed codecs, v3 named resources by
     hash, v2 ordered by service: one copy does all of it). Before v3 the distinct resources
     of the spans go into ``resources`` first (hashed in SQL as the writers hash them in
@@ -347,7 +356,9 @@ def migrations(
     256-row granules) is made again from the spans, and v3's RED table gets v4's codecs
     (``RED_CODECS_V4``). The views feeding the lookup tables are
     dropped first (they follow their source table, not its name) and made again by ``ddl``;
-    ``operations`` stays as it is (the same spans), and so does v4's ``trace_ranges``.
+    ``operations`` stays as it is (the same spans), and so does v4's ``trace_ranges``. v5's
+    spans need no copy for v6: its smaller compressed blocks are a setting, changed by
+    ``ALTER`` (new parts and merges write them).
 
     Every statement can run again after a run cut short."""
     if version >= SCHEMA_VERSION:
@@ -355,6 +366,11 @@ def migrations(
     on = f" ON CLUSTER `{cluster}`" if cluster else ""
     local = "_local" if cluster else ""
     db = f"`{database}`"
+    if version == 5:
+        return [
+            f"ALTER TABLE {db}.spans{local}{on} "
+            f"MODIFY SETTING min_compress_block_size = {SPANS_MIN_COMPRESS_BLOCK}"
+        ]
     # The copy's name is the version's: a replicated table's path keeps the name it was made
     # with, so each migration's copy needs its own.
     new = f"spans_v{SCHEMA_VERSION}"
