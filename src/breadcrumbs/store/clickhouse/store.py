@@ -280,8 +280,17 @@ class ClickHouseStore:
                     }
                 ),
             )
-            verb = "migrated" if version else "created"
-            log.info("%s ClickHouse schema version %d in %s", verb, schema.SCHEMA_VERSION, self._db)
+            if version:
+                log.info(
+                    "migrated %s from schema version %d to %d",
+                    self._db,
+                    version,
+                    schema.SCHEMA_VERSION,
+                )
+            else:
+                log.info(
+                    "created ClickHouse schema version %d in %s", schema.SCHEMA_VERSION, self._db
+                )
 
     def _schema_version(self, database: str) -> int:
         """The database's schema version, 0 when it has no tables yet."""
