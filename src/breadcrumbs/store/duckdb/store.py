@@ -370,8 +370,39 @@ _CACHED_LOOKUP_ROWS = 4_000_000
 
 
 _Range = tuple[int, int, int, int]
-_Extent = tuple[int, int | None, int | None]
 """A trace prefix's first and last start (ns) and first and last flush."""
+
+_Extent = tuple[int, int | None, int | None]
+"""The spans table's rows, oldest and newest start."""
+
+_Resources = tuple[pa.Array, pa.ChunkedArray, pa.ChunkedArray]
+"""The resources table's ids, attribute lists and type codes."""
+
+
+class _UntilChanged(Generic[T]):
+    """A value read from the database, kept until ``changed()``: a change bumps the
+    generation, and a load started before a change is not kept."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._value: T | None = None
+
+    def changed(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._value = None
+
+    def get(self, load: Callable[[], T], *, fresh: bool = False) -> T:
+        with self._lock:
+            cached, generation = self._value, self._generation
+        if cached is not None and not fresh:
+            return cached
+        loaded = load()
+        with self._lock:
+            if generation == self._generation:
+                self._value = loaded
+        return loaded
 
 
 def _ranges_by_prefix(rows: list[tuple[Any, ...]]) -> dict[int, _Range]:
@@ -550,16 +581,10 @@ class DuckDBStore:
         # generation; None: not loaded (or dropped by retention).
         self._sorted_lock = threading.Lock()
         self._sorted: _SortedLevels | None = None
-        # Cached resources table (ids, attribute lists, type codes) and its generation: a
-        # change bumps the generation, and a load started before a change is not kept.
-        self._resource_lock = threading.Lock()
-        self._resource_generation = 0
-        self._resource_cache: tuple[pa.Array, pa.ChunkedArray, pa.ChunkedArray] | None = None
-        # The spans table's (rows, oldest start, newest start), kept the same way: every
-        # write or delete of spans bumps the generation.
-        self._extent_lock = threading.Lock()
-        self._extent_generation = 0
-        self._extent: _Extent | None = None
+        # The resources table, and the spans table's extent (every write or delete of spans
+        # changes it), read once per change.
+        self._resource_cache: _UntilChanged[_Resources] = _UntilChanged()
+        self._extent: _UntilChanged[_Extent] = _UntilChanged()
         self._sort_keys = _SORT_KEYS[sort_order]
         self._dependencies = dependencies.Tracker(
             sql.DEPENDENCY_HORIZON_NS, max_share=dependency_refresh_share
@@ -759,9 +784,9 @@ class DuckDBStore:
                     raise
                 if new:
                     self._resource_ids = resources
-                    self._resources_changed()
+                    self._resource_cache.changed()
                 if batch.num_rows:
-                    self._spans_changed()
+                    self._extent.changed()
                 if hashes is not None:
                     self._flush = flush
                     self._appended_to_tail(ranges)
@@ -922,47 +947,22 @@ class DuckDBStore:
 
     # --- read -------------------------------------------------------------------------------
 
-    def _resources_changed(self) -> None:
-        with self._resource_lock:
-            self._resource_generation += 1
-            self._resource_cache = None
-
-    def _spans_changed(self) -> None:
-        with self._extent_lock:
-            self._extent_generation += 1
-            self._extent = None
-
     def _span_extent(self, cur: duckdb.DuckDBPyConnection) -> _Extent:
         """(rows, oldest start, newest start) of the spans table: from the table's statistics
         (~0.8 ms a statement, two per search) when spans changed since the last call."""
-        with self._extent_lock:
-            cached, generation = self._extent, self._extent_generation
-        if cached is not None:
-            return cached
-        ((rows, oldest, newest),) = cur.execute(sql.SPANS_EXTENT).fetchall()
-        loaded = (int(rows), oldest, newest)
-        with self._extent_lock:
-            if generation == self._extent_generation:
-                self._extent = loaded
-        return loaded
 
-    def _resources(
-        self, cur: duckdb.DuckDBPyConnection, *, fresh: bool = False
-    ) -> tuple[pa.Array, pa.ChunkedArray, pa.ChunkedArray]:
-        with self._resource_lock:
-            cached, generation = self._resource_cache, self._resource_generation
-        if cached is not None and not fresh:
-            return cached
-        table: pa.Table = cur.sql(sql.RESOURCES).to_arrow_table()
-        loaded = (
-            table.column(0).combine_chunks(),
-            table.column(1),
-            table.column(2),
-        )
-        with self._resource_lock:
-            if generation == self._resource_generation:
-                self._resource_cache = loaded
-        return loaded
+        def load() -> _Extent:
+            ((rows, oldest, newest),) = cur.execute(sql.SPANS_EXTENT).fetchall()
+            return int(rows), oldest, newest
+
+        return self._extent.get(load)
+
+    def _resources(self, cur: duckdb.DuckDBPyConnection, *, fresh: bool = False) -> _Resources:
+        def load() -> _Resources:
+            table: pa.Table = cur.sql(sql.RESOURCES).to_arrow_table()
+            return table.column(0).combine_chunks(), table.column(1), table.column(2)
+
+        return self._resource_cache.get(load, fresh=fresh)
 
     def _resources_with(self, cur: duckdb.DuckDBPyConnection, key: str, value: str) -> list[int]:
         """Ids of the resources having the attribute ``key`` = ``value``, from the cached
@@ -1253,7 +1253,7 @@ class DuckDBStore:
         # not conflict in DuckDB, so ingest goes on meanwhile.
         row = cur.execute(sql.DELETE_SPANS, [cutoff_ns]).fetchone()
         deleted = int(row[0]) if row else 0
-        self._spans_changed()
+        self._extent.changed()
         with self._ranges_lock:
             cur.begin()
             try:
@@ -1274,7 +1274,7 @@ class DuckDBStore:
                 cur.execute(sql.DELETE_RESOURCES)
                 cur.commit()
                 self._resource_ids = None
-                self._resources_changed()
+                self._resource_cache.changed()
             except BaseException:
                 cur.rollback()
                 raise
