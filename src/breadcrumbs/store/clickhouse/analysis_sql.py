@@ -78,11 +78,14 @@ def _compared(db: str, endpoint: Endpoint, selected: str) -> tuple[str, dict[str
     traces, params = _traces(db, endpoint)
     if endpoint.operation is not None:
         return traces, params
+    # One pass over the traces (a CTE named three times would be read three times).
     return (
         f"""
-        WITH t AS ({traces})
-        SELECT * FROM t WHERE {selected} OR anchor IN (SELECT anchor FROM t WHERE {selected})
-           OR (SELECT countIf({selected}) FROM t) = 0
+        SELECT * FROM (
+            SELECT *, max({selected}) OVER (PARTITION BY anchor) AS anchor_selected,
+                   max({selected}) OVER () AS any_selected
+            FROM ({traces})
+        ) WHERE anchor_selected OR NOT any_selected
         """,
         params,
     )
