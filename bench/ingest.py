@@ -314,6 +314,17 @@ class QueryResult:
         )
 
 
+def _why(response: httpx.Response) -> str:
+    """A server error's message, so a failed query in a run says what failed."""
+    if response.status_code < 500:
+        return ""
+    try:
+        errors = response.json().get("errors") or [{}]
+        return f" ({str(errors[0].get('msg', ''))[:160]})"
+    except ValueError:
+        return f" ({response.text[:160]})"
+
+
 async def run_queries(target: Target, deadline: float) -> QueryResult:
     """``CLIENTS`` clients searching and fetching traces through the Jaeger API until the
     deadline, each waiting for its answer."""
@@ -335,7 +346,7 @@ async def run_queries(target: Target, deadline: float) -> QueryResult:
                 began = time.perf_counter()
                 response = await http.get("/api/traces", params=params)
                 if response.status_code != 200:
-                    result.failed[f"search HTTP {response.status_code}"] += 1
+                    result.failed[f"search HTTP {response.status_code}{_why(response)}"] += 1
                     await asyncio.sleep(0.5)
                     continue
                 result.searches.append(time.perf_counter() - began)
@@ -346,7 +357,7 @@ async def run_queries(target: Target, deadline: float) -> QueryResult:
                 began = time.perf_counter()
                 response = await http.get(f"/api/traces/{rng.choice(found)['traceID']}")
                 if response.status_code != 200:
-                    result.failed[f"trace HTTP {response.status_code}"] += 1
+                    result.failed[f"trace HTTP {response.status_code}{_why(response)}"] += 1
                     continue
                 result.fetches.append(time.perf_counter() - began)
 
@@ -548,6 +559,11 @@ def main() -> None:
                 )
                 if result.queries is not None:
                     print(result.queries.line(), flush=True)
+                    if result.queries.failed:  # the server's account of it outlives the run
+                        kept_name = f"bench-ingest-{label}-{os.getpid()}.log"
+                        kept = Path(tempfile.gettempdir()) / kept_name
+                        kept.write_bytes(log.read_bytes())
+                        print(f"  server log kept: {kept}", flush=True)
                     notes.append(f"{transport}, decode workers {workers}:\n{result.queries.line()}")
                 if loaded and workers in quiet_rates:
                     ratios.append(
