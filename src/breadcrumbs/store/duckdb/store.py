@@ -63,6 +63,7 @@ from breadcrumbs.store.base import (
     TypicalTraceQuery,
 )
 from breadcrumbs.store.duckdb import analysis_sql, dependencies, doctor_sql, schema, sql
+from breadcrumbs.store.duckdb.parallelism import Parallelism
 from breadcrumbs.store.duckdb.red_levels import RedLevels
 from breadcrumbs.store.selection_rows import (
     EXAMPLES,
@@ -558,6 +559,9 @@ class DuckDBStore:
         if memory_limit:
             config["memory_limit"] = memory_limit
         self._conn = duckdb.connect(str(self.path), config=config)
+        self._ingest_behind = ingest_behind
+        pool = self._conn.execute("SELECT current_setting('threads')").fetchone()
+        self._parallelism = Parallelism(int(pool[0]) if pool else 1)
         self._threads = StoreThreads(
             "duckdb",
             readers=query_threads,
@@ -711,15 +715,30 @@ class DuckDBStore:
 
         return in_thread
 
+    def _fitted(
+        self, work: Callable[[duckdb.DuckDBPyConnection], T]
+    ) -> Callable[[duckdb.DuckDBPyConnection], T]:
+        """``work`` after DuckDB's pool is fitted to ingest's state (``parallelism``), asked
+        here, on the event loop, where the pipeline's state may be read."""
+        if self._ingest_behind is None:
+            return work
+        threads = self._parallelism.wanted(self._ingest_behind())
+
+        def fitted(cur: duckdb.DuckDBPyConnection) -> T:
+            self._parallelism.apply(cur, threads)
+            return work(cur)
+
+        return fitted
+
     async def _write_run(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-        return await self._threads.write(self._on_cursor(work))
+        return await self._threads.write(self._on_cursor(self._fitted(work)))
 
     async def _upkeep_run(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         return await self._threads.upkeep(self._on_cursor(work))
 
     async def _read(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """A read: on a reader thread, interrupted past the timeout or when cancelled."""
-        read = _Read(self._conn, work)
+        read = _Read(self._conn, self._fitted(work))
         return await self._threads.read(read.run, read.interrupt)
 
     # --- write ------------------------------------------------------------------------------
