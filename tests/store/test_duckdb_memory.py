@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from tests.pipeline.support import make_batch
+
+from breadcrumbs.errors import Unavailable, http_status
+from breadcrumbs.store.base import ServicesQuery
 from breadcrumbs.store.duckdb import DuckDBStore
 from breadcrumbs.store.duckdb.store import DEFAULT_MEMORY_LIMIT
 
@@ -37,3 +42,23 @@ async def test_a_limit_can_be_given_or_left_to_duckdb(tmp_path: Path) -> None:
         assert _limit_bytes(unbounded) > 512 << 20
     finally:
         await unbounded.close()
+
+
+async def test_a_read_past_duckdbs_memory_limit_is_a_clear_retryable_refusal(
+    tmp_path: Path,
+) -> None:
+    # A list aggregate cannot spill: past the limit DuckDB refuses it. A read meeting that
+    # beside a flush (whose rows stay pinned until it commits) was an HTTP 500.
+    store = DuckDBStore(tmp_path / "spans.duckdb", memory_limit="16MiB")
+    try:
+        await store.write(make_batch(1))
+        with pytest.raises(Unavailable) as refused:
+            await store._read(
+                lambda cur: cur.execute("SELECT list(range) FROM range(50000000)").fetchall()
+            )
+        assert http_status(refused.value) == 503
+        assert refused.value.retry_after_s == 1
+        assert "short of memory" in refused.value.message
+        assert await store.services(ServicesQuery()) == ["svc"]  # and it still serves
+    finally:
+        await store.close()

@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from breadcrumbs.errors import Unavailable
 from breadcrumbs.model import ATTRIBUTES_TYPE, SPAN_SCHEMA, SpanBatch, SpanKind, empty_batch
 from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import (
@@ -558,6 +559,7 @@ class DuckDBStore:
             config["threads"] = threads
         if memory_limit:
             config["memory_limit"] = memory_limit
+        self._memory_limit = memory_limit
         self._conn = duckdb.connect(str(self.path), config=config)
         self._ingest_behind = ingest_behind
         pool = self._conn.execute("SELECT current_setting('threads')").fetchone()
@@ -738,8 +740,24 @@ class DuckDBStore:
 
     async def _read(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """A read: on a reader thread, interrupted past the timeout or when cancelled."""
-        read = _Read(self._conn, self._fitted(work))
-        return await self._threads.read(read.run, read.interrupt)
+        try:
+            read = _Read(self._conn, self._fitted(work))
+            return await self._threads.read(read.run, read.interrupt)
+        except duckdb.OutOfMemoryException:
+            # DuckDB's memory limit is shared with the flush in flight, whose rows stay
+            # pinned until it commits (seen under full ingest beside 4 searching clients).
+            # Once it has, the read usually fits; if not, the client is told to come back.
+            pass
+        await self._threads.write(lambda: None)
+        try:
+            read = _Read(self._conn, self._fitted(work))
+            return await self._threads.read(read.run, read.interrupt)
+        except duckdb.OutOfMemoryException:
+            raise Unavailable(
+                f"the store is short of memory while it writes (DuckDB's limit, "
+                f"{self._memory_limit or 'its default'}); retry in a moment",
+                retry_after_s=1,
+            ) from None
 
     # --- write ------------------------------------------------------------------------------
 
