@@ -49,6 +49,19 @@ pub enum Bytes {
 }
 
 impl Bytes {
+    /// Gives back the capacity beyond the length: the decoder sizes its columns from the body
+    /// and grows them by doubling, and a batch waits for the store up to seconds, so its slack
+    /// would be held as long (glibc shrinks in place: no copy).
+    fn shrunk(mut self) -> Bytes {
+        match &mut self {
+            Bytes::U8(v) => v.shrink_to_fit(),
+            Bytes::I8(v) => v.shrink_to_fit(),
+            Bytes::I32(v) => v.shrink_to_fit(),
+            Bytes::I64(v) => v.shrink_to_fit(),
+        }
+        self
+    }
+
     fn as_ptr(&self) -> *const c_void {
         match self {
             Bytes::U8(v) => v.as_ptr().cast(),
@@ -73,7 +86,7 @@ impl Node {
     pub fn primitive(length: usize, values: Bytes) -> Node {
         Node {
             length,
-            buffers: vec![None, Some(Arc::new(values))],
+            buffers: vec![None, Some(Arc::new(values.shrunk()))],
             children: Vec::new(),
         }
     }
@@ -82,7 +95,7 @@ impl Node {
         let length = column.len();
         Node::strings(
             length,
-            Arc::new(Bytes::I32(column.offsets)),
+            Arc::new(Bytes::I32(column.offsets).shrunk()),
             Bytes::U8(column.data),
         )
     }
@@ -90,7 +103,7 @@ impl Node {
     fn strings(length: usize, offsets: Buffer, data: Bytes) -> Node {
         Node {
             length,
-            buffers: vec![None, Some(offsets), Some(Arc::new(data))],
+            buffers: vec![None, Some(offsets), Some(Arc::new(data.shrunk()))],
             children: Vec::new(),
         }
     }
@@ -108,7 +121,7 @@ impl Node {
     pub fn list(length: usize, offsets: Vec<i32>, items: Node) -> Node {
         Node {
             length,
-            buffers: vec![None, Some(Arc::new(Bytes::I32(offsets)))],
+            buffers: vec![None, Some(Arc::new(Bytes::I32(offsets).shrunk()))],
             children: vec![items],
         }
     }
@@ -118,7 +131,7 @@ impl Node {
     pub fn attributes(column: AttrCol) -> (Node, Node) {
         let rows = column.offsets.len() - 1;
         let entries = column.codes.len();
-        let offsets = Arc::new(Bytes::I32(column.offsets));
+        let offsets = Arc::new(Bytes::I32(column.offsets).shrunk());
         let pairs = Node::structure(
             entries,
             vec![Node::string(column.keys), Node::string(column.texts)],

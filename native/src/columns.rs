@@ -97,12 +97,17 @@ impl StrCol {
 
     /// Rows `start..end` of `other`, appended: one copy of their bytes, offsets shifted.
     pub fn extend_rows(&mut self, other: &StrCol, start: usize, end: usize) {
-        let (from, to) = (other.offsets[start], other.offsets[end]);
+        self.extend_rows_from(&other.offsets, &other.data, start, end);
+    }
+
+    /// Rows `start..end` of the string column (`offsets`, `data`), appended.
+    pub fn extend_rows_from(&mut self, offsets: &[i32], data: &[u8], start: usize, end: usize) {
+        let (from, to) = (offsets[start], offsets[end]);
         let shift = self.data.len() as i32 - from;
         self.data
-            .extend_from_slice(&other.data[from as usize..to as usize]);
+            .extend_from_slice(&data[from as usize..to as usize]);
         self.offsets
-            .extend(other.offsets[start + 1..=end].iter().map(|o| o + shift));
+            .extend(offsets[start + 1..=end].iter().map(|o| o + shift));
     }
 
     fn truncate(&mut self, rows: usize) {

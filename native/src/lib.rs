@@ -13,6 +13,7 @@ mod json;
 mod json_api;
 mod otlp;
 mod otlp_json;
+mod take;
 mod text;
 mod wire;
 mod zipkin;
@@ -122,5 +123,6 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(json_api::decode_otlp_json, module)?)?;
     module.add_function(wrap_pyfunction!(json_api::decode_zipkin_json, module)?)?;
     module.add_function(wrap_pyfunction!(json_api::zipkin_resource_keys, module)?)?;
+    module.add_function(wrap_pyfunction!(take::take_entries, module)?)?;
     Ok(())
 }

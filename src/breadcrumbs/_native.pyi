@@ -1,6 +1,6 @@
 """Type stub of the Rust extension built from ``native/`` (see ``codec/otlp/native.py``)."""
 
-from typing import final
+from typing import Any, final
 
 @final
 class Buffer:
@@ -49,3 +49,10 @@ def decode_zipkin_json(
 
 def zipkin_resource_keys() -> list[str]:
     """The Zipkin tag keys the native decoder files under the resource."""
+
+def take_entries(chunks: list[list[Any]], index: Any, /) -> tuple[object, int]:
+    """Rows ``index`` (uint64 row numbers over the chunks) of a chunked
+    ``list<struct<key: string, value: string>>`` column, each chunk given as its (list
+    offsets, key offsets, key bytes, value offsets, value bytes) without nulls or array
+    offsets: (an ``arrow_array`` PyCapsule of the result, the address of its ``ArrowArray``).
+    Raises ``ValueError`` for an index out of range or offsets outside their buffers."""

@@ -48,7 +48,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from breadcrumbs import __version__
+from breadcrumbs import __version__, heap
 from breadcrumbs.api import doctor as doctor_api
 from breadcrumbs.api import explain as explain_api
 from breadcrumbs.api import export as export_api
@@ -689,4 +689,5 @@ def configure_logging(level: str) -> None:
 def serve(settings: Settings) -> None:
     """Run a server in this process until SIGTERM/SIGINT."""
     configure_logging(settings.log_level)
+    heap.map_large_chunks()
     asyncio.run(Server(settings).run())

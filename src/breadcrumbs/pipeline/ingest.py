@@ -37,8 +37,9 @@ class PipelineSettings:
     # flush costs no less per span, and each holds two more copies of its spans meanwhile.
     max_flush_spans: int = 200_000
     flush_interval_s: float = 1.0  # accepted spans are searchable within ~2 s
-    # Bounded memory: refuse beyond it. Each buffered span holds ~0.8 KB of the decoder's
-    # buffers. Below twice max_flush_spans a flush leaves less than a full flush waiting and
+    # Bounded memory: refuse beyond it. Each buffered span holds ~0.67 KB of the decoder's
+    # buffers (0.8 KB before they were shrunk to their length: bench/README.md, Ingest,
+    # 4 Dec). Below twice max_flush_spans a flush leaves less than a full flush waiting and
     # the store alternates full and partial flushes, slower per span (300k: ~150k a flush,
     # -17-40% rate); 400k kept main's rate (bench/README.md, Ingest, 3 Dec 19:20-20:40).
     max_unflushed_spans: int = 400_000

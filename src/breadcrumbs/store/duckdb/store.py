@@ -66,6 +66,7 @@ from breadcrumbs.store.base import (
 from breadcrumbs.store.duckdb import analysis_sql, dependencies, doctor_sql, schema, sql
 from breadcrumbs.store.duckdb.parallelism import Parallelism
 from breadcrumbs.store.duckdb.red_levels import RedLevels
+from breadcrumbs.store.gather import ENTRIES_TYPE, take_entries
 from breadcrumbs.store.selection_rows import (
     EXAMPLES,
     PERCENTILES,
@@ -80,9 +81,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Span and resource attributes cross into DuckDB as lists of entries (see schema._ENTRIES).
-_ENTRIES_TYPE = pa.list_(
-    pa.struct([pa.field("key", pa.string(), nullable=False), pa.field("value", pa.string())])
-)
+_ENTRIES_TYPE = ENTRIES_TYPE
 _LIST_COLUMNS = ("ResourceAttributes", "SpanAttributes")
 
 
@@ -149,6 +148,9 @@ _SORT_KEYS: dict[str, list[tuple[str, str]]] = {
     "time": [("Timestamp", "ascending")],
     "service_time": [("ServiceName", "ascending"), ("Timestamp", "ascending")],
 }
+
+# Spans per slice when finding each attribute key's newest start (``_prepare``).
+_KEYS_SLICE = 16_384
 
 # Columns of ``spans_in`` (sql.INSERT_SPANS) taken as they are from the batch.
 _SPAN_COLUMNS = (
@@ -230,8 +232,12 @@ def _prepare(
     columns.update(TraceHi=high, TraceLo=low, ResourceId=resource_ids)
     spans = pa.table(columns)
     # Sorting in Arrow moves each column once (resource attributes are not among them);
-    # DuckDB's ORDER BY of the wide rows cost ~3x more.
-    spans = spans.take(pc.sort_indices(spans, sort_keys=sort_keys))
+    # DuckDB's ORDER BY of the wide rows cost ~3x more. The attributes are gathered from
+    # their chunks: a take concatenates them first (gather.py).
+    order = pc.sort_indices(spans, sort_keys=sort_keys)
+    attributes = take_entries(spans.column("SpanAttributes"), order)
+    spans = spans.drop_columns(["SpanAttributes"]).take(order)
+    spans = spans.append_column("SpanAttributes", attributes)
 
     by_trace = (
         spans.select(["TraceHi", "Timestamp"])
@@ -254,7 +260,8 @@ def _prepare(
         spans.select([*names, "Timestamp"]).group_by(names).aggregate([("Timestamp", "max")])
     )
 
-    # Each attribute key with the newest start of a span carrying it.
+    # Each attribute key with the newest start of a span carrying it, a slice of spans at a
+    # time: each entry's start for the whole flush (~30 MB at 200k spans) is not held at once.
     parts = [
         pa.table(
             {
@@ -264,7 +271,11 @@ def _prepare(
                 ),
             }
         )
-        for part in spans.select(["SpanAttributes", "Timestamp"]).to_batches()
+        .group_by("Key")
+        .aggregate([("LastSeen", "max")])
+        .select(["Key", "LastSeen_max"])
+        .rename_columns(["Key", "LastSeen"])
+        for part in spans.select(["SpanAttributes", "Timestamp"]).to_batches(_KEYS_SLICE)
     ]
     keys = (
         pa.concat_tables(parts).group_by("Key").aggregate([("LastSeen", "max")])
