@@ -81,7 +81,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Span and resource attributes cross into DuckDB as lists of entries (see schema._ENTRIES).
-_ENTRIES_TYPE = ENTRIES_TYPE
 _LIST_COLUMNS = ("ResourceAttributes", "SpanAttributes")
 
 
@@ -89,7 +88,7 @@ def _as_entries(batch: SpanBatch) -> pa.Table:
     """Map columns as lists of entries: the same buffers, no copy."""
     for name in _LIST_COLUMNS:
         i = batch.schema.get_field_index(name)
-        batch = batch.set_column(i, name, batch.column(i).cast(_ENTRIES_TYPE))
+        batch = batch.set_column(i, name, batch.column(i).cast(ENTRIES_TYPE))
     return batch
 
 
@@ -186,7 +185,7 @@ class _Prepared:
 def _resources_in(batch: SpanBatch) -> pa.Table:
     return pa.table(
         {
-            "ResourceAttributes": batch.column("ResourceAttributes").cast(_ENTRIES_TYPE),
+            "ResourceAttributes": batch.column("ResourceAttributes").cast(ENTRIES_TYPE),
             "ResourceAttributeTypes": batch.column("ResourceAttributeTypes"),
         }
     )
@@ -228,7 +227,7 @@ def _prepare(
     (``flush``: this flush's number, in the lookup rows)."""
     high, low = _trace_id_halves(batch.column("TraceId"))
     columns: dict[str, Any] = {name: batch.column(name) for name in _SPAN_COLUMNS}
-    columns["SpanAttributes"] = columns["SpanAttributes"].cast(_ENTRIES_TYPE)
+    columns["SpanAttributes"] = columns["SpanAttributes"].cast(ENTRIES_TYPE)
     columns.update(TraceHi=high, TraceLo=low, ResourceId=resource_ids)
     spans = pa.table(columns)
     # Sorting in Arrow moves each column once (resource attributes are not among them);
@@ -1056,7 +1055,7 @@ class DuckDBStore:
             else _hex(parents)
         )
         columns["ResourceAttributes"] = _entries_to_map(
-            pc.fill_null(attributes.take(rows), pa.scalar([], _ENTRIES_TYPE))
+            pc.fill_null(attributes.take(rows), pa.scalar([], ENTRIES_TYPE))
         )
         columns["ResourceAttributeTypes"] = pc.fill_null(types.take(rows), "")
         columns["SpanAttributes"] = _entries_to_map(table.column("SpanAttributes"))
