@@ -224,15 +224,21 @@ ADJUSTED_COUNT: Final = (
 )
 
 
-def call_rows(db: str, *, graph: bool = False, anchored: bool = False) -> str:
+def anchor_params(ranges: list[tuple[int, int]]) -> dict[str, int]:
+    """``call_rows``' parameters for ``len(ranges)`` anchor ranges, each [start, stop)."""
+    return {f"{side}{i}": v for i, r in enumerate(ranges) for side, v in zip("ab", r, strict=True)}
+
+
+def call_rows(db: str, *, graph: bool = False, anchors: int | None = None) -> str:
     """Rows (peer, parent, child, err, w, dur, cdur, peer_kind, at) of the calls among spans
     starting in [first, stop), as ``DependencyLink`` defines them. ``w``: the call's weight
     (the callee span's adjusted count, the client span's for a peer call); ``dur``: the
     callee's span duration (the client span's for a peer); ``cdur``: the caller's; ``at``:
     the call's anchor, the child span's start (the client span's for a peer). With
     ``graph``, peers are named as ``_GRAPH_PEER`` does; else by ``peer.service`` alone. With
-    ``anchored``, only the calls anchored in ``{anchors:Array(Tuple(Int64, Int64))}``
-    ([start, stop) ranges), reading only the spans within the horizon of those.
+    ``anchors``, only the calls anchored in that many ranges [{a0:Int64}, {b0:Int64}), ...
+    (``anchor_params``), reading only the spans within the horizon of those (plain range
+    conditions, not a lambda over an array of them: ClickHouse filters on them first).
 
     No join: each span of the window and a horizon either side is one row under its own
     (trace, span id) and, with a parent, one more under its parent's; one ``GROUP BY`` of
@@ -254,14 +260,14 @@ def call_rows(db: str, *, graph: bool = False, anchored: bool = False) -> str:
     horizon = DEPENDENCY_HORIZON_NS
     peer = _GRAPH_PEER if graph else "SpanAttributes['peer.service']"
     peer_kind = _GRAPH_PEER_KIND if graph else "''"
-    ranges = "{anchors:Array(Tuple(Int64, Int64))}"
-    anchor = f"arrayExists(r -> Timestamp >= r.1 AND Timestamp < r.2, {ranges})"
-    near = (
-        f"AND arrayExists(r -> Timestamp >= r.1 - {horizon} AND Timestamp < r.2 + {horizon}, "
-        f"{ranges})"
-    )
-    if not anchored:
-        anchor, near = "true", ""
+    anchor, near = "true", ""
+    if anchors is not None:
+        ranges = [(f"{{a{i}:Int64}}", f"{{b{i}:Int64}}") for i in range(anchors)]
+        anchor = " OR ".join(f"(Timestamp >= {a} AND Timestamp < {b})" for a, b in ranges)
+        near = " OR ".join(
+            f"(Timestamp >= {a} - {horizon} AND Timestamp < {b} + {horizon})" for a, b in ranges
+        )
+        anchor, near = f"({anchor or 'false'})", f"AND ({near or 'false'})"
 
     def inside(span: str) -> str:
         return f"({span}.3 >= {{first:Int64}} AND {span}.3 < {{stop:Int64}})"
@@ -367,20 +373,20 @@ def kept_units(db: str) -> str:
     """
 
 
-def dependency_counts(db: str) -> str:
+def dependency_counts(db: str, anchors: int) -> str:
     """Per unit anchoring them (``call_rows``' ``at``), the counts of calls anchored in
-    ``{anchors}``: what a refresh keeps."""
+    ``anchors`` ranges: what a refresh keeps."""
     return f"""
     SELECT intDiv(at, {DEPENDENCY_UNIT_NS}) AS unit, parent, child, sum(w) AS calls,
            sumIf(w, err) AS errors
-    FROM ({call_rows(db, anchored=True)})
+    FROM ({call_rows(db, anchors=anchors)})
     GROUP BY unit, parent, child
     """
 
 
-def dependencies_kept(db: str) -> str:
+def dependencies_kept(db: str, anchors: int) -> str:
     """``dependencies`` from the counts kept for the units ``{kept:Array(Tuple(Int64,
-    UInt64))}`` (unit, stamp) and the calls anchored in ``{anchors}`` (the rest of the
+    UInt64))}`` (unit, stamp) and the calls anchored in ``anchors`` ranges (the rest of the
     window), counted from the spans. Several writers may have kept one unit under one
     stamp: each (unit, stamp, edge) counts once."""
     return f"""
@@ -391,7 +397,7 @@ def dependencies_kept(db: str) -> str:
           AND NOT (Parent = '' AND Child = '')
         GROUP BY Unit, Stamp, Parent, Child
         UNION ALL
-        SELECT parent, child, w, if(err, w, 0) FROM ({call_rows(db, anchored=True)})
+        SELECT parent, child, w, if(err, w, 0) FROM ({call_rows(db, anchors=anchors)})
     )
     GROUP BY parent, child ORDER BY parent, child
     """

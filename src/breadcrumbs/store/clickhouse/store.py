@@ -762,8 +762,8 @@ def _dependencies(executor: Executor, db: str, first: int, stop: int) -> pa.Tabl
         at = end
     if at < stop:
         anchors.append((at, stop))
-    params = {"first": first, "stop": stop, "kept": kept, "anchors": anchors}
-    return executor.query(sql.dependencies_kept(db), params)
+    params = {"first": first, "stop": stop, "kept": kept, **sql.anchor_params(anchors)}
+    return executor.query(sql.dependencies_kept(db, len(anchors)), params)
 
 
 def _refresh_dependencies(executor: Executor, db: str) -> int:
@@ -787,11 +787,11 @@ def _refresh_dependencies(executor: Executor, db: str) -> int:
         return 0
     anchors = _ranges(missing)
     counts = executor.query(
-        sql.dependency_counts(db),
+        sql.dependency_counts(db, len(anchors)),
         {
             "first": anchors[0][0] - horizon,
             "stop": anchors[-1][1] + horizon,
-            "anchors": anchors,
+            **sql.anchor_params(anchors),
         },
     )
     # A marker row per unit ('' -> ''), with its calls in one insert (one part).
