@@ -94,6 +94,7 @@ _RECENT_WINDOW_NS = 3600 * 10**9
 _KEPT_FOR_NS = 3 * 3600 * 10**9
 _SETTLE_NS = 10 * 10**9
 _REFRESH_UNITS = 40
+_SWEEP_EVERY = 30  # refreshes: every ~5 min when idle
 _CATCH_UP_PAUSE_S = 0.1
 _RECOUNT_PAUSE_S = 10.0
 _RED_EXPIRE_EVERY_S = 600.0
@@ -244,6 +245,8 @@ class ClickHouseStore:
         self._metrics = metrics
         self._closed = False
         self._resources: set[int] = set()  # hashes known to be in ``resources``, for writes
+        self._refreshes = 0  # refresh_dependencies calls, for its sweeps
+        self._catching_up = False
         self._threads = StoreThreads(
             "clickhouse",
             readers=query_threads,
@@ -540,9 +543,16 @@ class ClickHouseStore:
 
     async def refresh_dependencies(self) -> int:
         """Keep the dependency counts of settled units not kept under their current stamp
-        (at most ``_REFRESH_UNITS`` of them, of the last ``_KEPT_FOR_NS``); returns how many.
-        Safe beside other writers doing the same (``schema``: ``dependency_edges``)."""
-        return await self._upkeep_run(lambda e: _refresh_dependencies(e, self._db))
+        (at most ``_REFRESH_UNITS`` of them); returns how many. Safe beside other writers
+        doing the same (``schema``: ``dependency_edges``). It looks over the whole
+        ``_KEPT_FOR_NS`` (reading every span's ids there: ~1 s at 10M spans/hour) while
+        catching up and every ``_SWEEP_EVERY``-th time, else over the newest
+        ``_REFRESH_UNITS`` units only (late spans further back: the next sweep)."""
+        sweep = self._refreshes % _SWEEP_EVERY == 0 or self._catching_up
+        self._refreshes += 1
+        counted = await self._upkeep_run(lambda e: _refresh_dependencies(e, self._db, sweep=sweep))
+        self._catching_up = counted > 0
+        return counted
 
     async def tag_keys(self, query: TagKeysQuery) -> list[str]:
         return await self._column(
@@ -766,7 +776,7 @@ def _dependencies(executor: Executor, db: str, first: int, stop: int) -> pa.Tabl
     return executor.query(sql.dependencies_kept(db, len(anchors)), params)
 
 
-def _refresh_dependencies(executor: Executor, db: str) -> int:
+def _refresh_dependencies(executor: Executor, db: str, *, sweep: bool) -> int:
     """``ClickHouseStore.refresh_dependencies``. The stamps are read before the spans are
     counted: a span written in between changes the stamp, so those counts are never used
     (counted again next time), never wrong."""
@@ -777,7 +787,7 @@ def _refresh_dependencies(executor: Executor, db: str) -> int:
         return 0
     settled = min(int(newest.column("t")[0].as_py()), time.time_ns()) - _SETTLE_NS
     top = (settled - horizon) // unit  # units below: every span within the horizon is in
-    bottom = top - _KEPT_FOR_NS // unit
+    bottom = top - (_KEPT_FOR_NS // unit if sweep else _REFRESH_UNITS)
     params = {"u0": bottom, "u1": top}
     stamps = dict(_rows(executor.query(sql.dependency_stamps(db), params)))
     kept = set(_rows(executor.query(sql.kept_markers(db), params)))
