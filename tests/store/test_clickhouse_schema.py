@@ -29,6 +29,7 @@ TABLES = (
     "operations",
     "event_keys",
     "wal_sequence",
+    "dependency_edges",
     "span_metrics",
     "meta",
     "resources",
@@ -85,6 +86,9 @@ def test_cluster_ddl_is_replicated_local_tables_under_distributed_ones() -> None
     for table in ("spans", "trace_ranges"):
         (distributed,) = [s for s in statements if f"`traces`.{table} ON CLUSTER" in s]
         assert distributed.endswith("cityHash64(TraceId))")
+    # A unit's kept counts and its marker row, inserted together, land on one shard.
+    (distributed,) = [s for s in statements if "`traces`.dependency_edges ON CLUSTER" in s]
+    assert distributed.endswith("intHash64(Unit))")
     # Every node's dictionary reads all shards' resources; the reload reaches every node.
     (dictionary,) = [s for s in statements if "CREATE DICTIONARY" in s]
     assert "`traces`.resources_dict ON CLUSTER `prod`" in dictionary
@@ -107,7 +111,7 @@ def test_a_cluster_migration_copies_local_tables_and_remakes_the_distributed_one
     assert all(" ON CLUSTER `prod`" in s for s in steps if not s.startswith("INSERT"))
     # The Distributed spans table is made again by ddl, over the new local table's columns.
     assert "DROP TABLE IF EXISTS `traces`.spans ON CLUSTER `prod`" in steps
-    (copy,) = [s for s in steps if s.startswith("INSERT INTO `traces`.spans_v6_local")]
+    (copy,) = [s for s in steps if s.startswith("INSERT INTO `traces`.spans_v7_local")]
     assert "FROM `traces`.spans_local" in copy
     assert "RENAME TABLE `traces`.spans_local TO `traces`.spans_old_local, " in "\n".join(steps)
 
@@ -530,6 +534,36 @@ async def test_a_v4_database_gets_packed_events_and_links_on_open() -> None:
             await store.write(batch_from_spans([late]))
             assert (await store.get_trace(GetTraceParams("d" * 32))).num_rows == 1
             assert "late" in await store.services(ServicesQuery())
+        finally:
+            await store.close()
+    finally:
+        executor.close()
+
+
+async def test_a_v6_database_gains_kept_dependency_counts_on_open() -> None:
+    """A database as v6 made it, holding spans: opened, it is v7 with an empty
+    ``dependency_edges`` (no statement but ``ddl``'s), which a refresh fills; every trace
+    reads back whole."""
+    database = "from_v6"
+    executor = ChdbExecutor(CHDB_DIR)
+    try:
+        _frozen_database(executor, database, 6)
+        assert schema.migrations(6, database) == []
+        store = ClickHouseStore(ChdbExecutor(CHDB_DIR), database=database)
+        try:
+            version = executor.query(f"SELECT max(Value) FROM `{database}`.meta").column(0)[0]
+            assert version.as_py() == schema.SCHEMA_VERSION == 7
+            edges = f"SELECT count() FROM `{database}`.dependency_edges"
+            assert executor.query(edges).column(0)[0].as_py() == 0
+            newest = max(span.start_ns for span in world.SPANS)
+            later = dataclasses.replace(
+                world.SPANS[0], trace_id="d" * 32, start_ns=newest + 600 * 10**9
+            )
+            await store.write(batch_from_spans([later]))  # the spans before it have settled
+            assert await store.refresh_dependencies()
+            assert executor.query(edges).column(0)[0].as_py() > 0
+            for trace_id in world.TRACES.values():
+                assert (await store.get_trace(GetTraceParams(trace_id))).num_rows
         finally:
             await store.close()
     finally:

@@ -8,13 +8,22 @@ import dataclasses
 
 from breadcrumbs.analysis import red
 from breadcrumbs.model import Event, Link, Span, batch_from_spans
-from breadcrumbs.store.base import GetTraceParams, GetTracesParams, RedQuery, TagFilter, TraceQuery
+from breadcrumbs.store.base import (
+    DependenciesQuery,
+    GetTraceParams,
+    GetTracesParams,
+    RedQuery,
+    TagFilter,
+    TraceQuery,
+)
 from breadcrumbs.store.clickhouse import ClickHouseStore, sql
 from breadcrumbs.store.clickhouse.executor import ChdbExecutor
+from breadcrumbs.store.clickhouse.store import _SWEEP_EVERY as SWEEP_EVERY
 from breadcrumbs.store.clickhouse.store import TRACES_PER_STATEMENT
 
-from . import world
+from . import traffic, world
 from .conftest import CHDB_DIR
+from .test_store import write_traffic
 
 MINUTE = red.MINUTE_NS
 
@@ -187,3 +196,49 @@ async def test_events_and_links_read_back_exactly_as_written() -> None:
         assert found == [base.trace_id]
     finally:
         await store.close()
+
+
+async def test_writers_keeping_the_same_dependency_units_count_each_call_once() -> None:
+    """Two writers' background refreshes on one database: the first keeps the settled units
+    (a few steps, each bounded), the second finds them kept; rows kept twice (two writers
+    counting one unit at once) count once; a late span changes its units' stamps, so the
+    query counts them from the spans until a refresh keeps them again."""
+    a, b = (
+        ClickHouseStore(ChdbExecutor(CHDB_DIR), database="two_counters", node=node)
+        for node in ("a", "b")
+    )
+    executor = ChdbExecutor(CHDB_DIR)
+    edges = "`two_counters`.dependency_edges"
+    try:
+        spans = await write_traffic(a)
+        steps = 0
+        while await a.refresh_dependencies():
+            steps += 1
+        assert steps >= 2  # bounded stretches: 50 minutes of traffic, 10 minutes a step
+        assert not await b.refresh_dependencies()
+        kept = executor.query(f"SELECT count() FROM {edges} WHERE Parent = ''").column(0)
+        assert kept[0].as_py() >= 150  # a marker per 15 s unit
+        executor.command(f"INSERT INTO {edges} SELECT * FROM {edges}")  # as if b had too
+
+        window = (traffic.T0 + 37 * 60 * 10**9, 20 * 60 * 10**9)
+        first, stop = window[0] - window[1] + 1, window[0] + 1
+        unit = sql.DEPENDENCY_UNIT_NS
+        units = {"u0": -(-(first + 60 * 10**9) // unit), "u1": (stop - 60 * 10**9) // unit}
+        before = executor.query(sql.kept_units("`two_counters`"), units).num_rows
+        assert before >= 70  # most of the window's 80 units are read from the counts
+        served = next(
+            s for s in spans if s.service == "cart" and s.start_ns > traffic.T0 + 25 * 60 * 10**9
+        )
+        late = dataclasses.replace(served, span_id="00000000000000b1")
+        await b.write(batch_from_spans([late]))  # a second cart server span under one client
+        assert executor.query(sql.kept_units("`two_counters`"), units).num_rows < before
+        want = traffic.links([*spans, late], *window)
+        assert await b.dependencies(DependenciesQuery(*window)) == want
+        # Refreshes look at the newest units, and over every kept unit now and then.
+        assert any([await b.refresh_dependencies() for _ in range(SWEEP_EVERY)])
+        assert executor.query(sql.kept_units("`two_counters`"), units).num_rows == before
+        assert await a.dependencies(DependenciesQuery(*window)) == want
+    finally:
+        executor.close()
+        await a.close()
+        await b.close()

@@ -512,6 +512,54 @@ async def test_dependencies_over_many_minutes_with_late_parents(store: Store) ->
     assert DependencyLink("frontend", "cart", TRAFFIC_TRACES, len(range(0, 150, 7))) in everything
 
 
+async def _refresh_dependencies(store: Store) -> int:
+    """The engine's kept dependency counts brought up to date, as its background work does
+    (an engine keeping none has no ``refresh_dependencies``); returns the steps taken."""
+    refresh = getattr(store, "refresh_dependencies", None)
+    steps = 0
+    while refresh is not None and await refresh():
+        steps += 1
+    return steps
+
+
+def _late_calls(i: int) -> list[Span]:
+    """Spans of traffic trace ``i`` written long after it: billing answering cart's server
+    span (a new pair), and postgres answering cart's client span (its peer call becomes a
+    pair)."""
+    t, ms = traffic.T0 + i * traffic.GAP_NS, traffic.MS
+    trace_id, sid = f"{i + 1:032x}", f"{i + 1:08x}"
+    return [
+        Span(trace_id, sid + "000000a1", "charge", "billing", t + 4 * ms, ms,
+             parent_span_id=sid + "00000003", kind=SpanKind.SERVER),
+        Span(trace_id, sid + "000000a2", "query", "postgres", t + 5 * ms, ms,
+             parent_span_id=sid + "00000004", kind=SpanKind.SERVER),
+    ]  # fmt: skip
+
+
+async def test_kept_dependency_counts_stay_exact_after_late_spans(store: Store) -> None:
+    """Once an engine has kept counts (its background refresh), every window still equals
+    the definition over the spans stored, also after late spans in counted time, before and
+    after the next refresh."""
+    require(store, "dependencies")
+    spans = await write_traffic(store)
+    await _refresh_dependencies(store)
+
+    async def assert_exact(stored: list[Span]) -> None:
+        for end, lookback in TRAFFIC_WINDOWS:
+            got = await store.dependencies(DependenciesQuery(traffic.T0 + end, lookback))
+            want = traffic.links(stored, traffic.T0 + end, lookback)
+            assert sorted(got, key=lambda d: (d.parent, d.child)) == want, (end, lookback)
+
+    await assert_exact(spans)
+    late = _late_calls(60) + _late_calls(61)
+    await store.write(batch_from_spans(late))
+    await assert_exact(spans + late)
+    await _refresh_dependencies(store)
+    await assert_exact(spans + late)
+    window = DependenciesQuery(traffic.T0 + 37 * 60 * 10**9, 20 * 60 * 10**9)
+    assert DependencyLink("cart", "billing", 2, 0) in await store.dependencies(window)
+
+
 async def test_dependencies_after_retention(store: Store) -> None:
     require(store, "dependencies", "delete_before")
     spans = await write_traffic(store)

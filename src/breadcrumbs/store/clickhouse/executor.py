@@ -70,6 +70,8 @@ def _literal(value: Any) -> str:
     """An array element as ClickHouse's text format quotes it."""
     if isinstance(value, str):
         return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if isinstance(value, tuple):  # a Tuple element, e.g. of Array(Tuple(Int64, Int64))
+        return "(" + ",".join(map(_literal, value)) + ")"
     return str(int(value))
 
 
@@ -82,7 +84,7 @@ def _setting(value: Any) -> str:
 
 def _chdb_params(params: Params | None) -> dict[str, str]:
     """Parameters as the text chDB parses (clickhouse-connect does this itself): scalars as
-    they are, arrays as ``['a','b']``/``[1,2]``."""
+    they are, arrays as ``['a','b']``/``[1,2]``/``[(1,2)]``."""
     return {
         name: "[" + ",".join(map(_literal, value)) + "]"
         if isinstance(value, list | tuple)

@@ -158,6 +158,13 @@ class OtelTracesStore(ClickHouseStore):
     def _missing(self, capability: Capability) -> Unsupported:
         return Unsupported(f"{capability}: {self.capabilities.missing[capability]}")
 
+    # --- dependencies: none kept (dependency_edges is breadcrumbs' own), counted from spans -
+
+    keeps_dependencies = False
+
+    async def refresh_dependencies(self) -> int:
+        return 0
+
     # --- RED: none kept (the engine's span_metrics table is breadcrumbs' own) ---------------
 
     async def write_span_metrics(self, rows: pa.Table, *, wal_sequence: int) -> None:

@@ -1,4 +1,4 @@
-"""The ClickHouse layout (schema version 6), as DDL for one server or a cluster.
+"""The ClickHouse layout (schema version 7), as DDL for one server or a cluster.
 
 - ``spans``: one row per span, ordered by (10-minute bucket of the start, ServiceName,
   TraceId), so a time window reads only its buckets, a search by service (the Jaeger and
@@ -59,6 +59,12 @@
   keyed by (Resolution, Time, series, status), with each writer's WAL-sequence marker rows
   (``red.py``). Its rows are never fed by a materialized view: a flush is one insert of one
   part, atomic. No TTL (retention per level is ``Store.expire_span_metrics``).
+- ``dependency_edges`` (v7): kept dependency counts, per 15 s unit of the calls' anchors,
+  each unit's rows under the stamp of the spans they were counted from
+  (``sql.dependency_stamps``) with a marker row (``Parent`` and ``Child`` ''), inserted
+  together (one block: with a cluster, sharded by unit, so one part on one shard). Filled by
+  the engine's background work (``ClickHouseStore.refresh_dependencies``); a query uses a
+  unit's rows only while their stamp is still the unit's.
 - ``meta``: the schema version.
 
 With a cluster name every statement runs ``ON CLUSTER``: the tables are
@@ -75,7 +81,7 @@ from typing import Final
 
 from breadcrumbs.store.clickhouse import red
 
-SCHEMA_VERSION: Final = 6
+SCHEMA_VERSION: Final = 7
 RESOURCES_VERSION: Final = 3  # the version whose migration moved resources to their table
 BUCKET_NS: Final = 600 * 10**9  # the spans table's first sort key: 10-minute buckets
 SPANS_MIN_COMPRESS_BLOCK: Final = 16384  # v6: bytes; smaller blocks, smaller point reads
@@ -216,9 +222,14 @@ ENGINE = {_engine("", cluster, "wal_sequence")} ORDER BY Node""",
         span_metrics(database, cluster),
         f"""CREATE TABLE IF NOT EXISTS {table("meta")}{on} (Key String, Value Int64)
 ENGINE = {_engine("Replacing", cluster, "meta", "Value")} ORDER BY Key""",
+        dependency_edges_ddl(database, cluster),
     ]
     if cluster:
-        shard = {"spans": "cityHash64(TraceId)", "trace_ranges": "cityHash64(TraceId)"}
+        shard = {
+            "spans": "cityHash64(TraceId)",
+            "trace_ranges": "cityHash64(TraceId)",
+            "dependency_edges": "intHash64(Unit)",  # a unit's rows and marker: one shard
+        }
         for name in (
             "spans",
             "trace_ranges",
@@ -228,6 +239,7 @@ ENGINE = {_engine("Replacing", cluster, "meta", "Value")} ORDER BY Key""",
             "span_metrics",
             "meta",
             "resources",
+            "dependency_edges",
         ):
             statements.append(
                 f"CREATE TABLE IF NOT EXISTS {db}.{name}{on} AS {table(name)}\n"
@@ -235,6 +247,24 @@ ENGINE = {_engine("Replacing", cluster, "meta", "Value")} ORDER BY Key""",
                 f"{shard.get(name, 'rand()')})"
             )
     return statements
+
+
+def dependency_edges_ddl(database: str, cluster: str | None = None) -> str:
+    """The kept dependency counts' table (v7; see the module docstring). Replacing: writers
+    counting one unit under one stamp write the same rows, which merges fold (reads count
+    each once in any case, ``sql.dependencies_kept``)."""
+    on = f" ON CLUSTER `{cluster}`" if cluster else ""
+    local = "_local" if cluster else ""
+    return f"""CREATE TABLE IF NOT EXISTS `{database}`.dependency_edges{local}{on} (
+    Unit Int64,
+    Stamp UInt64,
+    Parent String,
+    Child String,
+    Calls Float64,
+    Errors Float64
+)
+ENGINE = {_engine("Replacing", cluster, "dependency_edges")}
+ORDER BY (Unit, Stamp, Parent, Child)"""
 
 
 def span_metrics(database: str, cluster: str | None = None) -> str:
@@ -358,7 +388,8 @@ def migrations(
     dropped first (they follow their source table, not its name) and made again by ``ddl``;
     ``operations`` stays as it is (the same spans), and so does v4's ``trace_ranges``. v5's
     spans need no copy for v6: its smaller compressed blocks are a setting, changed by
-    ``ALTER`` (new parts and merges write them).
+    ``ALTER`` (new parts and merges write them). v7 adds ``dependency_edges``, which ``ddl``
+    creates (empty: the engine's background work fills it).
 
     Every statement can run again after a run cut short."""
     if version >= SCHEMA_VERSION:
@@ -366,6 +397,8 @@ def migrations(
     on = f" ON CLUSTER `{cluster}`" if cluster else ""
     local = "_local" if cluster else ""
     db = f"`{database}`"
+    if version == 6:
+        return []
     if version == 5:
         return [
             f"ALTER TABLE {db}.spans{local}{on} "

@@ -34,6 +34,7 @@ from breadcrumbs.errors import QueryTimeout
 from breadcrumbs.model import SPAN_SCHEMA, SpanBatch, SpanKind, empty_batch
 from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import (
+    DEPENDENCY_HORIZON_NS,
     LISTING_WINDOW_NS,
     RED_LEVELS,
     RED_SCHEMA,
@@ -86,6 +87,16 @@ _INSERT_COLUMNS = (
     "StatusMessage", "Events", "Links",
 )  # fmt: skip
 _RECENT_WINDOW_NS = 3600 * 10**9
+# Kept dependency counts: units of the 3 hours before the newest span (older windows count
+# from the spans), counted once the spans within the horizon of them are 10 s older than the
+# newest, at most 40 units (10 min, a spans bucket: a step reads whole buckets) per refresh;
+# a query reads its window's whole units from them when kept.
+_KEPT_FOR_NS = 3 * 3600 * 10**9
+_SETTLE_NS = 10 * 10**9
+_REFRESH_UNITS = 40
+_SWEEP_EVERY = 30  # refreshes: every ~5 min when idle
+_CATCH_UP_PAUSE_S = 0.1
+_RECOUNT_PAUSE_S = 10.0
 _RED_EXPIRE_EVERY_S = 600.0
 TRACES_PER_STATEMENT = 100  # get_traces' ids per statement: short URLs over HTTP
 _SEARCH_FRACTIONS = (
@@ -205,6 +216,8 @@ class ClickHouseStore:
         }
     )
 
+    keeps_dependencies = True  # dependency counts kept in dependency_edges (schema)
+
     def __init__(
         self,
         executor: Executor,
@@ -232,6 +245,8 @@ class ClickHouseStore:
         self._metrics = metrics
         self._closed = False
         self._resources: set[int] = set()  # hashes known to be in ``resources``, for writes
+        self._refreshes = 0  # refresh_dependencies calls, for its sweeps
+        self._catching_up = False
         self._threads = StoreThreads(
             "clickhouse",
             readers=query_threads,
@@ -326,7 +341,23 @@ class ClickHouseStore:
 
     async def maintain(self) -> None:
         """The RED levels' retention, every ``_RED_EXPIRE_EVERY_S`` (ClickHouse merges parts
-        and aggregates rows of one key by itself)."""
+        and aggregates rows of one key by itself), and the kept dependency counts
+        (``refresh_dependencies``)."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._expire_red(), name="red-retention")
+            group.create_task(self._count_dependencies(), name="dependency-counts")
+
+    async def _count_dependencies(self) -> None:
+        while True:
+            try:
+                counted = await self.refresh_dependencies()
+            except Exception:  # queries count from the spans instead; do not flood the log
+                log.exception("counting dependencies failed; trying again later")
+                counted = 0
+            # Short pauses while catching up let other work in between steps.
+            await asyncio.sleep(_CATCH_UP_PAUSE_S if counted else _RECOUNT_PAUSE_S)
+
+    async def _expire_red(self) -> None:
         while True:
             try:
                 await self.expire_span_metrics(time.time_ns())
@@ -495,13 +526,33 @@ class ClickHouseStore:
     async def dependencies(self, query: DependenciesQuery) -> list[DependencyLink]:
         end_ns, lookback_ns = query.end_ns, query.lookback_ns
         # (end - lookback, end] is [end - lookback + 1, end + 1) of integer ns.
-        params = {"first": end_ns - lookback_ns + 1, "stop": end_ns + 1}
-        table = await self._run(lambda e: e.query(sql.dependencies(self._db), params))
+        first, stop = end_ns - lookback_ns + 1, end_ns + 1
+
+        def work(executor: Executor) -> pa.Table:
+            if not self.keeps_dependencies:
+                params = {"first": first, "stop": stop}
+                return executor.query(sql.dependencies(self._db), params)
+            return _dependencies(executor, self._db, first, stop)
+
+        table = await self._run(work)
         # Weighted sums (estimates when spans were sampled); the APIs speak whole calls.
         return [
             DependencyLink(row["parent"], row["child"], round(row["calls"]), round(row["errors"]))
             for row in table.to_pylist()
         ]
+
+    async def refresh_dependencies(self) -> int:
+        """Keep the dependency counts of settled units not kept under their current stamp
+        (at most ``_REFRESH_UNITS`` of them); returns how many. Safe beside other writers
+        doing the same (``schema``: ``dependency_edges``). It looks over the whole
+        ``_KEPT_FOR_NS`` (reading every span's ids there: ~1 s at 10M spans/hour) while
+        catching up and every ``_SWEEP_EVERY``-th time, else over the newest
+        ``_REFRESH_UNITS`` units only (late spans further back: the next sweep)."""
+        sweep = self._refreshes % _SWEEP_EVERY == 0 or self._catching_up
+        self._refreshes += 1
+        counted = await self._upkeep_run(lambda e: _refresh_dependencies(e, self._db, sweep=sweep))
+        self._catching_up = counted > 0
+        return counted
 
     async def tag_keys(self, query: TagKeysQuery) -> list[str]:
         return await self._column(
@@ -562,6 +613,8 @@ class ClickHouseStore:
                     ("spans", "Timestamp"),
                     ("trace_ranges", "LastStart"),
                     ("operations", "LastSeen"),
+                    # Units below the cutoff; those near it change stamp with their spans.
+                    ("dependency_edges", f"Unit * {sql.DEPENDENCY_UNIT_NS}"),
                 ):
                     executor.command(
                         f"DELETE FROM {self._db}.{table} WHERE {column} < {{cutoff:Int64}}",
@@ -687,6 +740,94 @@ class ClickHouseStore:
         text, params = red.red_query(self._db, query)
         table = await self._run(lambda e: e.query(text, params))
         return red_math.summarize(red.summary_rows(table), query.quantiles).cast(RED_SCHEMA)
+
+
+def _ranges(units: list[int]) -> list[tuple[int, int]]:
+    """Sorted units as merged [start, stop) ns ranges."""
+    out: list[tuple[int, int]] = []
+    for unit in units:
+        start = unit * sql.DEPENDENCY_UNIT_NS
+        if out and out[-1][1] == start:
+            out[-1] = (out[-1][0], start + sql.DEPENDENCY_UNIT_NS)
+        else:
+            out.append((start, start + sql.DEPENDENCY_UNIT_NS))
+    return out
+
+
+def _dependencies(executor: Executor, db: str, first: int, stop: int) -> pa.Table:
+    """Calls in [first, stop): kept counts for the window's units whose every call's spans
+    are in it (anchored a horizon inside its ends) and whose stamp is kept, the rest counted
+    from the spans within the horizon of the rest."""
+    unit, horizon = sql.DEPENDENCY_UNIT_NS, DEPENDENCY_HORIZON_NS
+    u0, u1 = -(-(first + horizon) // unit), (stop - horizon) // unit
+    kept: list[tuple[int, int]] = []
+    if u1 - u0 >= 2:
+        found = executor.query(sql.kept_units(db), {"u0": u0, "u1": u1})
+        kept = list(zip(*(column.to_pylist() for column in found.columns), strict=True))
+    anchors: list[tuple[int, int]] = []
+    at = first
+    for start, end in _ranges([u for u, _ in kept]):
+        if at < start:
+            anchors.append((at, start))
+        at = end
+    if at < stop:
+        anchors.append((at, stop))
+    params = {"first": first, "stop": stop, "kept": kept, **sql.anchor_params(anchors)}
+    return executor.query(sql.dependencies_kept(db, len(anchors)), params)
+
+
+def _refresh_dependencies(executor: Executor, db: str, *, sweep: bool) -> int:
+    """``ClickHouseStore.refresh_dependencies``. The stamps are read before the spans are
+    counted: a span written in between changes the stamp, so those counts are never used
+    (counted again next time), never wrong."""
+    unit, horizon = sql.DEPENDENCY_UNIT_NS, DEPENDENCY_HORIZON_NS
+    # The newest start: from the parts' min/max index of the partition key's column.
+    newest = executor.query(f"SELECT max(Timestamp) AS t, count() AS n FROM {db}.spans")
+    if not newest.column("n")[0].as_py():
+        return 0
+    settled = min(int(newest.column("t")[0].as_py()), time.time_ns()) - _SETTLE_NS
+    top = (settled - horizon) // unit  # units below: every span within the horizon is in
+    bottom = top - (_KEPT_FOR_NS // unit if sweep else _REFRESH_UNITS)
+    params = {"u0": bottom, "u1": top}
+    stamps = dict(_rows(executor.query(sql.dependency_stamps(db), params)))
+    kept = set(_rows(executor.query(sql.kept_markers(db), params)))
+    missing = sorted(u for u, stamp in stamps.items() if (u, stamp) not in kept)
+    missing = missing[-_REFRESH_UNITS:]  # the newest first: a query's live tail shrinks
+    if not missing:
+        return 0
+    anchors = _ranges(missing)
+    counts = executor.query(
+        sql.dependency_counts(db, len(anchors)),
+        {
+            "first": anchors[0][0] - horizon,
+            "stop": anchors[-1][1] + horizon,
+            **sql.anchor_params(anchors),
+        },
+    )
+    # A marker row per unit ('' -> ''), with its calls in one insert (one part).
+    rows = [(u, "", "", 0.0, 0.0) for u in missing] + [
+        (int(u), str(p), str(c), float(n), float(e)) for u, p, c, n, e in _rows(counts)
+    ]
+    names = ("Unit", "Parent", "Child", "Calls", "Errors")
+    table = pa.table(
+        {
+            **{name: [row[i] for row in rows] for i, name in enumerate(names)},
+            "Stamp": pa.array([stamps[row[0]] for row in rows], pa.uint64()),
+        }
+    ).cast(
+        pa.schema(
+            [
+                ("Unit", pa.int64()),
+                ("Parent", pa.string()),
+                ("Child", pa.string()),
+                ("Calls", pa.float64()),
+                ("Errors", pa.float64()),
+                ("Stamp", pa.uint64()),
+            ]
+        )
+    )
+    executor.insert(f"{db}.dependency_edges", table)
+    return len(missing)
 
 
 def _rows(table: pa.Table) -> list[tuple[Any, ...]]:
