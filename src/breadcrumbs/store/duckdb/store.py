@@ -572,8 +572,10 @@ class DuckDBStore:
         self._memory_limit = memory_limit
         self._conn = duckdb.connect(str(self.path), config=config)
         self._ingest_behind = ingest_behind
-        pool = self._conn.execute("SELECT current_setting('threads')").fetchone()
-        self._parallelism = Parallelism(int(pool[0]) if pool else 1)
+        # fetchall: a result left unfinished on the connection keeps its transaction open,
+        # and DuckDB then skips checkpoints.
+        pool = self._conn.execute("SELECT current_setting('threads')").fetchall()
+        self._parallelism = Parallelism(int(pool[0][0]))
         self._threads = StoreThreads(
             "duckdb",
             readers=query_threads,
