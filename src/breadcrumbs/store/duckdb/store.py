@@ -753,8 +753,7 @@ class DuckDBStore:
     async def _read(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """A read: on a reader thread, interrupted past the timeout or when cancelled."""
         try:
-            read = _Read(self._conn, self._fitted(work))
-            return await self._threads.read(read.run, read.interrupt)
+            return await self._read_once(work)
         except duckdb.OutOfMemoryException:
             # DuckDB's memory limit is shared with the flush in flight, whose rows stay
             # pinned until it commits (seen under full ingest beside 4 searching clients).
@@ -762,14 +761,17 @@ class DuckDBStore:
             pass
         await self._threads.write(lambda: None)
         try:
-            read = _Read(self._conn, self._fitted(work))
-            return await self._threads.read(read.run, read.interrupt)
+            return await self._read_once(work)
         except duckdb.OutOfMemoryException:
             raise Unavailable(
                 f"the store is short of memory while it writes (DuckDB's limit, "
                 f"{self._memory_limit or 'its default'}); retry in a moment",
                 retry_after_s=1,
             ) from None
+
+    async def _read_once(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        read = _Read(self._conn, self._fitted(work))
+        return await self._threads.read(read.run, read.interrupt)
 
     # --- write ------------------------------------------------------------------------------
 
