@@ -55,7 +55,7 @@ def test_spans_are_ordered_by_time_bucket_service_then_trace() -> None:
     assert "INDEX attribute_keys mapKeys(SpanAttributes) TYPE bloom_filter" in spans
     assert "INDEX attribute_values mapValues(SpanAttributes) TYPE bloom_filter" in spans
     assert "TraceId FixedString(16)" in spans
-    assert "Timestamp Int64 CODEC(Delta, ZSTD(9))" in spans
+    assert "Timestamp Int64 CODEC(ZSTD(9))" in spans  # v8: its neighbours are other traces
 
 
 def test_spans_name_their_resource_by_hash_looked_up_in_a_dictionary() -> None:
@@ -111,7 +111,11 @@ def test_a_cluster_migration_copies_local_tables_and_remakes_the_distributed_one
     assert all(" ON CLUSTER `prod`" in s for s in steps if not s.startswith("INSERT"))
     # The Distributed spans table is made again by ddl, over the new local table's columns.
     assert "DROP TABLE IF EXISTS `traces`.spans ON CLUSTER `prod`" in steps
-    (copy,) = [s for s in steps if s.startswith("INSERT INTO `traces`.spans_v7_local")]
+    (copy,) = [
+        s
+        for s in steps
+        if s.startswith(f"INSERT INTO `traces`.spans_v{schema.SCHEMA_VERSION}_local")
+    ]
     assert "FROM `traces`.spans_local" in copy
     assert "RENAME TABLE `traces`.spans_local TO `traces`.spans_old_local, " in "\n".join(steps)
 
@@ -394,8 +398,7 @@ async def test_a_v3_database_gets_v4_codecs_on_open() -> None:
             spans = _codecs(executor, database, "spans")
             assert "ZSTD(9)" in spans["SpanAttributes"]
             assert "ZSTD(3)" in spans["ParentSpanId"]
-            assert "ZSTD(9)" in spans["Timestamp"]
-            assert "Delta" in spans["Timestamp"]
+            assert spans["Timestamp"] == "CODEC(ZSTD(9))"  # v8's, by the copy
             assert "ZSTD(1)" in spans["StatusMessage"]  # untouched
             red_codecs = _codecs(executor, database, "span_metrics")
             assert "ZSTD(9)" in red_codecs["Histogram"]
@@ -447,8 +450,9 @@ async def test_a_v5_database_gets_smaller_compressed_blocks_on_open() -> None:
         _frozen_database(executor, database, 5)
         assert block not in _made_as(executor, database, "spans")
         steps = schema.migrations(5, database)
-        assert len(steps) == 1
+        assert len(steps) == 2
         assert steps[0].startswith(f"ALTER TABLE `{database}`.spans MODIFY SETTING")
+        assert steps[1].startswith(f"ALTER TABLE `{database}`.spans MODIFY COLUMN")
 
         store = ClickHouseStore(ChdbExecutor(CHDB_DIR), database=database)
         try:
@@ -541,18 +545,18 @@ async def test_a_v4_database_gets_packed_events_and_links_on_open() -> None:
 
 
 async def test_a_v6_database_gains_kept_dependency_counts_on_open() -> None:
-    """A database as v6 made it, holding spans: opened, it is v7 with an empty
-    ``dependency_edges`` (no statement but ``ddl``'s), which a refresh fills; every trace
-    reads back whole."""
+    """A database as v6 made it, holding spans: opened, it has an empty
+    ``dependency_edges`` (v7, made by ``ddl``), which a refresh fills; every trace reads
+    back whole."""
     database = "from_v6"
     executor = ChdbExecutor(CHDB_DIR)
     try:
         _frozen_database(executor, database, 6)
-        assert schema.migrations(6, database) == []
+        assert schema.migrations(6, database) == schema.migrations(7, database)
         store = ClickHouseStore(ChdbExecutor(CHDB_DIR), database=database)
         try:
             version = executor.query(f"SELECT max(Value) FROM `{database}`.meta").column(0)[0]
-            assert version.as_py() == schema.SCHEMA_VERSION == 7
+            assert version.as_py() == schema.SCHEMA_VERSION
             edges = f"SELECT count() FROM `{database}`.dependency_edges"
             assert executor.query(edges).column(0)[0].as_py() == 0
             newest = max(span.start_ns for span in world.SPANS)
@@ -564,6 +568,55 @@ async def test_a_v6_database_gains_kept_dependency_counts_on_open() -> None:
             assert executor.query(edges).column(0)[0].as_py() > 0
             for trace_id in world.TRACES.values():
                 assert (await store.get_trace(GetTraceParams(trace_id))).num_rows
+        finally:
+            await store.close()
+    finally:
+        executor.close()
+
+
+V8_COLUMNS = ("Timestamp",)
+
+
+def test_v8_codecs_are_the_spans_table_s() -> None:
+    """The migration's codecs are read off the spans table's DDL: one list, not two."""
+    spans = next(
+        text for text in schema.ddl("d") if text.startswith("CREATE TABLE IF NOT EXISTS `d`.spans ")
+    )
+    assert tuple(column.split()[0] for column in schema.SPAN_CODECS_V8) == V8_COLUMNS
+    for column in schema.SPAN_CODECS_V8:
+        assert f"    {column},\n" in spans
+
+
+async def test_a_v7_database_gets_v8_codecs_on_open() -> None:
+    """A database as v7 made it, holding spans: opened, its spans' Timestamp has v8's codec
+    by one ALTER (no copy), and every trace reads back whole before and after a merge
+    rewrites the parts with them."""
+    database = "from_v7"
+    executor = ChdbExecutor(CHDB_DIR)
+    try:
+        _frozen_database(executor, database, 7)
+        before = _codecs(executor, database, "spans")
+        assert before["Timestamp"] == "CODEC(Delta(8), ZSTD(9))"
+        steps = schema.migrations(7, database)
+        assert len(steps) == 1
+        assert steps[0].startswith(f"ALTER TABLE `{database}`.spans MODIFY COLUMN")
+        store = ClickHouseStore(ChdbExecutor(CHDB_DIR), database=database)
+        try:
+            version = executor.query(f"SELECT max(Value) FROM `{database}`.meta").column(0)[0]
+            assert version.as_py() == schema.SCHEMA_VERSION == 8
+            after = _codecs(executor, database, "spans")
+            assert after["Timestamp"] == "CODEC(ZSTD(9))"
+            unchanged = set(before) - set(V8_COLUMNS)
+            assert {k: after[k] for k in unchanged} == {k: before[k] for k in unchanged}
+            for merged in (False, True):
+                if merged:
+                    executor.command(f"OPTIMIZE TABLE `{database}`.spans FINAL")
+                assert (await store.stats()).spans == len(world.SPANS)
+                for letter, trace_id in world.TRACES.items():
+                    got = (await store.get_trace(GetTraceParams(trace_id))).sort_by("SpanId")
+                    written = batch_from_spans(world.spans_of(letter)).sort_by("SpanId")
+                    for name in V8_COLUMNS:
+                        assert got.column(name).to_pylist() == written.column(name).to_pylist()
         finally:
             await store.close()
     finally:
