@@ -155,7 +155,9 @@ SPAN_TABLE_COLUMNS: Final = (
     "SpanAttributeTypes", "Duration", "StatusCode", "StatusMessage", "EventsText", "LinksText",
 )  # fmt: skip
 """The spans table's stored columns (its ALIAS columns are not among them). Writers insert
-``EventsIn`` and ``LinksIn`` (``EPHEMERAL``: ClickHouse packs them) instead of the two last."""
+``EventsIn`` and ``LinksIn`` (``EPHEMERAL``: ClickHouse packs them) instead of
+``PACKED_COLUMNS``."""
+PACKED_COLUMNS: Final = ("EventsText", "LinksText")
 
 SPANS_ORDER: Final = f"intDiv(Timestamp, {BUCKET_NS}), ServiceName, TraceId, SpanId"
 
@@ -425,7 +427,7 @@ def migrations(
     new = f"spans_v{SCHEMA_VERSION}"
     spans, moved, old = (f"{db}.{name}{local}" for name in ("spans", new, "spans_old"))
     resources = f"{db}.resources{local}"
-    copied = ", ".join(SPAN_TABLE_COLUMNS[:-2])
+    copied = ", ".join(c for c in SPAN_TABLE_COLUMNS if c not in PACKED_COLUMNS)
     # A run cut short after its rename copies the new table again: its Events and Links
     # (ALIAS columns there) read as the old table's do.
     hashed = version < RESOURCES_VERSION

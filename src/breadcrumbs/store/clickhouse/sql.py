@@ -78,15 +78,19 @@ def _matches(column: str, tag: TagFilter, n: int) -> str:
 
 def tag_lookup(db: str, tags: tuple[TagFilter, ...]) -> tuple[str, dict[str, Any]]:
     """One row: per tag ``n``, ``r{n}`` the hashes of the resources holding it (none for a
-    span-scoped tag), ``e{n}`` whether any event has its key (``event_keys``)."""
+    span-scoped tag), ``e{n}`` whether any event has its key (``event_keys``; only asked for
+    a tag of any scope, the one scope whose search looks in events)."""
     columns, params = [], {}
     for n, tag in enumerate(tags):
         params.update({f"k{n}": tag.key, f"v{n}": tag.value})
         holds = "0" if tag.scope == "span" else _matches("ResourceAttributes", tag, n)
         columns.append(f"groupUniqArrayIf(ResourceHash, {holds}) AS r{n}")
-        columns.append(
-            f"(SELECT count() > 0 FROM {db}.event_keys WHERE Key = {{k{n}:String}}) AS e{n}"
+        events = (
+            f"(SELECT count() > 0 FROM {db}.event_keys WHERE Key = {{k{n}:String}})"
+            if tag.scope == "any"
+            else "0"
         )
+        columns.append(f"{events} AS e{n}")
     return f"SELECT {', '.join(columns)} FROM {db}.resources", params
 
 

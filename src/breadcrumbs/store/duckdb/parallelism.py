@@ -3,9 +3,10 @@
 DuckDB runs a statement on its caller's thread and on a pool of its own (``threads``, one
 setting for the whole database). Our readers run at nice +10 (``store.threads``), but
 DuckDB's pool does not, and it takes tasks of reads and of the writer's insert alike: beside
-4 clients searching and fetching traces, ingest kept 65-66% of its rate. With one thread each
-statement runs on its caller's thread, at its caller's priority, and ingest kept 88-92%; the
-insert alone was no slower on one thread (it costs less CPU there). One thread does slow a
+4 clients searching and fetching traces, ingest kept 65-91% of its rate (median 70%, five
+runs). With one thread each statement runs on its caller's thread, at its caller's priority,
+and ingest kept 77-103% (median 88%, five runs of this switch); the insert alone was no
+slower on one thread (it costs less CPU there). One thread does slow a
 quiet store's reads (get-trace p50 +30-50% at 1M spans), so the pool comes back once ingest
 has kept up for ``relax_s``. (bench/README.md, Ingest, 4 Dec.)
 """
