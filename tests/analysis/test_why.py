@@ -133,3 +133,25 @@ def test_proportions_stay_bounded_and_z_is_finite(s: int, b: int, n1: int, n2: i
     assert c.z == c.z  # not NaN
     if c.selected_share == c.baseline_share:
         assert c.z == 0
+
+
+def test_failing_traces_rank_what_they_share_above_how_they_failed() -> None:
+    """Selected by failing, the traces all carry the failure's status codes (100% vs 0%):
+    true of every failure and no explanation. What they also share (the regulars' loyalty
+    tier, 95% vs 5%) ranks first; the status codes follow, still listed for where they were
+    set, above weaker findings (one customer's id)."""
+    rows = (
+        attr("http.response.status_code", "502", 20, 0),
+        attr("error.type", "500", 20, 0, service="payment", span="POST /charge"),
+        attr("loyalty.tier", "regular", 19, 4, service="loyalty", span="GET /points"),
+        attr("user.id", "u1075", 6, 0, service="auth", span="POST /verify"),  # 30% vs 0%
+    )
+    plain = explain_selection(counts(*rows))
+    assert plain.attributes[0].key in ("http.response.status_code", "error.type")
+    failing = explain_selection(counts(*rows), outcome_last=True)
+    first, *outcomes, weak = failing.attributes
+    assert first.key == "loyalty.tier"
+    assert weak.key == "user.id"  # a weaker finding stays below how they failed
+    assert {f.key for f in outcomes} == {"http.response.status_code", "error.type"}
+    (where,) = (f.sources[0].service for f in outcomes if f.key == "error.type")
+    assert where == "payment"

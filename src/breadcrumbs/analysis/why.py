@@ -12,6 +12,11 @@ Three rankings, each with counts and shares on both sides:
 
 A finding must clear a significance guard: at least ``min_count`` selected traces and a
 two-proportion z score of ``min_z`` (a handful of traces cannot produce a confident 100%).
+
+Failing traces are selected by how their spans ended, so the keys that record it
+(``OUTCOME_KEYS``) separate the sides perfectly and explain nothing: for such a selection
+they rank after the findings that separate the sides clearly (``CLEAR_DIFFERENCE``) and
+before the weaker ones, so they stay in view (where they were set locates the failure).
 """
 
 from __future__ import annotations
@@ -25,6 +30,14 @@ from breadcrumbs.store.base import AttributeCount, DroppedKey, OperationCount, S
 
 MIN_COUNT = 3
 MIN_Z = 2.5
+OUTCOME_KEYS = frozenset(
+    {"error.type", "http.response.status_code", "http.status_code", "rpc.grpc.status_code"}
+)
+"""Attribute keys recording how a span ended (OpenTelemetry semantic conventions; the second
+http key is the older name)."""
+CLEAR_DIFFERENCE = 0.5
+"""Findings of a failing selection ranked above ``OUTCOME_KEYS``: at least this difference of
+shares (the weaker ones, often one customer's id, come after them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,9 +257,17 @@ def _source_order(source: Source) -> tuple[str, str]:
     return source.service, source.span_name
 
 
-def _ranked(findings: Iterable[AttributeFinding], limit: int) -> tuple[AttributeFinding, ...]:
-    def key(f: AttributeFinding) -> tuple[float, float, str, str]:
-        return (-abs(f.counts.difference), -abs(f.counts.z), f.key, f.value)
+def _ranked(
+    findings: Iterable[AttributeFinding], limit: int, *, outcome_last: bool = False
+) -> tuple[AttributeFinding, ...]:
+    def key(f: AttributeFinding) -> tuple[int, float, float, str, str]:
+        group = 0
+        if outcome_last:
+            if not OUTCOME_KEYS.isdisjoint((f.key, *f.aliases)):
+                group = 1
+            elif abs(f.counts.difference) < CLEAR_DIFFERENCE:
+                group = 2
+        return (group, -abs(f.counts.difference), -abs(f.counts.z), f.key, f.value)
 
     return tuple(sorted(findings, key=key)[:limit])
 
@@ -300,8 +321,10 @@ def explain_selection(
     limit: int = 15,
     min_count: int = MIN_COUNT,
     min_z: float = MIN_Z,
+    outcome_last: bool = False,
 ) -> WhyReport:
-    """Rank what sets the selection apart from its baseline (see the module docstring)."""
+    """Rank what sets the selection apart from its baseline (see the module docstring);
+    ``outcome_last`` for a selection of failing traces."""
     totals = (counts.sampled_selected, counts.sampled_baseline)
 
     def keep(c: Proportions) -> bool:
@@ -325,10 +348,14 @@ def explain_selection(
         sampled_selected=counts.sampled_selected,
         sampled_baseline=counts.sampled_baseline,
         attributes=_ranked(
-            (f for f in attributes if f.counts.difference > 0 and keep(f.counts)), limit
+            (f for f in attributes if f.counts.difference > 0 and keep(f.counts)),
+            limit,
+            outcome_last=outcome_last,
         ),
         rarer_attributes=_ranked(
-            (f for f in attributes if f.counts.difference < 0 and keep(f.counts)), limit
+            (f for f in attributes if f.counts.difference < 0 and keep(f.counts)),
+            limit,
+            outcome_last=outcome_last,
         ),
         operations=tuple(
             sorted(

@@ -78,7 +78,7 @@ def routes(query: QueryService) -> list[BaseRoute]:
     async def why(request: Request) -> Response:
         asked = analysis_params.parse_why(query_pairs(request), now_ns())
         counts = await reader.selection_counts(asked.selection)
-        report = explain_selection(counts, limit=asked.limit)
+        report = explain_selection(counts, limit=asked.limit, outcome_last=asked.selection.errors)
         body = why_json(asked.selection, report)
         body["criticalPath"] = await _critical_path_split(query, asked.selection)
         return json_response(body)
