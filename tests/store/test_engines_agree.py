@@ -33,6 +33,8 @@ from breadcrumbs.store.base import (
     TraceSelection,
     TypicalTraceQuery,
 )
+from breadcrumbs.store.duckdb import DuckDBStore
+from breadcrumbs.store.duckdb import sql as duckdb_sql
 
 from .conftest import ENGINES, Engine
 from .shop_traces import MS, T0, order_trace
@@ -245,3 +247,24 @@ async def test_red_agrees(red_stores: dict[str, Store], engine: Engine, name: st
         assert len(got["Quantiles"]) == len(query.quantiles)
         for value, reference in zip(got["Quantiles"], want["Quantiles"], strict=True):
             assert reference / one_bucket * 0.999 <= value <= reference * one_bucket * 1.001
+
+
+async def test_duckdbs_service_graph_in_slices_is_the_whole_windows(
+    stores: dict[str, Store], tmp_path: Path
+) -> None:
+    """DuckDB joins a window's calls slice by slice (``sql.service_graph_slice``): cut into
+    dozens of slices, with calls across every cut, the graph is the one from a single join."""
+    batch = _spans()
+    assert len(duckdb_sql.service_graph_pieces((T0, END), batch.num_rows, 20)) > 50
+    sliced = DuckDBStore(tmp_path / "spans.duckdb", threads=2, graph_slice_spans=20)
+    try:
+        await sliced.write(batch)
+        for graph in (
+            ServiceGraphQuery(T0, END, (10 * MS, 100 * MS)),
+            ServiceGraphQuery(T0 + 1234 * MS, END - 4321 * MS),
+        ):
+            whole = await stores["duckdb"].service_graph(graph)
+            assert whole
+            assert await sliced.service_graph(graph) == whole
+    finally:
+        await sliced.close()

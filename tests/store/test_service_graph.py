@@ -3,6 +3,9 @@ histograms; a Zipkin shared span as one call, on the dependencies API too."""
 
 from __future__ import annotations
 
+import itertools
+import random
+
 import pyarrow as pa
 
 from breadcrumbs.analysis import red
@@ -150,3 +153,32 @@ async def test_p95_weighs_each_call_by_its_adjusted_count(store: Store) -> None:
     await store.write(batch_from_spans(_calls([10] * 49, "", first=100)))
     (edge,) = await store.service_graph(ServiceGraphQuery(T0, T0 + MINUTE))
     assert (edge.calls, edge.p95_ns) == (83, 10 * MS)
+
+
+async def test_p95_is_the_weighted_nearest_rank_of_many_calls(store: Store) -> None:
+    """Hundreds of calls with close durations and four sampling rates: the p95 is exactly the
+    weighted nearest rank computed here from the calls written, for windows whose p95 falls
+    among many durations of about the same size."""
+    rng = random.Random(5)
+    rates = {"": 1, "ot=th:8": 2, "ot=th:c": 4, "ot=th:e": 8}  # trace state: adjusted count
+    calls = [(rng.choice(list(rates)), int(rng.lognormvariate(17, 0.4))) for _ in range(600)]
+    spans = []
+    for i, (trace_state, duration_ns) in enumerate(calls, start=1):
+        trace, root, child = f"{i:032x}", f"{2 * i:016x}", f"{2 * i + 1:016x}"
+        start = T0 + i * 50_000
+        spans += [
+            Span(trace, root, "GET /", "web", start, 10**9, kind=SpanKind.SERVER,
+                 trace_state=trace_state),
+            Span(trace, child, "GET /a", "api", start + 1, duration_ns, parent_span_id=root,
+                 kind=SpanKind.SERVER, trace_state=trace_state),
+        ]  # fmt: skip
+    await store.write(batch_from_spans(spans))
+    for last in (600, 347, 120):
+        weighted = sorted((duration, rates[state]) for state, duration in calls[:last])
+        total = sum(w for _, w in weighted)
+        running = list(itertools.accumulate(w for _, w in weighted))
+        p95 = next(d for (d, _), r in zip(weighted, running, strict=True) if r >= 0.95 * total)
+        end = T0 + last * 50_000 + 2  # past the last call's child
+        (edge,) = await store.service_graph(ServiceGraphQuery(T0, end))
+        assert (edge.calls, edge.spans) == (total, last)
+        assert edge.p95_ns == p95

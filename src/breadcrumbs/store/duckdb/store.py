@@ -544,13 +544,15 @@ class DuckDBStore:
         red_levels: tuple[RedLevel, ...] = RED_LEVELS,
         ingest_behind: Callable[[], bool] | None = None,
         memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
+        graph_slice_spans: int = sql.SERVICE_GRAPH_SLICE_SPANS,
     ) -> None:
         # Benchmark knobs, defaults the measured best: sort_order orders each flushed batch on
         # disk (_SORT_KEYS); trace_index adds an ART index on TraceId; checkpoint_threshold
         # is explained below; dependency_counts=False keeps no per-minute call counts (every
         # dependencies call joins the spans of its window); lookup_tail_rows bounds the trace
         # lookup's tail (tests use a few rows to exercise every level); quiet_s and wal_age_s
-        # say when compact() checkpoints a quiet store (_QUIET_S).
+        # say when compact() checkpoints a quiet store (_QUIET_S); graph_slice_spans: the
+        # service graph's slices (``sql.SERVICE_GRAPH_ROWS``; tests cut a few spans' slices).
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._metrics = metrics
@@ -570,6 +572,7 @@ class DuckDBStore:
         if memory_limit:
             config["memory_limit"] = memory_limit
         self._memory_limit = memory_limit
+        self._graph_slice_spans = graph_slice_spans
         self._conn = duckdb.connect(str(self.path), config=config)
         self._ingest_behind = ingest_behind
         # fetchall: a result left unfinished on the connection keeps its transaction open,
@@ -1418,11 +1421,21 @@ class DuckDBStore:
         return await self._read(lambda cur: self._red.query(cur, query))
 
     async def service_graph(self, query: ServiceGraphQuery) -> list[ServiceGraphEdge]:
-        text, params = sql.service_graph(
-            query.start_ns, query.end_ns, self._dependencies.horizon_ns, query.bounds_ns
-        )
-        rows = await self._read(lambda cur: cur.execute(text, params).fetchall())
-        return [ServiceGraphEdge.from_row(row) for row in rows]
+        window = (query.start_ns, query.end_ns)
+        horizon = self._dependencies.horizon_ns
+
+        def edges(cur: duckdb.DuckDBPyConnection) -> list[Any]:
+            cur.execute("BEGIN TRANSACTION")  # one snapshot for every slice
+            try:
+                ((spans,),) = cur.execute(sql.SPANS_BETWEEN, list(window)).fetchall()
+                cur.execute(sql.SERVICE_GRAPH_ROWS)
+                for piece in sql.service_graph_pieces(window, spans, self._graph_slice_spans):
+                    cur.execute(*sql.service_graph_slice(window, piece, horizon))
+                return cur.execute(*sql.service_graph(query.bounds_ns)).fetchall()
+            finally:
+                cur.execute("ROLLBACK")  # the temporary table goes with it
+
+        return [ServiceGraphEdge.from_row(row) for row in await self._read(edges)]
 
 
 def _selection_counts(cur: duckdb.DuckDBPyConnection, selection: TraceSelection) -> SelectionCounts:
