@@ -6,6 +6,7 @@ store contract."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -19,7 +20,7 @@ from tests.store.conftest import ENGINES, Engine
 from breadcrumbs.analysis import red
 from breadcrumbs.api import red as red_api
 from breadcrumbs.model import Span, SpanKind, StatusCode, batch_from_spans
-from breadcrumbs.store.base import Store
+from breadcrumbs.store.base import PEER_SETTLE_NS, Store
 
 from .shapes import conforms, golden, shape
 
@@ -263,5 +264,36 @@ async def test_sampled_traffic_is_estimated_on_every_api(engine: Engine, tmp_pat
             graph = await ok(http, "/api/x/service-graph", start=T0, end=T0 + MINUTE)
             assert graph["estimated"] is True
             assert graph["nodes"][0]["calls"] == 20
+    finally:
+        await opened.close()
+
+
+async def test_the_live_map_waits_for_a_callees_span(engine: Engine, tmp_path: Any) -> None:
+    """A client span that ended a moment ago is not drawn as a call to an uninstrumented peer
+    (its callee may still report); one that ended ``PEER_SETTLE_NS`` ago is."""
+    now = time.time_ns()
+    spans = [
+        Span(
+            f"{n:032x}",
+            f"{n:016x}",
+            "GET",
+            "web",
+            ended - 10 * MS,
+            10 * MS,
+            kind=SpanKind.CLIENT,
+            attributes={"server.address": "10.0.0.7"},
+        )
+        for n, ended in ((1, now - PEER_SETTLE_NS - 10**9), (2, now - 10**9))
+    ]
+    opened = engine.open(tmp_path)
+    try:
+        await opened.write(batch_from_spans(spans))
+        app = Starlette(routes=red_api.routes(opened))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+            graph = await ok(http, "/api/x/service-graph")
+        assert [(e["source"], e["target"], e["calls"]) for e in graph["edges"]] == [
+            ("web", "10.0.0.7", 1)
+        ]
     finally:
         await opened.close()

@@ -182,3 +182,25 @@ async def test_p95_is_the_weighted_nearest_rank_of_many_calls(store: Store) -> N
         (edge,) = await store.service_graph(ServiceGraphQuery(T0, end))
         assert (edge.calls, edge.spans) == (total, last)
         assert edge.p95_ns == p95
+
+
+async def test_a_client_span_is_no_peer_call_before_its_callee_could_report(
+    store: Store,
+) -> None:
+    """A client span whose callee's span has not arrived is a peer call only once it ended
+    before ``peers_ended_before_ns``: until then the callee may still report (a live map
+    would show it as an uninstrumented peer named by its address, for a few seconds)."""
+
+    def client(n: int, at_s: int, dur_s: int) -> Span:
+        return Span(f"{n:032x}", f"{n:016x}", "GET", "web", T0 + at_s * 10**9, dur_s * 10**9,
+                    kind=SpanKind.CLIENT, attributes={"server.address": "10.0.0.7"})  # fmt: skip
+
+    await store.write(batch_from_spans([client(1, 1, 2), client(2, 10, 1)]))
+
+    async def calls(**settled: int) -> list[tuple[str, str, float]]:
+        query = ServiceGraphQuery(T0, T0 + MINUTE, **settled)
+        return [(e.parent, e.child, e.calls) for e in await store.service_graph(query)]
+
+    assert await calls() == [("web", "10.0.0.7", 2)]
+    assert await calls(peers_ended_before_ns=T0 + 11 * 10**9) == [("web", "10.0.0.7", 1)]
+    assert await calls(peers_ended_before_ns=T0 + 3 * 10**9) == []  # ending at it: not yet

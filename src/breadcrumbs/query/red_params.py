@@ -23,7 +23,7 @@ from breadcrumbs.query.params import (
     scaled,
     values,
 )
-from breadcrumbs.store.base import RedQuery, ServiceGraphQuery
+from breadcrumbs.store.base import PEER_SETTLE_NS, RedQuery, ServiceGraphQuery
 
 DEFAULT_RANGE_NS: Final = 3600 * NS_PER_S
 MAX_POINTS: Final = 1_500  # steps per series; a finer step over a longer range is a 400
@@ -124,7 +124,9 @@ def parse_service_graph(params: Params, now_ns: int) -> ServiceGraphQuery:
     start, end = parse_time_range(params, now_ns)
     if end - start > MAX_SERVICE_GRAPH_RANGE_NS:
         raise BadInput("unable to parse param 'start': the service graph spans at most 24h")
-    return ServiceGraphQuery(start_ns=start, end_ns=end)
+    return ServiceGraphQuery(
+        start_ns=start, end_ns=end, peers_ended_before_ns=now_ns - PEER_SETTLE_NS
+    )
 
 
 @dataclass(frozen=True, slots=True)

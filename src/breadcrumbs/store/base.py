@@ -208,12 +208,25 @@ RED_SCHEMA = pa.schema(
 class ServiceGraphQuery:
     """Calls between services in [start, end): pairs of a span and its parent in another
     service, and client/producer spans to an uninstrumented peer (named by ``peer.service``,
-    ``db.system``, ``messaging.system`` or ``server.address``)."""
+    ``db.system``, ``messaging.system`` or ``server.address``).
+
+    ``peers_ended_before_ns``: a client span ending at or after it is no peer call yet. Its
+    callee's span may still be on its way (SDKs export on a timer), and counting it would put
+    a transient "uninstrumented" peer, named by the address it called, on a live map.
+    ``PEER_SETTLE_NS`` before now for live reads; by default every client span counts."""
 
     start_ns: int
     end_ns: int
     bounds_ns: tuple[int, ...] = ()
     scope: Scope = WHOLE_STORE
+    peers_ended_before_ns: int = 2**63 - 1
+
+
+PEER_SETTLE_NS: Final = 15 * 10**9
+"""How long after a client span ends its callee's span is waited for before the call may count
+as one to an uninstrumented peer: the callee's span ends first and OpenTelemetry SDKs export
+every 5 s by default (``OTEL_BSP_SCHEDULE_DELAY``), then the server takes up to 2 s to make
+it searchable. In the demo, such transient peers were gone from windows ending 10 s ago."""
 
 
 @dataclass(frozen=True, slots=True)

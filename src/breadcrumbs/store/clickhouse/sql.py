@@ -413,7 +413,8 @@ def service_graph(db: str, bounds_ns: tuple[int, ...]) -> tuple[str, dict[str, A
     weighted by adjusted counts. Per bound: calls at or below it and above the one before;
     the last entry counts the rest. p95: ``base.ServiceGraphEdge``'s weighted nearest rank,
     from the edge's (duration, weight) pairs sorted, their running weight against 95% of
-    the calls."""
+    the calls. Peer calls count only when their client span ends before
+    ``{settled:Int64}`` (``ServiceGraphQuery.peers_ended_before_ns``)."""
     lows = [-1, *bounds_ns]  # a duration is never negative
     params: dict[str, Any] = {f"b{i}": bound for i, bound in enumerate(lows)}
 
@@ -435,6 +436,7 @@ def service_graph(db: str, bounds_ns: tuple[int, ...]) -> tuple[str, dict[str, A
                sum(w * dur) AS server_sum, {per_bound("cdur")} AS client,
                sum(w * cdur) AS client_sum, count() AS seen
         FROM ({call_rows(db, graph=True)})
+        WHERE NOT peer OR at + toInt64(dur) < {{settled:Int64}}
         GROUP BY parent, child, peer_kind
     )
     ORDER BY parent, child

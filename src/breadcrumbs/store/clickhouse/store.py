@@ -684,7 +684,7 @@ class ClickHouseStore:
 
     async def service_graph(self, query: ServiceGraphQuery) -> list[ServiceGraphEdge]:
         text, params = sql.service_graph(self._db, query.bounds_ns)
-        params.update(first=query.start_ns, stop=query.end_ns)
+        params.update(first=query.start_ns, stop=query.end_ns, settled=query.peers_ended_before_ns)
         table = await self._run(lambda e: e.query(text, params))
         return [ServiceGraphEdge.from_row(row) for row in _rows(table)]
 

@@ -505,11 +505,12 @@ SPANS_BETWEEN: Final = "SELECT count(*) FROM spans WHERE Timestamp >= ? AND Time
 
 
 def service_graph_slice(
-    window: tuple[int, int], piece: tuple[int, int], horizon_ns: int
+    window: tuple[int, int], piece: tuple[int, int], horizon_ns: int, peers_settled: int
 ) -> tuple[str, list[Any]]:
     """Insert into ``graph_rows`` the calls of ``window`` ([first, stop)) that ``piece``
     ([a, b), inside it) holds: pairs whose later span starts in it, peer calls whose client
-    span does. The pieces of a window hold each of its calls once."""
+    span does and ends before ``peers_settled``. The pieces of a window hold each of its
+    calls once."""
     (first, _), (a, b) = window, piece
     rows, params = dependency_rows(
         [(max(first, a - horizon_ns), b)],
@@ -524,9 +525,10 @@ def service_graph_slice(
     SELECT parent, child, peer_kind, err, w, dur, cdur,
            CAST(floor(log2(dur + 1) * 32) AS INTEGER)
     FROM ({rows})
-    WHERE (peer AND lo >= ? AND lo < ?) OR (NOT peer AND hi >= ? AND hi < ? AND lo >= ?)
+    WHERE (peer AND lo >= ? AND lo < ? AND lo + dur < ?)
+       OR (NOT peer AND hi >= ? AND hi < ? AND lo >= ?)
     """
-    return text, [*params, a, b, a, b, first]
+    return text, [*params, a, b, peers_settled, a, b, first]
 
 
 def service_graph(bounds_ns: Sequence[int]) -> tuple[str, list[Any]]:

@@ -1423,6 +1423,7 @@ class DuckDBStore:
     async def service_graph(self, query: ServiceGraphQuery) -> list[ServiceGraphEdge]:
         window = (query.start_ns, query.end_ns)
         horizon = self._dependencies.horizon_ns
+        settled = query.peers_ended_before_ns
 
         def edges(cur: duckdb.DuckDBPyConnection) -> list[Any]:
             cur.execute("BEGIN TRANSACTION")  # one snapshot for every slice
@@ -1430,7 +1431,7 @@ class DuckDBStore:
                 ((spans,),) = cur.execute(sql.SPANS_BETWEEN, list(window)).fetchall()
                 cur.execute(sql.SERVICE_GRAPH_ROWS)
                 for piece in sql.service_graph_pieces(window, spans, self._graph_slice_spans):
-                    cur.execute(*sql.service_graph_slice(window, piece, horizon))
+                    cur.execute(*sql.service_graph_slice(window, piece, horizon, settled))
                 return cur.execute(*sql.service_graph(query.bounds_ns)).fetchall()
             finally:
                 cur.execute("ROLLBACK")  # the temporary table goes with it
