@@ -216,6 +216,16 @@ def test_service_map_draws_the_call_and_clicking_searches(
     page.locator('[data-edge="gateway→payment"] path.hit').click(force=True)
     expect(page).to_have_url(re.compile(r"/search\?service=payment&kind=server"))
     expect(page.get_by_test_id("trace-link")).to_have_count(1)
+    # A map wider than the window starts at its left end, scrolled from there (centred as a
+    # flex line, its left end was cut off, out of the scrollbar's reach).
+    page.set_viewport_size({"width": 480, "height": 800})
+    page.goto(server.http_url + "/map")
+    gateway = nodes.filter(has_text="gateway")
+    expect(gateway).to_be_visible()
+    card, box = page.locator(".map-card").bounding_box(), gateway.bounding_box()
+    assert card is not None
+    assert box is not None
+    assert box["x"] >= card["x"]
 
 
 def test_search_across_services_highlights_the_matching_spans(
