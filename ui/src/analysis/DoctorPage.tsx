@@ -5,6 +5,7 @@ import { serviceColor } from "../colors";
 import { formatCount, formatDateTime } from "../format";
 import { navigate } from "../router";
 import * as api from "./api";
+import { scopeNote } from "./doctor-scope";
 import { Pending } from "./states";
 
 const RANGES: [string, string][] = [
@@ -108,7 +109,7 @@ export function DoctorPage({ url }: { url: URL }) {
           </div>
         </>
       )}
-      <p class="muted small scope-note">{found.scope.note}.</p>
+      <p class="muted small scope-note">{scopeNote(found.scope)}</p>
     </div>
   );
 }

@@ -1,6 +1,7 @@
 // The analysis APIs over many traces (`/api/x/why`, `latency`, `compare`, `doctor`, `red`):
 // their JSON shapes (camelCase, times in ns) and one fetcher each. Errors are `{"error": ...}`.
 import { getJson } from "../api";
+import type { DoctorScope } from "./doctor-scope";
 
 export interface Endpoint {
   service: string;
@@ -188,7 +189,7 @@ export interface Diagnosis {
   startNs: number;
   endNs: number;
   findings: Finding[];
-  scope: { spans: number; truncated: string[]; note: string };
+  scope: DoctorScope & { note: string };
 }
 
 export function doctor(lookback: string, signal?: AbortSignal): Promise<Diagnosis> {
