@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from dataclasses import replace
 
 import pyarrow as pa
 
@@ -197,10 +198,12 @@ async def test_a_client_span_is_no_peer_call_before_its_callee_could_report(
 
     await store.write(batch_from_spans([client(1, 1, 2), client(2, 10, 1)]))
 
-    async def calls(**settled: int) -> list[tuple[str, str, float]]:
-        query = ServiceGraphQuery(T0, T0 + MINUTE, **settled)
+    async def calls(query: ServiceGraphQuery) -> list[tuple[str, str, float]]:
         return [(e.parent, e.child, e.calls) for e in await store.service_graph(query)]
 
-    assert await calls() == [("web", "10.0.0.7", 2)]
-    assert await calls(peers_ended_before_ns=T0 + 11 * 10**9) == [("web", "10.0.0.7", 1)]
-    assert await calls(peers_ended_before_ns=T0 + 3 * 10**9) == []  # ending at it: not yet
+    everything = ServiceGraphQuery(T0, T0 + MINUTE)
+    assert await calls(everything) == [("web", "10.0.0.7", 2)]
+    settled = replace(everything, peers_ended_before_ns=T0 + 11 * 10**9)
+    assert await calls(settled) == [("web", "10.0.0.7", 1)]
+    ending_then = replace(everything, peers_ended_before_ns=T0 + 3 * 10**9)
+    assert await calls(ending_then) == []  # a span ending at the bound: not yet
