@@ -8,7 +8,7 @@ export function formatDuration(ns: number): string {
   if (abs < 60_000_000_000) return `${trim(ns / 1_000_000_000)}s`;
   const minutes = Math.floor(abs / 60_000_000_000);
   const seconds = Math.round((abs % 60_000_000_000) / 1_000_000_000);
-  return `${ns < 0 ? "-" : ""}${minutes}m ${seconds}s`;
+  return `${ns < 0 ? "-" : ""}${minutes}m${seconds ? ` ${seconds}s` : ""}`;
 }
 
 function trim(value: number): string {

@@ -7,7 +7,7 @@ describe("scopeNote", () => {
   it("says the figures, not the field names", () => {
     const note = scopeNote(scope);
     expect(note).toContain("attributes from every trace");
-    expect(note).toContain("up to 1m 0s outside it");
+    expect(note).toContain("up to 1m outside it");
     expect(note).toContain("the last 30s");
     expect(note).toMatch(/keeps its 5[,.\u202f ]?000 largest groups/);
     expect(note).not.toMatch(/marginNs|settleNs|maxRows|attributeTraces/);
