@@ -59,10 +59,11 @@ def _sides(finding: dict[str, Any]) -> tuple[Text, Text]:
 
 
 def _findings_table(title: str, rows: list[dict[str, Any]], label: str, side: str) -> Table:
+    # Where a finding was seen goes under it, dimmed: as a column of its own, both were folded
+    # mid-word in an 80-column terminal ("order.item_coun / t >= 5").
     table = Table(title=title, title_justify="left", box=box.SIMPLE, pad_edge=False)
     table.add_column("#", justify="right", no_wrap=True)
-    table.add_column(label, overflow="fold", ratio=3)
-    table.add_column("where", overflow="fold", ratio=2)
+    table.add_column(f"{label} (where)", overflow="fold")
     table.add_column(side, no_wrap=True)
     table.add_column("others", no_wrap=True)
     for i, row in enumerate(rows, 1):
@@ -73,7 +74,7 @@ def _findings_table(title: str, rows: list[dict[str, Any]], label: str, side: st
                 what += f" (also {', '.join(row['aliases'])})"
         else:
             what, where = row["spanName"], row["service"]
-        table.add_row(str(i), what, where, chosen, others)
+        table.add_row(str(i), Text.assemble(what, "\n", (where, "dim")), chosen, others)
     return table
 
 
