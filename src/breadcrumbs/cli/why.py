@@ -58,9 +58,15 @@ def _sides(finding: dict[str, Any]) -> tuple[Text, Text]:
     )
 
 
+def _operation(span_name: str, service: str) -> Text:
+    """An operation, its service dimmed on the line below (in one column of its own, each was
+    folded mid-word in 80 columns)."""
+    return Text.assemble(span_name, "\n", (service, "dim"))
+
+
 def _findings_table(title: str, rows: list[dict[str, Any]], label: str, side: str) -> Table:
-    # Where a finding was seen goes under it, dimmed: as a column of its own, both were folded
-    # mid-word in an 80-column terminal ("order.item_coun / t >= 5").
+    # Where a finding was seen goes under it (``_operation``): as a column of its own, both
+    # were folded mid-word in an 80-column terminal ("order.item_coun / t >= 5").
     table = Table(title=title, title_justify="left", box=box.SIMPLE, pad_edge=False)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column(f"{label} (where)", overflow="fold")
@@ -74,7 +80,7 @@ def _findings_table(title: str, rows: list[dict[str, Any]], label: str, side: st
                 what += f" (also {', '.join(row['aliases'])})"
         else:
             what, where = row["spanName"], row["service"]
-        table.add_row(str(i), Text.assemble(what, "\n", (where, "dim")), chosen, others)
+        table.add_row(str(i), _operation(what, where), chosen, others)
     return table
 
 
@@ -123,16 +129,15 @@ def _critical_path_table(critical: dict[str, Any]) -> Table:
         box=box.SIMPLE,
         pad_edge=False,
     )
-    for name in ("#", "operation", "service", "slow", "others", "added"):
-        table.add_column(
-            name, justify="right" if name in ("#", "slow", "others", "added") else "left"
-        )
+    table.add_column("#", justify="right")
+    table.add_column("operation (service)", overflow="fold")
+    for name in ("slow", "others", "added"):
+        table.add_column(name, justify="right", no_wrap=True)
     ranked = sorted(added.items(), key=lambda item: -item[1])[:8]
     for i, ((service, name), extra) in enumerate(ranked, 1):
         table.add_row(
             str(i),
-            name or "(all)",
-            service,
+            _operation(name or "(all)", service),
             format_ns(slow.get((service, name), {}).get("meanNs", 0)),
             format_ns(others.get((service, name), {}).get("meanNs", 0)),
             ("+" if extra >= 0 else "-") + format_ns(abs(extra)),
@@ -190,16 +195,15 @@ def render_why(answer: dict[str, Any]) -> None:
             box=box.SIMPLE,
             pad_edge=False,
         )
-        for name in ("#", "operation", "service"):
-            table.add_column(name, overflow="fold", justify="right" if name == "#" else "left")
+        table.add_column("#", justify="right")
+        table.add_column("operation (service)", overflow="fold")
         for name in (side, "others", "added"):
             table.add_column(name, justify="right", no_wrap=True)
         table.add_column("share of added", no_wrap=True)
         for i, row in enumerate(answer["time"][:8], 1):
             table.add_row(
                 str(i),
-                row["spanName"],
-                row["service"],
+                _operation(row["spanName"], row["service"]),
                 format_ns(row["selectedSelfNs"]),
                 format_ns(row["baselineSelfNs"]),
                 "+" + format_ns(row["addedSelfNs"]),
