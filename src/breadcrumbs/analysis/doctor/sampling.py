@@ -51,7 +51,7 @@ def too_few_for_p99(evidence: Evidence) -> list[Finding]:
             "for a p99",
             detail=f"A p99 needs about {P99_TRACES:,} traces (10 above it) in the window; "
             f"these have fewer: {listed}{more}.",
-            fix="Look at a longer window (--lookback), or keep more traces of quiet "
+            fix="Look at a longer time range (the CLI's --lookback), or keep more traces of quiet "
             "endpoints: tail sampling with a per-endpoint minimum rather than one head "
             "sampling rate for all.",
             count=len(thin),
