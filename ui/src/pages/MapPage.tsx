@@ -7,7 +7,7 @@ import * as api from "../api";
 import { serviceColor } from "../colors";
 import { formatCount, formatDuration } from "../format";
 import { navigate } from "../router";
-import { edgeSearch, figuresText, layers, nodeSearch } from "./map-layout";
+import { edgeSearch, figuresText, labelledEdges, layers, nodeSearch } from "./map-layout";
 
 export const MAP_RANGES: [string, number, string][] = [
   ["5m", 5 * 60_000, "Last 5 minutes"],
@@ -100,8 +100,8 @@ export function MapPage({ url }: { url: URL }) {
   });
   const maxCalls = Math.max(...graph.edges.map((e) => e.calls));
   const lookback = range[0];
-  // A busy map labels only the calls that failed and those of the hovered service or call.
-  const labelAll = graph.edges.length <= 12;
+  // A busy map labels the calls with the most errors and those of the hovered service or call.
+  const labelled = labelledEdges(graph.edges);
   const labels: preact.JSX.Element[] = [];
 
   return (
@@ -144,7 +144,7 @@ export function MapPage({ url }: { url: URL }) {
             const lx = back ? (a.x + b.x + NODE_W) / 2 : mx;
             const ly = back ? Math.max(a.y, b.y) + NODE_H + 48 : (y0 + y1) / 2 - 5;
             labels.push(
-              <text x={lx} y={ly} text-anchor="middle" data-edge-label={`${e.source}→${e.target}`} class={`edge-label ${labelAll || active || e.errors ? "" : "hidden"} ${hover && !active ? "faded" : ""}`}>
+              <text x={lx} y={ly} text-anchor="middle" data-edge-label={`${e.source}→${e.target}`} class={`edge-label ${active || labelled.has(`${e.source}→${e.target}`) ? "" : "hidden"} ${hover && !active ? "faded" : ""}`}>
                 {formatCount(e.calls)}
                 {e.errors > 0 && <tspan class="err">{` · ${percent(e.errorRate)} err`}</tspan>}
                 {e.p95 ? ` · p95 ${formatDuration(e.p95)}` : ""}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { edgeSearch, layers, nodeSearch } from "./map-layout";
+import { edgeSearch, labelledEdges, layers, nodeSearch } from "./map-layout";
 
 describe("service map layers", () => {
   it("puts a service one column right of its nearest caller and survives cycles", () => {
@@ -36,5 +36,26 @@ describe("service map searches", () => {
     expect(edgeSearch({ source: "orders", target: "kafka", ...figures }, "queue", "1h")).toBe(
       "/search?service=orders&kind=producer&tag=messaging.system%3Dkafka&lookback=1h",
     );
+  });
+});
+
+describe("labelled calls", () => {
+  const edge = (source: string, target: string, calls: number, errors: number) => ({
+    source,
+    target,
+    calls,
+    errors,
+    errorRate: errors / calls,
+    p95: 1e6,
+    estimated: false,
+  });
+  it("labels every call of a small map", () => {
+    const edges = [edge("a", "b", 10, 0), edge("b", "c", 10, 1)];
+    expect(labelledEdges(edges)).toEqual(new Set(["a→b", "b→c"]));
+  });
+  it("labels the calls with the most errors on a busy map", () => {
+    const edges = Array.from({ length: 20 }, (_, i) => edge("a", `s${i}`, 100, i % 2 ? i : 0));
+    const labelled = labelledEdges(edges, 3);
+    expect(labelled).toEqual(new Set(["a→s19", "a→s17", "a→s15"]));
   });
 });

@@ -54,6 +54,16 @@ export function layers(links: DependencyLink[]): { columns: string[][]; nodes: M
   return { columns: columns.filter(Boolean), nodes };
 }
 
+/** The calls a map labels without a hover: all of a small map's; on a busy one, the `limit`
+ * calls with the most errors (labelling every failing call covered a busy map in text when
+ * most calls fail now and then). Keys are "source→target". */
+export function labelledEdges(edges: GraphEdge[], limit = 8, smallMap = 12): Set<string> {
+  const key = (e: GraphEdge) => `${e.source}→${e.target}`;
+  if (edges.length <= smallMap) return new Set(edges.map(key));
+  const failing = edges.filter((e) => e.errors > 0).sort((a, b) => b.errors - a.errors || b.errorRate - a.errorRate);
+  return new Set(failing.slice(0, limit).map(key));
+}
+
 /** "1,204 calls, 2.1% errors, p95 120ms" for a tooltip. */
 export function figuresText(f: GraphFigures): string {
   const parts = [`${f.calls.toLocaleString("en-US")} calls`, `${(f.errorRate * 100).toFixed(1)}% errors`];
