@@ -589,7 +589,7 @@ def service_graph(bounds_ns: Sequence[int]) -> tuple[str, list[Any]]:
     )
     SELECT parent, child, peer_kind, total, errors, p95, server, server_sum, client,
            client_sum, seen
-    FROM e JOIN p95 USING (parent, child, peer_kind)
+    FROM e LEFT JOIN p95 USING (parent, child, peer_kind)
     ORDER BY parent, child
     """
     return text, [*bound_params, *bound_params]
