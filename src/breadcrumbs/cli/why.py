@@ -58,14 +58,14 @@ def _sides(finding: dict[str, Any]) -> tuple[Text, Text]:
     )
 
 
-def _operation(span_name: str, service: str) -> Text:
-    """An operation, its service dimmed on the line below (in one column of its own, each was
-    folded mid-word in 80 columns)."""
-    return Text.assemble(span_name, "\n", (service, "dim"))
+def _with_where(what: str, where: str) -> Text:
+    """A finding or an operation, where it was seen (its service) dimmed on the line below:
+    in a column of its own, each was folded mid-word in 80 columns."""
+    return Text.assemble(what, "\n", (where, "dim"))
 
 
 def _findings_table(title: str, rows: list[dict[str, Any]], label: str, side: str) -> Table:
-    # Where a finding was seen goes under it (``_operation``): as a column of its own, both
+    # Where a finding was seen goes under it (``_with_where``): as a column of its own, both
     # were folded mid-word in an 80-column terminal ("order.item_coun / t >= 5").
     table = Table(title=title, title_justify="left", box=box.SIMPLE, pad_edge=False)
     table.add_column("#", justify="right", no_wrap=True)
@@ -80,7 +80,7 @@ def _findings_table(title: str, rows: list[dict[str, Any]], label: str, side: st
                 what += f" (also {', '.join(row['aliases'])})"
         else:
             what, where = row["spanName"], row["service"]
-        table.add_row(str(i), _operation(what, where), chosen, others)
+        table.add_row(str(i), _with_where(what, where), chosen, others)
     return table
 
 
@@ -137,7 +137,7 @@ def _critical_path_table(critical: dict[str, Any]) -> Table:
     for i, ((service, name), extra) in enumerate(ranked, 1):
         table.add_row(
             str(i),
-            _operation(name or "(all)", service),
+            _with_where(name or "(all)", service),
             format_ns(slow.get((service, name), {}).get("meanNs", 0)),
             format_ns(others.get((service, name), {}).get("meanNs", 0)),
             ("+" if extra >= 0 else "-") + format_ns(abs(extra)),
@@ -203,7 +203,7 @@ def render_why(answer: dict[str, Any]) -> None:
         for i, row in enumerate(answer["time"][:8], 1):
             table.add_row(
                 str(i),
-                _operation(row["spanName"], row["service"]),
+                _with_where(row["spanName"], row["service"]),
                 format_ns(row["selectedSelfNs"]),
                 format_ns(row["baselineSelfNs"]),
                 "+" + format_ns(row["addedSelfNs"]),
