@@ -127,16 +127,17 @@ async def test_service_graph_names_peers_and_counts_a_shared_span_once(store: St
     assert [(link.parent, link.child, link.call_count) for link in links] == [("web", "api", 1)]
 
 
-def _calls(durations_ms: list[int], trace_state: str, first: int) -> list[Span]:
-    """One web -> api call per duration, each its own trace carrying ``trace_state``."""
+def _calls(durations_ns: list[int], trace_state: str, first: int) -> list[Span]:
+    """One web -> api call per duration, each its own trace carrying ``trace_state``; call
+    ``i`` (from ``first``) starts at ``T0 + i`` ms, its api span 1 ns later."""
     spans = []
-    for i, duration in enumerate(durations_ms, start=first):
+    for i, duration in enumerate(durations_ns, start=first):
         trace, root, child = f"{i:032x}", f"{2 * i:016x}", f"{2 * i + 1:016x}"
         start = T0 + i * MS
         spans += [
             Span(trace, root, "GET /", "web", start, 200 * MS, kind=SpanKind.SERVER,
                  trace_state=trace_state),
-            Span(trace, child, "GET /a", "api", start + 1, duration * MS, parent_span_id=root,
+            Span(trace, child, "GET /a", "api", start + 1, duration, parent_span_id=root,
                  kind=SpanKind.SERVER, trace_state=trace_state),
         ]  # fmt: skip
     return spans
@@ -146,12 +147,12 @@ async def test_p95_weighs_each_call_by_its_adjusted_count(store: Store) -> None:
     """30 fast calls kept whole and one slow call sampled at 1/4 (standing for four): 4 of
     34 calls are slow, more than 5%, so the p95 is the slow call's (unweighted, 1 of 31 is
     not, and the p95 would be a fast call's). With 79 fast calls, 4 of 83 is under 5%."""
-    slow = _calls([100], "ot=th:c", first=1)
-    await store.write(batch_from_spans(slow + _calls([10] * 30, "", first=2)))
+    slow = _calls([100 * MS], "ot=th:c", first=1)
+    await store.write(batch_from_spans(slow + _calls([10 * MS] * 30, "", first=2)))
     (edge,) = await store.service_graph(ServiceGraphQuery(T0, T0 + MINUTE))
     assert (edge.parent, edge.child, edge.calls, edge.spans) == ("web", "api", 34, 31)
     assert edge.p95_ns == 100 * MS
-    await store.write(batch_from_spans(_calls([10] * 49, "", first=100)))
+    await store.write(batch_from_spans(_calls([10 * MS] * 49, "", first=100)))
     (edge,) = await store.service_graph(ServiceGraphQuery(T0, T0 + MINUTE))
     assert (edge.calls, edge.p95_ns) == (83, 10 * MS)
 
@@ -163,23 +164,18 @@ async def test_p95_is_the_weighted_nearest_rank_of_many_calls(store: Store) -> N
     rng = random.Random(5)
     rates = {"": 1, "ot=th:8": 2, "ot=th:c": 4, "ot=th:e": 8}  # trace state: adjusted count
     calls = [(rng.choice(list(rates)), int(rng.lognormvariate(17, 0.4))) for _ in range(600)]
-    spans = []
-    for i, (trace_state, duration_ns) in enumerate(calls, start=1):
-        trace, root, child = f"{i:032x}", f"{2 * i:016x}", f"{2 * i + 1:016x}"
-        start = T0 + i * 50_000
-        spans += [
-            Span(trace, root, "GET /", "web", start, 10**9, kind=SpanKind.SERVER,
-                 trace_state=trace_state),
-            Span(trace, child, "GET /a", "api", start + 1, duration_ns, parent_span_id=root,
-                 kind=SpanKind.SERVER, trace_state=trace_state),
-        ]  # fmt: skip
+    spans = [
+        span
+        for i, (trace_state, duration_ns) in enumerate(calls, start=1)
+        for span in _calls([duration_ns], trace_state, first=i)
+    ]
     await store.write(batch_from_spans(spans))
     for last in (600, 347, 120):
         weighted = sorted((duration, rates[state]) for state, duration in calls[:last])
         total = sum(w for _, w in weighted)
         running = list(itertools.accumulate(w for _, w in weighted))
         p95 = next(d for (d, _), r in zip(weighted, running, strict=True) if r >= 0.95 * total)
-        end = T0 + last * 50_000 + 2  # past the last call's child
+        end = T0 + last * MS + 2  # past the last call's child
         (edge,) = await store.service_graph(ServiceGraphQuery(T0, end))
         assert (edge.calls, edge.spans) == (total, last)
         assert edge.p95_ns == p95
