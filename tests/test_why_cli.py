@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from breadcrumbs.cli import app
+from breadcrumbs.cli.why import _dropped_key_names
 
 if TYPE_CHECKING:
     from tests.conftest import ServerProcess
@@ -33,7 +34,10 @@ def otlp_span(i: int, n: int, name: str, start: int, ms: int, parent: str = "") 
         "kind": 2 if not parent else 1,
         "startTimeUnixNano": str(start),
         "endTimeUnixNano": str(start + ms * MS),
-        "attributes": [{"key": "tier", "value": {"stringValue": "free" if i % 3 == 0 else "paid"}}],
+        "attributes": [
+            {"key": "tier", "value": {"stringValue": "free" if i % 3 == 0 else "paid"}},
+            {"key": "order.id", "value": {"stringValue": f"order-{i}"}},  # one per trace
+        ],
     }
     if parent:
         span["parentSpanId"] = parent
@@ -88,6 +92,20 @@ def test_why_ranks_the_shared_value_and_the_extra_operation(
     # where to look next: the newest slow traces, as commands to paste
     looks = output.split("Look at one: the newest slow traces")[1].split()
     assert looks[:3] == ["breadcrumbs", "explain", trace_id(max(range(0, COUNT, 3)))]
+    # order.id is on both operations: left out once, by name
+    left_out = next(line for line in output.splitlines() if line.startswith("Left out"))
+    assert left_out == "Left out, nearly unique per trace: order.id"
+
+
+def test_left_out_keys_are_named_once_the_most_widespread_first() -> None:
+    dropped = [
+        {"key": "user.id", "service": "auth"},
+        {"key": "order.id", "service": "gateway"},
+        {"key": "user.id", "service": "gateway"},
+        {"key": "user.id", "service": "gateway"},
+        {"key": "user.id", "service": "payment"},
+    ]
+    assert _dropped_key_names(dropped) == ["user.id (3 services)", "order.id"]
 
 
 def test_why_in_a_band_of_durations(server: ServerProcess, sent: None) -> None:

@@ -64,6 +64,16 @@ def _with_where(what: str, where: str) -> Text:
     return Text.assemble(what, "\n", (where, "dim"))
 
 
+def _dropped_key_names(dropped: list[dict[str, Any]]) -> list[str]:
+    """Each left-out key once (the API lists it per service and operation), the most
+    widespread first: "user.id (5 services)"."""
+    services: dict[str, set[str]] = {}
+    for entry in dropped:
+        services.setdefault(entry["key"], set()).add(entry["service"])
+    ranked = sorted(services.items(), key=lambda item: (-len(item[1]), item[0]))
+    return [f"{key} ({len(seen)} services)" if len(seen) > 1 else key for key, seen in ranked]
+
+
 def _findings_table(title: str, rows: list[dict[str, Any]], label: str, side: str) -> Table:
     # Where a finding was seen goes under it (``_with_where``): as a column of its own, both
     # were folded mid-word in an 80-column terminal ("order.item_coun / t >= 5").
@@ -220,9 +230,10 @@ def render_why(answer: dict[str, Any]) -> None:
         )
     dropped = answer["droppedKeys"]
     if dropped:
-        names = sorted({f"{k['key']} ({k['service']})" for k in dropped})
+        names = _dropped_key_names(dropped)
+        more = f" and {len(names) - 8} more" if len(names) > 8 else ""
         console.print(
-            Text("Left out, nearly unique per trace: " + ", ".join(names[:8]), style="dim")
+            Text("Left out, nearly unique per trace: " + ", ".join(names[:8]) + more, style="dim")
         )
     examples = answer.get("examples") or []
     if examples:
