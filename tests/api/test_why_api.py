@@ -96,6 +96,7 @@ async def test_why_names_what_the_slow_traces_share(client: httpx.AsyncClient) -
     assert answer["time"][0]["selectedSelfNs"] == 250 * MS
     critical = answer["criticalPath"]  # whole traces, split at the same threshold
     assert (critical["selected"]["traces"], critical["baseline"]["traces"]) == (20, 40)
+    assert critical["newestOnly"] is False  # all 60 read
     on_path = {o.get("name"): o["meanNs"] for o in critical["selected"]["byOperation"]}
     assert on_path["lock.wait"] == 250 * MS
     assert "lock.wait" not in {o.get("name") for o in critical["baseline"]["byOperation"]}
@@ -104,6 +105,19 @@ async def test_why_names_what_the_slow_traces_share(client: httpx.AsyncClient) -
     for example in answer["examples"]:
         opened = (await client.get(f"/api/x/compare/{example}")).json()
         assert opened["a"]["durationNs"] >= 200 * MS
+
+
+async def test_why_reads_the_newest_traces_for_the_critical_path(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A sample by design, not a cap the page's reader could raise: said as such, no warning.
+    monkeypatch.setattr(why, "CRITICAL_PATH_TRACES", 30)
+    answer = (await client.get("/api/x/why", params={**WINDOW, "slowerThan": "200ms"})).json()
+    critical = answer["criticalPath"]
+    assert critical["newestOnly"] is True
+    assert critical["selected"]["traces"] + critical["baseline"]["traces"] == 30
+    assert "warnings" not in critical
+    assert answer["traces"]["selected"] == 20  # the findings still count every trace
 
 
 async def test_why_in_a_band_of_durations(client: httpx.AsyncClient) -> None:

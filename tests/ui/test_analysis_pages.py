@@ -192,6 +192,26 @@ def test_why_from_the_region_brushed_on_the_search_scatter(
     _expect_slowpay_first(page)
 
 
+def test_why_in_a_narrow_window_is_one_column(
+    server: ServerProcess, sent: Sent, page: Page
+) -> None:
+    page.set_viewport_size({"width": 700, "height": 900})
+    page.goto(f"{server.http_url}/why?service=shop&operation={ORDER}&lookback=1h&slowerThan=100ms")
+    attributes = page.get_by_test_id("why-attributes")
+    operations = page.get_by_test_id("why-operations")
+    expect(operations).to_contain_text("SELECT ledger")
+    left, right = attributes.bounding_box(), operations.bounding_box()
+    assert left is not None and right is not None
+    # Stacked at full width: side by side, each card was ~300 px and its names broke mid-word.
+    assert abs(left["x"] - right["x"]) < 2 and abs(left["width"] - right["width"]) < 2
+    assert right["y"] > left["y"] + left["height"]
+    # A service name is one line box (it never breaks mid-word).
+    lines = operations.locator(".op-name b").evaluate_all(
+        "names => names.map(name => name.getClientRects().length)"
+    )
+    assert lines and set(lines) == {1}
+
+
 def test_why_the_failures(server: ServerProcess, sent: Sent, page: Page) -> None:
     # A lookback no menu entry names (typed in a URL, as the CLI prints them) is shown as is.
     page.goto(f"{server.http_url}/why?service=payments&operation=charge&lookback=90m")

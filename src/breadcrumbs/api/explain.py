@@ -42,7 +42,12 @@ def routes(query: QueryService) -> list[BaseRoute]:
             "analysed": aggregate_json(result.selection),
             "matchedTraces": result.matched,
             "cap": result.cap,
-            "warnings": list(result.warnings),
+            "warnings": [
+                f"analysed the newest {result.cap} matching traces (the cap); older ones were "
+                "left out: raise 'limit' (at most 100000) or narrow the time range"
+            ]
+            if result.capped
+            else [],
         }
         if result.baseline is not None:
             body["baseline"] = aggregate_json(result.baseline)

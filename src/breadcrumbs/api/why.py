@@ -66,7 +66,8 @@ async def _critical_path_split(
         "matchedTraces": result.matched,
         "selected": aggregate_json(result.selection),
         "baseline": aggregate_json(result.baseline),
-        "warnings": list(result.warnings),
+        # A sample by design (the newest CRITICAL_PATH_TRACES), not a cap to raise.
+        "newestOnly": result.capped,
     }
 
 

@@ -4,7 +4,7 @@ reduced rows."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
@@ -32,7 +32,11 @@ class AggregateResult:
     cap: int
     threshold_ns: int | None
     query_json: dict[str, Any]
-    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def capped(self) -> bool:
+        """The search found as many traces as asked for: older ones were left out."""
+        return self.matched >= self.cap
 
 
 async def path_rows_of(query: QueryService, trace_ids: list[str]) -> pa.Table:
@@ -50,12 +54,6 @@ async def aggregate_over_search(query: QueryService, params: CriticalPathParams)
     search = params.query
     trace_ids = await query.reader.find_trace_ids(search)
     rows = await path_rows_of(query, trace_ids)
-    warnings: list[str] = []
-    if len(trace_ids) >= search.limit:
-        warnings.append(
-            f"analysed the newest {search.limit} matching traces (the cap); older ones were "
-            "left out: raise 'limit' (at most 100000) or narrow the time range"
-        )
     threshold = params.slower_than_ns
     upper = None if params.percentile is not None else params.faster_than_ns
     if params.percentile is not None and rows.num_rows:
@@ -80,7 +78,6 @@ async def aggregate_over_search(query: QueryService, params: CriticalPathParams)
             search.limit,
             None,
             query_json,
-            tuple(warnings),
         )
     # The same band as the store's selection: [threshold, upper), either edge open.
     durations = rows.column("RootNs")
@@ -96,5 +93,4 @@ async def aggregate_over_search(query: QueryService, params: CriticalPathParams)
         cap=search.limit,
         threshold_ns=threshold,
         query_json=query_json,
-        warnings=tuple(warnings),
     )

@@ -11,6 +11,7 @@ import { navigate } from "../router";
 import * as api from "./api";
 import { inBand, latencyParams, questionFromUrl, urlFromQuestion, whyParams, type WhyQuestion } from "./band";
 import { ShareBars } from "./charts";
+import { droppedKeyNames } from "./dropped-keys";
 import { LatencyHeatmap, LatencyHistogram } from "./LatencyChart";
 import { Problem } from "./states";
 
@@ -192,6 +193,7 @@ function WhyResults({ why, q }: { why: api.Why; q: WhyQuestion }) {
   const upper = why.selection.kind === "band" ? why.selection.upperNs : null;
   const threshold = why.selection.thresholdNs;
   const side = errors ? "failed" : upper === null ? "slow" : threshold ? "in-band" : "fast";
+  const dropped = droppedKeyNames(why.droppedKeys);
   // How the selection reads in a sentence: "300ms or more", "between 20ms and 90ms".
   const bandWords =
     upper === null
@@ -299,12 +301,8 @@ function WhyResults({ why, q }: { why: api.Why; q: WhyQuestion }) {
       )}
       {why.droppedKeys.length > 0 && (
         <p class="muted small">
-          Left out as nearly unique per trace (ids, timestamps):{" "}
-          {why.droppedKeys
-            .slice(0, 8)
-            .map((k) => k.key)
-            .join(", ")}
-          {why.droppedKeys.length > 8 ? ` and ${why.droppedKeys.length - 8} more` : ""}.
+          Left out as nearly unique per trace (ids, timestamps): {dropped.names.join(", ")}
+          {dropped.more > 0 ? ` and ${dropped.more} more` : ""}.
         </p>
       )}
     </div>
@@ -332,9 +330,16 @@ function OperationName({ service, name }: { service: string; name: string }) {
   return (
     <span class="op-name">
       <span class="dot" style={{ background: serviceColor(service) }} />
-      <b>{service}</b> <span>{name}</span>
+      <b>{service}</b> <span>{breakable(name)}</span>
     </span>
   );
+}
+
+/** A dotted or slashed name may wrap after each dot or slash ("a.b.c.risk_score"), not only
+ * mid-word at the card's edge. */
+function breakable(name: string): preact.ComponentChildren {
+  const parts = name.split(/(?<=[./])/);
+  return parts.map((part, i) => (i < parts.length - 1 ? [part, <wbr />] : part));
 }
 
 function FindingRow(props: {
@@ -384,7 +389,7 @@ function CriticalPathCard({ path, side }: { path: NonNullable<api.Why["criticalP
       <h2>Where the time goes</h2>
       <p class="muted small card-note">
         Mean time per trace on the critical path (the work the response waited for), {path.selected.traces} {side} and{" "}
-        {path.baseline.traces} other traces.
+        {path.baseline.traces} other traces{path.newestOnly ? ": the newest in the time range" : ""}.
       </p>
       {rows.map((r) => {
         const delta = r.selectedNs - r.baselineNs;
@@ -397,9 +402,6 @@ function CriticalPathCard({ path, side }: { path: NonNullable<api.Why["criticalP
         const text = Math.abs(delta) < 1000 ? "same" : `${delta > 0 ? "+" : "−"}${formatDuration(Math.abs(delta))}`;
         return <PairedBars label={label} delta={text} slower={delta > 0} selectedNs={r.selectedNs} baselineNs={r.baselineNs} max={max} />;
       })}
-      {path.warnings.map((w) => (
-        <div class="notice">{w}</div>
-      ))}
     </section>
   );
 }

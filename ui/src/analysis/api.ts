@@ -79,7 +79,7 @@ export interface Why {
     matchedTraces: number;
     selected: PathAggregate;
     baseline: PathAggregate;
-    warnings: string[];
+    newestOnly: boolean; // the newest traces of the window were read, not all of them
   } | null;
   droppedKeys: { scope: string; service: string; spanName: string; key: string; distinctValues: number }[];
 }
