@@ -201,15 +201,18 @@ def test_why_in_a_narrow_window_is_one_column(
     operations = page.get_by_test_id("why-operations")
     expect(operations).to_contain_text("SELECT ledger")
     left, right = attributes.bounding_box(), operations.bounding_box()
-    assert left is not None and right is not None
+    assert left is not None
+    assert right is not None
     # Stacked at full width: side by side, each card was ~300 px and its names broke mid-word.
-    assert abs(left["x"] - right["x"]) < 2 and abs(left["width"] - right["width"]) < 2
+    assert abs(left["x"] - right["x"]) < 2
+    assert abs(left["width"] - right["width"]) < 2
     assert right["y"] > left["y"] + left["height"]
     # A service name is one line box (it never breaks mid-word).
     lines = operations.locator(".op-name b").evaluate_all(
         "names => names.map(name => name.getClientRects().length)"
     )
-    assert lines and set(lines) == {1}
+    assert lines
+    assert set(lines) == {1}
 
 
 def test_why_the_failures(server: ServerProcess, sent: Sent, page: Page) -> None:

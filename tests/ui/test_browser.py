@@ -226,6 +226,15 @@ def test_service_map_draws_the_call_and_clicking_searches(
     assert card is not None
     assert box is not None
     assert box["x"] >= card["x"]
+    # Every page's link stays one line and in reach (the bar scrolls): at 480 px "Why slow?"
+    # wrapped onto two lines and "Doctor" lay past the window's edge, out of reach.
+    links = page.locator(".topbar a.nav")
+    heights = {round(h) for h in links.evaluate_all("links => links.map(a => a.offsetHeight)")}
+    assert len(heights) == 1, heights
+    doctor = links.filter(has_text="Doctor")
+    doctor.scroll_into_view_if_needed()
+    doctor.click()
+    expect(page).to_have_url(re.compile(r"/doctor"))
 
 
 def test_search_across_services_highlights_the_matching_spans(
