@@ -7,7 +7,7 @@ import * as api from "../api";
 import { serviceColor } from "../colors";
 import { formatCount, formatDuration } from "../format";
 import { navigate } from "../router";
-import { edgeSearch, figuresText, labelledEdges, layers, nodeSearch } from "./map-layout";
+import { edgeSearch, figuresText, labelSpot, labelledEdges, layers, nodeSearch } from "./map-layout";
 
 export const MAP_RANGES: [string, number, string][] = [
   ["5m", 5 * 60_000, "Last 5 minutes"],
@@ -20,6 +20,7 @@ const NODE_W = 206;
 const NODE_H = 52;
 const COL_GAP = 140;
 const ROW_GAP = 26;
+const LABEL_CHAR_W = 6.2; // an edge label's characters, 11 px, on average
 const PEER_LABEL: Record<string, string> = { database: "database", queue: "queue", peer: "not instrumented" };
 
 export function MapPage({ url }: { url: URL }) {
@@ -103,6 +104,7 @@ export function MapPage({ url }: { url: URL }) {
   // A busy map labels the calls with the most errors and those of the hovered service or call.
   const labelled = labelledEdges(graph.edges);
   const labels: preact.JSX.Element[] = [];
+  const boxes = [...pos.values()].map((p) => ({ x: p.x, y: p.y, width: NODE_W, height: NODE_H }));
 
   return (
     <div class="page map-page">
@@ -139,15 +141,19 @@ export function MapPage({ url }: { url: URL }) {
               : `M ${x0} ${y0} C ${mx} ${y0}, ${mx} ${y1}, ${x1} ${y1}`;
             const active = hover === e.source || hover === e.target || hover === `${e.source}→${e.target}`;
             const kind = byId.get(e.target)?.kind ?? "instrumented";
-            // Forward calls are labelled at their middle, where converging arrows are apart;
-            // the labels are drawn last, over the boxes.
-            const lx = back ? (a.x + b.x + NODE_W) / 2 : mx;
-            const ly = back ? Math.max(a.y, b.y) + NODE_H + 48 : (y0 + y1) / 2 - 5;
+            // Forward calls are labelled near their middle, where converging arrows are apart,
+            // off the boxes where the curve allows (labelSpot); the labels are drawn last.
+            const errors = e.errors > 0 ? ` · ${percent(e.errorRate)} err` : "";
+            const p95 = e.p95 ? ` · p95 ${formatDuration(e.p95)}` : "";
+            const text = `${formatCount(e.calls)}${errors}${p95}`;
+            const spot = back
+              ? { x: (a.x + b.x + NODE_W) / 2, y: Math.max(a.y, b.y) + NODE_H + 48 }
+              : labelSpot(x0, y0, x1, y1, text.length * LABEL_CHAR_W, boxes);
             labels.push(
-              <text x={lx} y={ly} text-anchor="middle" data-edge-label={`${e.source}→${e.target}`} class={`edge-label ${active || labelled.has(`${e.source}→${e.target}`) ? "" : "hidden"} ${hover && !active ? "faded" : ""}`}>
+              <text x={spot.x} y={spot.y} text-anchor="middle" data-edge-label={`${e.source}→${e.target}`} class={`edge-label ${active || labelled.has(`${e.source}→${e.target}`) ? "" : "hidden"} ${hover && !active ? "faded" : ""}`}>
                 {formatCount(e.calls)}
-                {e.errors > 0 && <tspan class="err">{` · ${percent(e.errorRate)} err`}</tspan>}
-                {e.p95 ? ` · p95 ${formatDuration(e.p95)}` : ""}
+                {errors && <tspan class="err">{errors}</tspan>}
+                {p95}
               </text>,
             );
             return (

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { edgeSearch, labelledEdges, layers, nodeSearch } from "./map-layout";
+import { edgeSearch, labelSpot, labelledEdges, layers, nodeSearch } from "./map-layout";
 
 describe("service map layers", () => {
   it("puts a service one column right of its nearest caller and survives cycles", () => {
@@ -57,5 +57,33 @@ describe("labelled calls", () => {
     const edges = Array.from({ length: 20 }, (_, i) => edge("a", `s${i}`, 100, i % 2 ? i : 0));
     const labelled = labelledEdges(edges, 3);
     expect(labelled).toEqual(new Set(["a→s19", "a→s17", "a→s15"]));
+  });
+});
+
+describe("label spots", () => {
+  // Columns 206 px wide, 140 px apart, boxes 52 px tall.
+  const box = (column: number, row: number) => ({ x: 20 + column * 346, y: 30 + row * 78, width: 206, height: 52 });
+  const hits = (spot: { x: number; y: number }, width: number, b: ReturnType<typeof box>) =>
+    spot.x + width / 2 > b.x && spot.x - width / 2 < b.x + b.width && spot.y + 3 > b.y && spot.y - 10 < b.y + b.height;
+
+  it("labels a call to the next column at its middle", () => {
+    const from = box(0, 0);
+    const to = box(1, 2);
+    const spot = labelSpot(from.x + 206, from.y + 26, to.x - 2, to.y + 26, 100, [from, to]);
+    expect(spot.x).toBeCloseTo((from.x + 206 + to.x - 2) / 2);
+    expect(spot.y).toBeCloseTo((from.y + to.y + 52) / 2 - 5);
+  });
+
+  it("moves a label off the box between the columns a call spans", () => {
+    // pricing (column 1, row 4) -> legacy-pricing (column 3, row 3), over loyalty (column 2, row 3).
+    const from = box(1, 4);
+    const over = box(2, 3);
+    const to = box(3, 3);
+    const boxes = [from, over, to, box(2, 4)];
+    const width = 130;
+    const middle = labelSpot(from.x + 206, from.y + 26, to.x - 2, to.y + 26, width, []);
+    expect(hits(middle, width, over)).toBe(true); // where it was drawn
+    const spot = labelSpot(from.x + 206, from.y + 26, to.x - 2, to.y + 26, width, boxes);
+    for (const b of boxes) expect(hits(spot, width, b)).toBe(false);
   });
 });
