@@ -199,16 +199,31 @@ async def test_latency_distribution_buckets_time_and_duration(shop: Store) -> No
 
 
 async def test_typical_traces_are_nearest_the_median(shop: Store) -> None:
-    median_items = sorted(_items(i) >= 5 for i in range(COUNT))[COUNT // 2]
+    succeeded = [i for i in range(COUNT) if i % 4]  # shop_batch fails every 4th order
+    median_items = sorted(_items(i) >= 5 for i in succeeded)[len(succeeded) // 2]
     found = await shop.typical_traces(TypicalTraceQuery(WINDOW, limit=3))
     assert len(found) == 3
     assert all((_items(int(t, 16) - 1) >= 5) == median_items for t in found)
+    assert all((int(t, 16) - 1) % 4 for t in found)  # none failed
     again = await shop.typical_traces(TypicalTraceQuery(WINDOW, limit=3, exclude=(found[0],)))
     assert found[0] not in again
     assert again[0] == found[1]
     assert trace_id(0) not in await shop.typical_traces(
         TypicalTraceQuery(WINDOW, exclude=(trace_id(0),), limit=COUNT)
     )
+
+
+async def test_a_typical_trace_did_not_fail(store: Store) -> None:
+    # Orders 0-4 fail after 42 ms, the median; orders 5 and 6 succeed after 340 ms. A typical
+    # trace is what a request normally does: the successful ones come first, however far.
+    spans = [s for i in range(7) for s in order_trace(i, 1 if i < 5 else 9, failed=i < 5)]
+    await store.write(batch_from_spans(spans))
+    found = await store.typical_traces(TypicalTraceQuery(WINDOW, limit=4))
+    assert found[:2] == [trace_id(5), trace_id(6)]
+    assert set(found[2:]) <= {trace_id(i) for i in range(5)}
+    # Where every trace failed, the nearest the median of all of them.
+    failing = Endpoint(T0, T0 + 5 * 100 * MS, "gateway")
+    assert len(await store.typical_traces(TypicalTraceQuery(failing, limit=3))) == 3
 
 
 ITEMS = order_items(COUNT)

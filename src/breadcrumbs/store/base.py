@@ -478,7 +478,9 @@ class LatencyDistribution:
 @dataclass(frozen=True, slots=True)
 class TypicalTraceQuery:
     """The traces of an endpoint whose duration (see ``Endpoint``) is nearest the median of
-    the endpoint's traces, nearest first; ``exclude`` is never returned."""
+    the endpoint's traces, nearest first: first those whose anchor did not fail, around their
+    median (a failed request is no picture of a normal one), then the failed ones (around the
+    median of all when every one failed). ``exclude`` is never returned."""
 
     endpoint: Endpoint
     limit: int = 1

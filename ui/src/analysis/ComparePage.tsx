@@ -25,7 +25,7 @@ function CompareStart() {
         <h2>Compare two traces</h2>
         <p>
           See what one request did differently from another: spans on one side only, and which parts took longer. Paste two trace ids,
-          or one to compare it with a typical trace of its endpoint (the one nearest the median duration in the hour around it).
+          or one to compare it with a typical trace of its endpoint (one that did not fail, nearest the median duration in the hour around it).
         </p>
         <form
           class="compare-form"

@@ -345,13 +345,22 @@ def latency_cells(
 
 
 def typical_traces(db: str, endpoint: Endpoint, limit: int) -> tuple[str, dict[str, Any]]:
-    """Trace ids by distance of their duration from the endpoint's median."""
+    """Trace ids of the endpoint, those whose anchor did not fail first, each group by
+    distance of its duration from the median of the traces that did not fail (of all of them
+    when every one failed): ``duckdb/analysis_sql.typical_traces``."""
     traces, params = _traces(db, endpoint)
+    succeeded = (
+        "arrayElement(arraySort(groupArrayIf(d, NOT failed)), "
+        "toUInt64(greatest(1, ceil(countIf(NOT failed) * 0.5))))"
+    )
     return (
         f"""
-        WITH (SELECT {quantile_disc("d", "0.5")} FROM ({traces})) AS median
+        WITH (
+            SELECT if(countIf(NOT failed) > 0, {succeeded}, {quantile_disc("d", "0.5")})
+            FROM ({traces})
+        ) AS median
         SELECT {HEX_TRACE_ID} FROM ({traces})
-        ORDER BY abs(d - median), TraceId LIMIT {{limit:UInt32}}
+        ORDER BY failed, abs(d - median), TraceId LIMIT {{limit:UInt32}}
         """,
         {**params, "limit": limit},
     )

@@ -266,13 +266,22 @@ def latency_cells(
 
 
 def typical_traces(endpoint: Endpoint, limit: int) -> tuple[str, list[Any]]:
-    """Trace ids by distance of their duration from the endpoint's median."""
+    """Trace ids of the endpoint, those whose anchor did not fail first, each group by
+    distance of its duration from the median of the traces that did not fail (of all of them
+    when every one failed)."""
     where, params = anchor_condition(endpoint)
     return (
         f"""
-        WITH t AS (SELECT TraceId, max(Duration) AS d FROM spans WHERE {where} GROUP BY TraceId),
-        m AS (SELECT quantile_disc(d, 0.5) AS median FROM t)
-        SELECT {HEX_TRACE_ID} FROM t, m ORDER BY abs(d - median), TraceId LIMIT ?
+        WITH t AS (
+            SELECT TraceId, max(Duration) AS d, bool_or(StatusCode = 2) AS failed
+            FROM spans WHERE {where} GROUP BY TraceId
+        ),
+        m AS (
+            SELECT coalesce(quantile_disc(d, 0.5) FILTER (WHERE NOT failed),
+                            quantile_disc(d, 0.5)) AS median
+            FROM t
+        )
+        SELECT {HEX_TRACE_ID} FROM t, m ORDER BY failed, abs(d - median), TraceId LIMIT ?
         """,
         [*params, limit],
     )
