@@ -22,7 +22,7 @@ import breadcrumbs
 from breadcrumbs.model import Span, batch_from_spans
 from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import GetTraceParams, GetTracesParams
-from breadcrumbs.store.duckdb import DuckDBStore
+from breadcrumbs.store.duckdb import DuckDBStore, lookup_tail
 from breadcrumbs.store.duckdb import store as store_module
 from breadcrumbs.store.duckdb.schema import RANGE_LEVELS, range_table
 
@@ -124,6 +124,15 @@ async def check(
         assert max(r[2] for r in rows) >= last
         assert min(r[3] for r in rows) <= first_flush
         assert max(r[4] for r in rows) >= last_flush
+    # The tail's copy in memory covers every row of the table's tail (lookup_tail).
+    if store._tail.enabled:
+        for prefix, first, last, first_flush, last_flush in lookup[0]:
+            copied: dict[int, tuple[int, int, int, int]] = {}
+            assert store._tail.merge_into(copied, [prefix])
+            low, high, low_flush, high_flush = copied[prefix]
+            assert (low, low_flush) <= (first, first_flush)
+            assert high >= last
+            assert high_flush >= last_flush
 
 
 async def compact_fully(store: DuckDBStore) -> int:
@@ -421,5 +430,82 @@ async def test_many_ids_are_looked_up_in_memory_as_in_sql(
         assert store._sorted is None
         await compact_fully(store)
         await check(store, model)
+    finally:
+        await store.close()
+
+
+def tail_copy_rows(store: DuckDBStore) -> int:
+    chunks = store._tail._chunks
+    assert chunks is not None
+    return sum(len(chunk) for chunk in chunks)
+
+
+async def test_the_tail_in_memory_drops_what_merges_move(tmp_path: Path) -> None:
+    # The copy gains a flush's rows as it is written and loses them when a merge moves them
+    # out of the tail: it stays the tail's size, not the store's.
+    model = Model()
+    store = DuckDBStore(tmp_path / "spans.duckdb", lookup_tail_rows=8)
+    try:
+        for flush in range(10):
+            writes = [((flush * 13 + i) % TRACES, flush * 10 + i % 4) for i in range(6)]
+            await store.write(batch_from_spans(model.spans(writes)))
+            assert tail_copy_rows(store) == len(levels(store)[0])
+            if flush % 3 == 2:
+                assert await compact_fully(store) > 0
+                assert tail_copy_rows(store) == len(levels(store)[0]) < 8
+            await check(store, model, each=True)
+        await store.close()
+        store = DuckDBStore(tmp_path / "spans.duckdb", lookup_tail_rows=8)
+        assert tail_copy_rows(store) == len(levels(store)[0]) > 0  # read back at open
+        await check(store, model, each=True)
+    finally:
+        await store.close()
+
+
+async def test_a_rolled_back_flush_leaves_reads_exact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A flush adds its rows to the copy before it commits; when it rolls back they stay,
+    # widening ranges over spans that never were: every read still answers as the model.
+    model = Model()
+    store = DuckDBStore(tmp_path / "spans.duckdb", lookup_tail_rows=4)
+    try:
+        await store.write(batch_from_spans(model.spans([(0, 1), (2, 2), (4, 3)])))
+        lost = Model()
+        lost.next_span = 1000
+        monkeypatch.setattr(
+            store_module.sql, "UPSERT_ATTRIBUTE_KEYS", "SELECT error('injected failure')"
+        )
+        with pytest.raises(Exception, match="injected failure"):
+            await store.write(batch_from_spans(lost.spans([(0, 50), (6, 60), (8, 70)])))
+        monkeypatch.undo()
+        copied: dict[int, tuple[int, int, int, int]] = {}
+        store._tail.merge_into(copied, [int(trace_id(8)[:16], 16)])
+        assert copied  # the rolled-back flush's row is in the copy, not in the table
+        await check(store, model, each=True)
+        await store.write(batch_from_spans(model.spans([(0, 80), (8, 90)])))
+        await check(store, model, each=True)
+        await compact_fully(store)
+        await check(store, model, each=True)
+    finally:
+        await store.close()
+
+
+async def test_without_the_tail_in_memory_the_table_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Beyond lookup_tail.MAX_ROWS (merges not keeping up) the copy is dropped for good.
+    monkeypatch.setattr(lookup_tail, "MAX_ROWS", 3)
+    model = Model()
+    store = DuckDBStore(tmp_path / "spans.duckdb", lookup_tail_rows=2)
+    try:
+        await store.write(batch_from_spans(model.spans([(0, 1), (2, 2)])))
+        assert store._tail.enabled
+        await store.write(batch_from_spans(model.spans([(4, 3), (6, 4)])))
+        assert not store._tail.enabled
+        await check(store, model, each=True)
+        await compact_fully(store)
+        await store.write(batch_from_spans(model.spans([(0, 5), (8, 6)])))
+        await check(store, model, each=True)
     finally:
         await store.close()

@@ -211,7 +211,15 @@ SPANS_AT: Final = (
     "SELECT * FROM trace_spans_at($1::UHUGEINT, $2::BIGINT, $3::BIGINT, $4::BIGINT, $5::BIGINT)"
 )
 
-# One trace prefix's range in the lookup's tail (its sorted levels are searched in memory).
+# The lookup's tail, as ``lookup_tail.LookupTail`` keeps it in memory (read once, at open),
+# and the last flush whose rows a merge of the tail moves (read inside the merge).
+TAIL_ROWS: Final = (
+    "SELECT TracePrefix, FirstStart, LastStart, coalesce(FirstFlush, 0), coalesce(LastFlush, 0)"
+    f" FROM {_LEVELS[0]}"
+)
+TAIL_LAST_FLUSH: Final = f"SELECT coalesce(max(LastFlush), 0) FROM {_LEVELS[0]}"
+
+# One trace prefix's range in the lookup's tail, when its copy in memory was dropped.
 TAIL_RANGE: Final = (
     "SELECT min(FirstStart), max(LastStart), min(FirstFlush), max(LastFlush)"
     f" FROM {_LEVELS[0]} WHERE TracePrefix = ?::UBIGINT"

@@ -63,7 +63,14 @@ from breadcrumbs.store.base import (
     TraceSelection,
     TypicalTraceQuery,
 )
-from breadcrumbs.store.duckdb import analysis_sql, dependencies, doctor_sql, schema, sql
+from breadcrumbs.store.duckdb import (
+    analysis_sql,
+    dependencies,
+    doctor_sql,
+    lookup_tail,
+    schema,
+    sql,
+)
 from breadcrumbs.store.duckdb.parallelism import Parallelism
 from breadcrumbs.store.duckdb.red_levels import RedLevels
 from breadcrumbs.store.gather import ENTRIES_TYPE, take_entries
@@ -381,8 +388,7 @@ def _near_in_time(ranges: list[sql.TraceRange], near_ns: int) -> list[list[sql.T
 _CACHED_LOOKUP_ROWS = 4_000_000
 
 
-_Range = tuple[int, int, int, int]
-"""A trace prefix's first and last start (ns) and first and last flush."""
+_Range = lookup_tail.Range
 
 _Extent = tuple[int, int | None, int | None]
 """The spans table's rows, oldest and newest start."""
@@ -420,15 +426,6 @@ class _UntilChanged(Generic[T]):
 def _ranges_by_prefix(rows: list[tuple[Any, ...]]) -> dict[int, _Range]:
     """``sql.trace_ranges``' rows as prefix -> range."""
     return {prefix: (first, last, lo, hi) for prefix, first, last, lo, hi in rows}
-
-
-def _widened(one: _Range, other: _Range) -> _Range:
-    return (
-        min(one[0], other[0]),
-        max(one[1], other[1]),
-        min(one[2], other[2]),
-        max(one[3], other[3]),
-    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -475,7 +472,7 @@ class _SortedLevels:
                 int(self.first_flush[low:high].min()),
                 int(self.last_flush[low:high].max()),
             )
-            found[prefix] = _widened(found[prefix], here) if prefix in found else here
+            found[prefix] = lookup_tail.widened(found[prefix], here) if prefix in found else here
 
 
 class _Read(Generic[T]):
@@ -628,6 +625,7 @@ class DuckDBStore:
         cur = self._conn.cursor()
         try:
             self._levels = _in_use(self._count_levels(cur))
+            self._tail = lookup_tail.LookupTail(cur.sql(sql.TAIL_ROWS).to_arrow_table())
             self._flush: int = _meta_value(cur, schema.FLUSH_KEY)  # the last flush (schema _V10)
             # get_trace's macros (sql.trace_spans_macro) for the levels in use and for all of
             # them, made by this version's code whatever made the file.
@@ -825,6 +823,7 @@ class DuckDBStore:
                         cur.execute(sql.INSERT_SPANS, {"flush": flush})
                         cur.execute(sql.SET_META, [flush, schema.FLUSH_KEY])
                         cur.execute(sql.INSERT_TRACE_RANGES)
+                        self._tail.add(prepared.ranges)  # before the commit (lookup_tail)
                         cur.execute(sql.UPSERT_OPERATIONS)
                         cur.execute(sql.UPSERT_ATTRIBUTE_KEYS)
                         ranges = prepared.ranges.num_rows
@@ -939,6 +938,9 @@ class DuckDBStore:
             try:
                 counted = self._count_levels(cur)
                 level = _overflowing(counted, self._tail_rows)
+                moved = None  # the last flush whose tail rows this merge moves
+                if level == 0:
+                    ((moved,),) = cur.execute(sql.TAIL_LAST_FLUSH).fetchall()
                 if level is not None:
                     for statement in sql.merge_level(level):
                         cur.execute(statement)
@@ -960,6 +962,8 @@ class DuckDBStore:
                 self._levels = sql.ALL_LEVELS
                 self._level_generation += 1
                 raise
+            if moved is not None:  # still odd: a lookup that read the tail meanwhile retries
+                self._tail.drop_through(int(moved))
             self._level_rows = counted
             self._levels = _in_use(counted)
             self._level_generation += 1
@@ -1112,10 +1116,11 @@ class DuckDBStore:
         self, cur: duckdb.DuckDBPyConnection, trace_id: str
     ) -> tuple[bool, _Range | None]:
         """(True, one trace's range or None when the lookup has none) from the sorted levels
-        in memory and a short statement on the tail, or (False, None) when they are not
-        loaded or a merge committed meanwhile (the seqlock of ``_looked_up``). With the span
-        scan as a statement of its own this took ~1.2 ms off a get-trace's ~9 against the
-        lookup inside the scan's statement (``sql.trace_spans_macro``)."""
+        and the tail in memory (``lookup_tail``; a short statement on the tail when its copy
+        was dropped), or (False, None) when the levels are not loaded or a merge committed
+        meanwhile (the seqlock of ``_looked_up``). With the span scan as a statement of its
+        own this took ~1.2 ms off a get-trace's ~9 against the lookup inside the scan's
+        statement (``sql.trace_spans_macro``); the tail in memory ~1 ms more."""
         generation = self._level_generation
         cached = self._sorted_levels(cur, generation, self._levels)
         if cached is None:
@@ -1123,27 +1128,35 @@ class DuckDBStore:
         prefix = int(trace_id[:16], 16)
         found: dict[int, _Range] = {}
         cached.merge_into(found, [prefix])
-        ((first, last, first_flush, last_flush),) = cur.execute(sql.TAIL_RANGE, [prefix]).fetchall()
+        if not self._tail.merge_into(found, [prefix]):
+            ((first, last, first_flush, last_flush),) = cur.execute(
+                sql.TAIL_RANGE, [prefix]
+            ).fetchall()
+            if first is not None:
+                tail = (int(first), int(last), int(first_flush), int(last_flush))
+                old = found.get(prefix)
+                found[prefix] = tail if old is None else lookup_tail.widened(old, tail)
         if self._level_generation != generation:
             return False, None
-        if first is not None:
-            tail = (int(first), int(last), int(first_flush), int(last_flush))
-            found[prefix] = _widened(found[prefix], tail) if prefix in found else tail
         return True, found.get(prefix)
 
     def _trace_ranges(
         self, cur: duckdb.DuckDBPyConnection, trace_ids: list[str]
     ) -> dict[int, _Range]:
-        """Trace prefix -> its ``_Range`` for the ids whose prefix is known: the tail
-        in SQL, the sorted levels from memory (``_SortedLevels``) while no merge commits
-        meanwhile (the seqlock of ``_looked_up``); else every level in SQL."""
+        """Trace prefix -> its ``_Range`` for the ids whose prefix is known: the tail and
+        the sorted levels from memory (``lookup_tail``, ``_SortedLevels``; the tail in SQL
+        when its copy was dropped) while no merge commits meanwhile (the seqlock of
+        ``_looked_up``); else every level in SQL."""
         generation = self._level_generation
         levels = self._levels
         cached = self._sorted_levels(cur, generation, levels)
         if cached is not None:
-            text, values = sql.trace_ranges(trace_ids, (0,))
-            found = _ranges_by_prefix(cur.execute(text, values).fetchall())
-            cached.merge_into(found, [int(t[:16], 16) for t in trace_ids])
+            prefixes = [int(t[:16], 16) for t in trace_ids]
+            found: dict[int, _Range] = {}
+            if not self._tail.merge_into(found, prefixes):
+                text, values = sql.trace_ranges(trace_ids, (0,))
+                found = _ranges_by_prefix(cur.execute(text, values).fetchall())
+            cached.merge_into(found, prefixes)
             if self._level_generation == generation:
                 return found
 
