@@ -23,6 +23,7 @@ from breadcrumbs.model import Span, batch_from_spans
 from breadcrumbs.selfmetrics import SelfMetrics
 from breadcrumbs.store.base import GetTraceParams, GetTracesParams
 from breadcrumbs.store.duckdb import DuckDBStore, lookup_tail
+from breadcrumbs.store.duckdb import sql as duckdb_sql
 from breadcrumbs.store.duckdb import store as store_module
 from breadcrumbs.store.duckdb.schema import RANGE_LEVELS, range_table
 
@@ -473,9 +474,7 @@ async def test_a_rolled_back_flush_leaves_reads_exact(
         await store.write(batch_from_spans(model.spans([(0, 1), (2, 2), (4, 3)])))
         lost = Model()
         lost.next_span = 1000
-        monkeypatch.setattr(
-            store_module.sql, "UPSERT_ATTRIBUTE_KEYS", "SELECT error('injected failure')"
-        )
+        monkeypatch.setattr(duckdb_sql, "UPSERT_ATTRIBUTE_KEYS", "SELECT error('injected failure')")
         with pytest.raises(Exception, match="injected failure"):
             await store.write(batch_from_spans(lost.spans([(0, 50), (6, 60), (8, 70)])))
         monkeypatch.undo()
@@ -500,9 +499,10 @@ async def test_without_the_tail_in_memory_the_table_answers(
     store = DuckDBStore(tmp_path / "spans.duckdb", lookup_tail_rows=2)
     try:
         await store.write(batch_from_spans(model.spans([(0, 1), (2, 2)])))
-        assert store._tail.enabled
+        enabled = [store._tail.enabled]
         await store.write(batch_from_spans(model.spans([(4, 3), (6, 4)])))
-        assert not store._tail.enabled
+        enabled.append(store._tail.enabled)
+        assert enabled == [True, False]
         await check(store, model, each=True)
         await compact_fully(store)
         await store.write(batch_from_spans(model.spans([(0, 5), (8, 6)])))
