@@ -420,7 +420,7 @@ async def test_many_ids_are_looked_up_in_memory_as_in_sql(
         await check(store, model)
         cached = store._sorted
         assert cached is not None
-        assert len(cached.prefixes) > 0
+        assert len(cached.ranges) > 0
         monkeypatch.setattr(store_module, "_CACHED_LOOKUP_ROWS", 0)
         store._sorted = None
         await check(store, model)

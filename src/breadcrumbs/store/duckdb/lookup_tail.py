@@ -29,22 +29,33 @@ running) the copy is dropped and lookups read the table."""
 
 
 @dataclass(frozen=True, slots=True)
-class _Chunk:
-    prefixes: np.ndarray[Any, np.dtype[np.uint64]]  # sorted
+class SortedRanges:
+    """Lookup rows as arrays sorted by prefix, times in ns: a chunk of the tail here, and
+    the sorted levels' copy in the store (``store._SortedLevels``)."""
+
+    prefixes: np.ndarray[Any, np.dtype[np.uint64]]
     first: np.ndarray[Any, np.dtype[np.int64]]
     last: np.ndarray[Any, np.dtype[np.int64]]
     first_flush: np.ndarray[Any, np.dtype[np.int64]]
     last_flush: np.ndarray[Any, np.dtype[np.int64]]
 
     @classmethod
-    def of(cls, rows: pa.Table) -> _Chunk:
-        """From (TracePrefix, FirstStart, LastStart, FirstFlush, LastFlush) rows."""
+    def of(cls, rows: pa.Table, *, start_unit_ns: int = 1) -> SortedRanges:
+        """From (TracePrefix, FirstStart, LastStart, FirstFlush, LastFlush) rows, starts in
+        units of ``start_unit_ns`` (the sorted levels keep microseconds)."""
         columns = [rows.column(i).to_numpy() for i in range(5)]
+        if start_unit_ns != 1:
+            columns[1], columns[2] = columns[1] * start_unit_ns, columns[2] * start_unit_ns
         order = np.argsort(columns[0], kind="stable")
         return cls(*(column[order] for column in columns))
 
     @classmethod
-    def joined(cls, chunks: list[_Chunk]) -> _Chunk:
+    def empty(cls) -> SortedRanges:
+        none = np.empty(0, np.int64)
+        return cls(np.empty(0, np.uint64), none, none, none, none)
+
+    @classmethod
+    def joined(cls, chunks: list[SortedRanges]) -> SortedRanges:
         prefixes = np.concatenate([c.prefixes for c in chunks])
         order = np.argsort(prefixes, kind="stable")
         return cls(
@@ -55,11 +66,28 @@ class _Chunk:
             ),
         )
 
-    def kept(self, keep: np.ndarray[Any, np.dtype[np.bool_]]) -> _Chunk:
-        return _Chunk(
+    def kept(self, keep: np.ndarray[Any, np.dtype[np.bool_]]) -> SortedRanges:
+        return SortedRanges(
             self.prefixes[keep], self.first[keep], self.last[keep],
             self.first_flush[keep], self.last_flush[keep],
         )  # fmt: skip
+
+    def merge_into(self, found: dict[int, Range], prefixes: list[int]) -> None:
+        """Widen ``found`` (prefix -> range) by these rows of the given prefixes."""
+        wanted = np.array(prefixes, np.uint64)
+        lows = np.searchsorted(self.prefixes, wanted, side="left").tolist()
+        highs = np.searchsorted(self.prefixes, wanted, side="right").tolist()
+        for prefix, low, high in zip(prefixes, lows, highs, strict=True):
+            if low == high:
+                continue
+            here = (
+                int(self.first[low:high].min()),
+                int(self.last[low:high].max()),
+                int(self.first_flush[low:high].min()),
+                int(self.last_flush[low:high].max()),
+            )
+            old = found.get(prefix)
+            found[prefix] = here if old is None else widened(old, here)
 
     def __len__(self) -> int:
         return len(self.prefixes)
@@ -71,7 +99,9 @@ class LookupTail:
 
     def __init__(self, rows: pa.Table) -> None:
         self._lock = threading.Lock()
-        self._chunks: tuple[_Chunk, ...] | None = (_Chunk.of(rows),) if rows.num_rows else ()
+        self._chunks: tuple[SortedRanges, ...] | None = (
+            (SortedRanges.of(rows),) if rows.num_rows else ()
+        )
         self._check_size()
 
     @property
@@ -82,13 +112,13 @@ class LookupTail:
         """A flush's rows, before it commits them to the table."""
         if not rows.num_rows:
             return
-        chunk = _Chunk.of(rows)
+        chunk = SortedRanges.of(rows)
         with self._lock:
             if self._chunks is None:
                 return
             chunks = [*self._chunks, chunk]
             if len(chunks) > _CHUNKS:
-                chunks = [_Chunk.joined(chunks)]
+                chunks = [SortedRanges.joined(chunks)]
             self._chunks = tuple(chunks)
             self._check_size()
 
@@ -107,21 +137,8 @@ class LookupTail:
         chunks = self._chunks
         if chunks is None:
             return False
-        wanted = np.array(prefixes, np.uint64)
         for chunk in chunks:
-            lows = np.searchsorted(chunk.prefixes, wanted, side="left").tolist()
-            highs = np.searchsorted(chunk.prefixes, wanted, side="right").tolist()
-            for prefix, low, high in zip(prefixes, lows, highs, strict=True):
-                if low == high:
-                    continue
-                here = (
-                    int(chunk.first[low:high].min()),
-                    int(chunk.last[low:high].max()),
-                    int(chunk.first_flush[low:high].min()),
-                    int(chunk.last_flush[low:high].max()),
-                )
-                old = found.get(prefix)
-                found[prefix] = here if old is None else widened(old, here)
+            chunk.merge_into(found, prefixes)
         return True
 
     def _check_size(self) -> None:

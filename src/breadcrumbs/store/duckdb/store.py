@@ -434,45 +434,23 @@ class _SortedLevels:
     as of one level generation (a merge changes the generation; retention drops the copy)."""
 
     generation: int
-    prefixes: np.ndarray[Any, np.dtype[np.uint64]]
-    first_us: np.ndarray[Any, np.dtype[np.int64]]
-    last_us: np.ndarray[Any, np.dtype[np.int64]]
-    first_flush: np.ndarray[Any, np.dtype[np.int64]]
-    last_flush: np.ndarray[Any, np.dtype[np.int64]]
+    ranges: lookup_tail.SortedRanges
 
     @classmethod
     def load(
         cls, cur: duckdb.DuckDBPyConnection, generation: int, levels: list[int]
     ) -> _SortedLevels:
         parts = [cur.sql(sql.sorted_level_rows(level)).to_arrow_table() for level in levels]
-        table = pa.concat_tables(parts) if parts else None
-        if table is None or table.num_rows == 0:
-            empty = np.empty(0, np.int64)
-            return cls(generation, np.empty(0, np.uint64), empty, empty, empty, empty)
-        prefixes = table.column(0).to_numpy()
-        order = np.argsort(prefixes, kind="stable")
-        return cls(
-            generation,
-            prefixes[order],
-            *(table.column(i).to_numpy()[order] for i in range(1, 5)),
-        )
+        if not parts:
+            return cls(generation, lookup_tail.SortedRanges.empty())
+        # The levels keep whole microseconds (widened outwards): ns here, as the tail's.
+        ranges = lookup_tail.SortedRanges.of(pa.concat_tables(parts), start_unit_ns=1000)
+        return cls(generation, ranges)
 
     def merge_into(self, found: dict[int, _Range], prefixes: list[int]) -> None:
         """Widen ``found`` (prefix -> first, last start in ns, first, last flush) by these
         levels' rows."""
-        wanted = np.array(prefixes, np.uint64)
-        lows = np.searchsorted(self.prefixes, wanted, side="left")
-        highs = np.searchsorted(self.prefixes, wanted, side="right")
-        for prefix, low, high in zip(prefixes, lows.tolist(), highs.tolist(), strict=True):
-            if low == high:
-                continue
-            here = (
-                int(self.first_us[low:high].min()) * 1000,
-                int(self.last_us[low:high].max()) * 1000,
-                int(self.first_flush[low:high].min()),
-                int(self.last_flush[low:high].max()),
-            )
-            found[prefix] = lookup_tail.widened(found[prefix], here) if prefix in found else here
+        self.ranges.merge_into(found, prefixes)
 
 
 class _Read(Generic[T]):
