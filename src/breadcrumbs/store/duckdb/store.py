@@ -379,12 +379,12 @@ def _near_in_time(ranges: list[sql.TraceRange], near_ns: int) -> list[list[sql.T
     return groups
 
 
-# The sorted lookup levels are kept in memory (24 bytes a row) up to this many rows, ~96 MB:
-# ~45M spans at the generator's ~12 spans per trace (10M spans: 869k rows, 21 MB, loaded in
-# 45-100 ms CPU by the first many-id read after a merge). A lookup of many ids in SQL evaluates
-# its IN list against every row of the levels (20 ids at 10M spans: ~12 ms CPU, a quarter of
-# a search's get_traces); a binary search in memory takes microseconds. Bigger stores look
-# up in SQL.
+# The sorted lookup levels are kept in memory (40 bytes a row since v10's flush columns) up to
+# this many rows, ~160 MB: ~45M spans at the generator's ~12 spans per trace (10M spans: 869k
+# rows, ~35 MB, loaded in 45-100 ms CPU by the first many-id read after a merge). A lookup of
+# many ids in SQL evaluates its IN list against every row of the levels (20 ids at 10M spans:
+# ~12 ms CPU, a quarter of a search's get_traces); a binary search in memory takes
+# microseconds. Bigger stores look up in SQL.
 _CACHED_LOOKUP_ROWS = 4_000_000
 
 
