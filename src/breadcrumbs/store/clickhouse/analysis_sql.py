@@ -21,13 +21,13 @@ from breadcrumbs.store.selection_rows import SAMPLE_SCALE
 HEX_TRACE_ID: Final = "lower(hex(TraceId))"
 
 
-def quantile_disc(expression: str, level: str) -> str:
+def quantile_disc(expression: str, level: str, where: str | None = None) -> str:
     """DuckDB's ``quantile_disc``: the ceil(n * level)-th smallest value (the inverted CDF,
-    no interpolation); none of ClickHouse's quantile functions picks the same element."""
-    return (
-        f"arrayElement(arraySort(groupArray({expression})), "
-        f"toUInt64(greatest(1, ceil(count() * {level}))))"
-    )
+    no interpolation); none of ClickHouse's quantile functions picks the same element. With
+    ``where``, over the rows meeting it (DuckDB's ``FILTER (WHERE ...)``)."""
+    values = f"groupArrayIf({expression}, {where})" if where else f"groupArray({expression})"
+    count = f"countIf({where})" if where else "count()"
+    return f"arrayElement(arraySort({values}), toUInt64(greatest(1, ceil({count} * {level}))))"
 
 
 def quantiles_disc(expression: str, levels: str) -> str:
@@ -349,10 +349,7 @@ def typical_traces(db: str, endpoint: Endpoint, limit: int) -> tuple[str, dict[s
     distance of its duration from the median of the traces that did not fail (of all of them
     when every one failed): ``duckdb/analysis_sql.typical_traces``."""
     traces, params = _traces(db, endpoint)
-    succeeded = (
-        "arrayElement(arraySort(groupArrayIf(d, NOT failed)), "
-        "toUInt64(greatest(1, ceil(countIf(NOT failed) * 0.5))))"
-    )
+    succeeded = quantile_disc("d", "0.5", where="NOT failed")
     return (
         f"""
         WITH (
